@@ -1,0 +1,31 @@
+# The two commands of the README:
+#   make book  -- set up .venv (pinned dependencies) and build the book on the embedded default
+#   make test  -- the same set-up, then the whole test suite
+PYTHON ?= python3
+VENV   ?= .venv
+PY      = $(VENV)/bin/python
+STAMP   = $(VENV)/.lotslib-installed
+
+.PHONY: setup book test browser clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade --quiet pip
+	# torch==2.14.1 / torchvision==0.29.1 are taken from local disk where present (PyPI's
+	# torchvision does not import beside the 2.13 CPU wheel); see README.
+	$(PY) -m pip install --quiet -e '.[book,test]'
+	@touch $(STAMP)
+
+browser:
+	@bash scripts/ensure_chromium.sh
+
+book: setup
+	$(PY) -m lotslib.book
+
+test: setup browser
+	$(PY) -m pytest -q
+
+clean:
+	rm -rf _build book/*.ipynb .cache

