@@ -162,10 +162,25 @@ def _torchvision_builder(name: str):
                 f"with internet run `python -c \"import torchvision; torchvision.models.{name}"
                 f"(weights='{enum_name}.{w.name}')\"`, or download {w.url} and copy it to {ckpt}."
             ) from exc
+        if name == "densenet121":
+            state = _remap_densenet_keys(state)
         net.load_state_dict(state, strict=True)
         return net, f"{name}:{filename}"
 
     return build
+
+
+def _remap_densenet_keys(state: dict) -> dict:
+    """torchvision's DenseNet checkpoints use old key names ('norm.1'); map them to 'norm1'
+    (the same rule torchvision applies when it loads them itself)."""
+    import re
+
+    pattern = re.compile(r"^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var))$")
+    out = {}
+    for k, v in state.items():
+        m = pattern.match(k)
+        out[m.group(1) + m.group(2) if m else k] = v
+    return out
 
 
 _SPECS: dict[str, _Spec] = {
@@ -309,7 +324,7 @@ def load_model(name: str, weights="default", device: str | torch.device = "cpu")
 
 def weights_fingerprint(model: ModelWrapper) -> str:
     """A short hash of every parameter and buffer value: changes whenever the weights do."""
-    h = hashlib.sha256(model.weights_id.encode())
+    h = hashlib.sha256()
     for k, v in model.net.state_dict().items():
         h.update(k.encode())
         t = v.detach().cpu().contiguous()
