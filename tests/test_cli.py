@@ -1,0 +1,39 @@
+"""The `lots` command line on the user's own images."""
+import numpy as np
+from PIL import Image
+
+from lotslib.cli import main
+
+
+def test_cli_explains_a_folder_and_resumes(tmp_path, capsys):
+    from lotslib.data import photo
+
+    imgs = tmp_path / "imgs"
+    imgs.mkdir()
+    arr = (photo("coffee").image.permute(1, 2, 0).numpy() * 255).astype("uint8")
+    Image.fromarray(arr).save(imgs / "coffee.jpg")
+    out = tmp_path / "out"
+    rc = main(["explain", str(imgs), "--method", "lots", "--method", "gradcam", "--iters", "3", "--out", str(out)])
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "coffee: top-1 'espresso'" in text
+    for m in ("lots", "gradcam"):
+        a = np.load(out / f"coffee_{m}.npy")
+        assert a.shape == (224, 224) and 0 <= a.min() and a.max() <= 1 and a.max() > 0
+        assert Image.open(out / f"coffee_{m}.png").size == (224, 224)
+    before = (out / "coffee_lots.npy").stat().st_mtime_ns
+    assert main(["explain", str(imgs / "coffee.jpg"), "--iters", "3", "--out", str(out)]) == 0
+    assert "kept existing" in capsys.readouterr().out
+    assert (out / "coffee_lots.npy").stat().st_mtime_ns == before
+
+
+def test_cli_errors_are_clear(tmp_path, capsys):
+    assert main(["explain", str(tmp_path / "nope.jpg"), "--out", str(tmp_path)]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    (tmp_path / "bad.jpg").write_text("not an image")
+    assert main(["explain", str(tmp_path / "bad.jpg"), "--out", str(tmp_path / "o")]) == 2
+    assert "not a readable image" in capsys.readouterr().err
+    assert main(["explain", str(tmp_path / "bad.jpg"), "--model", "vgg", "--out", str(tmp_path / "o")]) == 2
+    assert "Known models" in capsys.readouterr().err
+    assert main(["models"]) == 0
+    assert "efficientnet_lite0" in capsys.readouterr().out
