@@ -35,8 +35,9 @@ class LotsTrace:
     ``distances`` ``(N, iters+1)``: distance to the target before step k (k = 0..iters);
     after a sample stopped, its last distance is held. ``iterations`` ``(N,)``: gradient
     steps taken. ``converged`` ``(N,)``: distance <= tau reached. ``stop_reason``: one of
-    ``"converged"``, ``"max_iters"``, ``"zero_gradient"`` (the image cannot move: constant
-    or saturated input), ``"nonfinite_gradient"``, ``"plateau"``. ``top1_before`` /
+    ``"converged"``, ``"max_iters"``, ``"zero_gradient"`` (the features do not depend on
+    the pixels there), ``"saturated"`` (the clamp to [0,1] cancelled the whole step, e.g. an
+    all-black or all-white image pushed outward), ``"nonfinite_gradient"``, ``"plateau"``. ``top1_before`` /
     ``top1_after`` ``(N,)``: predicted class on the original and the adversarial image.
     """
 
@@ -251,8 +252,13 @@ def _lots_chunk(model, x, ft, layer, iters, tau, alpha, distance, patience, min_
             okd = ok.to(x.device)
             step = gsel[okd] * (alpha / gmax[okd]).view(-1, 1, 1, 1)
             tgt = gidx[ok].to(x.device)
-            xa[tgt] = (xa[tgt] - step).clamp_(0.0, 1.0)
-            used[gidx[ok]] += 1
+            before = xa[tgt]
+            after = (before - step).clamp_(0.0, 1.0)
+            xa[tgt] = after
+            stuck = (after == before).flatten(1).all(1).cpu()
+            used[gidx[ok][~stuck]] += 1
+            for j in gidx[ok][stuck].tolist():
+                reason[j], active[j] = "saturated", False
     # hold the last measured distance after a sample stopped
     for k in range(1, iters + 1):
         col = hist[:, k]

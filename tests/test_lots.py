@@ -175,3 +175,18 @@ def test_penultimate_layer_target(lite0, chelsea):
     r = lots(lite0, chelsea, target=t, layer="penultimate", iters=5)
     assert t.shape == (1280,)
     assert r.trace.distances[0, -1] < r.trace.distances[0, 0]
+
+
+def test_saturated_image_stops_instead_of_spinning():
+    class Sum(nn.Module):
+        def forward(self, x):
+            return x.flatten(1).sum(1, keepdim=True)
+
+        def features(self, x, layer="logits"):
+            return self(x)
+
+    x = torch.zeros(1, 3, 4, 4)
+    # reaching -10 needs pixels below 0: the clamp cancels every step
+    r = lots(Sum(), x, target=torch.tensor([-10.0]), iters=50, tau=0.0)
+    assert r.trace.stop_reason == ["saturated"]
+    assert r.trace.iterations.item() == 0 and torch.equal(r.x_adv, x)
