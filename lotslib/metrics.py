@@ -1,0 +1,331 @@
+"""The thesis's five map metrics (Weber 2023, section 3.3 and the set-up of section 5.1), batched.
+
+Everything takes a model (pixels in [0,1] -> logits), images ``x`` ``(N,3,H,W)``, maps
+``(N,H,W)`` in [0,1] and one class per image (the thesis uses the top-1 class of the original
+image for every method, LOTS included) and returns NumPy numbers per image; the aggregates are
+plain functions of those.
+
+* **Average Drop / Average Increase** (Chattopadhyay et al. 2018). ``Y`` = softmax
+  probability of class c on the image, ``O`` = on the explanation map ``x * map`` (unimportant
+  pixels go black). Per image ``drop = max(0, Y - O) / Y * 100`` and ``increase = O > Y``;
+  Average Drop is the mean drop, Average Increase the percentage of images with an increase.
+  (pytorch-grad-cam's ``CamMultImageConfidenceChange`` does not divide by ``Y``; it is not
+  this metric.)
+* **Coherency** (Poppi et al. 2021). The Pearson correlation ``r`` between ``map(x)`` and
+  ``map(x * map(x))``, the second map computed by the same method for the same class (for
+  LOTS: LOTS is run again on the explanation map), rescaled to [0, 1] as ``(r + 1) / 2`` and
+  reported in %. Constant maps (zero variance, where ``r`` is undefined) are *defined*, not
+  NaN: two constant maps that are equal score 100 (the coherence condition
+  ``map(x * map(x)) == map(x)`` holds exactly), any other case with a constant map scores 50
+  (``r := 0``, no linear relation measurable); both cases are flagged as degenerate.
+* **Insertion / Deletion** (Petsiuk et al. 2018). Pixels are ordered by map value (highest
+  first; ties in row-major order, a stable sort). Deletion starts from the image and replaces
+  the ordered pixels, ``steps`` chunks at a time, by a blurred copy of the image; insertion
+  starts from the blurred copy and restores the original pixels in the same order. After step
+  ``i`` (``i = 0..steps``) ``floor(i * H * W / steps)`` pixels are changed; the score is the
+  softmax probability of class c, and the AUC is the trapezoid rule over the fraction of
+  pixels changed, in %. The blur is a Gaussian with ``blur_kernel`` x ``blur_kernel`` taps and
+  standard deviation ``blur_sigma`` -- by default 11 and 5, the substrate of Petsiuk et al.'s
+  reference code -- applied with reflected borders. ``steps=224`` for 224x224 input is the
+  thesis's (and the paper's) protocol: 225 forward passes per curve, sent through the model in
+  batches of ``batch_size`` perturbed images.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .errors import InputRangeError, ParameterError
+from .lots import check_pixels
+from .visualize import explanation_map, gaussian_blur
+
+__all__ = [
+    "class_probs",
+    "confidence_change",
+    "Confidence",
+    "drop",
+    "increase",
+    "average_drop",
+    "average_increase",
+    "pearson_coherency",
+    "coherency",
+    "coherency_details",
+    "CoherencyResult",
+    "insertion_deletion",
+    "InsertionDeletion",
+    "blur_images",
+    "auc",
+]
+
+
+# ------------------------------------------------------------------ checks
+def _is_int(v) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+
+def _check_batch_size(batch_size):
+    if not _is_int(batch_size) or batch_size < 1:
+        raise ParameterError(f"batch_size={batch_size!r}: must be a positive integer (perturbed images per forward pass).")
+
+
+def _check_inputs(x, maps, classes):
+    check_pixels(x)
+    n, _, h, w = x.shape
+    if not isinstance(maps, torch.Tensor):
+        maps = torch.as_tensor(np.asarray(maps))
+    if maps.dim() == 2:
+        maps = maps[None]
+    if maps.shape != (n, h, w):
+        raise InputRangeError(f"maps has shape {tuple(maps.shape)}; expected {(n, h, w)} (one (H,W) map per image of x).")
+    maps = maps.detach().float().cpu()
+    if not torch.isfinite(maps).all():
+        raise InputRangeError("maps contain NaN or inf. Fix: use lotslib.cams.explain, whose maps are finite in [0,1].")
+    if float(maps.min()) < 0 or float(maps.max()) > 1:
+        raise InputRangeError(
+            f"maps have values in [{float(maps.min()):.4g}, {float(maps.max()):.4g}], outside [0,1]. "
+            f"Fix: min-max normalize them (lotslib.visualize.minmax)."
+        )
+    cl = torch.as_tensor(np.asarray(classes)).flatten().long()
+    if cl.numel() == 1 and n > 1:
+        cl = cl.expand(n).clone()
+    if cl.numel() != n:
+        raise ParameterError(f"classes has {cl.numel()} entries for {n} images. Fix: one class index per image.")
+    return maps, cl
+
+
+def _device(model) -> torch.device:
+    try:
+        return next(model.parameters()).device
+    except StopIteration:
+        return torch.device("cpu")
+
+
+# ------------------------------------------------------------------ confidence
+def class_probs(model, x: torch.Tensor, classes, batch_size: int = 32) -> np.ndarray:
+    """Softmax probability of ``classes[i]`` on ``x[i]`` -> ``(N,)`` float64, without gradients."""
+    _check_batch_size(batch_size)
+    dev = _device(model)
+    cl = torch.as_tensor(np.asarray(classes)).flatten().long()
+    if cl.numel() == 1 and len(x) > 1:
+        cl = cl.expand(len(x))
+    out = []
+    with torch.no_grad():
+        for s in range(0, len(x), batch_size):
+            p = model(x[s : s + batch_size].to(dev)).float().softmax(1).cpu()
+            out.append(p.gather(1, cl[s : s + batch_size].view(-1, 1))[:, 0])
+    return torch.cat(out).double().numpy()
+
+
+@dataclass
+class Confidence:
+    """``y`` ``(N,)``: probability of class c on the image; ``o`` ``(N,)``: on ``x * map``."""
+
+    y: np.ndarray
+    o: np.ndarray
+
+    @property
+    def drop(self) -> np.ndarray:
+        return drop(self.y, self.o)
+
+    @property
+    def increase(self) -> np.ndarray:
+        return increase(self.y, self.o)
+
+
+def confidence_change(model, x: torch.Tensor, maps: torch.Tensor, classes, batch_size: int = 32) -> Confidence:
+    """Per-image ``Y_c`` (softmax on ``x``) and ``O_c`` (softmax on ``x * map``) for class ``classes[i]``."""
+    _check_batch_size(batch_size)
+    maps, cl = _check_inputs(x, maps, classes)
+    y = class_probs(model, x, cl, batch_size)
+    o = class_probs(model, explanation_map(x, maps.to(x.device)), cl, batch_size)
+    return Confidence(y, o)
+
+
+def drop(y, o) -> np.ndarray:
+    """Per-image drop in % : ``max(0, y - o) / y * 100`` (0 where ``y == 0``)."""
+    y, o = np.asarray(y, dtype=np.float64), np.asarray(o, dtype=np.float64)
+    safe = np.where(y > 0, y, 1.0)
+    return np.where(y > 0, np.maximum(0.0, y - o) / safe * 100.0, 0.0)
+
+
+def increase(y, o) -> np.ndarray:
+    """Per-image indicator (0.0 / 1.0) of ``o > y``."""
+    return (np.asarray(o, dtype=np.float64) > np.asarray(y, dtype=np.float64)).astype(np.float64)
+
+
+def average_drop(y, o) -> float:
+    """Average Drop in % over images (Chattopadhyay et al. 2018; thesis eq. 3.4)."""
+    return float(np.mean(drop(y, o)))
+
+
+def average_increase(y, o) -> float:
+    """Average Increase: % of images whose confidence went up on the explanation map."""
+    return float(np.mean(increase(y, o)) * 100.0)
+
+
+# ------------------------------------------------------------------ coherency
+def pearson_coherency(m1, m2, atol: float = 1e-6) -> tuple[np.ndarray, np.ndarray]:
+    """Per-map coherency in % ``(r + 1) / 2 * 100`` of two ``(N,H,W)`` stacks, and a
+    degenerate flag ``(N,)``. Constant maps: 100 if both are constant and equal, else 50
+    (flagged either way)."""
+    a = torch.as_tensor(m1).detach().double().cpu().flatten(1)
+    b = torch.as_tensor(m2).detach().double().cpu().flatten(1)
+    if a.shape != b.shape:
+        raise InputRangeError(f"coherency needs maps of the same shape; got {tuple(a.shape)} and {tuple(b.shape)}.")
+    a0 = a - a.mean(1, keepdim=True)
+    b0 = b - b.mean(1, keepdim=True)
+    na, nb = a0.norm(dim=1), b0.norm(dim=1)
+    const_a, const_b = na <= atol, nb <= atol
+    degenerate = const_a | const_b
+    r = (a0 * b0).sum(1) / torch.where(degenerate, torch.ones_like(na), na * nb)
+    r = r.clamp(-1.0, 1.0)
+    both_equal = const_a & const_b & ((a - b).abs().amax(1) <= atol)
+    r = torch.where(degenerate, torch.where(both_equal, torch.ones_like(r), torch.zeros_like(r)), r)
+    return ((r + 1.0) / 2.0 * 100.0).numpy(), degenerate.numpy()
+
+
+@dataclass
+class CoherencyResult:
+    """``values`` ``(N,)`` in %; ``degenerate`` ``(N,)`` (a constant map was involved);
+    ``maps_again`` ``(N,H,W)`` the maps of the explanation maps."""
+
+    values: np.ndarray
+    degenerate: np.ndarray
+    maps_again: torch.Tensor
+
+
+_RESEED = 1_000_003  # offset of the second draw of a random method's seed
+
+
+def coherency_details(method, model, x: torch.Tensor, maps: torch.Tensor, classes, **params) -> CoherencyResult:
+    """Coherency (Poppi et al. 2021) with its flags and the second maps.
+
+    ``method``: a key of :data:`lotslib.cams.METHODS` (``params`` go to
+    :func:`lotslib.cams.explain`) or a callable ``f(model, x, targets, **params) -> maps``.
+    The second map is computed for the same class ``classes[i]``. A random method
+    (Random-CAM, SmoothGrad-CAM++) draws afresh for the second map: its ``seed`` is shifted
+    by a fixed offset, as an independent call would.
+    """
+    maps, cl = _check_inputs(x, maps, classes)
+    xe = explanation_map(x, maps.to(x.device))
+    if callable(method):
+        again = method(model, xe, cl, **params)
+    else:
+        from .cams import explain_with_info
+
+        p = dict(params)
+        if "seed" in p or method in ("random", "smoothgradcampp"):
+            s = p.get("seed", 0)
+            p["seed"] = int(s) + _RESEED if _is_int(s) else [int(v) + _RESEED for v in s]
+        from .cams import DegenerateMapWarning
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DegenerateMapWarning)  # reported through `degenerate`
+            again = explain_with_info(method, model, xe, targets=cl, **p).maps
+    again = torch.as_tensor(again).detach().float().cpu()
+    values, degenerate = pearson_coherency(maps, again)
+    return CoherencyResult(values, degenerate, again)
+
+
+def coherency(method, model, x: torch.Tensor, maps: torch.Tensor, classes, **params) -> np.ndarray:
+    """Per-image Coherency in % (see :func:`coherency_details`)."""
+    return coherency_details(method, model, x, maps, classes, **params).values
+
+
+# ------------------------------------------------------------------ insertion / deletion
+def blur_images(x: torch.Tensor, kernel: int = 11, sigma: float = 5.0) -> torch.Tensor:
+    """Gaussian blur of ``(N,3,H,W)`` images (reflected borders), the insertion/deletion substrate."""
+    n, c, h, w = x.shape
+    return gaussian_blur(x.reshape(n * c, h, w), kernel, sigma).reshape(n, c, h, w).clamp(0.0, 1.0)
+
+
+def auc(curve: np.ndarray, fractions: np.ndarray) -> np.ndarray:
+    """Trapezoid area under ``curve`` ``(..., S+1)`` over ``fractions`` ``(S+1,)``, in %."""
+    return np.trapezoid(np.asarray(curve, dtype=np.float64), np.asarray(fractions, dtype=np.float64), axis=-1) * 100.0
+
+
+@dataclass
+class InsertionDeletion:
+    """``insertion``/``deletion`` ``(N,)`` AUC in %; ``insertion_curves``/``deletion_curves``
+    ``(N, steps+1)`` class probabilities; ``fractions`` ``(steps+1,)`` pixels changed / (H*W)."""
+
+    insertion: np.ndarray
+    deletion: np.ndarray
+    insertion_curves: np.ndarray
+    deletion_curves: np.ndarray
+    fractions: np.ndarray
+
+
+def check_insdel_params(steps, blur_kernel, blur_sigma, batch_size, n_pixels: int | None = None) -> None:
+    """Raise :class:`ParameterError` for bad insertion/deletion parameters."""
+    if not _is_int(steps) or steps < 1:
+        raise ParameterError(f"steps={steps!r}: must be an integer >= 1 (the thesis uses 224 for 224x224 input).")
+    if n_pixels is not None and steps > n_pixels:
+        raise ParameterError(f"steps={steps} exceeds the {n_pixels} pixels of the image. Fix: steps <= H*W (224 for 224x224).")
+    if not _is_int(blur_kernel) or blur_kernel < 1 or blur_kernel % 2 == 0:
+        raise ParameterError(f"blur_kernel={blur_kernel!r}: must be a positive odd integer (default 11).")
+    if not isinstance(blur_sigma, (int, float)) or isinstance(blur_sigma, bool) or not math.isfinite(blur_sigma) or blur_sigma <= 0:
+        raise ParameterError(f"blur_sigma={blur_sigma!r}: must be a finite number > 0 (default 5.0).")
+    _check_batch_size(batch_size)
+
+
+def insertion_deletion(
+    model,
+    x: torch.Tensor,
+    maps: torch.Tensor,
+    classes,
+    steps: int = 224,
+    blur_kernel: int = 11,
+    blur_sigma: float = 5.0,
+    batch_size: int = 32,
+    progress: bool = False,
+) -> InsertionDeletion:
+    """Insertion and deletion curves and AUCs (Petsiuk et al. 2018) of ``maps`` for ``classes``.
+
+    See the module docstring for the protocol. Every curve has ``steps + 1`` points: the
+    deletion curve starts at the probability on the image and ends on the blurred image; the
+    insertion curve runs the other way.
+    """
+    if isinstance(x, torch.Tensor) and x.dim() == 4:
+        check_insdel_params(steps, blur_kernel, blur_sigma, batch_size, x.shape[2] * x.shape[3])
+    maps, cl = _check_inputs(x, maps, classes)
+    n, _, h, w = x.shape
+    hw = h * w
+    dev = _device(model)
+    x = x.to(dev, torch.float32)
+    blurred = blur_images(x, blur_kernel, blur_sigma)
+    # rank[i, p] = position of pixel p in image i's order (0 = most important)
+    order = torch.sort(maps.flatten(1), dim=1, descending=True, stable=True).indices
+    rank = torch.empty_like(order)
+    rank.scatter_(1, order, torch.arange(hw).expand(n, hw).contiguous())
+    rank = rank.view(n, h, w).to(dev)
+    counts = torch.tensor([(i * hw) // steps for i in range(steps + 1)], device=dev)
+    fractions = (counts.double() / hw).cpu().numpy()
+    total = n * (steps + 1)
+    curves = {"deletion": np.empty(total), "insertion": np.empty(total)}
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=2 * total, desc="insertion/deletion", unit="img", leave=False)
+    with torch.no_grad():
+        for s in range(0, total, batch_size):
+            flat = torch.arange(s, min(s + batch_size, total), device=dev)
+            img, step = flat // (steps + 1), flat % (steps + 1)
+            changed = (rank[img] < counts[step].view(-1, 1, 1))[:, None]  # (b,1,H,W)
+            c = cl.to(dev)[img].view(-1, 1)
+            for kind, (a, b) in (("deletion", (blurred, x)), ("insertion", (x, blurred))):
+                batch = torch.where(changed, a[img], b[img])
+                p = model(batch).float().softmax(1).gather(1, c)[:, 0]
+                curves[kind][s : s + len(flat)] = p.double().cpu().numpy()
+                if bar is not None:
+                    bar.update(len(flat))
+    if bar is not None:
+        bar.close()
+    dc = curves["deletion"].reshape(n, steps + 1)
+    ic = curves["insertion"].reshape(n, steps + 1)
+    return InsertionDeletion(auc(ic, fractions), auc(dc, fractions), ic, dc, fractions)

@@ -1,0 +1,81 @@
+"""Uncertainty for the summary tables: percentile bootstrap confidence intervals of a mean and
+a paired Wilcoxon signed-rank test over images.
+
+Both are deterministic: the bootstrap uses ``numpy.random.default_rng(seed)`` (seed 0 by
+default), the test is SciPy's ``scipy.stats.wilcoxon``.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+
+from .errors import ParameterError
+
+__all__ = ["bootstrap_ci", "mean_ci", "paired_wilcoxon", "N_BOOT", "LEVEL", "SEED"]
+
+N_BOOT = 2_000  #: bootstrap resamples
+LEVEL = 0.95  #: confidence level
+SEED = 0  #: bootstrap seed
+
+
+def _clean(values) -> np.ndarray:
+    v = np.asarray(values, dtype=np.float64).ravel()
+    return v[np.isfinite(v)]
+
+
+def bootstrap_ci(values, n_boot: int = N_BOOT, level: float = LEVEL, seed: int = SEED, scale: float = 1.0) -> tuple[float, float]:
+    """Percentile bootstrap interval ``(low, high)`` of the mean of ``values`` (times ``scale``).
+
+    Non-finite values are dropped. One value gives a zero-width interval; none gives NaNs."""
+    if not (isinstance(n_boot, int) and n_boot >= 1):
+        raise ParameterError(f"n_boot={n_boot!r}: must be a positive integer.")
+    if not (0 < level < 1):
+        raise ParameterError(f"level={level!r}: must be in (0, 1), e.g. 0.95.")
+    v = _clean(values)
+    if v.size == 0:
+        return (math.nan, math.nan)
+    if v.size == 1 or np.all(v == v[0]):
+        return (float(v[0] * scale), float(v[0] * scale))
+    rng = np.random.default_rng(seed)
+    means = np.empty(n_boot)
+    chunk = max(1, 2_000_000 // v.size)
+    for s in range(0, n_boot, chunk):
+        k = min(chunk, n_boot - s)
+        means[s : s + k] = v[rng.integers(0, v.size, size=(k, v.size))].mean(1)
+    a = (1 - level) / 2
+    lo, hi = np.quantile(means, [a, 1 - a])
+    return (float(lo * scale), float(hi * scale))
+
+
+def mean_ci(values, scale: float = 1.0, **kw) -> dict:
+    """``{"mean", "ci_low", "ci_high", "n"}`` of the finite ``values`` (times ``scale``)."""
+    v = _clean(values)
+    lo, hi = bootstrap_ci(v, scale=scale, **kw)
+    return {"mean": float(v.mean() * scale) if v.size else math.nan, "ci_low": lo, "ci_high": hi, "n": int(v.size)}
+
+
+def paired_wilcoxon(a, b) -> dict:
+    """Two-sided Wilcoxon signed-rank test of paired samples ``a`` vs ``b`` (same images).
+
+    Returns ``{"statistic", "p_value", "n", "n_nonzero", "median_diff"}``. Pairs with a
+    non-finite value are dropped; zero differences are dropped (Wilcoxon's convention). With
+    no non-zero difference the samples are identical: statistic 0, p-value 1.
+    """
+    from scipy.stats import wilcoxon
+
+    a = np.asarray(a, dtype=np.float64).ravel()
+    b = np.asarray(b, dtype=np.float64).ravel()
+    if a.shape != b.shape:
+        raise ParameterError(f"paired test needs samples of equal length; got {a.size} and {b.size}.")
+    ok = np.isfinite(a) & np.isfinite(b)
+    d = a[ok] - b[ok]
+    nz = int(np.count_nonzero(d))
+    out = {"n": int(ok.sum()), "n_nonzero": nz, "median_diff": float(np.median(d)) if d.size else math.nan}
+    if nz == 0:
+        return {**out, "statistic": 0.0, "p_value": 1.0}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # small-sample notes from SciPy
+        res = wilcoxon(d, zero_method="wilcox", alternative="two-sided")
+    return {**out, "statistic": float(res.statistic), "p_value": float(res.pvalue)}
