@@ -49,9 +49,12 @@ parameter that affects its rows: model weights fingerprint, method parameters, m
 parameters, device, the reference list's fingerprint (LOTS class/mean only) and a format
 version. After each batch of images the rows (parquet) and curves (npz) of that batch are
 written atomically (temporary file, fsync, ``os.replace``); a row is reused when its image id
-and content fingerprint match. A killed run therefore resumes where it stopped. No pickle
-anywhere. The per-image random seeds (Random-CAM, SmoothGrad-CAM++) are derived from the image
-id, so a map does not depend on the batch it ran in.
+and content fingerprint match. A killed run therefore resumes where it stopped. A part that
+cannot be read back (e.g. a truncated file) is moved aside to ``*.corrupt``, named in a
+:class:`~lotslib.errors.CorruptCacheWarning` and in ``df.attrs["damaged"]``, and recomputed
+No pickle anywhere. The per-image random seeds (Random-CAM,
+SmoothGrad-CAM++) are derived from the image id, so a map does not depend on the batch it
+ran in.
 
 Summaries (:func:`table_5_1`, :func:`table_5_2`, :func:`table_5_3`) give every cell's mean,
 95 % bootstrap interval and n; :func:`lots_vs_best_cam` runs the paired Wilcoxon test;
@@ -74,7 +77,8 @@ import pandas as pd
 import torch
 
 from .cams import CAM_METHODS, METHODS, check_params, explain_with_info
-from .errors import DatasetError, ParameterError
+from .cache import atomic_write
+from .errors import CorruptCacheWarning, DatasetError, ParameterError
 from .metrics import check_insdel_params, coherency_details, confidence_change, insertion_deletion
 from .stats import mean_ci, paired_wilcoxon
 
@@ -195,47 +199,80 @@ def _model_fingerprint(model) -> str:
 
 
 # ------------------------------------------------------------------ atomic files
-def _atomic_write(path: Path, write: Callable) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    try:  # make the rename durable too
-        fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-    except OSError:
-        pass
+_atomic_write = atomic_write
 
 
 def _write_json(path: Path, obj) -> None:
     _atomic_write(path, lambda f: f.write(json.dumps(obj, indent=1, sort_keys=True).encode()))
 
 
-def _load_done(keydir: Path) -> tuple[pd.DataFrame, dict]:
-    """Rows and curves already in a cache folder (rows without curves are ignored)."""
+def _quarantine(path: Path, exc: BaseException, what: str) -> None:
+    """Move a damaged cache file aside to ``<name>.corrupt`` and warn, naming it."""
+    try:
+        os.replace(path, path.with_name(path.name + ".corrupt"))
+        where = f"moved aside to {path.name}.corrupt"
+    except OSError:
+        where = "left in place"
+    warnings.warn(
+        f"damaged {what} file {path} ({type(exc).__name__}: {exc}); {where}, its rows will be recomputed. "
+        f"Fix: nothing to do; if this repeats, check the disk (free space, an interrupted copy).",
+        CorruptCacheWarning,
+        stacklevel=3,
+    )
+
+
+def _read_npz(path: Path, keys: Sequence[str], what: str) -> dict | None:
+    """The arrays of ``path`` (no pickle); ``None`` (after :func:`_quarantine`) if damaged."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            out = {k: z[k] for k in z.files}
+        missing = [k for k in keys if k not in out]
+        if missing:
+            raise KeyError(f"missing arrays {missing}")
+        return out
+    except Exception as exc:  # noqa: BLE001 - any failure means: do not trust it
+        _quarantine(path, exc, what)
+        return None
+
+
+def _load_done(keydir: Path, damaged: list | None = None) -> tuple[pd.DataFrame, dict]:
+    """Rows and curves already in a cache folder (rows without curves are ignored).
+
+    A part that cannot be read back (truncated parquet or npz, missing columns/arrays) is
+    never trusted: both of its files are moved aside to ``*.corrupt``, a
+    :class:`~lotslib.errors.CorruptCacheWarning` names the damaged file, and its images are
+    recomputed by the caller. ``damaged`` collects the damaged files' paths."""
     frames, curves = [], {}
     for rp in sorted(keydir.glob("rows-*.parquet")):
         cp = rp.with_name("curves-" + rp.name[len("rows-") : -len(".parquet")] + ".npz")
         if not cp.is_file():
             continue
-        try:
-            rows = pd.read_parquet(rp)
-            with np.load(cp, allow_pickle=False) as z:
-                ids = [str(i) for i in z["image_ids"]]
-                for j, i in enumerate(ids):
-                    curves.setdefault(i, (z["insertion"][j], z["deletion"][j], z["fractions"]))
-        except Exception as exc:  # a damaged part is recomputed, never trusted
-            warnings.warn(f"ignoring unreadable cache part {rp.name} ({type(exc).__name__}: {exc})", stacklevel=2)
+        z = _read_npz(cp, ("image_ids", "insertion", "deletion", "fractions"), "benchmark curves")
+        if z is None:
+            bad = cp
+        else:
+            try:
+                rows = pd.read_parquet(rp)
+                missing = [c for c in ("image_id", "image_fp") if c not in rows.columns]
+                if missing:
+                    raise KeyError(f"missing columns {missing}")
+                bad = None
+            except Exception as exc:  # noqa: BLE001 - a damaged part is recomputed, never trusted
+                _quarantine(rp, exc, "benchmark rows")
+                bad = rp
+        if bad is not None:
+            for other in (rp, cp):  # the part's companion file goes too: the pair is one unit
+                if other != bad:
+                    try:
+                        os.replace(other, other.with_name(other.name + ".corrupt"))
+                    except OSError:
+                        pass
+            if damaged is not None:
+                damaged.append(str(bad))
             continue
+        ids = [str(i) for i in z["image_ids"]]
+        for j, i in enumerate(ids):
+            curves.setdefault(i, (z["insertion"][j], z["deletion"][j], z["fractions"]))
         frames.append(rows[rows["image_id"].isin(ids)])
     if not frames:
         return pd.DataFrame(), {}
@@ -372,7 +409,8 @@ def _compute_batch(model, method, p, mp, images, idx, reference, device, threads
                 "cache_key": key,
             }
         )
-    curves = {"insertion": insdel.insertion_curves, "deletion": insdel.deletion_curves, "fractions": insdel.fractions}
+    curves = {"insertion": insdel.insertion_curves, "deletion": insdel.deletion_curves, "fractions": insdel.fractions,
+              "maps": maps.cpu().numpy().astype(np.float16)}
     return rows, curves
 
 
@@ -434,8 +472,10 @@ def run(
     batch, its time split evenly; faster on a GPU). ``callback(model, method, ids)``
     is called after each computed batch has been saved.
 
-    The returned frame's ``attrs`` hold ``cache_dir`` and ``computed`` (the
-    ``"model/method/image_id"`` rows computed by this call, the rest came from the cache).
+    The returned frame's ``attrs`` hold ``cache_dir``, ``computed`` (the
+    ``"model/method/image_id"`` rows computed by this call, the rest came from the cache) and
+    ``damaged`` (cache files that could not be read back: moved aside to ``*.corrupt``,
+    reported with a :class:`~lotslib.errors.CorruptCacheWarning`, their rows recomputed).
     """
     from .data import ImageSource
     from .models import load_model
@@ -483,6 +523,7 @@ def run(
         torch.set_num_threads(threads)
     n_threads = torch.get_num_threads()
     computed: list[str] = []
+    damaged: list[str] = []
     frames = []
     bar = None
     if progress:
@@ -512,7 +553,7 @@ def run(
                 keydir.mkdir(parents=True, exist_ok=True)
                 if not (keydir / "meta.json").is_file():
                     _write_json(keydir / "meta.json", spec)
-                done, _ = _load_done(keydir)
+                done, _ = _load_done(keydir, damaged)
                 have = {}
                 if len(done):
                     for r in done.to_dict("records"):
@@ -540,7 +581,8 @@ def run(
                     bids = np.array([ids[i] for i in idx], dtype=str)
 
                     def write_curves(f, c=curves, b=bids):
-                        np.savez(f, image_ids=b, insertion=c["insertion"], deletion=c["deletion"], fractions=c["fractions"])
+                        np.savez(f, image_ids=b, insertion=c["insertion"], deletion=c["deletion"], fractions=c["fractions"],
+                                 maps=c["maps"])
 
                     _atomic_write(keydir / f"curves-{tag}.npz", write_curves)
                     frame = pd.DataFrame(rows)
@@ -562,6 +604,7 @@ def run(
     df = pd.concat(frames, ignore_index=True)
     df.attrs["cache_dir"] = str(cache_dir)
     df.attrs["computed"] = computed
+    df.attrs["damaged"] = damaged
     return df
 
 
@@ -585,6 +628,27 @@ def load_curves(df: pd.DataFrame, cache_dir: str | os.PathLike | None = None) ->
         ins.append(i)
         dele.append(d)
     return {"insertion": np.stack(ins), "deletion": np.stack(dele), "fractions": np.asarray(frac)}
+
+
+def load_maps(df: pd.DataFrame, cache_dir: str | os.PathLike | None = None) -> np.ndarray:
+    """The explanation maps of ``df``'s rows, in row order: ``(len(df), H, W)`` float32 in [0,1]
+    (stored as float16 beside the curves). ``cache_dir`` defaults to the one ``run`` used."""
+    root = Path(cache_dir or df.attrs.get("cache_dir") or DEFAULT_CACHE_DIR)
+    found: dict[tuple[str, str], np.ndarray] = {}
+    for key in df["cache_key"].unique():
+        for cp in sorted((root / key).glob("curves-*.npz")):
+            try:
+                with np.load(cp, allow_pickle=False) as z:
+                    for j, i in enumerate(z["image_ids"]):
+                        found.setdefault((key, str(i)), z["maps"][j])
+            except Exception as exc:  # damaged or pre-maps parts: reported below if needed
+                warnings.warn(f"ignoring unreadable cache part {cp} ({type(exc).__name__}: {exc})", stacklevel=2)
+    out = []
+    for key, iid in zip(df["cache_key"], df["image_id"]):
+        if (key, iid) not in found:
+            raise DatasetError(f"no stored map for {iid} in {root / key}. Fix: rerun lotslib.benchmark.run with the same cache_dir.")
+        out.append(found[(key, iid)].astype(np.float32))
+    return np.stack(out) if out else np.empty((0, 0, 0), np.float32)
 
 
 # ------------------------------------------------------------------ summaries

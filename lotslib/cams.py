@@ -111,6 +111,9 @@ DEFAULTS: dict[str, dict] = {
         "filter_size": 49,
         "sigma": None,
         "batch_size": None,
+        # plateau early stop (lotslib.lots): off by default, as in the thesis protocol
+        "patience": None,
+        "min_delta": 1e-3,
     },
 }
 
@@ -263,7 +266,7 @@ def check_params(method: str, params: dict | None = None) -> dict:
     if method == "lots":
         from .lots import _check_params as _lots_check
 
-        _lots_check(p["iters"], p["tau"], p["alpha"], p["distance"], p["batch_size"], None, 1e-3)
+        _lots_check(p["iters"], p["tau"], p["alpha"], p["distance"], p["batch_size"], p["patience"], p["min_delta"])
         gaussian_kernel1d(p["filter_size"], p["sigma"])  # raises ParameterError on a bad filter
         if p["layer"] not in ("logits", "penultimate"):
             raise ParameterError(f"layer={p['layer']!r}: choose 'logits' or 'penultimate'.")
@@ -417,7 +420,8 @@ def explain_with_info(method: str, model, x: torch.Tensor, targets=None, fast: b
             if isinstance(target, torch.Tensor) and target.dim() == 2 and target.shape[0] == n:
                 target = target[run]
             res = lots(model, xs, target=target, layer=p["layer"], iters=p["iters"], tau=p["tau"], alpha=p["alpha"],
-                       distance=p["distance"], batch_size=p["batch_size"])
+                       distance=p["distance"], batch_size=p["batch_size"], patience=p["patience"],
+                       min_delta=p["min_delta"])
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # zero perturbations are reported below as degenerate maps
                 m = lots_map(xs, res.x_adv, p["filter_size"], p["sigma"]).cpu()

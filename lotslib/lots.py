@@ -49,6 +49,7 @@ class LotsTrace:
     top1_after: torch.Tensor
     seconds: float = 0.0
     params: dict = field(default_factory=dict)
+    snapshots: dict = field(default_factory=dict)
 
     @property
     def final_distance(self) -> torch.Tensor:
@@ -157,6 +158,7 @@ def lots(
     patience: int | None = None,
     min_delta: float = 1e-3,
     progress: bool = False,
+    snapshots=None,
 ) -> LotsResult:
     """Run LOTS on ``x`` ``(N,3,H,W)`` (pixels in [0,1]) toward ``target``.
 
@@ -165,9 +167,15 @@ def lots(
     ``batch_size``: images per chunk (None = all at once). ``patience``/``min_delta``:
     optional plateau stop (off by default, the thesis runs to tau or iters): a sample stops
     when its distance improved by less than the relative ``min_delta`` over the last
-    ``patience`` steps. Returns :class:`LotsResult` with ``x_adv`` ``(N,3,H,W)`` in [0,1].
+    ``patience`` steps. ``snapshots``: iteration counts k at which to keep a copy of the
+    images after k steps (a sample that stopped earlier contributes its final image); they
+    land in ``trace.snapshots`` as ``{k: (N,3,H,W)}`` -- one run gives the maps of every
+    shorter iteration cap. Returns :class:`LotsResult` with ``x_adv`` ``(N,3,H,W)`` in [0,1].
     """
     _check_params(iters, tau, alpha, distance, batch_size, patience, min_delta)
+    snaps = sorted({int(k) for k in (snapshots or ())})
+    if any(k < 0 or k > iters for k in snaps):
+        raise ParameterError(f"snapshots={snapshots!r}: each must be an iteration count in 0..iters={iters}.")
     check_pixels(x)
     dev = _model_device(model)
     x = x.to(dev, torch.float32)
@@ -182,7 +190,7 @@ def lots(
 
         bar = tqdm(total=n, desc=f"LOTS {getattr(model, 'name', '')}", unit="img")
     for s in range(0, n, bs):
-        outs.append(_lots_chunk(model, x[s : s + bs], ft_all[s : s + bs], layer, iters, tau, alpha, distance, patience, min_delta))
+        outs.append(_lots_chunk(model, x[s : s + bs], ft_all[s : s + bs], layer, iters, tau, alpha, distance, patience, min_delta, snaps))
         if bar is not None:
             bar.update(min(bs, n - s))
     if bar is not None:
@@ -197,11 +205,12 @@ def lots(
         top1_after=torch.cat([o[6] for o in outs]),
         seconds=time.perf_counter() - t0,
         params=dict(layer=layer, iters=iters, tau=tau, alpha=alpha, distance=distance, patience=patience, min_delta=min_delta),
+        snapshots={k: torch.cat([o[7][k] for o in outs]) for k in snaps},
     )
     return LotsResult(x_adv, trace)
 
 
-def _lots_chunk(model, x, ft, layer, iters, tau, alpha, distance, patience, min_delta):
+def _lots_chunk(model, x, ft, layer, iters, tau, alpha, distance, patience, min_delta, snaps=()):
     n = x.shape[0]
     xa = x.clone()
     hist = torch.full((n, iters + 1), float("nan"))
@@ -211,7 +220,10 @@ def _lots_chunk(model, x, ft, layer, iters, tau, alpha, distance, patience, min_
     active = torch.ones(n, dtype=torch.bool)
     with torch.no_grad():
         top1_before = model(x).argmax(1).cpu()
+    kept: dict[int, torch.Tensor] = {}
     for k in range(iters + 1):
+        if k in snaps:
+            kept[k] = xa.detach().cpu().clone()
         idx = active.nonzero().flatten()
         if idx.numel() == 0:
             break
@@ -266,4 +278,6 @@ def _lots_chunk(model, x, ft, layer, iters, tau, alpha, distance, patience, min_
         col[miss] = hist[miss, k - 1]
     with torch.no_grad():
         top1_after = model(xa).argmax(1).cpu()
-    return xa.detach(), hist, used, converged, reason, top1_before, top1_after
+    for k in snaps:
+        kept.setdefault(k, xa.detach().cpu().clone())
+    return xa.detach(), hist, used, converged, reason, top1_before, top1_after, kept

@@ -265,3 +265,21 @@ def test_reference_tables():
     # Table 5.2: 4 models x 7 methods x 5 metrics minus ConvNeXt-Tiny's LOTS row (absent from the text)
     assert (ref["table"] == "5.2").sum() == 4 * 7 * 5 - 5
     assert (ref["table"] == "5.3").sum() == 4 * 7
+
+
+def test_maps_are_stored_and_reloaded(tmp_path):
+    import numpy as np
+
+    from lotslib.benchmark import load_maps, run
+    from lotslib.cams import explain
+    from lotslib.data import embedded
+    from lotslib.models import load_model
+
+    torch.manual_seed(0)
+    m = load_model("efficientnet_lite0")
+    imgs = embedded("imagenet").head(2)
+    df = run([m], ["gradcam"], imgs, params={"metrics": {"steps": 4}}, cache_dir=tmp_path, progress=False)
+    maps = load_maps(df)
+    assert maps.shape == (2, 224, 224) and maps.min() >= 0 and maps.max() <= 1
+    direct = explain("gradcam", m, imgs.batch(m)).numpy()
+    assert np.abs(maps - direct).max() < 1e-3  # float16 storage

@@ -190,3 +190,17 @@ def test_saturated_image_stops_instead_of_spinning():
     r = lots(Sum(), x, target=torch.tensor([-10.0]), iters=50, tau=0.0)
     assert r.trace.stop_reason == ["saturated"]
     assert r.trace.iterations.item() == 0 and torch.equal(r.x_adv, x)
+
+
+def test_snapshots_equal_shorter_runs():
+    m = TinyLinear()
+    x = rand_images(3)
+    t = torch.randn(3, 5)
+    full = lots(m, x, target=t, iters=20, tau=0.3, alpha=0.02, snapshots=[0, 5, 12, 20])
+    assert torch.equal(full.trace.snapshots[0], x)
+    assert torch.equal(full.trace.snapshots[20], full.x_adv)
+    for k in (5, 12):
+        short = lots(m, x, target=t, iters=k, tau=0.3, alpha=0.02)
+        assert torch.allclose(full.trace.snapshots[k], short.x_adv, atol=1e-6)
+    with pytest.raises(ParameterError, match="snapshots"):
+        lots(m, x, iters=3, snapshots=[4])
