@@ -5,6 +5,7 @@ Modules: ``models`` (ImageNet classifiers, pixels in [0,1] in, logits out), ``da
 ``visualize`` (Algorithm 2 maps and figures' building blocks).
 """
 from .errors import (  # noqa: F401
+    CorruptCacheWarning,
     DatasetError,
     ImageDecodeError,
     ImageNotFoundError,

@@ -241,7 +241,12 @@ def _load_done(keydir: Path, damaged: list | None = None) -> tuple[pd.DataFrame,
     A part that cannot be read back (truncated parquet or npz, missing columns/arrays) is
     never trusted: both of its files are moved aside to ``*.corrupt``, a
     :class:`~lotslib.errors.CorruptCacheWarning` names the damaged file, and its images are
-    recomputed by the caller. ``damaged`` collects the damaged files' paths."""
+    recomputed by the caller. ``damaged`` collects the damaged files' paths.
+
+    Rows and curves are keyed by ``(image_id, image_fp)``: after an image's file changed, the
+    part holding its old rows stays on disk, but only the rows (and curves, maps) of the
+    current content are ever matched. ``curves[(id, fp)] = (insertion, deletion, fractions,
+    maps or None)``."""
     frames, curves = [], {}
     for rp in sorted(keydir.glob("rows-*.parquet")):
         cp = rp.with_name("curves-" + rp.name[len("rows-") : -len(".parquet")] + ".npz")
@@ -271,12 +276,15 @@ def _load_done(keydir: Path, damaged: list | None = None) -> tuple[pd.DataFrame,
                 damaged.append(str(bad))
             continue
         ids = [str(i) for i in z["image_ids"]]
+        fp = dict(zip(rows["image_id"].astype(str), rows["image_fp"].astype(str)))
+        maps = z.get("maps")
         for j, i in enumerate(ids):
-            curves.setdefault(i, (z["insertion"][j], z["deletion"][j], z["fractions"]))
+            if i in fp:
+                curves.setdefault((i, fp[i]), (z["insertion"][j], z["deletion"][j], z["fractions"], None if maps is None else maps[j]))
         frames.append(rows[rows["image_id"].isin(ids)])
     if not frames:
         return pd.DataFrame(), {}
-    df = pd.concat(frames, ignore_index=True).drop_duplicates("image_id", keep="first")
+    df = pd.concat(frames, ignore_index=True).drop_duplicates(["image_id", "image_fp"], keep="first")
     return df, curves
 
 
@@ -554,16 +562,16 @@ def run(
                 if not (keydir / "meta.json").is_file():
                     _write_json(keydir / "meta.json", spec)
                 done, _ = _load_done(keydir, damaged)
-                have = {}
+                have = {}  # (image id, content fingerprint) -> row
                 if len(done):
                     for r in done.to_dict("records"):
-                        have[r["image_id"]] = r
+                        have[(r["image_id"], r["image_fp"])] = r
                 fps = {}
                 todo = []
                 for pos in positions:
                     iid = ids[pos]
                     fps[iid] = images[pos : pos + 1].fingerprint()
-                    if iid not in have or have[iid]["image_fp"] != fps[iid]:
+                    if (iid, fps[iid]) not in have:
                         todo.append(pos)
                 if bar is not None:
                     bar.set_postfix_str(f"{model.name} {ALL_METHODS[method]}")
@@ -594,8 +602,8 @@ def run(
                     if callback is not None:
                         callback(model.name, method, [ids[i] for i in idx])
                 for r in new_rows:
-                    have[r["image_id"]] = r
-                frames.append(pd.DataFrame([have[ids[pos]] for pos in positions]))
+                    have[(r["image_id"], r["image_fp"])] = r
+                frames.append(pd.DataFrame([have[(ids[pos], fps[ids[pos]])] for pos in positions]))
     finally:
         if bar is not None:
             bar.close()
@@ -621,10 +629,10 @@ def load_curves(df: pd.DataFrame, cache_dir: str | os.PathLike | None = None) ->
         raise ParameterError(f"rows have different step counts {sorted(steps)}; select rows with one 'steps' value.")
     by_key = {k: _load_done(root / k)[1] for k in df["cache_key"].unique()}
     ins, dele, frac = [], [], None
-    for key, iid in zip(df["cache_key"], df["image_id"]):
-        if iid not in by_key[key]:
+    for key, iid, fp in zip(df["cache_key"], df["image_id"], df["image_fp"]):
+        if (iid, fp) not in by_key[key]:
             raise DatasetError(f"no curves for {iid} in {root / key}. Fix: rerun lotslib.benchmark.run with the same cache_dir.")
-        i, d, frac = by_key[key][iid]
+        i, d, frac, _ = by_key[key][(iid, fp)]
         ins.append(i)
         dele.append(d)
     return {"insertion": np.stack(ins), "deletion": np.stack(dele), "fractions": np.asarray(frac)}
@@ -634,20 +642,13 @@ def load_maps(df: pd.DataFrame, cache_dir: str | os.PathLike | None = None) -> n
     """The explanation maps of ``df``'s rows, in row order: ``(len(df), H, W)`` float32 in [0,1]
     (stored as float16 beside the curves). ``cache_dir`` defaults to the one ``run`` used."""
     root = Path(cache_dir or df.attrs.get("cache_dir") or DEFAULT_CACHE_DIR)
-    found: dict[tuple[str, str], np.ndarray] = {}
-    for key in df["cache_key"].unique():
-        for cp in sorted((root / key).glob("curves-*.npz")):
-            try:
-                with np.load(cp, allow_pickle=False) as z:
-                    for j, i in enumerate(z["image_ids"]):
-                        found.setdefault((key, str(i)), z["maps"][j])
-            except Exception as exc:  # damaged or pre-maps parts: reported below if needed
-                warnings.warn(f"ignoring unreadable cache part {cp} ({type(exc).__name__}: {exc})", stacklevel=2)
+    by_key = {k: _load_done(root / k)[1] for k in df["cache_key"].unique()}  # damaged parts: warned there
     out = []
-    for key, iid in zip(df["cache_key"], df["image_id"]):
-        if (key, iid) not in found:
+    for key, iid, fp in zip(df["cache_key"], df["image_id"], df["image_fp"]):
+        m = by_key[key].get((iid, fp), (None,) * 4)[3]
+        if m is None:
             raise DatasetError(f"no stored map for {iid} in {root / key}. Fix: rerun lotslib.benchmark.run with the same cache_dir.")
-        out.append(found[(key, iid)].astype(np.float32))
+        out.append(m.astype(np.float32))
     return np.stack(out) if out else np.empty((0, 0, 0), np.float32)
 
 

@@ -58,7 +58,9 @@ def cache_key(**parts) -> str:
 
 
 def _unreadable(path: Path, exc: Exception) -> None:
-    warnings.warn(f"cache file {path} is unreadable ({type(exc).__name__}: {exc}); recomputing it", stacklevel=3)
+    from .errors import CorruptCacheWarning
+
+    warnings.warn(f"cache file {path} is unreadable ({type(exc).__name__}: {exc}); recomputing it", CorruptCacheWarning, stacklevel=3)
     path.unlink(missing_ok=True)
 
 

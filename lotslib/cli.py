@@ -7,7 +7,8 @@
 For every image and method it writes ``<out>/<image>_<method>.png`` (heat-map overlay) and
 ``<out>/<image>_<method>.npy`` (the ``(H, W)`` map in [0,1] at the model's input size),
 and prints the top-1 class. Finished files are skipped on a rerun, so an interrupted run
-loses nothing.
+loses nothing; a finished file that no longer reads back (truncated, damaged) is reported and
+recomputed.
 """
 from __future__ import annotations
 
@@ -34,6 +35,25 @@ def _sources(paths):
             yield p.stem, load_image(p)
         else:
             raise ImageNotFoundError(f"{p} does not exist. Fix: check the path.")
+
+
+def _damaged(npy: Path, png: Path) -> str | None:
+    """None if a finished result reads back (a finite (H,W) map in [0,1] and a PNG), else why not."""
+    import numpy as np
+    from PIL import Image
+
+    try:
+        m = np.load(npy, allow_pickle=False)
+        if m.ndim != 2 or not np.isfinite(m).all() or m.min() < 0 or m.max() > 1:
+            return f"{npy} (not a finite (H,W) map in [0,1])"
+    except Exception as exc:  # noqa: BLE001 - truncated or not an .npy at all
+        return f"{npy} ({type(exc).__name__}: {exc})"
+    try:
+        with Image.open(png) as im:
+            im.load()
+    except Exception as exc:  # noqa: BLE001
+        return f"{png} ({type(exc).__name__}: {exc})"
+    return None
 
 
 def _explain(args) -> int:
@@ -63,8 +83,11 @@ def _explain(args) -> int:
             npy = out / f"{image_id}_{method}.npy"
             png = out / f"{image_id}_{method}.png"
             if npy.exists() and png.exists() and not args.force:
-                print(f"  {method}: kept existing {png}")
-                continue
+                damage = _damaged(npy, png)
+                if damage is None:
+                    print(f"  {method}: kept existing {png}")
+                    continue
+                print(f"warning: damaged result {damage}; recomputing it", file=sys.stderr)
             m = explain(method, model, x, **params.get(method, {}))
             tmp = npy.with_name(npy.name + ".tmp.npy")
             np.save(tmp, m[0].cpu().numpy())

@@ -19,6 +19,10 @@ file; images smaller than ``MIN_SIDE`` pixels are refused; images larger than
 ``MAX_SIDE`` on their long side are downscaled while decoding (JPEG draft mode, then an
 antialiased thumbnail) so a 12000x12000 photo never exhausts memory; images above
 ``MAX_PIXELS`` are refused as decompression bombs.
+
+Every file-backed image carries a content digest (SHA-256 of all its bytes, computed on first
+use, so listing a large folder reads no pixels); :meth:`ImageSource.fingerprint` and the
+benchmark's cache use it, so an edited image is never served from a stale cache entry.
 """
 from __future__ import annotations
 
@@ -75,7 +79,14 @@ class _Item:
     name: str | None
     path: str | None
     loader: Callable[[], torch.Tensor]
-    digest: str  # cheap content fingerprint
+    _digest: str | Callable[[], str]  # content fingerprint, or a function computing it on first use
+
+    @property
+    def digest(self) -> str:
+        """Hash of the image's content (every byte of its file), computed once on first use."""
+        if callable(self._digest):
+            self._digest = self._digest()
+        return self._digest
 
 
 @dataclass
@@ -235,14 +246,20 @@ def load_image(path, max_side: int = MAX_SIDE, min_side: int = MIN_SIDE) -> torc
 
 
 def _digest(path: Path) -> str:
-    st = path.stat()
-    with open(path, "rb") as f:
-        head = f.read(65536)
-    return hashlib.sha1(head + str(st.st_size).encode()).hexdigest()[:12]
+    """SHA-256 of every byte of the file (an edit anywhere in it changes the digest)."""
+    h = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+    except FileNotFoundError:
+        raise ImageNotFoundError(f"Image file {path} has disappeared since the list was made. Fix: restore it or rebuild the list.") from None
+    return h.hexdigest()[:16]
 
 
 def _file_item(path: Path, id: str, label, name) -> _Item:
-    return _Item(id, label, name, str(path), lambda p=path: load_image(p), _digest(path))
+    # the digest is computed lazily: listing a 50,000-image folder reads no image bytes
+    return _Item(id, label, name, str(path), lambda p=path: load_image(p), lambda p=path: _digest(p))
 
 
 # ------------------------------------------------------------------ sources

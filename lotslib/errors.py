@@ -10,6 +10,7 @@ __all__ = [
     "DatasetError",
     "InputRangeError",
     "ParameterError",
+    "CorruptCacheWarning",
 ]
 
 
@@ -43,3 +44,7 @@ class InputRangeError(LotsError, ValueError):
 
 class ParameterError(LotsError, ValueError):
     """An invalid algorithm parameter, rejected before any compute."""
+
+
+class CorruptCacheWarning(UserWarning):
+    """A cache file could not be read back; it was moved aside and its results are recomputed."""

@@ -210,6 +210,10 @@ def coherency_details(method, model, x: torch.Tensor, maps: torch.Tensor, classe
     (Random-CAM, SmoothGrad-CAM++) draws afresh for the second map: its ``seed`` is shifted
     by a fixed offset, as an independent call would.
     """
+    if not callable(method):
+        from .cams import check_params
+
+        check_params(method, params)  # bad parameters (e.g. a float seed) fail here, before any compute
     maps, cl = _check_inputs(x, maps, classes)
     xe = explanation_map(x, maps.to(x.device))
     if callable(method):
@@ -298,34 +302,52 @@ def insertion_deletion(
     dev = _device(model)
     x = x.to(dev, torch.float32)
     blurred = blur_images(x, blur_kernel, blur_sigma)
-    # rank[i, p] = position of pixel p in image i's order (0 = most important)
+    # rank[i, p] = position of pixel p in image i's order (0 = most important); int32 halves
+    # the bytes read per mask (H*W < 2**31)
     order = torch.sort(maps.flatten(1), dim=1, descending=True, stable=True).indices
     rank = torch.empty_like(order)
     rank.scatter_(1, order, torch.arange(hw).expand(n, hw).contiguous())
-    rank = rank.view(n, h, w).to(dev)
-    counts = torch.tensor([(i * hw) // steps for i in range(steps + 1)], device=dev)
-    fractions = (counts.double() / hw).cpu().numpy()
+    rank = rank.view(n, h, w).to(dev, torch.int32)
+    counts_list = [(i * hw) // steps for i in range(steps + 1)]
+    counts = torch.tensor(counts_list, dtype=torch.int32, device=dev)
+    fractions = np.asarray(counts_list, dtype=np.float64) / hw
     total = n * (steps + 1)
-    curves = {"deletion": np.empty(total), "insertion": np.empty(total)}
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=2 * total, desc="insertion/deletion", unit="img", leave=False)
+    # The perturbed images of a batch are written into two reused buffers, image by image
+    # (a batch spans one or a few images' runs of consecutive steps): no gathered copies of
+    # the image and its blur, no fresh allocation per batch. The class probabilities stay on
+    # the device until the end (no per-batch synchronisation on a GPU).
+    bmax = min(batch_size, total)
+    mask = torch.empty(bmax, 1, h, w, dtype=torch.bool, device=dev)
+    buf = torch.empty(bmax, 3, h, w, dtype=torch.float32, device=dev)
+    cls_flat = cl.to(dev).repeat_interleave(steps + 1).view(-1, 1)
+    probs = {"deletion": torch.empty(total, device=dev), "insertion": torch.empty(total, device=dev)}
     with torch.no_grad():
         for s in range(0, total, batch_size):
-            flat = torch.arange(s, min(s + batch_size, total), device=dev)
-            img, step = flat // (steps + 1), flat % (steps + 1)
-            changed = (rank[img] < counts[step].view(-1, 1, 1))[:, None]  # (b,1,H,W)
-            c = cl.to(dev)[img].view(-1, 1)
+            e = min(s + batch_size, total)
+            segs = []  # (image, first step, number of steps, offset in the batch)
+            f = s
+            while f < e:
+                i, st = divmod(f, steps + 1)
+                k = min(e - f, steps + 1 - st)
+                segs.append((i, st, k, f - s))
+                f += k
+            for i, st, k, o in segs:
+                torch.lt(rank[i], counts[st : st + k].view(-1, 1, 1), out=mask[o : o + k, 0])
             for kind, (a, b) in (("deletion", (blurred, x)), ("insertion", (x, blurred))):
-                batch = torch.where(changed, a[img], b[img])
-                p = model(batch).float().softmax(1).gather(1, c)[:, 0]
-                curves[kind][s : s + len(flat)] = p.double().cpu().numpy()
+                for i, st, k, o in segs:
+                    torch.where(mask[o : o + k], a[i : i + 1], b[i : i + 1], out=buf[o : o + k])
+                logits = model(buf[: e - s])
+                probs[kind][s:e] = logits.float().softmax(1).gather(1, cls_flat[s:e])[:, 0]
                 if bar is not None:
-                    bar.update(len(flat))
+                    bar.update(e - s)
     if bar is not None:
         bar.close()
+    curves = {k: v.double().cpu().numpy() for k, v in probs.items()}
     dc = curves["deletion"].reshape(n, steps + 1)
     ic = curves["insertion"].reshape(n, steps + 1)
     return InsertionDeletion(auc(ic, fractions), auc(dc, fractions), ic, dc, fractions)
