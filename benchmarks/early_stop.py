@@ -53,7 +53,7 @@ def main(argv=None):
         df.to_csv(a.out, index=False)
     s = early_stop_summary(df)
     print(f"model={a.model} images={len(imgs)} patience={a.patience} min_delta={a.min_delta} iters={a.iters} "
-          f"steps={a.steps} threads={torch.get_num_threads()}")
+          f"steps={a.steps} threads={a.threads or torch.get_num_threads()}")
     print(s.round(3).to_string())
     print(f"iterations full/early: {s.loc['iterations', 'ratio or p']:.2f}x fewer; map Pearson mean "
           f"{df['pearson'].mean():.3f} (min {df['pearson'].min():.3f}, share >= 0.95: {(df['pearson'] >= 0.95).mean():.0%})")
