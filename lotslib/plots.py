@@ -1,0 +1,471 @@
+"""Figure and table helpers of the book, so the chapter notebooks stay thin.
+
+Every ``*_figure`` function returns a matplotlib :class:`~matplotlib.figure.Figure`;
+:func:`show` puts it on the page with a caption (as a real ``<figure>`` with
+``<figcaption>`` in the built book), :func:`table` turns a DataFrame into a styled
+table with a caption. Images are ``(3,H,W)`` tensors in [0,1]; maps are ``(H,W)`` in [0,1].
+"""
+from __future__ import annotations
+
+import io
+import os
+import string
+from typing import Mapping, Sequence
+
+import numpy as np
+import torch
+
+__all__ = [
+    "as_image",
+    "panel_grid",
+    "show",
+    "table",
+    "distance_figure",
+    "figure_4_1",
+    "figure_4_2",
+    "filter_size_figure",
+    "threshold_figure",
+    "methods_figure",
+    "paired_grid",
+    "curves_figure",
+    "drop_increase_figure",
+    "coherency_figure",
+    "short_class",
+]
+
+PANEL = 2.3  # inches per panel
+
+
+def as_image(t) -> np.ndarray:
+    """``(3,H,W)`` / ``(1,3,H,W)`` tensor -> ``(H,W,3)`` array; ``(H,W)`` maps pass through."""
+    if isinstance(t, torch.Tensor):
+        t = t.detach().cpu().float()
+        if t.dim() == 4:
+            t = t[0]
+        if t.dim() == 3:
+            t = t.permute(1, 2, 0)
+        return t.clamp(0, 1).numpy()
+    return np.asarray(t)
+
+
+def short_class(name: str | None, n: int = 22) -> str:
+    """A class name short enough for a panel title ("tench, Tinca tinca" -> "tench")."""
+    if not name:
+        return "?"
+    s = str(name).split(",")[0]
+    return s if len(s) <= n else s[: n - 1] + "…"
+
+
+def panel_grid(panels: Sequence[Mapping], ncols: int, size: float = PANEL, letters: bool = False,
+               title_size: int = 8, row_labels: Sequence[str] | None = None):
+    """Lay out panels ``{"image": tensor|array, "title": str, "cmap": None|"gray"|...}`` on a grid.
+    ``letters=True`` prefixes titles with (a), (b), ... as the thesis's subfigures."""
+    import matplotlib.pyplot as plt
+
+    n = len(panels)
+    nrows = max(1, -(-n // ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * (size + 0.25)), squeeze=False)
+    for k, ax in enumerate(axes.flat):
+        ax.set_axis_off()
+        if k >= n:
+            continue
+        p = panels[k]
+        im = as_image(p["image"])
+        kw = {}
+        if im.ndim == 2:
+            kw = dict(cmap=p.get("cmap") or "gray", vmin=0.0, vmax=1.0)
+        ax.imshow(im, interpolation="nearest" if p.get("nearest") else "antialiased", **kw)
+        title = p.get("title", "")
+        if letters:
+            title = f"({string.ascii_lowercase[k]}) {title}"
+        ax.set_title(title, fontsize=title_size)
+    if row_labels:
+        for r, lab in enumerate(row_labels[:nrows]):
+            axes[r, 0].text(-0.06, 0.5, lab, transform=axes[r, 0].transAxes, rotation=90, va="center", ha="right", fontsize=9)
+    fig.tight_layout(pad=0.4)
+    return fig
+
+
+def _png(fig, dpi: int = 110) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", facecolor="white")
+    return buf.getvalue()
+
+
+def show(fig, name: str, caption: str, dpi: int = 110) -> None:
+    """Put ``fig`` on the page with ``caption`` (Markdown) and close it.
+
+    In the book build (``LOTSBOOK=1``, set by :mod:`lotslib.book`) the PNG is glued with
+    myst-nb and a ``{glue:figure}`` directive renders it as ``<figure>`` with a real
+    ``<figcaption>`` and the anchor ``name``; in plain Jupyter the image and the caption
+    are simply displayed.
+    """
+    import matplotlib.pyplot as plt
+    from IPython.display import Image, Markdown, display
+
+    png = _png(fig, dpi)
+    plt.close(fig)
+    if os.environ.get("LOTSBOOK") == "1":
+        from myst_nb import glue
+
+        glue(name, Image(data=png, format="png"), display=False)
+        caption = " ".join(caption.split())  # one paragraph, no stray directive syntax
+        display(Markdown(f"```{{glue:figure}} {name}\n:name: {name}\n:figwidth: 100%\n\n{caption}\n```"))
+    else:
+        display(Image(data=png, format="png"))
+        display(Markdown(caption))
+
+
+def _auto_format(v) -> str:
+    if isinstance(v, (bool, np.bool_)):
+        return "yes" if v else "no"
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    if isinstance(v, (float, np.floating)):
+        return "–" if not np.isfinite(v) else f"{v:.2f}"
+    return "–" if v is None else str(v)
+
+
+def table(df, caption: str, fmt: str | Mapping | None = None, best: Mapping[str, str] | None = None,
+          best_by: str | None = None, index: bool = True):
+    """A styled table with a caption above it. ``fmt``: a format string or a column ->
+    format mapping (default: floats with 2 decimals, everything else as text). ``best``:
+    column -> "max"/"min": the best value of each column (within each ``best_by`` group,
+    e.g. per backbone) is bold."""
+    import pandas as pd
+
+    sty = df.style.set_caption(caption).format(_auto_format)
+    if fmt is not None:
+        sty = sty.format(fmt, na_rep="–")
+    # numbers right-aligned, text left-aligned
+    num_cols = [c for c in df.columns if pd.api.types.is_numeric_dtype(df[c])]
+    text_cols = [c for c in df.columns if c not in num_cols]
+    if num_cols:
+        sty = sty.set_properties(subset=num_cols, **{"text-align": "right"})
+    if text_cols:
+        sty = sty.set_properties(subset=text_cols, **{"text-align": "left"})
+    sty = sty.set_table_styles(
+        [
+            {"selector": "caption", "props": "caption-side: top; font-weight: bold; text-align: left; padding-bottom: 0.4em;"},
+            {"selector": "th", "props": "text-align: left;"},
+            {"selector": "td", "props": "padding: 0.15em 0.6em;"},
+        ]
+    )
+    if best:
+        def bold(col: pd.Series):
+            how = best.get(col.name if not isinstance(col.name, tuple) else col.name[-1])
+            if how is None:
+                return [""] * len(col)
+            vals = pd.to_numeric(col, errors="coerce")
+            if best_by is not None and best_by in df.index.names:
+                grp = df.index.get_level_values(best_by)
+                target = vals.groupby(grp).transform("max" if how == "max" else "min")
+            else:
+                target = pd.Series(vals.max() if how == "max" else vals.min(), index=vals.index)
+            return ["font-weight: bold" if (v == t and pd.notna(v)) else "" for v, t in zip(vals, target)]
+
+        sty = sty.apply(bold, axis=0)
+    if not index:
+        sty = sty.hide(axis="index")
+    return sty
+
+
+# --------------------------------------------------------------- chapter 1
+def distance_figure(distances, tau: float, labels: Sequence[str] | None = None, title: str = ""):
+    """Distance to the target vs iteration, one line per image (log scale), with tau and
+    the share of images whose distance is below tau at each iteration."""
+    import matplotlib.pyplot as plt
+
+    d = torch.as_tensor(distances).float().numpy()
+    n, k = d.shape
+    it = np.arange(k)
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(9.5, 3.4), gridspec_kw={"width_ratios": [2.2, 1]})
+    cmap = plt.get_cmap("viridis")
+    for i in range(n):
+        ax.plot(it, d[i], lw=1.1, color=cmap(i / max(1, n - 1)), label=(labels[i] if labels and n <= 8 else None))
+    ax.plot(it, np.median(d, 0), color="black", lw=2.2, ls="--", label="median")
+    ax.axhline(tau, color="crimson", lw=1, ls=":")
+    ax.text(0, tau * 1.15, f"τ = {tau:g}", color="crimson", fontsize=8)
+    ax.set_yscale("log")
+    ax.set_xlabel("iteration k")
+    ax.set_ylabel("‖F(x_k) − F_t‖ (logits)")
+    ax.set_title(title or "Distance to the target")
+    if labels and n <= 8:
+        ax.legend(fontsize=7, ncol=2, frameon=False)
+    ax.grid(alpha=0.3, which="both")
+    share = (d <= tau).mean(0) * 100
+    ax2.plot(it, share, color="crimson", lw=2)
+    ax2.set_ylim(-3, 103)
+    ax2.set_xlabel("iteration k")
+    ax2.set_ylabel("images with distance ≤ τ (%)")
+    ax2.set_title("Share of images that reached τ")
+    ax2.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def figure_4_1(x, x_adv, titles_orig: Sequence[str], titles_adv: Sequence[str], gain: float = 10.0):
+    """Thesis Figure 4.1 for each image (one row each): original, perturbation x``gain``
+    (shifted to mid-grey, clamped), adversarial."""
+    from .visualize import perturbation_view
+
+    pert = perturbation_view(x, x_adv, gain)
+    panels = []
+    for i in range(len(x)):
+        panels += [
+            {"image": x[i], "title": f"original: {titles_orig[i]}"},
+            {"image": pert[i], "title": f"perturbation ×{gain:g}"},
+            {"image": x_adv[i], "title": f"adversarial: {titles_adv[i]}"},
+        ]
+    return panel_grid(panels, 3, size=2.6, letters=len(x) == 1)
+
+
+# --------------------------------------------------------------- chapter 2
+def figure_4_2(x, x_adv, filter_size: int = 49):
+    """Thesis Figure 4.2 (a)-(h): the steps of Algorithm 2 on one image ``(1,3,H,W)``."""
+    from .visualize import explanation_map, gaussian_blur, lots_map, minmax, overlay, to_gray
+
+    g0, g1 = to_gray(x), to_gray(x_adv)
+    pert = minmax((g1 - g0).abs())
+    blurred = minmax(gaussian_blur(pert, filter_size))
+    amap = lots_map(x, x_adv, filter_size)
+    panels = [
+        {"image": x[0], "title": "original"},
+        {"image": x_adv[0], "title": "adversarial (LOTS)"},
+        {"image": g0[0], "title": "original, grayscale"},
+        {"image": g1[0], "title": "adversarial, grayscale"},
+        {"image": pert[0], "title": "|difference|, min-max"},
+        {"image": blurred[0], "title": f"Gaussian blur {filter_size}×{filter_size}"},
+        {"image": explanation_map(x, amap)[0], "title": "explanation map x ⊙ map"},
+        {"image": overlay(x, amap)[0], "title": "activation heat-map"},
+    ]
+    return panel_grid(panels, 4, size=2.4, letters=True)
+
+
+def filter_size_figure(x, x_adv, sizes=(49, 25, 13, 7, 3, 1)):
+    """Thesis Figure 5.6: the LOTS map of one image with decreasing blur filter sizes."""
+    from .visualize import lots_map, overlay
+
+    panels = [{"image": x[0], "title": "original"}]
+    for s in sizes:
+        panels.append({"image": overlay(x, lots_map(x, x_adv, s))[0], "title": f"filter {s}×{s}" + (" (no blur)" if s == 1 else "")})
+    panels.append({"image": lots_map(x, x_adv, sizes[-1])[0], "title": f"raw map, filter {sizes[-1]}", "cmap": "inferno"})
+    return panel_grid(panels, 4, size=2.4, letters=True)
+
+
+def threshold_figure(x, m, quantiles=(0.0, 0.5, 0.8, 0.9)):
+    """The post-processing of thesis section 6.2: keep only the activations above the
+    per-image quantile ``q`` of the LOTS map (q = 0 is the unthresholded map)."""
+    from .visualize import explanation_map, overlay, threshold_map
+
+    panels = []
+    for q in quantiles:
+        mq = m if q == 0 else threshold_map(m, q)
+        lab = "no threshold" if q == 0 else f"keep top {100 - 100 * q:.0f}%"
+        panels.append({"image": overlay(x, mq)[0], "title": lab})
+    for q in quantiles:
+        mq = m if q == 0 else threshold_map(m, q)
+        panels.append({"image": explanation_map(x, mq)[0], "title": "explanation map"})
+    return panel_grid(panels, len(quantiles), size=2.4, letters=True)
+
+
+# ------------------------------------------------------------ chapters 4-6
+def methods_figure(x, maps: Mapping[str, torch.Tensor], titles: Mapping[str, str] | None = None,
+                   first_title: str = "original", ncols: int = 4):
+    """Thesis Figure 5.2 / A.1-A.3 / 5.7: one image ``(1,3,H,W)`` and each method's map
+    ``(H,W)`` laid over it (jet, as in the thesis)."""
+    from .visualize import overlay
+
+    panels = [{"image": x[0], "title": first_title}]
+    for name, m in maps.items():
+        m = torch.as_tensor(m)
+        if m.dim() == 3:
+            m = m[0]
+        panels.append({"image": overlay(x, m[None])[0], "title": (titles or {}).get(name, name)})
+    return panel_grid(panels, ncols, size=2.4, letters=True)
+
+
+def paired_grid(x, maps_a, maps_b, titles_a: Sequence[str], titles_b: Sequence[str], label_a: str, label_b: str,
+                ncols: int = 5, x_b=None):
+    """Thesis Figures 5.3-5.5: the same images twice, top half with ``maps_a``, bottom half
+    with ``maps_b`` (``x_b``: the images as the second model saw them, if different)."""
+    import matplotlib.pyplot as plt
+
+    from .visualize import overlay
+
+    x_b = x if x_b is None else x_b
+    n = len(x)
+    ncols = min(ncols, n)
+    rows = -(-n // ncols)
+    size = 2.0
+    fig = plt.figure(figsize=(ncols * size, 2 * rows * (size + 0.25) + 0.6))
+    sub = fig.subfigures(2, 1, hspace=0.02)
+    for half, (xs, maps, titles, label) in enumerate(((x, maps_a, titles_a, label_a), (x_b, maps_b, titles_b, label_b))):
+        sub[half].suptitle(label, fontsize=10, fontweight="bold")
+        axes = sub[half].subplots(rows, ncols, squeeze=False)
+        ov = overlay(xs, torch.as_tensor(maps))
+        for k, ax in enumerate(axes.flat):
+            ax.set_axis_off()
+            if k < n:
+                ax.imshow(as_image(ov[k]))
+                ax.set_title(titles[k], fontsize=7)
+    return fig
+
+
+def curves_figure(curves: Mapping[str, np.ndarray], kind: str, x_img=None, maps=None, aucs: Mapping[str, float] | None = None):
+    """Thesis Figures A.6 (deletion) / A.7 (insertion): class probability vs fraction of
+    pixels removed/inserted, one curve per method, AUC in the legend."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.2, 3.4))
+    for name, c in curves.items():
+        c = np.asarray(c, dtype=float)
+        frac = np.linspace(0, 1, len(c))
+        auc = (aucs or {}).get(name, float(np.trapezoid(c, frac)) if hasattr(np, "trapezoid") else float(np.trapz(c, frac)))
+        ax.plot(frac, c, lw=1.6, ls="--" if name.lower().startswith("random") else "-", label=f"{name} (AUC {100 * auc:.1f})")
+    ax.set_xlabel(f"fraction of pixels {'removed' if kind == 'deletion' else 'inserted'}")
+    ax.set_ylabel("probability of the top-1 class")
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, frameon=False, loc="upper right" if kind == "deletion" else "lower right")
+    ax.set_title(kind.capitalize())
+    fig.tight_layout()
+    return fig
+
+
+def curve_strip_figure(frames, fractions, kind: str):
+    """The images at a few steps of deletion/insertion (what the network sees)."""
+    panels = [{"image": f, "title": f"{100 * q:.0f}% {'removed' if kind == 'deletion' else 'inserted'}"} for f, q in zip(frames, fractions)]
+    return panel_grid(panels, len(panels), size=1.9)
+
+
+def drop_increase_figure(x, m, class_name: str, p_before: float, p_after: float, method: str = "LOTS"):
+    """Thesis Figure A.4: original (confidence), activation map, heat-map, explanation map
+    x ⊙ map (confidence on it)."""
+    from .visualize import explanation_map, overlay
+
+    m = torch.as_tensor(m)
+    if m.dim() == 2:
+        m = m[None]
+    panels = [
+        {"image": x[0], "title": f"original: {100 * p_before:.1f}% {short_class(class_name)}"},
+        {"image": m[0], "title": f"{method} activation map", "cmap": "inferno"},
+        {"image": overlay(x, m)[0], "title": "heat-map"},
+        {"image": explanation_map(x, m)[0], "title": f"explanation map: {100 * p_after:.1f}%"},
+    ]
+    return panel_grid(panels, 4, size=2.4, letters=True)
+
+
+def coherency_figure(x, m_orig, m_expl, score: float, method: str = "LOTS"):
+    """Thesis Figure A.5: the map of the original and the map of the explanation map."""
+    from .visualize import explanation_map, overlay
+
+    m_orig = torch.as_tensor(m_orig).reshape(1, *torch.as_tensor(m_orig).shape[-2:])
+    m_expl = torch.as_tensor(m_expl).reshape(1, *torch.as_tensor(m_expl).shape[-2:])
+    e = explanation_map(x, m_orig)
+    panels = [
+        {"image": overlay(x, m_orig)[0], "title": f"{method} map of the original"},
+        {"image": e[0], "title": "explanation map (input)"},
+        {"image": overlay(e, m_expl)[0], "title": f"{method} map of (b): coherency {100 * score:.1f}%"},
+    ]
+    return panel_grid(panels, 3, size=2.6, letters=True)
+
+
+# ------------------------------------------------------- benchmark tables
+def _direction(label: str) -> str | None:
+    return "min" if "↓" in label else ("max" if "↑" in label else None)
+
+
+def reference_wide(table: str = "5.2") -> "pd.DataFrame":
+    """The thesis's own values of Table 5.1/5.2 (``data/thesis_tables.csv``) in the layout of
+    :func:`lotslib.benchmark.table_5_1` / ``table_5_2``: index (model, row label), one column per
+    metric label. Cells the source does not give are NaN."""
+    import pandas as pd
+
+    from .benchmark import METHODS, METRICS, TABLE_5_1_ROWS, reference_tables
+
+    ref = reference_tables()
+    ref = ref[(ref["table"] == table) & ref["metric"].isin(METRICS)].copy()
+    rows = dict(TABLE_5_1_ROWS) if table == "5.1" else dict(METHODS)
+    ref["row"] = ref["method"].map(lambda m: rows.get(m, m))
+    ref["label"] = ref["metric"].map(lambda m: METRICS[m][0])
+    order = [(mo, r) for mo in dict.fromkeys(ref["model"]) for r in rows.values() if ((ref["model"] == mo) & (ref["row"] == r)).any()]
+    wide = ref.pivot_table(index=["model", "row"], columns="label", values="value", aggfunc="first")
+    wide = wide.reindex(pd.MultiIndex.from_tuples(order, names=["model", "method"]))
+    return wide.reindex(columns=[METRICS[m][0] for m in METRICS])
+
+
+def summary_table(wide, caption: str, thesis=None, digits: int = 2, group: str = "model"):
+    """Styled Table 5.1/5.2: for every metric our mean with its 95% bootstrap interval below
+    it, the best mean of each ``group`` in bold (by the metric's arrow), and -- where
+    ``thesis`` (from :func:`reference_wide`) has a value for the same row -- the thesis's
+    value in a column beside ours."""
+    import pandas as pd
+
+    labels = list(dict.fromkeys(wide.columns.get_level_values(0)))
+    tv_all = thesis.reindex(wide.index) if thesis is not None else None
+    with_thesis = [lab for lab in labels if tv_all is not None and lab in tv_all.columns and tv_all[lab].notna().any()]
+    cols, bold = {}, {}
+    for lab in labels:
+        m, lo, hi = wide[(lab, "mean")], wide[(lab, "ci_low")], wide[(lab, "ci_high")]
+        key = (lab, "ours") if with_thesis else lab
+        cols[key] = [f"{a:.{digits}f}<br><span class='ci'>[{b:.{digits}f}, {c:.{digits}f}]</span>" if pd.notna(a) else "–"
+                     for a, b, c in zip(m, lo, hi)]
+        how = _direction(lab)
+        if how:
+            g = wide.index.get_level_values(group) if group in wide.index.names else np.zeros(len(wide))
+            bold[key] = (m == m.groupby(g).transform(how)).to_numpy()
+        if lab in with_thesis:
+            cols[(lab, "thesis")] = [f"{v:.{digits}f}" if pd.notna(v) else "–" for v in tv_all[lab]]
+    disp = pd.DataFrame(cols, index=wide.index)
+    if with_thesis:
+        disp.columns = pd.MultiIndex.from_tuples(disp.columns)
+    n_col = ("n", "") if with_thesis else "n"
+    disp[n_col] = wide[(labels[0], "n")].astype(int).to_numpy()
+    mask = np.zeros(disp.shape, dtype=bool)
+    for key, b in bold.items():
+        mask[:, list(disp.columns).index(key)] = b
+    sty = table(disp, caption, fmt="{}").set_properties(**{"text-align": "right", "white-space": "nowrap"})
+    return sty.apply(lambda _: np.where(mask, "font-weight: bold", ""), axis=None)
+
+
+def rank_table(ours_wide, thesis_wide, caption: str):
+    """Mean rank (1 = best) of every method per metric, averaged over the backbones: ours
+    beside the thesis's. Comparable even when the backbones differ."""
+    import pandas as pd
+
+    def ranks(w, value):
+        out = {}
+        for lab in dict.fromkeys(w.columns.get_level_values(0) if isinstance(w.columns, pd.MultiIndex) else w.columns):
+            how = _direction(lab)
+            if not how:
+                continue
+            v = w[(lab, value)] if value else w[lab]
+            r = v.groupby(level=0).rank(ascending=(how == "min"))
+            out[lab] = r.groupby(level=1).mean()
+        return pd.DataFrame(out)
+
+    a = ranks(ours_wide, "mean")
+    b = ranks(thesis_wide, None)
+    order = list(dict.fromkeys(list(ours_wide.index.get_level_values(1)) + list(thesis_wide.index.get_level_values(1))))
+    rows = [r for r in order if r in a.index or r in b.index]
+    disp = pd.DataFrame(index=pd.Index(rows, name="method"))
+    for lab in a.columns:
+        disp[(lab, "ours")] = a[lab].reindex(rows)
+        if lab in b.columns:
+            disp[(lab, "thesis")] = b[lab].reindex(rows)
+    disp.columns = pd.MultiIndex.from_tuples(disp.columns, names=["metric", ""])
+    return table(disp, caption, fmt="{:.1f}")
+
+
+def figure_5_7(x, x_target, maps: Mapping[str, torch.Tensor], title: str, target_title: str, ncols: int = 5):
+    """Thesis Figure 5.7: (a) the image, (b) the image whose features are the LOTS target,
+    then each method's heat-map on (a)."""
+    from .visualize import overlay
+
+    panels = [{"image": x[0], "title": title}, {"image": x_target[0], "title": target_title}]
+    for name, m in maps.items():
+        m = torch.as_tensor(m)
+        m = m if m.dim() == 3 else m[None]
+        panels.append({"image": overlay(x, m)[0], "title": name})
+    return panel_grid(panels, ncols, size=2.4, letters=True)

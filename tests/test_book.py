@@ -1,0 +1,249 @@
+"""The book end to end: every chapter executed through papermill with tiny parameters, the
+book built with ``jupyter-book build -W``, and the built pages checked in Debian's chromium
+(Playwright) served from 127.0.0.1.
+
+The execution and the build happen once per test session (module fixture ``built``) in a
+temporary book root, so the repository's own ``book/`` and ``_build/`` are never touched.
+Without /usr/bin/chromium the browser test is skipped locally, and fails when ``CI=true``.
+Set ``LOTS_BOOK_SHOTS=/some/dir`` to keep a full-page screenshot of every page.
+"""
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import os
+import re
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from lotslib import book
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+
+#: page -> captions (figure and table) that must be on it
+EXPECTED = {
+    "intro": ["LOTS as an explanation method", "How to read this book"],
+    "01_attack": ["LOTS convergence", "Predictions of", "Regenerates thesis Figure 4.1", "Run parameters of chapter 1"],
+    "02_visualization": ["Regenerates thesis Figure 4.2", "Regenerates thesis Figure 5.6", "Thresholding proposed in thesis section 6.2",
+                         "How concentrated the LOTS map is"],
+    "03_targets": ["Table 5.1 (regenerated)", "Thesis values of Table 5.1", "Regenerates thesis Figure 5.1", "Paired comparison of the zero target"],
+    "04_benchmark": ["Table 5.2 (regenerated)", "Thesis values of Table 5.2", "Rank of each method", "Table 5.3 (regenerated)",
+                     "Regenerates thesis Figure A.4", "Regenerates thesis Figure A.5", "Regenerates thesis Figure A.6",
+                     "Regenerates thesis Figure A.7", "LOTS against the best CAM method"],
+    "05_qualitative": ["Regenerates thesis Figure 5.2", "Regenerates thesis Figure A.1", "Regenerates thesis Figure 5.3",
+                       "Regenerates thesis Figure 5.4", "Regenerates thesis Figure 5.5"],
+    "06_unseen": ["Regenerates thesis Figure 5.7", "Top-5 ImageNet classes", "Distance of the logits to each LOTS target"],
+    "references": ["Rozsa", "Selvaraju", "Chattopadhyay", "Omeiza", "Jiang", "Draelos", "Petsiuk", "Poppi", "Gildenblat", "Weber"],
+    "provenance": ["Package versions", "Weight files and their SHA-256 hashes", "Image lists", "Build machine"],
+}
+FIGURES_PER_PAGE = {"01_attack": 2, "02_visualization": 3, "03_targets": 1, "04_benchmark": 5, "05_qualitative": 5, "06_unseen": 2}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """Execute every chapter (tiny parameters) into a fresh root, then build it with -W."""
+    root = tmp_path_factory.mktemp("lotsbook")
+    t0 = time.perf_counter()
+    times = book.build(profile="embedded", tiny=True, root=root, cache_dir=str(root / ".cache"), log=lambda *a: None)
+    times["wall"] = time.perf_counter() - t0
+    print("\nbook timings (s): " + ", ".join(f"{k} {v:.0f}" for k, v in times.items()))
+    return root, times
+
+
+def _html(root: Path, page: str) -> str:
+    return (root / "_build" / "html" / "book" / f"{page}.html").read_text(encoding="utf-8")
+
+
+def _text(html: str) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+# ----------------------------------------------------------------- no browser needed
+def test_every_chapter_executed_without_errors(built):
+    root, _ = built
+    for ch in book.CHAPTERS:
+        nb = json.loads((root / "book" / f"{ch.stem}.ipynb").read_text())
+        assert nb["metadata"]["lotsbook"]["status"] == "ok", ch.stem
+        errors = [o for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", []) if o.get("output_type") == "error"]
+        assert not errors, f"{ch.stem}: {errors[:1]}"
+        injected = [c for c in nb["cells"] if "injected-parameters" in c["metadata"].get("tags", [])]
+        assert injected and "iters = 5" in "".join(injected[0]["source"]), f"{ch.stem}: tiny parameters were not injected"
+
+
+def test_pages_have_captions_and_figures(built):
+    root, _ = built
+    for page, captions in EXPECTED.items():
+        text = _text(_html(root, page))
+        for cap in captions:
+            assert cap in text, f"{page}: caption {cap!r} missing"
+    for page, n in FIGURES_PER_PAGE.items():
+        html = _html(root, page)
+        figs = re.findall(r"<figure[^>]*>.*?</figure>", html, flags=re.S)
+        with_img = [f for f in figs if "<img" in f and "<figcaption" in f]
+        assert len(with_img) >= n, f"{page}: {len(with_img)} figures with an image and a caption, expected >= {n}"
+
+
+def test_pages_reference_nothing_outside(built):
+    """No script, stylesheet, font or image is loaded from another host (links may point out)."""
+    root, _ = built
+    for html_file in (root / "_build" / "html").rglob("*.html"):
+        html = html_file.read_text(encoding="utf-8")
+        for tag, attr in (("script", "src"), ("link", "href"), ("img", "src"), ("iframe", "src")):
+            for m in re.finditer(rf"<{tag}\b[^>]*\b{attr}=\"([^\"]+)\"", html):
+                url = m.group(1)
+                if tag == "link" and re.search(r'rel="(?:canonical|prev|next|index|search)"', m.group(0)):
+                    continue
+                assert not re.match(r"^(https?:)?//", url), f"{html_file.name}: <{tag} {attr}={url}> loads from another host"
+    assert (root / "_build" / "html" / "_static" / "mathjax" / "tex-mml-chtml.js").is_file()
+
+
+def test_launch_buttons_and_repository_configured(built):
+    root, _ = built
+    html = _html(root, "01_attack")
+    assert "mybinder.org" in html and "colab.research.google.com" in html
+    assert "github.com/lots-book/lots-book" in html
+
+
+# ----------------------------------------------------------------- the browser
+def _serve(directory: Path):
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(directory)))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return httpd
+
+
+def test_pages_in_chromium(built):
+    if not CHROMIUM.exists():
+        msg = (f"{CHROMIUM} is missing, so the built book cannot be checked in a browser. "
+               f"Fix: `make browser` (apt-get install chromium).")
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(msg)
+        pytest.skip(msg)
+    from playwright.sync_api import sync_playwright
+
+    root, _ = built
+    shots = os.environ.get("LOTS_BOOK_SHOTS")
+    httpd = _serve(root / "_build" / "html")
+    base = f"http://127.0.0.1:{httpd.server_address[1]}"
+    problems = []
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+            try:
+                for page_name, captions in EXPECTED.items():
+                    page = browser.new_page(viewport={"width": 1280, "height": 900})
+                    outside = []
+                    page.on("request", lambda r, o=outside: o.append(r.url)
+                            if not r.url.startswith((base + "/", "data:", "blob:", "about:")) else None)
+                    resp = page.goto(f"{base}/book/{page_name}.html", wait_until="networkidle")
+                    if resp is None or resp.status != 200:
+                        problems.append(f"{page_name}: HTTP {resp.status if resp else 'no response'}")
+                        continue
+                    imgs = page.eval_on_selector_all("img", "els => els.map(e => [e.getAttribute('src'), e.complete && e.naturalWidth > 0])")
+                    problems += [f"{page_name}: image {src} did not load" for src, ok in imgs if not ok]
+                    problems += [f"{page_name}: request left 127.0.0.1: {u}" for u in outside]
+                    body = page.inner_text("body")
+                    problems += [f"{page_name}: caption {c!r} not shown" for c in captions if c not in body]
+                    if page_name in FIGURES_PER_PAGE and len(imgs) < FIGURES_PER_PAGE[page_name]:
+                        problems.append(f"{page_name}: {len(imgs)} images")
+                    if page_name == "01_attack" and not page.query_selector("mjx-container"):
+                        problems.append("01_attack: MathJax did not typeset the formulas")
+                    if shots:
+                        Path(shots).mkdir(parents=True, exist_ok=True)
+                        page.screenshot(path=str(Path(shots) / f"{page_name}.png"), full_page=True)
+                    page.close()
+            finally:
+                browser.close()
+    finally:
+        httpd.shutdown()
+    assert not problems, "\n".join(problems)
+
+
+# ----------------------------------------------------------------- pipeline behaviour
+FAILING = '''# %% [markdown]
+# # A chapter that fails
+# %% tags=["parameters"]
+iters = 1
+# %%
+x = iters + 1
+# %%
+raise RuntimeError("boom in the third code cell")
+# %%
+print("never reached")
+'''
+PASSING = '''# %% tags=["parameters"]
+iters = 1
+# %%
+print("ok", iters)
+'''
+
+
+def test_failing_chapter_is_named_and_kept(tmp_path, monkeypatch):
+    src = tmp_path / "notebooks"
+    src.mkdir()
+    (src / "a_good.py").write_text(PASSING)
+    (src / "b_bad.py").write_text(FAILING)
+    monkeypatch.setattr(book, "NOTEBOOKS", src)
+    root = tmp_path / "root"
+    good, bad = book.Chapter("1", "a_good", "good"), book.Chapter("2", "b_bad", "bad")
+    params = {"iters": 3}
+    assert book.execute_chapter(good, params, root, log=lambda *a: None) == "executed"
+    good_nb = (root / "book" / "a_good.ipynb").read_bytes()
+    with pytest.raises(book.ChapterFailed) as exc:
+        book.execute_chapter(bad, params, root, log=lambda *a: None)
+    msg = str(exc.value)
+    assert "b_bad.py" in msg and "code cell 3" in msg and "boom in the third code cell" in msg, msg
+    partial = json.loads((root / "book" / "b_bad.ipynb").read_text())
+    assert partial["metadata"]["lotsbook"]["status"] == "failed"
+    outs = [o for c in partial["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])]
+    assert any(o.get("output_type") == "error" for o in outs)
+    assert (root / "book" / "a_good.ipynb").read_bytes() == good_nb  # earlier chapter untouched
+    # unchanged source and parameters: not executed again; changed parameters: executed
+    assert book.execute_chapter(good, params, root, log=lambda *a: None) == "up to date"
+    assert book.execute_chapter(good, {"iters": 4}, root, log=lambda *a: None) == "executed"
+
+
+def test_parameters_and_cli_errors(monkeypatch):
+    p = book.chapter_parameters("embedded", tiny=True)
+    assert p["n_images"] == 2 and p["iters"] == 5 and p["steps"] == 8
+    assert set(book.PARAM_NAMES) <= set(p)
+    assert book.chapter_parameters("embedded", iters=7)["iters"] == 7
+    with pytest.raises(SystemExit, match="Unknown chapter parameter"):
+        book.chapter_parameters("embedded", nonsense=1)
+    with pytest.raises(SystemExit, match="Unknown profile"):
+        book.chapter_parameters("huge")
+    monkeypatch.delenv("LOTS_IMAGENET_VAL", raising=False)
+    with pytest.raises(SystemExit, match="ILSVRC2012 validation folder"):
+        book.chapter_parameters("full")
+    assert [c.stem for c in book.select_chapters(["2", "P"])] == ["02_visualization", "provenance"]
+    with pytest.raises(SystemExit, match="Unknown chapter"):
+        book.select_chapters(["9"])
+
+
+def test_chapter_sources_declare_every_parameter():
+    import papermill as pm
+
+    for ch in book.CHAPTERS:
+        nb = book.convert(book.NOTEBOOKS / f"{ch.stem}.py")
+        declared = {c for c in pm.inspect_notebook(_write(nb)).keys()}
+        assert declared == set(book.PARAM_NAMES), f"{ch.stem}: parameters {sorted(declared ^ set(book.PARAM_NAMES))} differ"
+
+
+def _write(nb) -> str:
+    import tempfile
+
+    import nbformat
+
+    f = tempfile.NamedTemporaryFile("w", suffix=".ipynb", delete=False)
+    nbformat.write(nb, f)
+    f.close()
+    return f.name
