@@ -54,6 +54,7 @@ CHAPTERS = (
     Chapter("4", "04_benchmark", "LOTS against six CAM methods"),
     Chapter("5", "05_qualitative", "Qualitative comparison"),
     Chapter("6", "06_unseen", "Objects without an ImageNet class"),
+    Chapter("7", "07_parameters", "Parameter study"),
     Chapter("P", "provenance", "Provenance"),
 )
 
@@ -112,7 +113,7 @@ PROFILES: dict[str, dict] = {
 #: Keys that are not in :data:`PARAM_NAMES` are chapter-specific: a chapter receives them
 #: only if its ``parameters`` cell declares them (e.g. a parameter study's own sizes).
 TINY = dict(n_images=2, n_grid=2, n_grid_large=2, iters=5, steps=8, batch_size=2,
-            study_images=1, study_iters=10, patience=3)
+            study_images=2, study_iters=10, patience=3)
 
 PARAM_NAMES = tuple(PROFILES["embedded"])
 

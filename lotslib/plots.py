@@ -31,6 +31,7 @@ __all__ = [
     "drop_increase_figure",
     "coherency_figure",
     "short_class",
+    "iteration_study_figure",
 ]
 
 PANEL = 2.3  # inches per panel
@@ -469,3 +470,33 @@ def figure_5_7(x, x_target, maps: Mapping[str, torch.Tensor], title: str, target
         m = m if m.dim() == 3 else m[None]
         panels.append({"image": overlay(x, m)[0], "title": name})
     return panel_grid(panels, ncols, size=2.4, letters=True)
+
+
+# --------------------------------------------------------------- chapter 7
+def iteration_study_figure(df, chosen: int | None = None):
+    """Three panels over the iteration cap k of :func:`lotslib.studies.iteration_study` rows:
+    map Pearson vs the longest run, distance to the target, Deletion/Insertion AUC."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.2))
+    for ax, col, label in ((axes[0], "pearson_vs_final", "Pearson r with the final map"),
+                           (axes[1], "distance", "distance to the target")):
+        for _, g in df.groupby("image_id"):
+            ax.plot(g["cap"], g[col], color="0.6", lw=0.9)
+        mean = df.groupby("cap")[col].mean()
+        ax.plot(mean.index, mean.values, color="black", lw=2, marker="o", ms=3)
+        ax.set_ylabel(label)
+    for col, color in (("deletion", "tab:red"), ("insertion", "tab:blue")):
+        mean = df.groupby("cap")[col].mean()
+        axes[2].plot(mean.index, mean.values, color=color, lw=2, marker="o", ms=3, label=col)
+    axes[2].set_ylabel("AUC (%)")
+    axes[2].legend(fontsize=8, frameon=False)
+    axes[1].set_yscale("log")
+    for ax in axes:
+        ax.set_xscale("log")
+        ax.set_xlabel("iteration cap k")
+        ax.grid(alpha=0.3, which="both")
+        if chosen:
+            ax.axvline(chosen, color="crimson", ls="--", lw=1)
+    fig.tight_layout()
+    return fig

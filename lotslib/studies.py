@@ -213,7 +213,7 @@ def postprocess_study(model, images, filter_sizes=(49, 25, 13, 7, 3, 1), sigmas=
                 dt = (time.perf_counter() - t0) / len(images)
                 met = _metrics(model, x, m, cls, steps)
                 for i, iid in enumerate(images.ids):
-                    rows.append(dict(image_id=iid, filter_size=fs, sigma=("default" if sg is None else float(sg)),
+                    rows.append(dict(image_id=iid, filter_size=fs, sigma=("default" if sg is None else f"{float(sg):g}"),
                                      seconds=dt, **{n: float(v[i]) for n, v in met.items()}))
         return pd.DataFrame(rows)
 

@@ -1,0 +1,147 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: py:percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # 7 Parameter study: iterations, early stop, step width, blur
+#
+# The thesis fixes LOTS at 500 iterations, τ = 0.1, α = 1/255 and a 49 × 49 blur
+# (section 5.1) and lists tuning these as future work (sections 6.2 and 7). It also
+# reports LOTS as by far the slowest method (25–63 s per map, its Table 5.3). This chapter
+# measures what each parameter buys:
+#
+# * **Iteration cap.** One LOTS run with snapshots gives the map after every shorter cap;
+#   we compare each with the map after the full run (Pearson correlation) and track the
+#   metrics. This is what backs the reduced iteration cap of the embedded profile.
+# * **Plateau early stop** (`patience`, `min_delta` of `lotslib.lots.lots`, off by default):
+#   a sample stops when its distance to the target improved by less than the relative
+#   `min_delta` over the last `patience` iterations.
+# * **Step width α** and **Gaussian filter** (size and σ) of Algorithm 2.
+#
+# **Protocol.** The zero target, the chapter's first backbone, the first `study_images`
+# images. Insertion/Deletion use the chapter's `steps` (the thesis: 224) and Coherency is
+# left out of the iteration, α and blur studies because it re-runs LOTS for every setting.
+
+# %% tags=["parameters"]
+profile = "embedded"
+model = "efficientnet_lite0"
+models = ["efficientnet_lite0", "efficientnet_lite2"]
+compare_models = ["efficientnet_lite0", "efficientnet_lite2"]
+image_source = "embedded"
+image_path = None
+ground_truth = None
+n_images = 10
+n_grid = 6
+n_grid_large = 10
+iters = 40
+tau = 0.1
+alpha = 1 / 255
+filter_size = 49
+steps = 16
+batch_size = 4
+device = "cpu"
+cache_dir = ".cache/book"
+seed = 0
+study_images = 3
+study_iters = 200
+patience = 50
+min_delta = 0.02
+
+# %%
+from pathlib import Path
+
+import pandas as pd
+
+from lotslib import book, plots, studies
+from lotslib.models import load_model
+
+book.setup(seed=seed)
+params = {k: globals()[k] for k in book.PARAM_NAMES}
+images = book.open_images(image_source, image_path, ground_truth, study_images)
+net = load_model(model, device=device)
+book.run_table(params, "7", images, notes={"study_iters": study_iters, "patience": patience, "min_delta": min_delta})
+
+# %% [markdown]
+# ## How many iterations does the map need?
+
+# %%
+caps = sorted({c for c in (5, 10, 20, 40, 80, 160, 320, 500) if c < study_iters} | {int(iters), int(study_iters)})
+caps = [c for c in caps if c <= study_iters]
+it = studies.iteration_study(net, images, iters=study_iters, checkpoints=caps, tau=tau, alpha=alpha,
+                             filter_size=filter_size, steps=steps, cache_dir=cache_dir)
+plots.show(
+    plots.iteration_study_figure(it, chosen=int(iters)),
+    "fig-iterations",
+    f"**Iteration cap (no thesis figure).** Left: Pearson correlation of the LOTS map after k iterations with the "
+    f"map after {study_iters} iterations ({net.name}, zero target, {len(images)} images, one line each, mean in black). "
+    f"Middle: distance to the target. Right: Deletion and Insertion AUC ({steps} steps). The dashed line marks the "
+    f"iteration cap the other chapters of this build use ({iters}).",
+)
+summary = it.groupby("cap")[["iterations", "distance", "pearson_vs_final", "seconds", "avg_drop", "insertion", "deletion"]].mean()
+plots.table(summary, f"Means over {len(images)} images for each iteration cap (time: measured seconds per step × steps).")
+
+# %% [markdown]
+# ## Plateau early stop
+#
+# Both runs below are full benchmark runs (`lotslib.benchmark.run`), so all five metrics,
+# Coherency included, are measured both ways on the same images.
+
+# %%
+es = studies.early_stop_study(net, images, patience=patience, min_delta=min_delta, iters=study_iters, tau=tau,
+                              alpha=alpha, filter_size=filter_size, steps=steps, cache_dir=cache_dir,
+                              batch_size=batch_size, threads=None)
+plots.table(
+    studies.early_stop_summary(es),
+    f"**Plateau early stop (no thesis table).** {net.name}, {len(images)} images, at most {study_iters} iterations, "
+    f"patience {patience}, min_delta {min_delta}: iterations and time (full ÷ early in the last column), the Pearson "
+    f"correlation of the early-stopped map with the full run's map (mean; minimum in the last column), and each metric "
+    f"both ways with the paired Wilcoxon p-value.",
+)
+
+# %% [markdown]
+# The same study at the thesis's 500 iterations on 20 real photos is recorded by
+# `benchmarks/early_stop.py` (its output is `data/early_stop_study.csv`); when that file
+# is present it is summarised here, with the command that produced it.
+
+# %%
+recorded = Path(book.ROOT) / "data" / "early_stop_study.csv"
+if recorded.is_file():
+    rec = pd.read_csv(recorded)
+    plots.table(
+        studies.early_stop_summary(rec),
+        f"**Recorded run of `python benchmarks/early_stop.py --out data/early_stop_study.csv`** (EfficientNet-Lite0, "
+        f"{len(rec)} images, 500 iterations, patience 50, min_delta 0.02, 112 insertion/deletion steps; not re-run by "
+        f"this build).",
+    )
+else:
+    print("data/early_stop_study.csv is absent: run `python benchmarks/early_stop.py --out data/early_stop_study.csv`.")
+
+# %% [markdown]
+# ## Step width α
+
+# %%
+al = studies.alpha_study(net, images, alphas=(0.5 / 255, alpha, 2 / 255, 4 / 255), iters=int(iters), tau=tau,
+                         filter_size=filter_size, steps=steps, reference_alpha=alpha, cache_dir=cache_dir)
+plots.table(
+    al.groupby("alpha_255")[["iterations", "distance", "seconds", "pearson_vs_reference", "avg_drop", "insertion", "deletion"]].mean(),
+    f"**Step width α (no thesis table).** Means over {len(images)} images for α = k/255 (rows: k), {iters} iterations, "
+    f"zero target; Pearson correlation with the map at α = {alpha * 255:g}/255.",
+)
+
+# %% [markdown]
+# ## Gaussian filter of Algorithm 2
+
+# %%
+pp = studies.postprocess_study(net, images, filter_sizes=(49, 25, 13, 7, 3, 1), sigmas=(None, 3.0, 15.0),
+                               iters=int(iters), tau=tau, alpha=alpha, steps=steps, cache_dir=cache_dir)
+plots.table(
+    pp.groupby(["filter_size", "sigma"])[["avg_drop", "increase", "insertion", "deletion", "seconds"]].mean(),
+    f"**Filter size and σ (no thesis table).** Metrics of the LOTS map for each Gaussian filter "
+    f"(σ 'default' = 0.3·((k−1)/2 − 1) + 0.8, 7.7 for k = 49), {len(images)} images, {iters} iterations.",
+)
