@@ -813,3 +813,15 @@ def compare_with_reference(df: pd.DataFrame, table: str = "5.2", **kw) -> pd.Dat
     ref = reference_tables()
     ref = ref[ref["table"] == table][["model", "method", "metric", "value", "source"]].rename(columns={"value": "thesis"})
     return ours.merge(ref, on=["model", "method", "metric"], how="left")
+
+
+# ------------------------------------------------------------------ command line
+def main(argv=None) -> int:
+    """``python -m lotslib.benchmark ...`` (also under ``torchrun``): see :mod:`lotslib.distributed`."""
+    from .distributed import main as _main
+
+    return _main(argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -227,7 +227,7 @@ def _lots_chunk(model, x, ft, layer, iters, tau, alpha, distance, patience, min_
         idx = active.nonzero().flatten()
         if idx.numel() == 0:
             break
-        idx_dev = idx.to(x.device)
+        idx_dev = idx.to(x.device, non_blocking=True)
         xi = xa[idx_dev].requires_grad_(True)
         with torch.enable_grad():
             fs = model.features(xi, layer)
@@ -248,12 +248,14 @@ def _lots_chunk(model, x, ft, layer, iters, tau, alpha, distance, patience, min_
                 go = go & ~plateau
                 if not go.any():
                     continue
-            loss = 0.5 * (diff[go.to(x.device)] ** 2).flatten(1).sum(1)
+            go_dev = go.to(x.device, non_blocking=True)
+            loss = 0.5 * (diff[go_dev] ** 2).flatten(1).sum(1)
             (grad,) = torch.autograd.grad(loss.sum(), xi)
-        gsel = grad[go.to(x.device)]
+        gsel = grad[go_dev]
         gmax = gsel.abs().flatten(1).amax(1)
-        finite = torch.isfinite(gmax).cpu() & torch.isfinite(gsel).flatten(1).all(1).cpu()
-        nonzero = (gmax > 0).cpu()
+        # one device->host transfer (one synchronisation on a GPU) for both flags
+        flags = torch.stack([torch.isfinite(gmax) & torch.isfinite(gsel).flatten(1).all(1), gmax > 0]).cpu()
+        finite, nonzero = flags[0], flags[1]
         ok = finite & nonzero
         gidx = idx[go]
         for j in gidx[~finite].tolist():
@@ -261,9 +263,9 @@ def _lots_chunk(model, x, ft, layer, iters, tau, alpha, distance, patience, min_
         for j in gidx[finite & ~nonzero].tolist():
             reason[j], active[j] = "zero_gradient", False
         if ok.any():
-            okd = ok.to(x.device)
+            okd = ok.to(x.device, non_blocking=True)
             step = gsel[okd] * (alpha / gmax[okd]).view(-1, 1, 1, 1)
-            tgt = gidx[ok].to(x.device)
+            tgt = gidx[ok].to(x.device, non_blocking=True)
             before = xa[tgt]
             after = (before - step).clamp_(0.0, 1.0)
             xa[tgt] = after

@@ -1,0 +1,166 @@
+"""Wall time of building the book, cold and warm, for the provenance page.
+
+* **cold**: ``python -m lotslib.book`` with an empty cache and no executed chapters -- every
+  LOTS run, map and metric is computed, every chapter executed, the HTML built;
+* **warm**: the same command again right after: chapters whose source, parameters and lotslib
+  code are unchanged are not re-executed and the caches answer the rest (the provenance
+  chapter always re-runs, and ``jupyter-book build`` always runs).
+
+By default both builds go to a fresh book root outside the repository (``--root`` of
+``lotslib.book``: configuration and pages are copied there; chapters execute with that root as
+their working directory, so its ``.cache/book`` starts empty) -- nothing in the checkout is
+touched. ``--in-place`` builds in the repository instead, after moving its executed chapters
+(``book/*.ipynb``), ``_build/`` and the book cache (``.cache/book``) aside into
+``.cache/book_time_backup/<time>/`` (restore them from there, or delete it).
+
+The two times (and per-chapter timings, the machine and the commit) are written to ``--out``
+(default ``data/book_time.json``, which the provenance page reads); the last line printed is
+``cold <s> s, warm <s> s``.
+
+    python benchmarks/book_time.py                        # embedded profile (the default book)
+    python benchmarks/book_time.py --in-place
+    python benchmarks/book_time.py --dry-run              # print what would run
+    python benchmarks/book_time.py --book-args --tiny     # a smoke run of the whole procedure
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True,
+                               text=True, timeout=10).stdout.strip()
+        return out.stdout.strip() + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def _timings(stdout: str) -> dict:
+    """The ``timings (s): stem 12, build 30, total 40`` line of ``lotslib.book``."""
+    m = re.findall(r"timings \(s\): (.*)", stdout)
+    if not m:
+        return {}
+    out = {}
+    for part in m[-1].split(","):
+        bits = part.strip().rsplit(" ", 1)
+        if len(bits) == 2:
+            try:
+                out[bits[0]] = float(bits[1])
+            except ValueError:
+                pass
+    return out
+
+
+def _build(cmd: list[str], log: Path) -> tuple[float, dict]:
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+    dt = time.perf_counter() - t0
+    log.write_text(f"$ {' '.join(cmd)}\n# exit {proc.returncode} after {dt:.1f} s\n\n{proc.stdout}\n{proc.stderr}")
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stdout + "\n" + proc.stderr).strip().splitlines()[-30:])
+        raise SystemExit(f"book build failed (exit {proc.returncode}; full log {log}):\n{tail}")
+    return dt, _timings(proc.stdout)
+
+
+def _move_aside(paths: list[Path], backup: Path) -> list[str]:
+    moved = []
+    for p in paths:
+        if p.exists():
+            dst = backup / p.relative_to(ROOT)
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(p), str(dst))
+            moved.append(str(p.relative_to(ROOT)))
+    return moved
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--profile", default="embedded")
+    ap.add_argument("--in-place", action="store_true", help="build in the repository (its outputs and cache are moved aside first)")
+    ap.add_argument("--workdir", help="out-of-tree book root (default: a fresh temporary folder, removed afterwards)")
+    ap.add_argument("--keep", action="store_true", help="keep the out-of-tree book root")
+    ap.add_argument("--out", default=str(ROOT / "data" / "book_time.json"))
+    ap.add_argument("--dry-run", action="store_true", help="print the plan and exit")
+    ap.add_argument("--book-args", nargs=argparse.REMAINDER, default=[], help="more arguments for python -m lotslib.book (last)")
+    a = ap.parse_args(argv)
+
+    cmd = [sys.executable, "-m", "lotslib.book", "--profile", a.profile]
+    tmp = None
+    if a.in_place:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        backup = ROOT / ".cache" / "book_time_backup" / stamp
+        aside = sorted((ROOT / "book").glob("*.ipynb")) + [ROOT / "_build", ROOT / ".cache" / "book"]
+        where = f"in place ({ROOT}); moved aside first to {backup}: book/*.ipynb, _build/, .cache/book/"
+    else:
+        root = Path(a.workdir) if a.workdir else Path(tmp := tempfile.mkdtemp(prefix="lotsbook-time-"))
+        if a.workdir and root.exists() and any(root.iterdir()):
+            raise SystemExit(f"--workdir {root} is not empty; a cold build needs an empty book root.")
+        cmd += ["--root", str(root)]
+        where = f"out of tree in {root} (its .cache/book starts empty)"
+    cmd += list(a.book_args)
+    print(f"book root: {where}\ncold, then warm: {' '.join(cmd)}")
+    if a.dry_run:
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return 0
+    logs = Path(tempfile.mkdtemp(prefix="lotsbook-time-logs-"))
+    try:
+        moved = _move_aside(aside, backup) if a.in_place else []
+        if moved:
+            print(f"moved aside: {', '.join(moved)}")
+        cold, cold_t = _build(cmd, logs / "cold.log")
+        print(f"cold build: {cold:.1f} s")
+        warm, warm_t = _build(cmd, logs / "warm.log")
+        print(f"warm build: {warm:.1f} s")
+    finally:
+        if tmp and not a.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
+    import torch
+
+    record = {
+        "profile": a.profile,
+        "cold_s": round(cold, 1),
+        "warm_s": round(warm, 1),
+        "cold_timings_s": cold_t,
+        "warm_timings_s": warm_t,
+        "command": " ".join(["python", "-m", "lotslib.book", *cmd[3:]]).replace(str(tmp or "\0"), "<fresh temporary root>"),
+        "book_root": "in place" if a.in_place else "out of tree (fresh temporary root)",
+        "extra_args": list(a.book_args),
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "commit": _git_commit(),
+        "machine": {
+            "cpu_count": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "torch_threads": torch.get_num_threads(),
+            "load_avg_1m_after": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
+        },
+        "logs": str(logs),
+    }
+    out = Path(a.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp_out = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    tmp_out.write_text(json.dumps(record, indent=1) + "\n")
+    os.replace(tmp_out, out)
+    print(f"wrote {out} (logs in {logs})")
+    print(f"cold {cold:.1f} s, warm {warm:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
