@@ -29,3 +29,13 @@ def imagenet_sample():
     if not (SHARED_SAMPLE / "labels.csv").is_file():
         pytest.skip(f"ImageNet sample folder not found at {SHARED_SAMPLE} (set LOTS_IMAGENET_SAMPLE); a fresh machine lacks it.")
     return SHARED_SAMPLE
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """One torch thread for a module: on a shared 2-core box two threads can be several
+    times slower than one (measured while other processes were busy)."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)

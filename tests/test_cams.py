@@ -20,13 +20,7 @@ from lotslib.visualize import minmax
 SMALL = {"lots": {"iters": 3}, "smoothgradcampp": {"n_samples": 2}}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # the CI box has 2 shared cores: one thread is several times faster than two here
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -23,12 +23,7 @@ from lotslib.stats import bootstrap_ci, mean_ci, paired_wilcoxon
 K = 10.0  # logit slope of the synthetic model
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 class NoiseFields(nn.Module):

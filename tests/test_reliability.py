@@ -55,12 +55,7 @@ VALUE_COLS = ["model", "method", "image_id", "image_fp", "label", "top1", "top1_
               "target_class", "target_fallback", "lots_iters", "lots_stop", "steps", "cache_key"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 class TinyNet(nn.Module):

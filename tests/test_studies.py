@@ -1,7 +1,6 @@
 """Parameter studies: cached, consistent with direct computation."""
 import numpy as np
 import pytest
-import torch
 
 from lotslib.errors import ParameterError
 from lotslib.studies import (
@@ -21,12 +20,7 @@ def two_images():
     return embedded("imagenet").head(2)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_pearson_known_answers():
