@@ -154,3 +154,17 @@ def chapter_runs(book_dir) -> list[dict]:
                      "executed": info.get("executed", pm.get("start_time", "")), "seconds": info.get("seconds", pm.get("duration")),
                      "key": info.get("key", "")})
     return rows
+
+
+def book_time(path) -> list[dict]:
+    """The cold/warm build times recorded by ``benchmarks/book_time.py`` (``data/book_time.json``)."""
+    rec = json.loads(Path(path).read_text())
+    m = rec.get("machine", {})
+    return [
+        {"item": "cold build (s)", "value": f"{rec['cold_s']:.0f}"},
+        {"item": "warm build (s)", "value": f"{rec['warm_s']:.0f}"},
+        {"item": "profile", "value": str(rec.get("profile"))},
+        {"item": "command", "value": str(rec.get("command"))},
+        {"item": "measured", "value": f"{rec.get('date')} at commit {str(rec.get('commit'))[:12]}"},
+        {"item": "machine", "value": f"{m.get('cpu_count')} CPUs, torch {m.get('torch')}, load after {m.get('load_avg_1m_after')}"},
+    ]

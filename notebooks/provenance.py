@@ -88,3 +88,12 @@ ref = Path("data/thesis_tables.csv")
 if ref.is_file():
     display(plots.table(pd.DataFrame([{"file": str(ref), "sha256": provenance.sha256_file(ref)}]).set_index("file"),
                 "Reference values transcribed from the thesis (Tables 5.1-5.3)"))
+
+# %%
+timing = Path(book.ROOT) / "data" / "book_time.json"
+if timing.is_file():
+    bt = provenance.book_time(timing)
+    plots.table(pd.DataFrame(bt).set_index("item"),
+                "Recorded build times of this book (benchmarks/book_time.py: cold = empty cache, warm = rerun right after)")
+else:
+    print("No recorded build time: run `python benchmarks/book_time.py` (writes data/book_time.json).")
