@@ -135,7 +135,8 @@ def table(df, caption: str, fmt: str | Mapping | None = None, best: Mapping[str,
     e.g. per backbone) is bold."""
     import pandas as pd
 
-    sty = df.style.set_caption(caption).format(_auto_format)
+    # the caption is bold already (CSS below); markdown emphasis would show as literal asterisks
+    sty = df.style.set_caption(caption.replace("**", "")).format(_auto_format)
     if fmt is not None:
         sty = sty.format(fmt, na_rep="–")
     # numbers right-aligned, text left-aligned
