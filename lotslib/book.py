@@ -529,10 +529,6 @@ def benchmark_params(params: dict) -> dict:
     }
 
 
-def _lots_code_hash() -> str:
-    return hashlib.sha256((ROOT / "lotslib" / "lots.py").read_bytes()).hexdigest()[:12]
-
-
 def cached_lots(model, images, target="zero", target_key: str = "zero", iters: int = 500, tau: float = 0.1,
                 alpha: float = 1 / 255, layer: str = "logits", batch_size: int | None = None,
                 cache_dir: str | os.PathLike = ".cache/book", x=None):
