@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.lotslib-installed
 
-.PHONY: setup book test browser mathjax clean
+.PHONY: setup book test lint browser mathjax clean
 
 setup: $(STAMP)
 
@@ -28,7 +28,10 @@ mathjax:
 book: setup mathjax
 	$(PY) -m lotslib.book
 
-test: setup browser mathjax
+lint: setup
+	$(VENV)/bin/ruff check .
+
+test: setup browser mathjax lint
 	$(PY) -m pytest -q
 
 clean:

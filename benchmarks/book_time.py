@@ -41,7 +41,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _git_commit() -> str:
     try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10)
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                             timeout=10)
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True,
                                text=True, timeout=10).stdout.strip()
         return out.stdout.strip() + ("+dirty" if dirty else "")
@@ -90,12 +91,14 @@ def _move_aside(paths: list[Path], backup: Path) -> list[str]:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--profile", default="embedded")
-    ap.add_argument("--in-place", action="store_true", help="build in the repository (its outputs and cache are moved aside first)")
+    ap.add_argument("--in-place", action="store_true",
+                    help="build in the repository (its outputs and cache are moved aside first)")
     ap.add_argument("--workdir", help="out-of-tree book root (default: a fresh temporary folder, removed afterwards)")
     ap.add_argument("--keep", action="store_true", help="keep the out-of-tree book root")
     ap.add_argument("--out", default=str(ROOT / "data" / "book_time.json"))
     ap.add_argument("--dry-run", action="store_true", help="print the plan and exit")
-    ap.add_argument("--book-args", nargs=argparse.REMAINDER, default=[], help="more arguments for python -m lotslib.book (last)")
+    ap.add_argument("--book-args", nargs=argparse.REMAINDER, default=[],
+                    help="more arguments for python -m lotslib.book (last)")
     a = ap.parse_args(argv)
 
     cmd = [sys.executable, "-m", "lotslib.book", "--profile", a.profile]
@@ -137,7 +140,8 @@ def main(argv=None) -> int:
         "warm_s": round(warm, 1),
         "cold_timings_s": cold_t,
         "warm_timings_s": warm_t,
-        "command": " ".join(["python", "-m", "lotslib.book", *cmd[3:]]).replace(str(tmp or "\0"), "<fresh temporary root>"),
+        "command": " ".join(["python", "-m", "lotslib.book", *cmd[3:]]).replace(
+            str(tmp or "\0"), "<fresh temporary root>"),
         "book_root": "in place" if a.in_place else "out of tree (fresh temporary root)",
         "extra_args": list(a.book_args),
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),

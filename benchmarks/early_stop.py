@@ -38,7 +38,8 @@ def main(argv=None):
     ap.add_argument("--iters", type=int, default=500)
     ap.add_argument("--steps", type=int, default=112, help="insertion/deletion steps (thesis: 224)")
     ap.add_argument("--n-images", type=int, default=None, help="use only the first N images")
-    ap.add_argument("--sample-dir", type=Path, default=Path(os.environ.get("LOTS_IMAGENET_SAMPLE", "../shared/imagenet-sample")))
+    ap.add_argument("--sample-dir", type=Path,
+                    default=Path(os.environ.get("LOTS_IMAGENET_SAMPLE", "../shared/imagenet-sample")))
     ap.add_argument("--sample-images", type=int, default=0, help="images taken from --sample-dir (0: none)")
     ap.add_argument("--cache-dir", default=".cache/early_stop")
     ap.add_argument("--threads", type=int, default=None)
@@ -56,7 +57,8 @@ def main(argv=None):
           f"steps={a.steps} threads={a.threads or torch.get_num_threads()}")
     print(s.round(3).to_string())
     print(f"iterations full/early: {s.loc['iterations', 'ratio or p']:.2f}x fewer; map Pearson mean "
-          f"{df['pearson'].mean():.3f} (min {df['pearson'].min():.3f}, share >= 0.95: {(df['pearson'] >= 0.95).mean():.0%})")
+          f"{df['pearson'].mean():.3f} (min {df['pearson'].min():.3f}, "
+          f"share >= 0.95: {(df['pearson'] >= 0.95).mean():.0%})")
 
 
 if __name__ == "__main__":

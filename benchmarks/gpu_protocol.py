@@ -50,7 +50,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from lotslib import benchmark as B  # noqa: E402
-from lotslib.cams import METHODS, explain_with_info  # noqa: E402
+from lotslib.explain import explain_with_info  # noqa: E402
+from lotslib.method_registry import METHODS  # noqa: E402
 from lotslib.data import ImageSource, _Item, embedded  # noqa: E402
 from lotslib.errors import WeightsNotFoundError  # noqa: E402
 from lotslib.lots import lots  # noqa: E402
@@ -251,13 +252,15 @@ def options(name, model, x, steps, metric_batch, lots_iters, device, cl: bool, a
 # ------------------------------------------------------------------ main
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="N=8 images, K=1 single-image call (about a minute on an H200)")
+    ap.add_argument("--quick", action="store_true",
+                    help="N=8 images, K=1 single-image call (about a minute on an H200)")
     ap.add_argument("--cpu-smoke", action="store_true", help="tiny settings on the CPU: every code path, in seconds")
     ap.add_argument("--models", nargs="+", default=list(FULL_MODELS))
     ap.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
     ap.add_argument("--n-images", type=int, help="images per backbone (default 32; --quick 8; --cpu-smoke 2)")
     ap.add_argument("--per-image", type=int, help="images timed one call at a time (default 2; --quick/--cpu-smoke 1)")
-    ap.add_argument("--metric-batch", type=int, help="perturbed images per forward in Insertion/Deletion (default 256 on GPU)")
+    ap.add_argument("--metric-batch", type=int,
+                    help="perturbed images per forward in Insertion/Deletion (default 256 on GPU)")
     ap.add_argument("--weights", choices=["none", "default"], default="none",
                     help="none: random init (timing only, default); default: pretrained if on disk")
     ap.add_argument("--channels-last", action="store_true", help="also measure channels_last memory format")
@@ -293,11 +296,13 @@ def main(argv=None) -> int:
     ref = ref[(ref["table"] == "5.3") & (ref["metric"] == "ms_per_map")].set_index(["model", "method"])["value"]
     gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu"
     print(f"device={device} ({gpu}) torch={torch.__version__} threads={torch.get_num_threads()} "
-          f"cudnn.allow_tf32={torch.backends.cudnn.allow_tf32} matmul.allow_tf32={torch.backends.cuda.matmul.allow_tf32}")
+          f"cudnn.allow_tf32={torch.backends.cudnn.allow_tf32} "
+          f"matmul.allow_tf32={torch.backends.cuda.matmul.allow_tf32}")
     print(f"N={n} images, K={k} single-image calls, LOTS iters={iters} tau={THESIS['tau']} alpha=1/255, steps={steps}, "
           f"metric batch={mb}, weights={a.weights}, budget {a.budget_s:.0f} s")
     record = {"device": str(device), "gpu": gpu, "torch": torch.__version__, "n_images": n, "per_image_k": k,
-              "lots_iters": iters, "steps": steps, "metric_batch": mb, "weights": a.weights, "models": {}, "skipped": []}
+              "lots_iters": iters, "steps": steps, "metric_batch": mb, "weights": a.weights, "models": {},
+              "skipped": []}
     ratios = []
     for name in a.models:
         if clock.left() < 40:
@@ -320,7 +325,8 @@ def main(argv=None) -> int:
         else:
             record["skipped"].append(f"{name}: overhead ratios (budget)")
         if (a.channels_last or a.amp) and clock.left() > 15:
-            rec["options"] = options(name, model, x[: min(n, 8)], steps, mb, lots_iters, device, a.channels_last, a.amp, clock)
+            rec["options"] = options(name, model, x[: min(n, 8)], steps, mb, lots_iters, device, a.channels_last,
+                                     a.amp, clock)
         elif a.channels_last or a.amp:
             record["skipped"].append(f"{name}: channels_last/amp measurement (budget)")
         pr = rec["protocol"]
@@ -329,7 +335,8 @@ def main(argv=None) -> int:
             th = float(ref.get((name, m), float("nan")))
             ob = pr["methods"].get(m, {}).get("ms_per_map_batched", float("nan"))
             oi = rec["per_image_ms"].get(m, float("nan"))
-            pr["methods"].setdefault(m, {}).update(thesis_ms=th, ratio_batched=ob / th, ratio_per_image=oi / th, ms_per_map_1image=oi)
+            pr["methods"].setdefault(m, {}).update(thesis_ms=th, ratio_batched=ob / th, ratio_per_image=oi / th,
+                                                   ms_per_map_1image=oi)
             if math.isfinite(ob / th):
                 ratios.append(ob / th)
             print(f"{METHODS[m]:<18}{th:>11.2f}{ob:>14.2f}{ob / th:>8.3f}{oi:>14.2f}{oi / th:>8.3f}")
@@ -338,7 +345,8 @@ def main(argv=None) -> int:
             per_it = rec["overheads"]["lots_ms_per_iter"] / min(n, 8)
             pr["methods"]["lots"]["ms_per_map_at_500_iters_est"] = per_it * 500
             print(f"LOTS: {li:.1f} iterations on average (stops: {pr['methods']['lots'].get('lots_stop')}); "
-                  f"{per_it:.2f} ms per image-iteration at batch {min(n, 8)} -> {per_it * 500:.0f} ms per map at 500 iterations "
+                  f"{per_it:.2f} ms per image-iteration at batch {min(n, 8)} -> "
+                  f"{per_it * 500:.0f} ms per map at 500 iterations "
                   f"(thesis {float(ref.get((name, 'lots'), float('nan'))):.0f} ms)")
         if "overheads" in rec:
             o = rec["overheads"]
@@ -349,7 +357,8 @@ def main(argv=None) -> int:
                 f"  speed-up LOTS x{r['lots_speedup']:.2f}, Ins/Del x{r['insdel_speedup']:.2f}; max |diff| x_adv "
                 f"{r['max_abs_diff_x_adv']:.2e}, deletion curve {r['max_abs_diff_deletion_curve']:.2e}")
             print(f"  {label:<20} LOTS {r['lots_ms_per_iter']:.2f} ms/iter, Ins/Del {r['insdel_s']:.3f} s/image{extra}")
-        print(f"protocol wall time {pr['wall_s']:.1f} s for {n} images x {len(a.methods)} methods (maps + all metrics); "
+        print(f"protocol wall time {pr['wall_s']:.1f} s for {n} images x {len(a.methods)} methods "
+              "(maps + all metrics); "
               f"elapsed {clock.elapsed():.0f} s")
         record["models"][name] = rec
         del model, x

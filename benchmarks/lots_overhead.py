@@ -49,9 +49,15 @@ def main(argv=None):
     lots(model, x, iters=3, tau=0.0)
     t_bare, t_lots = [], []
     for _ in range(a.repeats):  # interleave to share any drift in machine load
-        sync(); t0 = time.perf_counter(); bare_loop(model, x, a.iters); sync()
+        sync()
+        t0 = time.perf_counter()
+        bare_loop(model, x, a.iters)
+        sync()
         t_bare.append(time.perf_counter() - t0)
-        sync(); t0 = time.perf_counter(); lots(model, x, iters=a.iters, tau=0.0); sync()
+        sync()
+        t0 = time.perf_counter()
+        lots(model, x, iters=a.iters, tau=0.0)
+        sync()
         t_lots.append(time.perf_counter() - t0)
     bare, ours = min(t_bare) / a.iters, min(t_lots) / a.iters
     print(f"model={a.model} batch={a.batch} device={a.device} threads={torch.get_num_threads()} iters={a.iters}")

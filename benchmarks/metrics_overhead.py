@@ -47,7 +47,8 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--clock", choices=["wall", "process"], default="wall",
-                    help="process: this process's CPU time (CPU device only; robust on a shared machine, best with --threads 1)")
+                    help="process: this process's CPU time "
+                         "(CPU device only; robust on a shared machine, best with --threads 1)")
     a = ap.parse_args(argv)
     if a.clock == "process" and str(a.device) != "cpu":
         ap.error("--clock process measures CPU time; use it with --device cpu")
@@ -73,9 +74,13 @@ def main(argv=None):
     insertion_deletion(model, x[:1], maps[:1], classes[:1], steps=min(a.steps, 2 * a.batch - 1), batch_size=a.batch)
     t_bare, t_ours = [], []
     for _ in range(a.repeats):  # interleaved: both sides see the same drift in machine load
-        sync(); t0 = now(); bare_forward(model, xb, sizes); sync()
+        sync()
+        t0 = now()
+        bare_forward(model, xb, sizes)
+        sync()
         t_bare.append(now() - t0)
-        sync(); t0 = now()
+        sync()
+        t0 = now()
         insertion_deletion(model, x, maps, classes, steps=a.steps, batch_size=a.batch)
         sync()
         t_ours.append(now() - t0)
@@ -83,8 +88,10 @@ def main(argv=None):
     n_fwd = 2 * a.images * (a.steps + 1)
     print(f"model={a.model} images={a.images} steps={a.steps} batch={a.batch} device={a.device} "
           f"threads={torch.get_num_threads()} clock={a.clock} forward images={n_fwd} in {2 * len(sizes)} passes")
-    print(f"bare forward passes:   {bare / a.images:.3f} s/image  ({bare / n_fwd * 1e3:.2f} ms/forward image)  runs {[round(t, 2) for t in t_bare]}")
-    print(f"insertion_deletion:    {ours / a.images:.3f} s/image  ({ours / n_fwd * 1e3:.2f} ms/forward image)  runs {[round(t, 2) for t in t_ours]}")
+    print(f"bare forward passes:   {bare / a.images:.3f} s/image  ({bare / n_fwd * 1e3:.2f} ms/forward image)  "
+          f"runs {[round(t, 2) for t in t_bare]}")
+    print(f"insertion_deletion:    {ours / a.images:.3f} s/image  ({ours / n_fwd * 1e3:.2f} ms/forward image)  "
+          f"runs {[round(t, 2) for t in t_ours]}")
     print(f"Insertion/Deletion overhead ratio (goal <= 1.15): {ours / bare:.3f}")
 
 

@@ -1,8 +1,35 @@
 """lotslib: LOTS adversarial perturbations as explanations, compared with CAM methods.
 
-Modules: ``models`` (ImageNet classifiers, pixels in [0,1] in, logits out), ``data``
-(image sources), ``lots`` (Algorithm 1, batched), ``targets`` (F_t choices),
-``visualize`` (Algorithm 2 maps and figures' building blocks).
+Pixels are ``(N,3,H,W)`` float tensors in [0,1]; maps are ``(N,H,W)`` in [0,1].
+
+Modules
+-------
+errors            the error and warning classes (each message names the culprit and the fix)
+tensors           shared helpers: images to tensors, pixel checks, a model's device
+imagenet_classes  the 1000 ImageNet-1k class names
+models            ImageNet classifiers behind one wrapper: pixels in [0,1] in, logits out
+data              image sources: embedded photos, labelled folders, ImageNet validation
+lots              LOTS, Algorithm 1, batched, with per-sample stopping and snapshots
+targets           feature targets F_t (zero, another image, class reference, class mean)
+visualize         Algorithm 2 (the LOTS map) and the views built on maps
+method_registry   the Method records: key, name, defaults, compute; register your own
+cams              the six CAM methods (pytorch-grad-cam) and their registration
+lots_explainer    LOTS as an explanation method (zero, class and mean targets)
+explain           explain(method, model, x) for every registered method
+metrics           the metric formulas: Average Drop/Increase, Coherency, Insertion/Deletion
+metric_registry   the Metric objects: name, unit, direction, batch computation
+stats             bootstrap intervals and paired tests
+cache             atomic writes and parameter-keyed caches (one damaged-file policy)
+benchmark         the cached, resumable experiment of Tables 5.1-5.3 (a package)
+studies           parameter studies (iteration cap, early stop, alpha, blur)
+reports           the result tables the chapters show (computed, never pasted)
+plots             the book's figures and tables
+profiles          the book's run profiles (embedded, full, --tiny)
+chapter           what a book chapter needs: its context (parameters, images, models)
+book              the book's build pipeline (papermill, jupyter-book)
+provenance        package versions, weight and image hashes, machine
+perf              allocator tuning for CPU forward passes
+cli               the ``lots`` command line
 """
 from .errors import (  # noqa: F401
     CorruptCacheWarning,
@@ -18,5 +45,8 @@ from .errors import (  # noqa: F401
 from .lots import LotsResult, LotsTrace, lots  # noqa: F401
 from .models import known_models, load_model  # noqa: F401
 from .visualize import lots_map  # noqa: F401
+from .method_registry import ALL_METHODS, METHODS, Method, register  # noqa: F401
+from . import cams, lots_explainer  # noqa: F401,E402  (register the built-in methods, in table order)
+from .explain import explain, explain_with_info  # noqa: F401
 
 __version__ = "0.1.0"

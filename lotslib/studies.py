@@ -19,10 +19,12 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .benchmark import load_maps, run
 from .cache import cache_key, cached_frame, cached_lots, default_cache_dir
 from .errors import ParameterError
 from .lots import lots
 from .metrics import confidence_change, insertion_deletion
+from .metrics import pearson as metric_pearson
 from .models import weights_fingerprint
 from .visualize import ZeroPerturbationWarning, lots_map
 
@@ -37,17 +39,29 @@ __all__ = [
 
 
 def pearson(a, b) -> np.ndarray:
-    """Per-sample Pearson correlation of two ``(N,H,W)`` map stacks (1.0 where both are
-    identical constants, 0.0 where only one is constant)."""
-    a = torch.as_tensor(np.asarray(a), dtype=torch.float64).flatten(1)
-    b = torch.as_tensor(np.asarray(b), dtype=torch.float64).flatten(1)
-    a = a - a.mean(1, keepdim=True)
-    b = b - b.mean(1, keepdim=True)
-    na, nb = a.norm(dim=1), b.norm(dim=1)
-    r = (a * b).sum(1) / (na * nb).clamp_min(1e-300)
-    both_const = (na == 0) & (nb == 0)
-    r = torch.where(both_const, torch.ones_like(r), torch.where((na == 0) | (nb == 0), torch.zeros_like(r), r))
-    return r.numpy()
+    """Per-sample Pearson correlation ``(N,)`` of two ``(N,H,W)`` map stacks.
+
+    Computed by :func:`lotslib.metrics.pearson`: 1.0 where both are equal constants, 0.0
+    where a map is constant otherwise.
+
+    Parameters
+    ----------
+    a : torch.Tensor or numpy.ndarray
+        ``(N,H,W)`` maps.
+    b : torch.Tensor or numpy.ndarray
+        ``(N,H,W)`` maps, paired with ``a``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N,)`` correlations in [-1, 1].
+
+    Raises
+    ------
+    lotslib.errors.InputRangeError
+        ``a`` and ``b`` differ in shape.
+    """
+    return metric_pearson(a, b)[0]
 
 
 def _maps(x, x_adv, filter_size=49, sigma=None):
@@ -59,7 +73,9 @@ def _maps(x, x_adv, filter_size=49, sigma=None):
 def _metrics(model, x, maps, classes, steps, batch_size=8) -> dict[str, np.ndarray]:
     conf = confidence_change(model, x, maps, classes, batch_size=batch_size)
     insdel = insertion_deletion(model, x, maps, classes, steps=steps, batch_size=batch_size)
-    return {"avg_drop": conf.drop, "increase": conf.increase, "insertion": insdel.insertion, "deletion": insdel.deletion}
+    return {
+        "avg_drop": conf.drop, "increase": conf.increase, "insertion": insdel.insertion, "deletion": insdel.deletion
+    }
 
 
 def _top1(model, x):
@@ -73,17 +89,52 @@ def _key(model, images, **params) -> str:
 
 def _check_steps(steps, x):
     if not isinstance(steps, int) or steps < 1 or steps > x.shape[-1] * x.shape[-2]:
-        raise ParameterError(f"steps={steps!r}: must be an integer in 1..{x.shape[-1] * x.shape[-2]} (pixels per image).")
+        raise ParameterError(
+            f"steps={steps!r}: must be an integer in 1..{x.shape[-1] * x.shape[-2]} (pixels per image)."
+        )
 
 
 def iteration_study(model, images, iters: int = 500, checkpoints=(10, 20, 40, 80, 160, 320, 500), tau: float = 0.1,
                     alpha: float = 1 / 255, filter_size: int = 49, steps: int = 56, cache_dir=None) -> pd.DataFrame:
     """One LOTS run (zero target) of ``iters`` steps with snapshots at ``checkpoints``.
 
-    Rows: ``image_id, cap, iterations, distance, pearson_vs_final, seconds, avg_drop, increase,
-    insertion, deletion`` -- ``pearson_vs_final`` compares the map at that cap with the map
-    after all ``iters`` steps; ``seconds`` is the measured time per step times the steps
-    taken up to that cap."""
+    The table is cached under a key of every parameter, the model weights and the image list.
+
+    Parameters
+    ----------
+    model : lotslib.models.ModelWrapper
+        The attacked model.
+    images : lotslib.data.ImageSource
+        The images (preprocessed for ``model``).
+    iters : int
+        The full iteration cap. Default 500 (the thesis).
+    checkpoints : Iterable of int
+        The shorter caps to compare (``iters`` is always added). Default 10, 20, 40, 80,
+        160, 320, 500.
+    tau : float
+        LOTS stopping distance. Default 0.1.
+    alpha : float
+        LOTS step width. Default 1/255.
+    filter_size : int
+        Gaussian blur of Algorithm 2. Default 49.
+    steps : int
+        Insertion/deletion steps, in 1..H*W. Default 56.
+    cache_dir : str, pathlib.Path or None
+        The cache folder; None (the default) = :func:`lotslib.cache.default_cache_dir`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per image and cap: ``image_id, cap, iterations, distance,
+        pearson_vs_final, seconds, avg_drop, increase, insertion, deletion`` --
+        ``pearson_vs_final`` compares the map at that cap with the map after all ``iters``
+        steps; ``seconds`` is the measured time per step times the steps taken up to that cap.
+
+    Raises
+    ------
+    lotslib.errors.ParameterError
+        ``steps`` is not in 1..H*W, or a bad LOTS parameter (on a cache miss).
+    """
     checkpoints = sorted({int(k) for k in checkpoints} | {iters})
     cache_dir = default_cache_dir() if cache_dir is None else cache_dir
 
@@ -114,14 +165,42 @@ def iteration_study(model, images, iters: int = 500, checkpoints=(10, 20, 40, 80
 def early_stop_study(model, images, patience: int = 50, min_delta: float = 0.02, iters: int = 500, tau: float = 0.1,
                      alpha: float = 1 / 255, filter_size: int = 49, steps: int = 224, cache_dir=None,
                      batch_size: int = 4, threads: int | None = None, progress: bool = False) -> pd.DataFrame:
-    """The plateau early stop against the full protocol, through :func:`lotslib.benchmark.run`
-    (so the five metrics, Coherency included, are computed both ways and cached there).
+    """The plateau early stop against the full protocol, through :func:`lotslib.benchmark.run`.
 
-    Rows, one per image: ``image_id, iters_full, iters_early, stop_early, pearson`` (map of the
-    early-stopped run vs the full run), ``ms_full, ms_early`` and ``<metric>_full`` /
-    ``<metric>_early`` for the five metrics."""
-    from .benchmark import load_maps, run
+    The five metrics, Coherency included, are computed both ways and cached there.
 
+    Parameters
+    ----------
+    model : lotslib.models.ModelWrapper
+        The attacked model.
+    images : lotslib.data.ImageSource
+        The images.
+    patience : int
+        Plateau stop: steps over which the distance must improve. Default 50.
+    min_delta : float
+        Plateau stop: the relative improvement required, in [0, 1). Default 0.02.
+    iters, tau, alpha, filter_size : int, float, float, int
+        LOTS cap (of both runs), stopping distance, step width and Algorithm 2's blur, as in
+        :func:`iteration_study`. Defaults 500, 0.1, 1/255, 49.
+    steps : int
+        Insertion/deletion steps. Default 224.
+    cache_dir : str, pathlib.Path or None
+        As in :func:`iteration_study`.
+    batch_size : int
+        Images per batch of the benchmark. Default 4.
+    threads : int or None
+        CPU threads of the benchmark (None, the default: the benchmark's choice).
+    progress : bool
+        Show progress bars. Default False.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per image: ``image_id, iters_full, iters_early, stop_early, pearson`` (map of
+        the early-stopped run vs the full run), ``ms_full, ms_early`` and ``<metric>_full`` /
+        ``<metric>_early`` for the five metrics; ``attrs`` holds ``patience``,
+        ``min_delta`` and ``iters``.
+    """
     cache_dir = default_cache_dir() if cache_dir is None else cache_dir
     base = {"iters": iters, "tau": tau, "alpha": alpha, "filter_size": filter_size}
     mp = {"steps": steps, "batch_size": 8}
@@ -131,7 +210,8 @@ def early_stop_study(model, images, patience: int = 50, min_delta: float = 0.02,
                         cache_dir=cache_dir, batch_size=batch_size, threads=threads, progress=progress)
     full, early = runs["full"], runs["early"]
     r = pearson(load_maps(early), load_maps(full))
-    out = pd.DataFrame({"image_id": full["image_id"], "iters_full": full["lots_iters"], "iters_early": early["lots_iters"].values,
+    out = pd.DataFrame({"image_id": full["image_id"], "iters_full": full["lots_iters"],
+                        "iters_early": early["lots_iters"].values,
                         "stop_early": early["lots_stop"].values, "pearson": r,
                         "ms_full": full["ms_per_map"], "ms_early": early["ms_per_map"].values})
     for m in ("avg_drop", "increase", "coherency", "insertion", "deletion"):
@@ -142,8 +222,21 @@ def early_stop_study(model, images, patience: int = 50, min_delta: float = 0.02,
 
 
 def early_stop_summary(df: pd.DataFrame) -> pd.DataFrame:
-    """Means of :func:`early_stop_study` rows: iterations and time saved, map Pearson
-    (mean and minimum), and each metric full vs early with a paired Wilcoxon p-value."""
+    """Means of :func:`early_stop_study` rows: iterations and time saved, map Pearson, metrics.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The table of :func:`early_stop_study`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``quantity``, with columns ``full``, ``early stop`` and ``ratio or p``:
+        iterations and time saved (means, and the full / early ratio of their sums), map
+        Pearson (mean and minimum), and each metric full vs early (means; Increase in %)
+        with a paired Wilcoxon p-value (:func:`lotslib.stats.paired_wilcoxon`).
+    """
     from .stats import paired_wilcoxon
 
     rows = [
@@ -163,10 +256,40 @@ def early_stop_summary(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def alpha_study(model, images, alphas=(0.5 / 255, 1 / 255, 2 / 255, 4 / 255), iters: int = 100, tau: float = 0.1,
-                filter_size: int = 49, steps: int = 56, reference_alpha: float = 1 / 255, cache_dir=None) -> pd.DataFrame:
-    """LOTS (zero target, ``iters`` steps) for each step width alpha. Rows: ``image_id, alpha,
-    iterations, distance, seconds, pearson_vs_reference`` (map vs the ``reference_alpha`` map)
-    and the metrics (Average Drop, Increase, Insertion, Deletion)."""
+                filter_size: int = 49, steps: int = 56, reference_alpha: float = 1 / 255,
+                cache_dir=None) -> pd.DataFrame:
+    """LOTS (zero target, ``iters`` steps) for each step width alpha.
+
+    The LOTS results are cached per image (:func:`lotslib.cache.cached_lots`), the table
+    under a key of every parameter, the model weights and the image list.
+
+    Parameters
+    ----------
+    model, images
+        The attacked model and its images, as in :func:`iteration_study`.
+    alphas : Iterable of float
+        The step widths. Default 0.5/255, 1/255, 2/255, 4/255 (``reference_alpha`` is
+        always added).
+    iters, tau, filter_size, steps : int, float, int, int
+        LOTS cap and stopping distance, Algorithm 2's blur and the insertion/deletion steps,
+        as in :func:`iteration_study`. Defaults 100, 0.1, 49, 56.
+    reference_alpha : float
+        The alpha whose maps the others are compared with. Default 1/255 (the thesis).
+    cache_dir : str, pathlib.Path or None
+        As in :func:`iteration_study`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per image and alpha: ``image_id, alpha, alpha_255, iterations, distance,
+        seconds, pearson_vs_reference`` (map vs the ``reference_alpha`` map) and the
+        metrics (Average Drop, Increase, Insertion, Deletion).
+
+    Raises
+    ------
+    lotslib.errors.ParameterError
+        ``steps`` is not in 1..H*W, or a bad LOTS parameter (on a cache miss).
+    """
     alphas = sorted(set(map(float, alphas)) | {float(reference_alpha)})
     cache_dir = default_cache_dir() if cache_dir is None else cache_dir
 
@@ -185,7 +308,8 @@ def alpha_study(model, images, alphas=(0.5 / 255, 1 / 255, 2 / 255, 4 / 255), it
             res = results[a]
             for i, iid in enumerate(images.ids):
                 rows.append(dict(image_id=iid, alpha=a, alpha_255=a * 255, iterations=int(res.trace.iterations[i]),
-                                 distance=float(res.trace.final_distance[i]), seconds=res.trace.seconds / len(images),
+                                 distance=float(res.trace.final_distance[i]),
+                                 seconds=res.trace.seconds / len(images),
                                  pearson_vs_reference=float(r[i]), **{n: float(v[i]) for n, v in met.items()}))
         return pd.DataFrame(rows)
 
@@ -196,8 +320,32 @@ def alpha_study(model, images, alphas=(0.5 / 255, 1 / 255, 2 / 255, 4 / 255), it
 
 def postprocess_study(model, images, filter_sizes=(49, 25, 13, 7, 3, 1), sigmas=(None,), iters: int = 100,
                       tau: float = 0.1, alpha: float = 1 / 255, steps: int = 56, cache_dir=None) -> pd.DataFrame:
-    """Algorithm 2's Gaussian filter (size, sigma; None = the size's default) on one set of
-    LOTS results. Rows: ``image_id, filter_size, sigma, seconds`` (map time) and the metrics."""
+    """Algorithm 2's Gaussian filter (size, sigma; None = the size's default) on one set of LOTS results.
+
+    Parameters
+    ----------
+    model, images
+        The attacked model and its images, as in :func:`iteration_study`.
+    filter_sizes : Iterable of int
+        Kernel sizes (positive odd; 1 = no blur). Default 49, 25, 13, 7, 3, 1.
+    sigmas : Iterable of float or None
+        Standard deviations; None = :func:`lotslib.visualize.default_sigma` of the size.
+        Default: None only.
+    iters, tau, alpha, steps, cache_dir
+        The LOTS run and the metrics, as in :func:`iteration_study` (defaults 100, 0.1,
+        1/255, 56, None).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per image, size and sigma: ``image_id, filter_size, sigma, seconds`` (map
+        time) and the metrics (Average Drop, Increase, Insertion, Deletion).
+
+    Raises
+    ------
+    lotslib.errors.ParameterError
+        ``steps`` is not in 1..H*W, a bad filter size or sigma, or a bad LOTS parameter.
+    """
     cache_dir = default_cache_dir() if cache_dir is None else cache_dir
 
     def compute():
@@ -213,7 +361,8 @@ def postprocess_study(model, images, filter_sizes=(49, 25, 13, 7, 3, 1), sigmas=
                 dt = (time.perf_counter() - t0) / len(images)
                 met = _metrics(model, x, m, cls, steps)
                 for i, iid in enumerate(images.ids):
-                    rows.append(dict(image_id=iid, filter_size=fs, sigma=("default" if sg is None else f"{float(sg):g}"),
+                    rows.append(dict(image_id=iid, filter_size=fs,
+                                     sigma=("default" if sg is None else f"{float(sg):g}"),
                                      seconds=dt, **{n: float(v[i]) for n, v in met.items()}))
         return pd.DataFrame(rows)
 

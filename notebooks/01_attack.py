@@ -33,38 +33,13 @@
 # names every difference. `python -m lotslib.book --profile full` uses the thesis's values.
 
 # %% tags=["parameters"]
-profile = "embedded"
-model = "efficientnet_lite0"
-models = ["efficientnet_lite0", "efficientnet_lite2"]
-compare_models = ["efficientnet_lite0", "efficientnet_lite2"]
-image_source = "embedded"
-image_path = None
-ground_truth = None
-n_images = 10
-n_grid = 6
-n_grid_large = 10
-iters = 40
-tau = 0.1
-alpha = 1 / 255
-filter_size = 49
-steps = 16
-batch_size = 4
-device = "cpu"
-cache_dir = ".cache/book"
-seed = 0
+params = {}
 
 # %%
-import pandas as pd
-import torch
+from lotslib import chapter, plots, reports
 
-from lotslib import book, plots
-from lotslib.models import load_model
-
-book.setup(seed=seed)
-params = {k: globals()[k] for k in book.PARAM_NAMES}
-images = book.open_images(image_source, image_path, ground_truth, n_images)
-net = load_model(model, device=device)
-book.run_table(params, "1", images)
+ctx = chapter.open_chapter(params, "1")
+net, images = ctx.net, ctx.images
 
 # %% [markdown]
 # ## Distance to the target
@@ -73,20 +48,19 @@ book.run_table(params, "1", images)
 # and reused by the later chapters.
 
 # %%
-x = images.batch(net).to(device)
-res = book.cached_lots(net, images, "zero", "zero", iters=iters, tau=tau, alpha=alpha,
-                       batch_size=batch_size, cache_dir=cache_dir, x=x)
+x = images.batch(net).to(ctx.device)
+res = ctx.lots(net, images, x=x)
 tr = res.trace
 reached = float(tr.converged.float().mean()) * 100
-names = [plots.short_class(s.name, 16) for s in images]
 plots.show(
-    plots.distance_figure(tr.distances, tau, names, title=f"LOTS, zero target, {net.name}"),
+    plots.distance_figure(tr.distances, ctx.tau, [plots.short_class(s.name, 16) for s in images],
+                          title=f"LOTS, zero target, {net.name}"),
     "fig-lots-distance",
     f"**LOTS convergence (Algorithm 1 of the thesis; the thesis has no figure of it).** "
     f"Left: Euclidean distance between the logits of the image and the zero target after each "
-    f"iteration, for {len(images)} images on {net.name} (α = {alpha:.4g}, at most {iters} "
-    f"iterations; dashed: median). Right: share of the images whose distance is at most τ = {tau:g}: "
-    f"{reached:.0f}% reached it within {iters} iterations.",
+    f"iteration, for {len(images)} images on {net.name} (α = {ctx.alpha:.4g}, at most {ctx.iters} "
+    f"iterations; dashed: median). Right: share of the images whose distance is at most τ = {ctx.tau:g}: "
+    f"{reached:.0f}% reached it within {ctx.iters} iterations.",
 )
 
 # %% [markdown]
@@ -97,30 +71,12 @@ plots.show(
 # new top-1 class is.
 
 # %%
-with torch.no_grad():
-    p0 = net(x).softmax(1)
-    p1 = net(res.x_adv.to(device)).softmax(1)
-rows = []
-for i, s in enumerate(images):
-    c0, c1 = int(p0[i].argmax()), int(p1[i].argmax())
-    rows.append({
-        "image": s.id,
-        "label": plots.short_class(s.name) if s.label is not None else "–",
-        "top-1 before": f"{plots.short_class(net.categories[c0])} ({100 * float(p0[i, c0]):.1f}%)",
-        "top-1 after": f"{plots.short_class(net.categories[c1])} ({100 * float(p1[i, c1]):.1f}%)",
-        "p(original top-1) after %": 100 * float(p1[i, c0]),
-        "iterations": int(tr.iterations[i]),
-        "final distance": float(tr.final_distance[i]),
-        "reached τ": "yes" if bool(tr.converged[i]) else "no",
-        "stop": tr.stop_reason[i],
-    })
-pred = pd.DataFrame(rows).set_index("image")
-changed = float((pred["top-1 before"].str.split(" \\(").str[0] != pred["top-1 after"].str.split(" \\(").str[0]).mean()) * 100
+pred = reports.predictions(net, x, res, images)
 plots.table(
-    pred,
-    f"Predictions of {net.name} before and after LOTS (zero target, at most {iters} iterations). "
-    f"The top-1 class changed for {changed:.0f}% of the images; the mean confidence in the original "
-    f"top-1 class fell from {100 * float(p0.max(1).values.mean()):.1f}% to {pred['p(original top-1) after %'].mean():.1f}%.",
+    pred.table,
+    f"Predictions of {net.name} before and after LOTS (zero target, at most {ctx.iters} iterations). "
+    f"The top-1 class changed for {pred.changed:.0f}% of the images; the mean confidence in the original "
+    f"top-1 class fell from {pred.confidence_before:.1f}% to {pred.confidence_after:.1f}%.",
     fmt={"p(original top-1) after %": "{:.2f}", "final distance": "{:.2f}"},
 )
 
@@ -133,13 +89,11 @@ plots.table(
 # %%
 k = min(3, len(images))
 plots.show(
-    plots.figure_4_1(x[:k], res.x_adv[:k],
-                     [f"{plots.short_class(net.categories[int(p0[i].argmax())], 14)} {100 * float(p0[i].max()):.0f}%" for i in range(k)],
-                     [f"{plots.short_class(net.categories[int(p1[i].argmax())], 14)} {100 * float(p1[i].max()):.0f}%" for i in range(k)]),
+    plots.figure_4_1(x[:k], res.x_adv[:k], pred.titles_before[:k], pred.titles_after[:k]),
     "fig-4-1",
     f"**Regenerates thesis Figure 4.1.** Left: original image with its top-1 class and confidence; middle: "
     f"the LOTS perturbation (adversarial − original) ×10, shifted by 128 and clamped; right: the adversarial "
-    f"image with its new top-1 class. {net.name}, zero target, at most {iters} iterations, α = {alpha:.4g}.",
+    f"image with its new top-1 class. {net.name}, zero target, at most {ctx.iters} iterations, α = {ctx.alpha:.4g}.",
 )
 
 # %% [markdown]

@@ -29,59 +29,28 @@
 # left out of the iteration, α and blur studies because it re-runs LOTS for every setting.
 
 # %% tags=["parameters"]
-profile = "embedded"
-model = "efficientnet_lite0"
-models = ["efficientnet_lite0", "efficientnet_lite2"]
-compare_models = ["efficientnet_lite0", "efficientnet_lite2"]
-image_source = "embedded"
-image_path = None
-ground_truth = None
-n_images = 10
-n_grid = 6
-n_grid_large = 10
-iters = 40
-tau = 0.1
-alpha = 1 / 255
-filter_size = 49
-steps = 16
-batch_size = 4
-device = "cpu"
-cache_dir = ".cache/book"
-seed = 0
-study_images = 3
-study_iters = 200
-patience = 50
-min_delta = 0.02
+params = {}
 
 # %%
-from pathlib import Path
+from lotslib import chapter, plots, reports, studies
 
-import pandas as pd
-
-from lotslib import book, plots, studies
-from lotslib.models import load_model
-
-book.setup(seed=seed)
-params = {k: globals()[k] for k in book.PARAM_NAMES}
-images = book.open_images(image_source, image_path, ground_truth, study_images)
-net = load_model(model, device=device)
-book.run_table(params, "7", images, notes={"study_iters": study_iters, "patience": patience, "min_delta": min_delta})
+ctx = chapter.open_chapter(params, "7", n_images="study_images", table=False)
+net, images = ctx.net, ctx.images
+display(ctx.run_table(notes={k: ctx.params[k] for k in ("study_iters", "patience", "min_delta")}))
 
 # %% [markdown]
 # ## How many iterations does the map need?
 
 # %%
-caps = sorted({c for c in (5, 10, 20, 40, 80, 160, 320, 500) if c < study_iters} | {int(iters), int(study_iters)})
-caps = [c for c in caps if c <= study_iters]
-it = studies.iteration_study(net, images, iters=study_iters, checkpoints=caps, tau=tau, alpha=alpha,
-                             filter_size=filter_size, steps=steps, cache_dir=cache_dir)
+it = studies.iteration_study(net, images, iters=ctx.study_iters, checkpoints=reports.iteration_caps(ctx.iters, ctx.study_iters),
+                             tau=ctx.tau, alpha=ctx.alpha, filter_size=ctx.filter_size, steps=ctx.steps, cache_dir=ctx.cache_dir)
 plots.show(
-    plots.iteration_study_figure(it, chosen=int(iters)),
+    plots.iteration_study_figure(it, chosen=int(ctx.iters)),
     "fig-iterations",
     f"**Iteration cap (no thesis figure).** Left: Pearson correlation of the LOTS map after k iterations with the "
-    f"map after {study_iters} iterations ({net.name}, zero target, {len(images)} images, one line each, mean in black). "
-    f"Middle: distance to the target. Right: Deletion and Insertion AUC ({steps} steps). The dashed line marks the "
-    f"iteration cap the other chapters of this build use ({iters}).",
+    f"map after {ctx.study_iters} iterations ({net.name}, zero target, {len(images)} images, one line each, mean in black). "
+    f"Middle: distance to the target. Right: Deletion and Insertion AUC ({ctx.steps} steps). The dashed line marks the "
+    f"iteration cap the other chapters of this build use ({ctx.iters}).",
 )
 summary = it.groupby("cap")[["iterations", "distance", "pearson_vs_final", "seconds", "avg_drop", "insertion", "deletion"]].mean()
 plots.table(summary, f"Means over {len(images)} images for each iteration cap (time: measured seconds per step × steps).")
@@ -93,13 +62,13 @@ plots.table(summary, f"Means over {len(images)} images for each iteration cap (t
 # Coherency included, are measured both ways on the same images.
 
 # %%
-es = studies.early_stop_study(net, images, patience=patience, min_delta=min_delta, iters=study_iters, tau=tau,
-                              alpha=alpha, filter_size=filter_size, steps=steps, cache_dir=cache_dir,
-                              batch_size=batch_size, threads=None)
+es = studies.early_stop_study(net, images, patience=ctx.patience, min_delta=ctx.min_delta, iters=ctx.study_iters, tau=ctx.tau,
+                              alpha=ctx.alpha, filter_size=ctx.filter_size, steps=ctx.steps, cache_dir=ctx.cache_dir,
+                              batch_size=ctx.batch_size, threads=None)
 plots.table(
     studies.early_stop_summary(es),
-    f"**Plateau early stop (no thesis table).** {net.name}, {len(images)} images, at most {study_iters} iterations, "
-    f"patience {patience}, min_delta {min_delta}: iterations and time (full ÷ early in the last column), the Pearson "
+    f"**Plateau early stop (no thesis table).** {net.name}, {len(images)} images, at most {ctx.study_iters} iterations, "
+    f"patience {ctx.patience}, min_delta {ctx.min_delta}: iterations and time (full ÷ early in the last column), the Pearson "
     f"correlation of the early-stopped map with the full run's map (mean; minimum in the last column), and each metric "
     f"both ways with the paired Wilcoxon p-value.",
 )
@@ -110,15 +79,14 @@ plots.table(
 # is present it is summarised here, with the command that produced it.
 
 # %%
-recorded = Path(book.ROOT) / "data" / "early_stop_study.csv"
-if recorded.is_file():
-    rec = pd.read_csv(recorded)
-    plots.table(
+rec = reports.recorded("early_stop_study.csv")
+if rec is not None:
+    display(plots.table(
         studies.early_stop_summary(rec),
         f"**Recorded run of `python benchmarks/early_stop.py --out data/early_stop_study.csv`** (EfficientNet-Lite0, "
         f"{len(rec)} images, 500 iterations, patience 50, min_delta 0.02, 112 insertion/deletion steps; not re-run by "
         f"this build).",
-    )
+    ))
 else:
     print("data/early_stop_study.csv is absent: run `python benchmarks/early_stop.py --out data/early_stop_study.csv`.")
 
@@ -126,12 +94,12 @@ else:
 # ## Step width α
 
 # %%
-al = studies.alpha_study(net, images, alphas=(0.5 / 255, alpha, 2 / 255, 4 / 255), iters=int(iters), tau=tau,
-                         filter_size=filter_size, steps=steps, reference_alpha=alpha, cache_dir=cache_dir)
+al = studies.alpha_study(net, images, alphas=(0.5 / 255, ctx.alpha, 2 / 255, 4 / 255), iters=int(ctx.iters), tau=ctx.tau,
+                         filter_size=ctx.filter_size, steps=ctx.steps, reference_alpha=ctx.alpha, cache_dir=ctx.cache_dir)
 plots.table(
     al.groupby("alpha_255")[["iterations", "distance", "seconds", "pearson_vs_reference", "avg_drop", "insertion", "deletion"]].mean(),
-    f"**Step width α (no thesis table).** Means over {len(images)} images for α = k/255 (rows: k), {iters} iterations, "
-    f"zero target; Pearson correlation with the map at α = {alpha * 255:g}/255.",
+    f"**Step width α (no thesis table).** Means over {len(images)} images for α = k/255 (rows: k), {ctx.iters} iterations, "
+    f"zero target; Pearson correlation with the map at α = {ctx.alpha * 255:g}/255.",
 )
 
 # %% [markdown]
@@ -139,9 +107,9 @@ plots.table(
 
 # %%
 pp = studies.postprocess_study(net, images, filter_sizes=(49, 25, 13, 7, 3, 1), sigmas=(None, 3.0, 15.0),
-                               iters=int(iters), tau=tau, alpha=alpha, steps=steps, cache_dir=cache_dir)
+                               iters=int(ctx.iters), tau=ctx.tau, alpha=ctx.alpha, steps=ctx.steps, cache_dir=ctx.cache_dir)
 plots.table(
     pp.groupby(["filter_size", "sigma"])[["avg_drop", "increase", "insertion", "deletion", "seconds"]].mean(),
     f"**Filter size and σ (no thesis table).** Metrics of the LOTS map for each Gaussian filter "
-    f"(σ 'default' = 0.3·((k−1)/2 − 1) + 0.8, 7.7 for k = 49), {len(images)} images, {iters} iterations.",
+    f"(σ 'default' = 0.3·((k−1)/2 − 1) + 0.8, 7.7 for k = 49), {len(images)} images, {ctx.iters} iterations.",
 )

@@ -46,12 +46,15 @@ def main(html="_build/html", out="/tmp/book-shots") -> int:
         for name in PAGES:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             outside = []
-            page.on("request", lambda r, o=outside: o.append(r.url) if not r.url.startswith((base, "data:", "blob:", "about:")) else None)
+            page.on("request", lambda r, o=outside: (
+                o.append(r.url) if not r.url.startswith((base, "data:", "blob:", "about:")) else None))
             page.goto(f"{base}/book/{name}.html", wait_until="networkidle")
-            imgs = page.eval_on_selector_all("img", "els => els.map(e => [e.currentSrc, e.complete && e.naturalWidth > 0])")
+            imgs = page.eval_on_selector_all(
+                "img", "els => els.map(e => [e.currentSrc, e.complete && e.naturalWidth > 0])")
             broken = [s for s, ok in imgs if not ok]
             page.screenshot(path=str(out / f"{name}.png"), full_page=True)
-            print(f"{name:18s} images {len(imgs):3d}  broken {len(broken)}  external requests {len(outside)} {outside[:3]}")
+            print(f"{name:18s} images {len(imgs):3d}  broken {len(broken)}  "
+                  f"external requests {len(outside)} {outside[:3]}")
             bad += len(broken) + len(outside)
             page.close()
         browser.close()

@@ -7,7 +7,9 @@ import torch
 
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
-SHARED_SAMPLE = Path(os.environ.get("LOTS_IMAGENET_SAMPLE", Path(__file__).resolve().parents[2] / "shared" / "imagenet-sample"))
+SHARED_SAMPLE = Path(
+    os.environ.get("LOTS_IMAGENET_SAMPLE", Path(__file__).resolve().parents[2] / "shared" / "imagenet-sample")
+)
 
 
 @pytest.fixture(scope="session")
@@ -27,7 +29,9 @@ def chelsea(lite0):
 @pytest.fixture(scope="session")
 def imagenet_sample():
     if not (SHARED_SAMPLE / "labels.csv").is_file():
-        pytest.skip(f"ImageNet sample folder not found at {SHARED_SAMPLE} (set LOTS_IMAGENET_SAMPLE); a fresh machine lacks it.")
+        pytest.skip(
+            f"ImageNet sample folder not found at {SHARED_SAMPLE} (set LOTS_IMAGENET_SAMPLE); a fresh machine lacks it."
+        )
     return SHARED_SAMPLE
 
 

@@ -3,50 +3,18 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-import torch.nn.functional as F
-from torch import nn
+from helpers import TinyNet
 
 from lotslib import benchmark as B
 from lotslib.errors import ParameterError
 
 METRIC_COLS = ["top1", "top1_score", "y", "o", "avg_drop", "increase", "coherency", "insertion", "deletion",
-               "degenerate", "coherency_degenerate", "flagged", "flag", "target_class", "target_fallback", "lots_iters", "lots_stop"]
+               "degenerate", "coherency_degenerate", "flagged", "flag", "target_class", "target_fallback", "lots_iters",
+               "lots_stop"]
 FAST = {"lots": {"iters": 2, "filter_size": 5}, "metrics": {"steps": 4, "batch_size": 8}}
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-class TinyNet(nn.Module):
-    """A 10-class CNN on 32x32 input with the ModelWrapper interface the benchmark uses."""
-
-    name = "tinynet"
-    input_size = 32
-
-    def __init__(self):
-        super().__init__()
-        g = torch.Generator().manual_seed(0)
-        self.conv1 = nn.Conv2d(3, 8, 3, padding=1)
-        self.conv2 = nn.Conv2d(8, 16, 3, stride=2, padding=1)
-        self.fc = nn.Linear(16, 10)
-        with torch.no_grad():
-            for p in self.parameters():
-                p.copy_(torch.randn(p.shape, generator=g) * 0.5)
-        self.cam_layer = self.conv2
-        self.eval()
-        for p in self.parameters():
-            p.requires_grad_(False)
-
-    def forward(self, x):
-        return self.fc(F.relu(self.conv2(F.relu(self.conv1(x)))).mean((2, 3)))
-
-    def features(self, x, layer="logits"):
-        return self(x)
-
-    def preprocess(self, img):
-        from lotslib.models import resize_center_crop
-
-        return resize_center_crop(img, 37, 32)
 
 
 @pytest.fixture(scope="module")
@@ -241,7 +209,8 @@ def test_reference_tables():
     assert not ref["value"].isna().any()
 
     def val(table, model, method, metric):
-        sel = ref[(ref["table"] == table) & (ref["model"] == model) & (ref["method"] == method) & (ref["metric"] == metric)]
+        sel = ref[(ref["table"] == table) & (ref["model"] == model) & (ref["method"] == method)
+                  & (ref["metric"] == metric)]
         assert len(sel) == 1, (table, model, method, metric)
         return sel["value"].item()
 
@@ -266,7 +235,7 @@ def test_maps_are_stored_and_reloaded(tmp_path):
     import numpy as np
 
     from lotslib.benchmark import load_maps, run
-    from lotslib.cams import explain
+    from lotslib.explain import explain
     from lotslib.data import embedded
     from lotslib.models import load_model
 

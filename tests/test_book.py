@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from lotslib import book
+from lotslib.profiles import PARAM_NAMES, PROFILES
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -30,20 +31,26 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 EXPECTED = {
     "intro": ["LOTS as an explanation method", "How to read this book"],
     "01_attack": ["LOTS convergence", "Predictions of", "Regenerates thesis Figure 4.1", "Run parameters of chapter 1"],
-    "02_visualization": ["Regenerates thesis Figure 4.2", "Regenerates thesis Figure 5.6", "Thresholding proposed in thesis section 6.2",
-                         "How concentrated the LOTS map is"],
-    "03_targets": ["Table 5.1 (regenerated)", "Thesis values of Table 5.1", "Regenerates thesis Figure 5.1", "Paired comparison of the zero target"],
-    "04_benchmark": ["Table 5.2 (regenerated)", "Thesis values of Table 5.2", "Rank of each method", "Table 5.3 (regenerated)",
-                     "Regenerates thesis Figure A.4", "Regenerates thesis Figure A.5", "Regenerates thesis Figure A.6",
+    "02_visualization": ["Regenerates thesis Figure 4.2", "Regenerates thesis Figure 5.6",
+                         "Thresholding proposed in thesis section 6.2", "How concentrated the LOTS map is"],
+    "03_targets": ["Table 5.1 (regenerated)", "Thesis values of Table 5.1", "Regenerates thesis Figure 5.1",
+                   "Paired comparison of the zero target"],
+    "04_benchmark": ["Table 5.2 (regenerated)", "Thesis values of Table 5.2", "Rank of each method",
+                     "Table 5.3 (regenerated)", "Regenerates thesis Figure A.4", "Regenerates thesis Figure A.5",
+                     "Regenerates thesis Figure A.6",
                      "Regenerates thesis Figure A.7", "LOTS against the best CAM method"],
-    "05_qualitative": ["Regenerates thesis Figure 5.2", "Regenerates thesis Figure A.1", "Regenerates thesis Figure 5.3",
-                       "Regenerates thesis Figure 5.4", "Regenerates thesis Figure 5.5"],
-    "06_unseen": ["Regenerates thesis Figure 5.7", "Top-5 ImageNet classes", "Distance of the logits to each LOTS target"],
+    "05_qualitative": ["Regenerates thesis Figure 5.2", "Regenerates thesis Figure A.1",
+                       "Regenerates thesis Figure 5.3", "Regenerates thesis Figure 5.4",
+                       "Regenerates thesis Figure 5.5"],
+    "06_unseen": ["Regenerates thesis Figure 5.7", "Top-5 ImageNet classes",
+                  "Distance of the logits to each LOTS target"],
     "07_parameters": ["Iteration cap", "Plateau early stop", "Step width", "Filter size and"],
-    "references": ["Rozsa", "Selvaraju", "Chattopadhyay", "Omeiza", "Jiang", "Draelos", "Petsiuk", "Poppi", "Gildenblat", "Weber"],
+    "references": ["Rozsa", "Selvaraju", "Chattopadhyay", "Omeiza", "Jiang", "Draelos", "Petsiuk", "Poppi",
+                   "Gildenblat", "Weber"],
     "provenance": ["Package versions", "Weight files and their SHA-256 hashes", "Image lists", "Build machine"],
 }
-FIGURES_PER_PAGE = {"01_attack": 2, "02_visualization": 3, "03_targets": 1, "04_benchmark": 5, "05_qualitative": 5, "06_unseen": 2, "07_parameters": 1}
+FIGURES_PER_PAGE = {"01_attack": 2, "02_visualization": 3, "03_targets": 1, "04_benchmark": 5, "05_qualitative": 5,
+                    "06_unseen": 2, "07_parameters": 1}
 
 
 @pytest.fixture(scope="module")
@@ -71,10 +78,12 @@ def test_every_chapter_executed_without_errors(built):
     for ch in book.CHAPTERS:
         nb = json.loads((root / "book" / f"{ch.stem}.ipynb").read_text())
         assert nb["metadata"]["lotsbook"]["status"] == "ok", ch.stem
-        errors = [o for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", []) if o.get("output_type") == "error"]
+        errors = [o for c in nb["cells"] if c["cell_type"] == "code" for o in c.get("outputs", [])
+                  if o.get("output_type") == "error"]
         assert not errors, f"{ch.stem}: {errors[:1]}"
         injected = [c for c in nb["cells"] if "injected-parameters" in c["metadata"].get("tags", [])]
-        assert injected and "iters = 5" in "".join(injected[0]["source"]), f"{ch.stem}: tiny parameters were not injected"
+        assert injected and re.search(r"[\"']iters[\"']: 5\b", "".join(injected[0]["source"])), (
+            f"{ch.stem}: tiny parameters were not injected")
 
 
 def test_pages_have_captions_and_figures(built):
@@ -100,7 +109,8 @@ def test_pages_reference_nothing_outside(built):
                 url = m.group(1)
                 if tag == "link" and re.search(r'rel="(?:canonical|prev|next|index|search)"', m.group(0)):
                     continue
-                assert not re.match(r"^(https?:)?//", url), f"{html_file.name}: <{tag} {attr}={url}> loads from another host"
+                assert not re.match(r"^(https?:)?//", url), (
+                    f"{html_file.name}: <{tag} {attr}={url}> loads from another host")
     assert (root / "_build" / "html" / "_static" / "mathjax" / "tex-mml-chtml.js").is_file()
 
 
@@ -149,7 +159,8 @@ def test_pages_in_chromium(built):
                     if resp is None or resp.status != 200:
                         problems.append(f"{page_name}: HTTP {resp.status if resp else 'no response'}")
                         continue
-                    imgs = page.eval_on_selector_all("img", "els => els.map(e => [e.getAttribute('src'), e.complete && e.naturalWidth > 0])")
+                    imgs = page.eval_on_selector_all(
+                        "img", "els => els.map(e => [e.getAttribute('src'), e.complete && e.naturalWidth > 0])")
                     problems += [f"{page_name}: image {src} did not load" for src, ok in imgs if not ok]
                     problems += [f"{page_name}: request left 127.0.0.1: {u}" for u in outside]
                     body = page.inner_text("body")
@@ -173,18 +184,18 @@ def test_pages_in_chromium(built):
 FAILING = '''# %% [markdown]
 # # A chapter that fails
 # %% tags=["parameters"]
-iters = 1
+params = {}
 # %%
-x = iters + 1
+x = params["iters"] + 1
 # %%
 raise RuntimeError("boom in the third code cell")
 # %%
 print("never reached")
 '''
 PASSING = '''# %% tags=["parameters"]
-iters = 1
+params = {}
 # %%
-print("ok", iters)
+print("ok", params["iters"])
 '''
 
 
@@ -216,7 +227,7 @@ def test_failing_chapter_is_named_and_kept(tmp_path, monkeypatch):
 def test_parameters_and_cli_errors(monkeypatch):
     p = book.chapter_parameters("embedded", tiny=True)
     assert p["n_images"] == 2 and p["iters"] == 5 and p["steps"] == 8
-    assert set(book.PARAM_NAMES) <= set(p)
+    assert set(PARAM_NAMES) <= set(p) and p["study_images"] == 2
     assert book.chapter_parameters("embedded", iters=7)["iters"] == 7
     with pytest.raises(SystemExit, match="Unknown chapter parameter"):
         book.chapter_parameters("embedded", nonsense=1)
@@ -230,17 +241,24 @@ def test_parameters_and_cli_errors(monkeypatch):
         book.select_chapters(["9"])
 
 
-def test_chapter_sources_declare_every_parameter():
+def test_chapter_sources_take_one_params_dict():
+    """papermill injects one dict; every chapter declares exactly ``params`` and opens its context."""
     import papermill as pm
 
     for ch in book.CHAPTERS:
         nb = book.convert(book.NOTEBOOKS / f"{ch.stem}.py")
-        declared = {c for c in pm.inspect_notebook(_write(nb)).keys()}
-        # every chapter declares the shared parameters; chapter-specific extras must have --tiny values
-        missing = set(book.PARAM_NAMES) - declared
-        assert not missing, f"{ch.stem}: parameters {sorted(missing)} not declared"
-        extra = declared - set(book.PARAM_NAMES)
-        assert extra <= set(book.TINY) | {"min_delta"}, f"{ch.stem}: undeclared-in-TINY extras {sorted(extra - set(book.TINY))}"
+        declared = set(pm.inspect_notebook(_write(nb)).keys())
+        assert declared == {"params"}, f"{ch.stem}: declares {sorted(declared)}"
+        src = (book.NOTEBOOKS / f"{ch.stem}.py").read_text()
+        assert "chapter.open_chapter(params" in src, f"{ch.stem}: does not open its context"
+
+
+def test_chapter_context_merges_params_over_the_profile():
+    from lotslib.chapter import chapter_params
+
+    p = chapter_params({"iters": 7})
+    assert p["iters"] == 7 and p["tau"] == PROFILES["embedded"]["tau"] and p["study_iters"] == 200
+    assert chapter_params(None) == chapter_params({})
 
 
 def _write(nb) -> str:

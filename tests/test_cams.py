@@ -4,16 +4,10 @@ import copy
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
-from torch import nn
+from helpers import TinyCNN
 
-from lotslib.cams import (
-    DEFAULTS,
-    METHODS,
-    DegenerateMapWarning,
-    explain,
-    explain_with_info,
-)
+from lotslib.explain import DegenerateMapWarning, explain, explain_with_info
+from lotslib.method_registry import METHODS, default_params
 from lotslib.errors import InputRangeError, ParameterError
 from lotslib.visualize import minmax
 
@@ -30,39 +24,11 @@ def x2(lite0):
     return embedded("imagenet").batch(lite0, [0, 1])
 
 
-class TinyCNN(nn.Module):
-    """Conv stack whose CAM layer (a BatchNorm) is followed by an in-place ReLU, as in DenseNet."""
-
-    def __init__(self, n_classes: int = 5):
-        super().__init__()
-        g = torch.Generator().manual_seed(0)
-        self.stem = nn.Conv2d(3, 8, 3, padding=1)
-        self.conv = nn.Conv2d(8, 16, 3, stride=2, padding=1)
-        self.bn = nn.BatchNorm2d(16)
-        self.fc = nn.Linear(16, n_classes)
-        with torch.no_grad():
-            for p in self.parameters():
-                p.copy_(torch.randn(p.shape, generator=g) * 0.5)
-            self.bn.running_mean.zero_()
-            self.bn.running_var.fill_(1.0)
-        self.cam_layer = self.bn
-        self.eval()
-        for p in self.parameters():
-            p.requires_grad_(False)
-
-    def forward(self, x):
-        a = self.bn(self.conv(F.relu(self.stem(x))))
-        a = F.relu(a, inplace=True)
-        return self.fc(a.mean((2, 3)))
-
-    def features(self, x, layer="logits"):
-        return self(x)
-
-
 def test_methods_registry():
     assert list(METHODS) == ["random", "gradcam", "gradcampp", "smoothgradcampp", "layercam", "hirescam", "lots"]
     assert METHODS["smoothgradcampp"] == "SmoothGrad-CAM++" and METHODS["random"] == "Random-CAM"
-    assert DEFAULTS["lots"]["iters"] == 500 and DEFAULTS["lots"]["filter_size"] == 49 and DEFAULTS["lots"]["target"] == "zero"
+    lots = default_params("lots")
+    assert lots["iters"] == 500 and lots["filter_size"] == 49 and lots["target"] == "zero"
 
 
 @pytest.mark.parametrize("method", list(METHODS))

@@ -1,31 +1,11 @@
 """LOTS (Algorithm 1): analytic first step, per-sample stopping, batch == single, real weights."""
 import pytest
 import torch
+from helpers import TinyLinear
 from torch import nn
 
 from lotslib.errors import InputRangeError, ParameterError
 from lotslib.lots import lots
-
-
-class TinyLinear(nn.Module):
-    """features(x) = W flatten(x) + b, a model with a hand-computable LOTS step."""
-
-    def __init__(self, hw=4, d=5, seed=0):
-        super().__init__()
-        g = torch.Generator().manual_seed(seed)
-        self.lin = nn.Linear(3 * hw * hw, d)
-        with torch.no_grad():
-            self.lin.weight.copy_(torch.randn(d, 3 * hw * hw, generator=g) * 0.5)
-            self.lin.bias.copy_(torch.randn(d, generator=g))
-        for p in self.parameters():
-            p.requires_grad_(False)
-        self.name = "tiny"
-
-    def forward(self, x):
-        return self.lin(x.flatten(1))
-
-    def features(self, x, layer="logits"):
-        return self(x)
 
 
 def rand_images(n, hw=4, seed=1):
@@ -120,7 +100,8 @@ def test_plateau_early_stop_saves_iterations():
 
 @pytest.mark.parametrize(
     "kw",
-    [dict(iters=0), dict(iters=2.5), dict(tau=-1.0), dict(alpha=0.0), dict(alpha=float("nan")), dict(distance="manhattan"), dict(batch_size=0)],
+    [dict(iters=0), dict(iters=2.5), dict(tau=-1.0), dict(alpha=0.0), dict(alpha=float("nan")),
+     dict(distance="manhattan"), dict(batch_size=0)],
 )
 def test_invalid_parameters_rejected(kw):
     with pytest.raises(ParameterError):

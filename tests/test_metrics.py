@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 import torch
-from torch import nn
+from helpers import K, RegionModel
 
 from lotslib.errors import InputRangeError, ParameterError
 from lotslib.metrics import (
@@ -20,39 +20,7 @@ from lotslib.metrics import (
 )
 from lotslib.stats import bootstrap_ci, mean_ci, paired_wilcoxon
 
-K = 10.0  # logit slope of the synthetic model
-
-
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-class NoiseFields(nn.Module):
-    """A CAM layer whose activations are fixed random fields: Random-CAM maps on it are random
-    maps that know nothing about the image."""
-
-    def __init__(self, channels=8, size=32, seed=0):
-        super().__init__()
-        g = torch.Generator().manual_seed(seed)
-        self.fields = nn.Parameter(torch.rand(1, channels, size, size, generator=g), requires_grad=False)
-
-    def forward(self, x):
-        return self.fields.expand(x.shape[0], -1, -1, -1) + 0.0 * x[:, :1]
-
-
-class RegionModel(nn.Module):
-    """Two classes. logit_0 = K * (mean grey value inside REGION - 0.5), logit_1 = 0, so
-    P(class 0) = sigmoid(logit_0) depends on the pixels in REGION only."""
-
-    def __init__(self, size=32, region=(slice(10, 22), slice(8, 20))):
-        super().__init__()
-        self.region = region
-        self.cam_layer = NoiseFields(size=size)
-
-    def forward(self, x):
-        f = self.cam_layer(x)
-        r = x[:, :, self.region[0], self.region[1]].mean((1, 2, 3))
-        l0 = K * (r - 0.5) + 0.0 * f.sum((1, 2, 3))
-        return torch.stack([l0, torch.zeros_like(l0)], 1)
 
 
 def sigmoid(v):
@@ -74,7 +42,7 @@ def region_map(size=32):
 
 # ------------------------------------------------------------------ insertion / deletion
 def test_region_map_beats_inverse_and_random_cam():
-    from lotslib.cams import explain
+    from lotslib.explain import explain
 
     model = RegionModel()
     x = region_image()
@@ -238,7 +206,7 @@ def test_pearson_rescaling_and_constant_maps():
 
 
 def test_coherency_with_gradcam_equals_a_direct_computation(lite0):
-    from lotslib.cams import explain
+    from lotslib.explain import explain
     from lotslib.data import embedded
 
     x = embedded("imagenet").batch(lite0, [0, 1])
@@ -254,7 +222,7 @@ def test_coherency_with_gradcam_equals_a_direct_computation(lite0):
 def test_coherency_redraws_random_methods():
     model = RegionModel()
     x = torch.cat([region_image(seed=0), region_image(seed=1)])
-    from lotslib.cams import explain
+    from lotslib.explain import explain
 
     maps = explain("random", model, x, targets=0, seed=[1, 2])
     r = coherency_details("random", model, x, maps, [0, 0], seed=[1, 2])

@@ -133,3 +133,20 @@ def test_local_state_dict_and_fingerprint(tmp_path):
 
 def test_embedded_names():
     assert set(EMBEDDED_MODELS) == {"efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"}
+
+
+def test_torchvision_backbones_use_their_weights_transforms():
+    """Issue 10, item 6: resize 232 (ResNet-50 V2), 236 (ConvNeXt-Tiny), 256 (the others), crop 224,
+    the values torchvision's weight enums carry."""
+    import torchvision.models as tvm
+
+    from lotslib.models import TORCHVISION_WEIGHTS, load_model
+
+    for name, (enum_name, default) in TORCHVISION_WEIGHTS.items():
+        tf = getattr(tvm, enum_name)[default].transforms()
+        m = load_model(name, weights=None)
+        assert (m.resize_size, m.input_size) == (tf.resize_size[0], tf.crop_size[0]), name
+        assert m.preprocess(torch.rand(3, 300, 400)).shape == (3, 224, 224)
+    assert {n: load_model(n, weights=None).resize_size for n in TORCHVISION_WEIGHTS} == {
+        "alexnet": 256, "resnet50": 232, "densenet121": 256, "convnext_tiny": 236}
+    assert load_model("efficientnet_lite0").resize_size == 256  # round(224 / 0.875)

@@ -12,7 +12,8 @@ BENCH = ROOT / "benchmarks"
 
 def _run(args, timeout=240):
     env = dict(os.environ, OMP_NUM_THREADS="1", TQDM_DISABLE="1")
-    proc = subprocess.run([sys.executable, *map(str, args)], cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env)
+    proc = subprocess.run([sys.executable, *map(str, args)], cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+                          env=env)
     assert proc.returncode == 0, f"{args}\nstdout:\n{proc.stdout[-3000:]}\nstderr:\n{proc.stderr[-3000:]}"
     return proc.stdout
 
@@ -43,12 +44,14 @@ def test_gpu_protocol_cpu_smoke(tmp_path):
 
 
 def test_gpu_protocol_refuses_to_time_the_cpu_without_smoke_flag():
-    proc = subprocess.run([sys.executable, str(BENCH / "gpu_protocol.py"), "--device", "cpu"], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([sys.executable, str(BENCH / "gpu_protocol.py"), "--device", "cpu"], capture_output=True,
+                          text=True, timeout=120)
     assert proc.returncode == 2 and "--cpu-smoke" in proc.stdout
 
 
 def test_metrics_overhead_tiny():
-    out = _run([BENCH / "metrics_overhead.py", "--weights", "none", "--images", "1", "--steps", "7", "--batch", "8", "--repeats", "1"])
+    out = _run([BENCH / "metrics_overhead.py", "--weights", "none", "--images", "1", "--steps", "7", "--batch", "8",
+                "--repeats", "1"])
     assert "Insertion/Deletion overhead ratio" in out.strip().splitlines()[-1]
     assert _last_number(out) > 0
 
@@ -84,7 +87,8 @@ def test_channels_last_is_opt_in_and_changes_only_the_layout():
     a = load_model("efficientnet_lite0")
     b = load_model("efficientnet_lite0", channels_last=True)
     w = b.net._conv_stem.weight
-    assert w.is_contiguous(memory_format=torch.channels_last) and not a.net._conv_stem.weight.is_contiguous(memory_format=torch.channels_last)
+    assert w.is_contiguous(memory_format=torch.channels_last)
+    assert not a.net._conv_stem.weight.is_contiguous(memory_format=torch.channels_last)
     assert weights_fingerprint(a) == weights_fingerprint(b)  # same weights, same cache entries
     x = torch.rand(2, 3, 224, 224, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():

