@@ -228,9 +228,39 @@ def execute_chapter(ch: Chapter, params: dict, root: Path, force: bool = False, 
                 f"Partial output (if any) is at {out}."
             ) from exc
         dt = time.perf_counter() - t0
+    empty = silent_cells(out)
+    if empty:
+        _tidy(out, key, "failed", params, dt)
+        raise ChapterFailed(
+            f"Chapter {ch.number} ({shown}): code cell(s) {empty} call a table or figure helper but show nothing "
+            f"(e.g. a table built inside an `if` with no `else`). Fix: make every branch show something "
+            f"(lotslib.plots.note for a sentence). The notebook is kept at {out}."
+        )
     _tidy(out, key, "ok", params, dt)
     log(f"[{ch.number}] {ch.stem}: done in {dt:.0f} s")
     return "executed"
+
+
+#: calls that put something on the page; a code cell making one of them must show an output
+SHOWS = ("plots.table(", "plots.summary_table(", "plots.rank_table(", "plots.show(", "plots.note(", "display(")
+
+
+def silent_cells(nb_path: Path) -> list[int]:
+    """The code cells (1-based, among code cells) of an executed notebook that call a helper
+    of :data:`SHOWS` but have no output at all: a table or figure that should be on the page
+    and is not."""
+    import nbformat
+
+    nb = nbformat.read(nb_path, as_version=4)
+    # numbered as in the source: papermill's injected cell is not one of its cells
+    code = [c for c in nb.cells if c.cell_type == "code" and "injected-parameters" not in c.metadata.get("tags", [])]
+    out = []
+    for i, c in enumerate(code, 1):
+        if "parameters" in c.metadata.get("tags", []):
+            continue
+        if any(k in c.source for k in SHOWS) and not c.get("outputs"):
+            out.append(i)
+    return out
 
 
 def _source_cell_number(nb, exec_cell_index: int) -> str:
@@ -356,6 +386,10 @@ def main(argv=None) -> int:
     ap.add_argument("--alpha", type=float)
     ap.add_argument("--filter-size", type=int)
     ap.add_argument("--steps", type=int, help="insertion/deletion steps (thesis: 224)")
+    ap.add_argument("--fill", choices=["black", "mean"],
+                    help="masked pixels of x * map: black (thesis) or the mean colour")
+    ap.add_argument("--score", choices=["original", "max"], help="insertion/deletion track the original top-1 class or "
+                                                                  "the highest class probability")
     ap.add_argument("--batch-size", type=int)
     ap.add_argument("--device")
     ap.add_argument("--cache-dir")
@@ -364,7 +398,7 @@ def main(argv=None) -> int:
     overrides = dict(
         image_path=a.image_path, ground_truth=a.ground_truth, n_images=a.n_images, iters=a.iters, tau=a.tau,
         alpha=a.alpha, filter_size=a.filter_size, steps=a.steps, batch_size=a.batch_size, device=a.device,
-        cache_dir=a.cache_dir, reference=a.reference,
+        cache_dir=a.cache_dir, reference=a.reference, fill=a.fill, score=a.score,
     )
     if a.image_path and not a.image_source:
         p = Path(a.image_path)

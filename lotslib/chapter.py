@@ -86,6 +86,13 @@ def run_table(params: dict, chapter: str, images=None, notes: dict | None = None
         "batch_size": "memory/speed only; results do not depend on it",
         "profile": "",
     }
+    #: conventions the thesis does not pin down: the note says why this default, whatever the value
+    always = {
+        "fill": "masked pixels of the explanation map x ⊙ map are black, as the thesis's text says (5.1, 6.1); "
+                "chapter 4 also shows 'mean' (the normalized tensor times the map, pytorch-grad-cam's convention)",
+        "score": "Insertion/Deletion track the original image's top-1 class at every step (the evidence for that "
+                 "class); chapter 4 also shows 'max', the highest class probability at each step",
+    }
     rows = []
     for k in PARAM_NAMES:
         if k in ("cache_dir", "device", "seed", "ground_truth"):
@@ -97,8 +104,9 @@ def run_table(params: dict, chapter: str, images=None, notes: dict | None = None
             return f"{x:.6g}" if isinstance(x, float) else (", ".join(x) if isinstance(x, (list, tuple)) else str(x))
 
         same = fmt(v) == fmt(t) or k in ("profile", "image_path", "batch_size")
+        note = always.get(k) or ("" if same else (notes or {}).get(k, why.get(k, "")))
         rows.append({"parameter": k, "this run": fmt(v), "thesis": fmt(t) if k not in ("image_path",) else "",
-                     "note": "" if same else (notes or {}).get(k, why.get(k, ""))})
+                     "note": note})
     if images is not None:
         rows.insert(1, {"parameter": "images",
                         "this run": f"{len(images)} ({images.description}), list hash {images.fingerprint()}",
@@ -119,7 +127,8 @@ def benchmark_params(params: dict) -> dict:
         "lots": {"iters": int(params["iters"]), "tau": float(params["tau"]), "alpha": float(params["alpha"]),
                  "filter_size": int(params["filter_size"]), "batch_size": int(params["batch_size"])},
         # 8 perturbed images per forward pass: on a CPU twice as fast per image as 32
-        "metrics": {"steps": int(params["steps"]), "batch_size": 8},
+        "metrics": {"steps": int(params["steps"]), "batch_size": 8, "fill": params.get("fill", "black"),
+                    "score": params.get("score", "original")},
     }
 
 
@@ -217,6 +226,20 @@ class ChapterContext:
             return open_reference(ref)
         p = self.params
         return open_images(p["image_source"], p["image_path"], p["ground_truth"], None, first_per_class=False)
+
+    def cam_timing(self, methods, models=None):
+        """Milliseconds per map of the CAM ``methods`` on both CAM paths
+        (:func:`lotslib.benchmark.cam_path_timing`) for the chapter's ``models`` and images,
+        cached under ``cache_dir``."""
+        import pandas as pd
+
+        from .benchmark import cam_path_timing
+
+        p = self.params
+        frames = [cam_path_timing(self.model(m), list(methods), self.images, params=benchmark_params(p),
+                                  cache_dir=Path(p["cache_dir"]) / "timing", device=p["device"])
+                  for m in (models or p["models"])]
+        return pd.concat(frames, ignore_index=True)
 
     def benchmark(self, methods, models=None, images=None, **kw):
         """:func:`lotslib.benchmark.run` with the chapter's parameters (:func:`benchmark_params`),

@@ -271,6 +271,8 @@ def explain(method: str, model, x: torch.Tensor, targets=None, **params) -> torc
     torch.Tensor
         ``(N,H,W)`` float32 maps in [0,1], no NaN; all zeros for a constant image or map.
 
+    Notes
+    -----
     Raises and warns as :func:`explain_with_info` does: a bad method or parameter, or bad
     pixels, raise before any compute; an all-zero map warns (:class:`DegenerateMapWarning`).
     """

@@ -20,6 +20,8 @@ __all__ = [
     "panel_grid",
     "show",
     "table",
+    "styled_table",
+    "note",
     "distance_figure",
     "figure_4_1",
     "figure_4_2",
@@ -150,7 +152,28 @@ def _auto_format(v) -> str:
     return "–" if v is None else str(v)
 
 
-def table(df, caption: str, fmt: str | Mapping | None = None, best: Mapping[str, str] | None = None,
+def _show(styler):
+    """Put a styled table on the page now (a table helper never relies on being the last
+    expression of its cell); returns None, so a cell does not show it twice."""
+    from IPython.display import display
+
+    display(styler)
+
+
+def note(text: str) -> None:
+    """Display ``text`` (Markdown) as a paragraph: what a cell shows when it has no table or
+    figure to show (e.g. "no row is N/A"), so that no cell is silently empty."""
+    from IPython.display import Markdown, display
+
+    display(Markdown(text))
+
+
+def table(df, caption: str, **kw) -> None:
+    """Display :func:`styled_table` ``(df, caption, **kw)`` with its caption (returns None)."""
+    _show(styled_table(df, caption, **kw))
+
+
+def styled_table(df, caption: str, fmt: str | Mapping | None = None, best: Mapping[str, str] | None = None,
           best_by: str | None = None, index: bool = True):
     """A styled table with a caption above it. ``fmt``: a format string or a column ->
     format mapping (default: floats with 2 decimals, everything else as text). ``best``:
@@ -496,8 +519,8 @@ def summary_table(wide, caption: str, thesis=None, digits: int = 2, group: str =
     mask = np.zeros(disp.shape, dtype=bool)
     for key, b in bold.items():
         mask[:, list(disp.columns).index(key)] = b
-    sty = table(disp, caption, fmt="{}").set_properties(**{"text-align": "right", "white-space": "nowrap"})
-    return sty.apply(lambda _: np.where(mask, "font-weight: bold", ""), axis=None)
+    sty = styled_table(disp, caption, fmt="{}").set_properties(**{"text-align": "right", "white-space": "nowrap"})
+    _show(sty.apply(lambda _: np.where(mask, "font-weight: bold", ""), axis=None))
 
 
 def rank_table(ours_wide, thesis_wide, caption: str):
@@ -526,7 +549,7 @@ def rank_table(ours_wide, thesis_wide, caption: str):
         if lab in b.columns:
             disp[(lab, "thesis")] = b[lab].reindex(rows)
     disp.columns = pd.MultiIndex.from_tuples(disp.columns, names=["metric", ""])
-    return table(disp, caption, fmt="{:.1f}")
+    _show(styled_table(disp, caption, fmt="{:.1f}"))
 
 
 def figure_5_7(x, x_target, maps: Mapping[str, torch.Tensor], title: str, target_title: str, ncols: int = 5):

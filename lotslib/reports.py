@@ -11,6 +11,8 @@ import pandas as pd
 import torch
 
 __all__ = [
+    "convention_verdict",
+    "timing_paths_table",
     "na_rows",
     "first_with_targets",
     "Predictions",
@@ -687,3 +689,95 @@ def image_lists(images, photos) -> pd.DataFrame:
     rows = (("chapters 1-5", images), ("chapter 6 (photos)", photos))
     return pd.DataFrame([{"list": name, "source": src.description, "images": len(src), "list hash": src.fingerprint()}
                          for name, src in rows]).set_index("list")
+
+
+# ------------------------------------------------------------------ chapter 4: conventions and timing paths
+def _lots_vs_best(df: pd.DataFrame, metrics) -> pd.DataFrame:
+    from .benchmark import lots_vs_best_cam
+
+    return lots_vs_best_cam(df, metrics=metrics).set_index(["model", "metric"])
+
+
+def convention_verdict(base: pd.DataFrame, other: pd.DataFrame, metrics, base_name: str, other_name: str) -> dict:
+    """Does LOTS beat the best CAM method under both conventions? Written from the numbers.
+
+    Parameters
+    ----------
+    base, other : pandas.DataFrame
+        Benchmark rows under the default convention and rescored under the other one
+        (:func:`lotslib.benchmark.rescore`).
+    metrics : Sequence of str
+        The metric keys that depend on the convention.
+    base_name, other_name : str
+        The conventions' names for the sentences (e.g. "black fill", "mean-colour fill").
+
+    Returns
+    -------
+    dict
+        ``table``: a DataFrame indexed by (model, metric label) with LOTS's and the best CAM
+        method's means and whether LOTS is better, per convention; ``changed``: the number of
+        (model, metric) pairs whose verdict differs; ``pairs``: their total; ``text``: the
+        sentences for the page.
+    """
+    from .method_registry import ALL_METHODS
+    from .metric_registry import METRICS
+
+    a, b = _lots_vs_best(base, metrics), _lots_vs_best(other, metrics)
+    rows, lines, changed = [], [], 0
+    for (model, key), ra in a.iterrows():
+        rb = b.loc[(model, key)]
+        met = METRICS[key]
+
+        def better(r):
+            return r["lots_mean"] > r["best_mean"] if met.higher_is_better else r["lots_mean"] < r["best_mean"]
+
+        va, vb = bool(better(ra)), bool(better(rb))
+        changed += va != vb
+        rows.append({"model": model, "metric": met.label,
+                     f"LOTS ({base_name})": ra["lots_mean"], f"best CAM ({base_name})": ALL_METHODS[ra["best_cam"]],
+                     f"its mean ({base_name})": ra["best_mean"], f"LOTS better ({base_name})": va,
+                     f"LOTS ({other_name})": rb["lots_mean"], f"best CAM ({other_name})": ALL_METHODS[rb["best_cam"]],
+                     f"its mean ({other_name})": rb["best_mean"], f"LOTS better ({other_name})": vb})
+        if va != vb:
+            lines.append(f"on {model}, {met.name}: LOTS is {'better' if va else 'worse'} than the best CAM method "
+                         f"({ALL_METHODS[ra['best_cam']]}) with the {base_name} ({ra['lots_mean']:.1f} vs "
+                         f"{ra['best_mean']:.1f}) but {'better' if vb else 'worse'} than the best CAM method "
+                         f"({ALL_METHODS[rb['best_cam']]}) with the {other_name} ({rb['lots_mean']:.1f} vs "
+                         f"{rb['best_mean']:.1f})")
+    n = len(rows)
+    if changed:
+        text = (f"The LOTS-versus-best-CAM verdict changes in {changed} of {n} (backbone, metric) pairs when the "
+                f"{base_name} is replaced by the {other_name}: " + "; ".join(lines) + ".")
+    else:
+        text = (f"The LOTS-versus-best-CAM verdict is the same in all {n} (backbone, metric) pairs under the "
+                f"{base_name} and the {other_name}; the values move, the ordering of LOTS against the best CAM "
+                f"method does not.")
+    table = pd.DataFrame(rows).set_index(["model", "metric"])
+    return {"table": table, "changed": int(changed), "pairs": n, "text": text}
+
+
+def timing_paths_table(timing: pd.DataFrame) -> pd.DataFrame:
+    """Table 5.3 on both CAM paths, from :func:`lotslib.benchmark.cam_path_timing` rows.
+
+    Parameters
+    ----------
+    timing : pandas.DataFrame
+        Rows ``model, method, path, fast, mean, ...`` of one or more models.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``method`` (display names); columns (model, path) with the mean ms per map and
+        (model, ``speed-up``): the stock path's time divided by the graph cut's.
+    """
+    from .method_registry import ALL_METHODS
+
+    t = timing.copy()
+    t["method"] = t["method"].map(lambda m: ALL_METHODS.get(m, m))
+    wide = t.pivot_table(index="method", columns=["model", "path"], values="mean", aggfunc="first", sort=False)
+    for model in dict.fromkeys(t["model"]):
+        cut = t[(t["model"] == model) & t["fast"]].set_index("method")["mean"]
+        stock = t[(t["model"] == model) & ~t["fast"]].set_index("method")["mean"]
+        wide[(model, "speed-up")] = (stock / cut).reindex(wide.index)
+    order = [c for m in dict.fromkeys(t["model"]) for c in wide.columns if c[0] == m]
+    return wide[order]

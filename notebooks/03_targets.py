@@ -65,14 +65,18 @@ plots.summary_table(
 
 # %%
 if len(na):
-    display(plots.table(na, f"The {len(na)} N/A rows of Table 5.1 and why: a class with no other reference image has "
-                            f"no class or mean target (the thesis's training set always had one)."))
+    plots.table(na, f"The {len(na)} N/A rows of Table 5.1 and why: a class with no other reference image has "
+                    f"no class or mean target (the thesis's training set always had one).")
+else:
+    plots.note("No row of Table 5.1 is N/A: every image's class has another reference image.")
 
 # %%
 if net.name != "resnet50":
-    display(plots.table(plots.reference_wide("5.1"),
+    plots.table(plots.reference_wide("5.1"),
                         "Thesis values of Table 5.1 (Weber 2023; ResNet-50, ImageNet 1k v2 weights, 1000 validation images), in %. "
-                        "Missing cells were not recoverable from the thesis's text.", fmt="{:.2f}"))
+                        "Missing cells were not recoverable from the thesis's text.", fmt="{:.2f}")
+else:
+    plots.note("The thesis's ResNet-50 values are beside ours in Table 5.1 above.")
 
 # %%
 plots.table(reports.target_tests(df),

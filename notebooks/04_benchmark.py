@@ -40,6 +40,8 @@
 params = {}
 
 # %%
+from IPython.display import Markdown
+
 from lotslib import benchmark, chapter, metrics, plots, reports
 
 ctx = chapter.open_chapter(params, "4")
@@ -62,9 +64,11 @@ plots.summary_table(
 
 # %%
 if not same_backbones:
-    display(plots.table(thesis52, "Thesis values of Table 5.2 (Weber 2023; 1000 ImageNet validation images), in %. "
+    plots.table(thesis52, "Thesis values of Table 5.2 (Weber 2023; 1000 ImageNet validation images), in %. "
                         "The ConvNeXt Tiny LOTS row is missing from the thesis's text.", fmt="{:.2f}",
-                        best={c: plots.direction(c) for c in thesis52.columns}, best_by="model"))
+                        best={c: plots.direction(c) for c in thesis52.columns}, best_by="model")
+else:
+    plots.note("The thesis's values are beside ours in Table 5.2 above (same backbones).")
 
 # %%
 plots.rank_table(
@@ -83,7 +87,63 @@ plots.table(reports.best_cam_tests(df),
             fmt={"LOTS": "{:.2f}", "best CAM's mean": "{:.2f}", "p-value": "{:.3f}"})
 
 # %% [markdown]
+# ## Two conventions the thesis leaves open
+#
+# **What a masked pixel becomes.** Average Drop, Average Increase and Coherency show the
+# network the explanation map. The thesis's text multiplies the pixels, $x \odot
+# \text{map}$, so masked pixels turn black (its sections 5.1 and 6.1); this book does the
+# same by default (`fill="black"`). pytorch-grad-cam's `CamMultImageConfidenceChange` and
+# Poppi et al.'s code multiply the *normalized* tensor instead, so masked pixels take the
+# dataset's mean colour (`fill="mean"`). The stored maps are scored again under the second
+# convention below (`lotslib.benchmark.rescore`); Coherency explains the masked image again.
+
+# %%
+fill_metrics = ["avg_drop", "avg_increase", "coherency"]
+other_fill = "mean" if ctx.fill == "black" else "black"
+alt_fill = benchmark.rescore(df, images, fill_metrics, {"fill": other_fill}, device=ctx.device)
+plots.summary_table(
+    benchmark.table_5_2(alt_fill, metrics=fill_metrics),
+    f"Table 5.2's Average Drop, Average Increase and Coherency with fill='{other_fill}' (masked pixels "
+    f"{'set to the model mean colour: the normalized tensor times the map' if other_fill == 'mean' else 'black'}) "
+    f"instead of fill='{ctx.fill}'; same maps, same {len(images)} images.",
+)
+
+# %%
+fill = reports.convention_verdict(df, alt_fill, fill_metrics, f"{ctx.fill} fill", f"{other_fill} fill")
+display(Markdown(fill["text"]))
+plots.table(fill["table"], "LOTS against the best CAM method under both fills (means in %; 'LOTS better' in the "
+            "metric's direction).")
+
+# %% [markdown]
+# **Which probability Insertion and Deletion track.** The thesis "adopted the highest class
+# probability as our prediction" (section 5.1). Read one way, that is the top-1 class of the
+# original image, tracked at every step — the default here (`score="original"`), because
+# the curve then measures how the evidence *for that class* appears or disappears. Read the
+# other way, it is the highest probability of any class at each step (`score="max"`), which
+# also rewards a map whose deletion makes the network confident in another class.
+
+# %%
+other_score = "max" if ctx.score == "original" else "original"
+alt_score = benchmark.rescore(df, images, ["insertion", "deletion"], {"score": other_score}, device=ctx.device)
+plots.summary_table(
+    benchmark.table_5_2(alt_score, metrics=["insertion", "deletion"]),
+    f"Insertion and Deletion with score='{other_score}' "
+    f"({'the highest class probability at each step' if other_score == 'max' else 'the original top-1 class'}) "
+    f"instead of score='{ctx.score}'; same maps, same {len(images)} images, {ctx.steps} steps.",
+)
+
+# %%
+score = reports.convention_verdict(df, alt_score, ["insertion", "deletion"], f"score='{ctx.score}'",
+                                   f"score='{other_score}'")
+display(Markdown(score["text"]))
+
+# %% [markdown]
 # ## Time per map (thesis Table 5.3)
+#
+# lotslib's CAM methods start the backward pass at the CAM layer (the maps are identical to
+# pytorch-grad-cam's, `tests/test_cams.py`); the thesis timed stock pytorch-grad-cam, whose
+# backward pass runs through the whole network. Both are timed below, one map at a time,
+# forward pass included, after an untimed warm-up.
 
 # %%
 plots.table(
@@ -92,6 +152,16 @@ plots.table(
     f"{int(df['threads'].iloc[0])}) beside the thesis's values (its hardware is not stated). LOTS here runs at most {ctx.iters} "
     f"iterations instead of 500, so its time is not comparable one to one; the CAM times include the forward and backward pass.",
     fmt="{:.1f}",
+)
+
+# %%
+paths = reports.timing_paths_table(ctx.cam_timing(benchmark.CAM_METHODS))
+plots.table(
+    paths,
+    f"Table 5.3, CAM methods on both paths: milliseconds per map (forward pass included, after a warm-up, "
+    f"{len(images)} images, {ctx.device}) with lotslib's graph cut and with stock pytorch-grad-cam's full backward "
+    f"pass — the set-up the thesis timed — and the speed-up (stock ÷ graph cut).",
+    fmt="{:.2f}",
 )
 
 # %% [markdown]

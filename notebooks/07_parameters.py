@@ -81,14 +81,14 @@ plots.table(
 # %%
 rec = reports.recorded("early_stop_study.csv")
 if rec is not None:
-    display(plots.table(
+    plots.table(
         studies.early_stop_summary(rec),
         f"**Recorded run of `python benchmarks/early_stop.py --out data/early_stop_study.csv`** (EfficientNet-Lite0, "
         f"{len(rec)} images, 500 iterations, patience 50, min_delta 0.02, 112 insertion/deletion steps; not re-run by "
         f"this build).",
-    ))
+    )
 else:
-    print("data/early_stop_study.csv is absent: run `python benchmarks/early_stop.py --out data/early_stop_study.csv`.")
+    plots.note("data/early_stop_study.csv is absent: run `python benchmarks/early_stop.py --out data/early_stop_study.csv`.")
 
 # %% [markdown]
 # ## Step width α

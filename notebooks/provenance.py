@@ -35,8 +35,10 @@ plots.table(reports.build_info(ctx.profile), "Build machine, date and repository
 # %%
 runs = reports.chapter_runs(Path("book"))
 if len(runs):
-    display(plots.table(runs, "Chapter executions recorded by lotslib.book (seconds: papermill wall time; key: hash of source, parameters and lotslib code)",
-                fmt={"seconds": "{:.0f}"}))
+    plots.table(runs, "Chapter executions recorded by lotslib.book (seconds: papermill wall time; key: hash of source, parameters and lotslib code)",
+                fmt={"seconds": "{:.0f}"})
+else:
+    plots.note("No chapter execution is recorded in book/ yet.")
 
 # %%
 plots.table(pd.DataFrame(provenance.package_versions()).set_index("package"), "Package versions")
@@ -54,12 +56,14 @@ plots.table(pd.DataFrame(provenance.images(images)).set_index("image"), "Images 
 # %%
 ref = Path("data/thesis_tables.csv")
 if ref.is_file():
-    display(plots.table(pd.DataFrame([{"file": str(ref), "sha256": provenance.sha256_file(ref)}]).set_index("file"),
-                "Reference values transcribed from the thesis (Tables 5.1-5.3)"))
+    plots.table(pd.DataFrame([{"file": str(ref), "sha256": provenance.sha256_file(ref)}]).set_index("file"),
+                "Reference values transcribed from the thesis (Tables 5.1-5.3)")
+else:
+    plots.note(f"{ref} is missing: the thesis's reference values are not shown.")
 
 # %%
 bt = reports.recorded("book_time.json")
 if bt is not None:
-    display(plots.table(bt, "Recorded build times of this book (benchmarks/book_time.py: cold = empty cache, warm = rerun right after)"))
+    plots.table(bt, "Recorded build times of this book (benchmarks/book_time.py: cold = empty cache, warm = rerun right after)")
 else:
-    print("No recorded build time: run `python benchmarks/book_time.py` (writes data/book_time.json).")
+    plots.note("No recorded build time: run `python benchmarks/book_time.py` (writes data/book_time.json).")

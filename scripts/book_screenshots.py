@@ -18,6 +18,7 @@ CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]
 PAGES = ["intro", "01_attack", "02_visualization", "03_targets", "04_benchmark", "05_qualitative", "06_unseen",
+         "07_parameters", "api",
          "references", "provenance"]
 
 
@@ -42,7 +43,8 @@ def main(html="_build/html", out="/tmp/book-shots") -> int:
     base = f"http://127.0.0.1:{httpd.server_address[1]}"
     bad = 0
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS,
+                                    ignore_default_args=["--hide-scrollbars"])
         for name in PAGES:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             outside = []

@@ -62,6 +62,18 @@ def extract(nb_path: Path) -> list[dict]:
     return out
 
 
+def _keyed(outputs: list[dict]) -> dict:
+    """Outputs keyed by their kind and the first 60 characters of their caption (a figure's
+    glue name is in its first line), so inserted or removed outputs do not shift the rest."""
+    out = {}
+    for o in outputs:
+        key = f"{o['kind']}:{' '.join(o['caption'].split())[:60]}"
+        while key in out:
+            key += "+"
+        out[key] = o
+    return out
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("a")
@@ -73,22 +85,23 @@ def main(argv=None) -> int:
         other = Path(a.b) / nb.name
         if not other.is_file() or nb.stem == "provenance":
             continue
-        ta, tb = extract(nb), extract(other)
-        if len(ta) != len(tb):
-            print(f"{nb.name}: {len(ta)} vs {len(tb)} outputs")
-            bad += 1
-        for x, y in zip(ta, tb):
-            timing = a.ignore_timing and bool(TIMING.search(x["caption"]))
-            if timing:
+        ta, tb = _keyed(extract(nb)), _keyed(extract(other))
+        for k in ta.keys() - tb.keys():
+            print(f"{nb.name}: only in A: {k[:100]!r}")
+        for k in tb.keys() - ta.keys():
+            print(f"{nb.name}: only in B (new): {k[:100]!r}")
+        for k in ta.keys() & tb.keys():
+            x, y = ta[k], tb[k]
+            if a.ignore_timing and TIMING.search(x["caption"]):
                 continue
             compared += len(x["cells"]) + 1
             if x["caption"] != y["caption"]:
-                print(f"{nb.name}: caption differs:\n  A: {x['caption'][:300]}\n  B: {y['caption'][:300]}")
+                print(f"{nb.name}: caption differs:\n  A: {x['caption'][:400]}\n  B: {y['caption'][:400]}")
                 bad += 1
             diffs = [(i, u, v) for i, (u, v) in enumerate(zip(x["cells"], y["cells"])) if u != v]
             if len(x["cells"]) != len(y["cells"]) or diffs:
                 print(f"{nb.name}: table {x['caption'][:80]!r}: {len(x['cells'])} vs {len(y['cells'])} cells, "
-                      f"{len(diffs)} differ, e.g. {diffs[:3]}")
+                      f"{len(diffs)} differ, e.g. {diffs[:4]}")
                 bad += 1
     print(f"compared {compared} values; {bad} differences")
     return 1 if bad else 0

@@ -176,7 +176,7 @@ FAST = {"lots": {"iters": 2, "filter_size": 5}, "metrics": {"steps": 4, "batch_s
 #: every row column that must not depend on timing, threads or the cache's history
 VALUE_COLS = ["model", "method", "image_id", "image_fp", "label", "top1", "top1_score", "y", "o", "avg_drop",
               "increase", "coherency", "insertion", "deletion", "degenerate", "coherency_degenerate", "flagged", "flag",
-              "target_class", "target_fallback", "lots_iters", "lots_stop", "steps", "cache_key"]
+              "target_class", "target_reference", "na_reason", "lots_iters", "lots_stop", "steps", "cache_key"]
 
 
 def bench_images():

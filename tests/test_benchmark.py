@@ -9,7 +9,7 @@ from lotslib import benchmark as B
 from lotslib.errors import ParameterError
 
 METRIC_COLS = ["top1", "top1_score", "y", "o", "avg_drop", "increase", "coherency", "insertion", "deletion",
-               "degenerate", "coherency_degenerate", "flagged", "flag", "target_class", "target_fallback", "lots_iters",
+               "degenerate", "coherency_degenerate", "flagged", "flag", "target_class", "na_reason", "lots_iters",
                "lots_stop"]
 FAST = {"lots": {"iters": 2, "filter_size": 5}, "metrics": {"steps": 4, "batch_size": 8}}
 
@@ -89,13 +89,18 @@ def test_rows_columns_and_tables(images, tmp_path):
     for col in ["model", "method", "image_id", "label", "top1", "top1_score", "avg_drop", "increase", "coherency",
                 "insertion", "deletion", "ms_per_map", "device", "threads", "flagged"]:
         assert col in df.columns
-    assert not df.select_dtypes("number").isna().any().any()
-    assert set(df["increase"]) <= {0.0, 1.0} and (df["ms_per_map"] > 0).all()
+    ok = df[df["na_reason"] == ""]
+    assert not ok.select_dtypes("number").isna().any().any()
+    assert set(ok["increase"]) <= {0.0, 1.0} and (ok["ms_per_map"] > 0).all()
     assert (df["threads"] == 1).all() and (df["device"] == "cpu").all()
-    # LOTS class/mean targets: only the two class-609 images have another image of their class
+    # LOTS class/mean targets: only the two class-609 images have another image of their class;
+    # the other six rows are N/A (NaN metrics, a reason), never a stand-in target
     lc = df[df["method"] == "lots_class"].set_index("image_id")
-    assert lc["target_fallback"].tolist() == [True] * 6 + [False, False]
-    assert (lc["target_class"] == lc["label"]).all() and lc["flagged"].sum() >= 6
+    assert (lc["na_reason"] != "").tolist() == [True] * 6 + [False, False]
+    assert lc["na_reason"].iloc[0].startswith("no other reference image of class")
+    assert lc[["avg_drop", "coherency", "insertion", "deletion"]].iloc[:6].isna().all().all()
+    assert (lc["target_class"].iloc[6:] == lc["label"].iloc[6:]).all() and lc["flagged"].sum() >= 6
+    assert set(lc["target_reference"].iloc[6:]) == set(lc.index[6:])  # each other's reference
 
     t2 = B.table_5_2(df)
     assert list(t2.index.get_level_values("method")) == ["Random-CAM", "Grad-CAM", "Grad-CAM++", "HiRes-CAM", "LOTS"]
@@ -134,6 +139,9 @@ def test_constant_image_rows_are_flagged_not_nan(tmp_path):
     Image.fromarray(rng.integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(tmp_path / "b_noise.png")
     src = folder(tmp_path)
     df = _run(src, tmp_path / "cache", methods=["gradcam", "lots", "lots_class"])
+    # an unlabelled folder is no reference set: the class-target rows are N/A, the others finite
+    assert (df.loc[df["method"] == "lots_class", "na_reason"] != "").all()
+    df = df[df["method"] != "lots_class"]
     assert not df.select_dtypes("number").isna().any().any()
     const = df[df["image_id"].str.contains("constant")]
     assert const["degenerate"].all() and const["flagged"].all()

@@ -38,13 +38,16 @@ EXPECTED = {
     "04_benchmark": ["Table 5.2 (regenerated)", "Thesis values of Table 5.2", "Rank of each method",
                      "Table 5.3 (regenerated)", "Regenerates thesis Figure A.4", "Regenerates thesis Figure A.5",
                      "Regenerates thesis Figure A.6",
-                     "Regenerates thesis Figure A.7", "LOTS against the best CAM method"],
+                     "Regenerates thesis Figure A.7", "LOTS against the best CAM method",
+                     "Average Increase and Coherency with fill=", "Insertion and Deletion with score=",
+                     "LOTS-versus-best-CAM verdict", "CAM methods on both paths"],
     "05_qualitative": ["Regenerates thesis Figure 5.2", "Regenerates thesis Figure A.1",
                        "Regenerates thesis Figure 5.3", "Regenerates thesis Figure 5.4",
                        "Regenerates thesis Figure 5.5"],
     "06_unseen": ["Regenerates thesis Figure 5.7", "Top-5 ImageNet classes",
                   "Distance of the logits to each LOTS target"],
-    "07_parameters": ["Iteration cap", "Plateau early stop", "Step width", "Filter size and"],
+    "07_parameters": ["Iteration cap", "Plateau early stop", "Step width", "Filter size and", "Recorded run of"],
+    "api": ["lotslib reference", "method_registry", "metric_registry"],
     "references": ["Rozsa", "Selvaraju", "Chattopadhyay", "Omeiza", "Jiang", "Draelos", "Petsiuk", "Poppi",
                    "Gildenblat", "Weber"],
     "provenance": ["Package versions", "Weight files and their SHA-256 hashes", "Image lists", "Build machine"],
@@ -132,6 +135,30 @@ def _serve(directory: Path):
     return httpd
 
 
+#: table header cells that lie beyond the visible page (or their clipping container) while that
+#: container draws no scrollbar: [text, right edge, visible right edge]
+CLIPPED_HEADERS = """
+() => {
+  const vw = document.documentElement.clientWidth, out = [];
+  for (const th of document.querySelectorAll('table th')) {
+    const r = th.getBoundingClientRect();
+    if (r.width === 0) continue;
+    let el = th.parentElement, clip = null;
+    while (el && el !== document.body) {
+      if (getComputedStyle(el).overflowX !== 'visible') { clip = el; break; }
+      el = el.parentElement;
+    }
+    const right = Math.min(clip ? clip.getBoundingClientRect().right : vw, vw);
+    if (r.right <= right + 1) continue;
+    const bar = clip && clip.scrollWidth > clip.clientWidth + 1 && clip.offsetHeight - clip.clientHeight > 0
+      && ['auto', 'scroll'].includes(getComputedStyle(clip).overflowX);
+    if (!bar) out.push([th.textContent.trim().slice(0, 40), Math.round(r.right), Math.round(right)]);
+  }
+  return out;
+}
+"""
+
+
 def test_pages_in_chromium(built):
     if not CHROMIUM.exists():
         msg = (f"{CHROMIUM} is missing, so the built book cannot be checked in a browser. "
@@ -148,7 +175,9 @@ def test_pages_in_chromium(built):
     problems = []
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+            # scrollbars drawn as a reader sees them (Playwright hides them in headless mode by default)
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
+                                        ignore_default_args=["--hide-scrollbars"])
             try:
                 for page_name, captions in EXPECTED.items():
                     page = browser.new_page(viewport={"width": 1280, "height": 900})
@@ -167,6 +196,9 @@ def test_pages_in_chromium(built):
                     problems += [f"{page_name}: caption {c!r} not shown" for c in captions if c not in body]
                     if page_name in FIGURES_PER_PAGE and len(imgs) < FIGURES_PER_PAGE[page_name]:
                         problems.append(f"{page_name}: {len(imgs)} images")
+                    clipped = page.evaluate(CLIPPED_HEADERS)
+                    problems += [f"{page_name}: table header {h!r} is cut off at 1280 px (right edge {r} px, "
+                                 f"visible to {v} px) and no scrollbar shows it" for h, r, v in clipped]
                     if page_name == "01_attack" and not page.query_selector("mjx-container"):
                         problems.append("01_attack: MathJax did not typeset the formulas")
                     if shots:
@@ -270,3 +302,29 @@ def _write(nb) -> str:
     nbformat.write(nb, f)
     f.close()
     return f.name
+
+
+SILENT = '''# %% tags=["parameters"]
+params = {}
+# %%
+from lotslib import plots
+import pandas as pd
+if params.get("iters", 0) > 100:
+    plots.table(pd.DataFrame({"a": [1]}), "never shown")
+'''
+
+
+def test_a_cell_that_should_show_a_table_but_shows_nothing_fails(tmp_path, monkeypatch):
+    """Issue 11, item 7: a table helper inside an `if` without `else` would leave its cell empty;
+    the build names the cell instead of publishing a page without the table."""
+    src = tmp_path / "notebooks"
+    src.mkdir()
+    (src / "c_silent.py").write_text(SILENT)
+    monkeypatch.setattr(book, "NOTEBOOKS", src)
+    with pytest.raises(book.ChapterFailed, match=r"code cell\(s\) \[2\] call a table or figure helper"):
+        book.execute_chapter(book.Chapter("9", "c_silent", "silent"), {"iters": 3}, tmp_path / "root",
+                             log=lambda *a: None)
+    shown = SILENT.replace('"never shown")', '"never shown")\nelse:\n    plots.note("nothing to show")')
+    (src / "c_silent.py").write_text(shown)
+    assert book.execute_chapter(book.Chapter("9", "c_silent", "silent"), {"iters": 3}, tmp_path / "root",
+                                log=lambda *a: None) == "executed"

@@ -151,6 +151,9 @@ def test_constant_images_are_flagged_and_no_table_has_nan(only_constant, tmp_pat
     methods = ["random", "gradcam", "smoothgradcampp", "lots", "lots_class", "lots_mean"]
     params = {**FAST, "smoothgradcampp": {"n_samples": 2}}
     df = run_tiny(folder(imgs), tmp_path / "cache", methods=methods, params=params)
+    na = df[df["na_reason"] != ""]  # LOTS class/mean rows of a class without another image: N/A by design
+    assert na["method"].isin(["lots_class", "lots_mean"]).all() and na["avg_drop"].isna().all()
+    df = df[df["na_reason"] == ""]
     const = df[df["image_id"].str.startswith("c_")]
     assert const["degenerate"].all() and const["flagged"].all() and const["flag"].str.contains("degenerate_map").all()
     assert (const.loc[const["method"].str.startswith("lots"), "lots_stop"] == "constant_image").all()

@@ -196,7 +196,8 @@ def test_cache_keys_cover_params_weights_and_images(tmp_path):
     assert len(two.attrs["computed"]) == 3
     assert set(two["cache_key"]).isdisjoint(one["cache_key"])
     im2 = two.set_index("image_id").loc["im2"]
-    assert not im2["target_fallback"] and im2["target_class"] == 7  # now a real class mean
+    assert im2["na_reason"] == "" and im2["target_class"] == 7  # now a real class mean (it was N/A)
+    assert one.set_index("image_id").loc["im2", "na_reason"].startswith("no other reference image of class 7")
 
 
 # ====================================================================== SIGKILL, identical reruns
@@ -280,10 +281,13 @@ def test_two_clean_runs_give_byte_identical_summaries(subprocess_runs):
     for csv in CSVS:
         a, b = (root / "clean1" / csv).read_bytes(), (root / "clean2" / csv).read_bytes()
         assert a == b, f"{csv} differs between two clean runs"
-    rows = pd.read_csv(root / "clean1" / "rows.csv")
-    assert len(rows) == 6 * 6 and not rows.select_dtypes("number").isna().any().any()
+    rows = pd.read_csv(root / "clean1" / "rows.csv", keep_default_na=False, na_values={"avg_drop": ["", "NaN"]})
+    na = rows["na_reason"] != ""  # LOTS class/mean rows of classes without another image of theirs
+    assert len(rows) == 6 * 6 and not rows[~na].select_dtypes("number").isna().any().any()
+    assert rows.loc[na, "method"].isin(["lots_class", "lots_mean"]).all() and rows.loc[na, "avg_drop"].isna().all()
     summary = pd.read_csv(root / "clean1" / "summary.csv")
-    assert len(summary) == 6 * 5 and (summary["n"] == 6).all()
+    n_ok = (~na).groupby(rows["method"]).sum()
+    assert len(summary) == 6 * 5 and (summary["n"].to_numpy() == summary["method"].map(n_ok).to_numpy()).all()
     # the random methods really are random (seeded per image), not accidentally constant
     rnd = rows[rows["method"] == "random"]
     assert rnd["coherency"].nunique() > 1

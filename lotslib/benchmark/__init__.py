@@ -53,7 +53,9 @@ module                 what it holds
 ``feature_targets``    the class and mean feature targets of Table 5.1
 ``scoring``            one batch: explain, score with every metric, lay out the rows
 ``runner``             :func:`run`: models x methods x images, cached and shardable
+``rescoring``          the stored maps scored again under other metric conventions
 ``tables``             Tables 5.1-5.3 with bootstrap intervals, the paired Wilcoxon test
+``timing``             Table 5.3's two CAM paths (graph cut, stock pytorch-grad-cam)
 ``reference``          the thesis's own numbers (``data/thesis_tables.csv``)
 ``__main__``           ``python -m lotslib.benchmark`` (also under ``torchrun``)
 =====================  ==================================================================
@@ -65,13 +67,15 @@ format version (:mod:`lotslib.benchmark.store`). A killed run resumes where it s
 per-image random seeds (Random-CAM, SmoothGrad-CAM++) are derived from the image id, so a map
 does not depend on the batch it ran in.
 """
-from ..method_registry import ALL_METHODS, METHODS
+from ..method_registry import ALL_METHODS, CAM_METHODS, METHODS
 from ..metric_registry import METRICS
 from .feature_targets import lots_targets, open_reference
 from .params import CACHE_VERSION, DEFAULT_CACHE_DIR, METRIC_DEFAULTS, resolve_params
 from .reference import REFERENCE_CSV, compare_with_reference, reference_tables
+from .rescoring import rescore
 from .runner import run
 from .store import load_curves, load_maps
+from .timing import cam_path_timing
 from .tables import (
     MODELS_ORDER,
     format_table,
@@ -85,10 +89,12 @@ from .tables import (
 
 __all__ = [
     "run",
+    "rescore",
     "load_curves",
     "load_maps",
     "ALL_METHODS",
     "METHODS",
+    "CAM_METHODS",
     "LOTS_VARIANTS",
     "METRICS",
     "METRIC_DEFAULTS",
@@ -108,6 +114,7 @@ __all__ = [
     "format_table",
     "reference_tables",
     "compare_with_reference",
+    "cam_path_timing",
     "main",
 ]
 

@@ -93,14 +93,15 @@ def table_5_1(df: pd.DataFrame, **kw) -> pd.DataFrame:
     return t
 
 
-def table_5_2(df: pd.DataFrame, **kw) -> pd.DataFrame:
+def table_5_2(df: pd.DataFrame, metrics: Sequence[str] | None = None, **kw) -> pd.DataFrame:
     """Table 5.2's layout: (model, method) rows in the thesis's order (Random-CAM first, LOTS
-    last) x the five metrics, each with ``mean``, ``ci_low``, ``ci_high``, ``n``. Uses the
-    rows of the methods with a Table 5.2 row in the registry
+    last) x the metrics (default: every registered one), each with ``mean``, ``ci_low``,
+    ``ci_high``, ``n``. Uses the rows of the methods with a Table 5.2 row in the registry
     (:data:`lotslib.method_registry.METHODS`; LOTS = zero target)."""
     rows = table_rows("5.2")
+    metrics = tuple(METRICS) if metrics is None else tuple(metrics)
     d = df[df["method"].isin(rows)]
-    return _wide(summarize(d, tuple(METRICS), **kw), rows, tuple(METRICS))
+    return _wide(summarize(d, metrics, **kw), rows, metrics)
 
 
 def table_5_3(df: pd.DataFrame, **kw) -> pd.DataFrame:

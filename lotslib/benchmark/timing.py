@@ -37,7 +37,7 @@ def _time_one(model, method, x, params, fast):
 
 
 def cam_path_timing(model, methods, images, params: dict | None = None, cache_dir=None, device="cpu") -> pd.DataFrame:
-    """Milliseconds per map of each CAM method on both paths (:data:`PATHS`).
+    """Milliseconds per map of each CAM method on both paths (:data:`lotslib.benchmark.timing.PATHS`).
 
     Parameters
     ----------
