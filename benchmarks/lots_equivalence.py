@@ -114,7 +114,9 @@ def main(argv=None) -> int:
     out.to_csv(a.out, index=False)
     from lotslib import provenance
 
-    meta = {"command": "python benchmarks/" + Path(__file__).name + " " + " ".join(argv or sys.argv[1:]),
+    import shlex
+
+    meta = {"command": "python benchmarks/" + Path(__file__).name + " " + shlex.join(argv or sys.argv[1:]),
             "protocol": PROTOCOL, "tau": 0.1, "images": images.description, "image_list_hash": images.fingerprint(),
             "model": a.model, "weights": weights_fingerprint(model), "steps": a.steps, "threads": a.threads,
             "protocol_mean_passes": float(ref["lots_iters"].mean()), "bar": {"median": MEDIAN_BAR, "p10": P10_BAR},

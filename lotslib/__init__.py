@@ -43,7 +43,7 @@ from .errors import (  # noqa: F401
     WeightsNotFoundError,
 )
 from .lots import LotsResult, LotsTrace, lots  # noqa: F401
-from .models import known_models, load_model  # noqa: F401
+from .models import known_models, load_model, wrap  # noqa: F401
 from .visualize import lots_map  # noqa: F401
 from .method_registry import ALL_METHODS, METHODS, Method, register  # noqa: F401
 from . import cams, lots_explainer  # noqa: F401,E402  (register the built-in methods, in table order)

@@ -309,11 +309,48 @@ def assemble(root: Path) -> None:
                             ignore=shutil.ignore_patterns("__pycache__"))
 
 
-def jupyter_book_build(root: Path, strict: bool = True, log=print) -> Path:
-    """``jupyter-book build <root>`` (``-W``: warnings are errors). Returns the HTML folder."""
+def repository_url(repository: str | None = None) -> str:
+    """The repository the book's buttons point at: ``repository``, else ``$LOTSBOOK_REPOSITORY``,
+    else none (``""``: no repository, issues, Binder or Colab button is rendered)."""
+    return (repository if repository is not None else os.environ.get("LOTSBOOK_REPOSITORY", "")).strip()
+
+
+def book_config(root: Path, repository: str | None = None) -> Path:
+    """The configuration file to build ``root`` with: its ``_config.yml`` when no repository is
+    set; otherwise a copy under ``_build/`` that sets ``repository.url`` and turns on the
+    repository, issues, Binder and Colab buttons. The launch buttons open
+    ``book/<chapter>.ipynb`` in that repository: publish the executed notebooks there
+    (``git add -f book/*.ipynb``), as the README says."""
+    import yaml
+
+    root = Path(root)
+    url = repository_url(repository)
+    base = root / "_config.yml"
+    if not url:
+        return base
+    if not url.startswith(("https://", "http://")):
+        raise ChapterFailed(f"--repository {url!r}: give the repository's https:// URL "
+                            f"(e.g. https://github.com/you/lots-book).")
+    cfg = yaml.safe_load(base.read_text())
+    cfg.setdefault("repository", {})["url"] = url
+    cfg.setdefault("launch_buttons", {}).update(binderhub_url="https://mybinder.org",
+                                                colab_url="https://colab.research.google.com")
+    cfg.setdefault("html", {}).update(use_repository_button=True, use_issues_button=True)
+    out = root / "_build" / "_config.repository.yml"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True))
+    return out
+
+
+def jupyter_book_build(root: Path, strict: bool = True, log=print, repository: str | None = None) -> Path:
+    """``jupyter-book build <root>`` (``-W``: warnings are errors). Returns the HTML folder.
+    ``repository``: see :func:`book_config`."""
     exe = Path(sys.executable).with_name("jupyter-book")
     cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "jupyter_book.cli.main"]
     cmd += ["build", str(root), "--builder", "html"]
+    config = book_config(root, repository)
+    if config.name != "_config.yml":
+        cmd += ["--config", str(config)]
     if strict:
         cmd += ["-W", "-n", "--keep-going"]
     log("$ " + " ".join(cmd))
@@ -336,9 +373,12 @@ def build(
     force: bool = False,
     strict: bool = True,
     log=print,
+    repository: str | None = None,
     **overrides,
 ) -> dict:
-    """Execute the chapters, then build the book. Returns timings ``{stem: seconds, "build": s}``."""
+    """Execute the chapters, then build the book. Returns timings ``{stem: seconds, "build": s}``.
+    ``repository``: the URL the book's repository and launch buttons point at (default
+    ``$LOTSBOOK_REPOSITORY``; none: no such button, :func:`book_config`)."""
     root = Path(root).resolve()
     params = chapter_parameters(profile, tiny, **overrides)
     assemble(root)
@@ -358,7 +398,7 @@ def build(
                 f"Run python -m lotslib.book without --chapters first."
             )
         t0 = time.perf_counter()
-        jupyter_book_build(root, strict=strict, log=log)
+        jupyter_book_build(root, strict=strict, log=log, repository=repository)
         times["build"] = time.perf_counter() - t0
     times["total"] = time.perf_counter() - t_all
     return times
@@ -394,6 +434,8 @@ def main(argv=None) -> int:
     ap.add_argument("--device")
     ap.add_argument("--cache-dir")
     ap.add_argument("--no-strict", action="store_true", help="do not turn build warnings into errors")
+    ap.add_argument("--repository", help="repository URL for the repository, Binder and Colab buttons "
+                                         "(default $LOTSBOOK_REPOSITORY; none: no buttons)")
     a = ap.parse_args(argv)
     overrides = dict(
         image_path=a.image_path, ground_truth=a.ground_truth, n_images=a.n_images, iters=a.iters, tau=a.tau,
@@ -416,7 +458,7 @@ def main(argv=None) -> int:
         overrides["compare_models"] = list(a.models[:2]) if len(a.models) > 1 else [a.models[0]] * 2
     try:
         times = build(profile=a.profile, tiny=a.tiny, chapters=a.chapters, root=a.root, build_html=not a.no_build,
-                      force=a.force, strict=not a.no_strict, **overrides)
+                      force=a.force, strict=not a.no_strict, repository=a.repository, **overrides)
     except ChapterFailed as exc:
         print(f"\nlotslib.book: {exc}", file=sys.stderr)
         return 1

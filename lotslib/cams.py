@@ -230,7 +230,10 @@ def run_cam(cam_class, model, x: torch.Tensor, targets: torch.Tensor, cam_kwargs
         if fast:
             stack.enter_context(_frozen(model))
             stack.enter_context(_cut_at(layer))
-        cam = stack.enter_context(cam_class(model=model, target_layers=[layer], **(cam_kwargs or {})))
+        kw = dict(cam_kwargs or {})
+        if getattr(model, "reshape_transform", None) is not None:  # vision transformers (lotslib.models.wrap)
+            kw.setdefault("reshape_transform", model.reshape_transform)
+        cam = stack.enter_context(cam_class(model=model, target_layers=[layer], **kw))
         stack.enter_context(_shielded(layer))
         out = cam(input_tensor=x, targets=[ClassifierOutputTarget(int(c)) for c in targets.tolist()])
         cam.outputs = None  # drop the retained graph now, not when the object is collected

@@ -72,7 +72,12 @@ def _explain(args) -> int:
         print(f"error: unknown method(s) {unknown}; choose from {list(METHODS)}", file=sys.stderr)
         return 2
     torch.manual_seed(0)
-    model = load_model(args.model, device=args.device)
+    torch.set_num_threads(args.threads)
+    model = load_model(args.model, weights=args.weights or "default", device=args.device)
+    if args.cam_layer:
+        from .models import _submodule
+
+        model.cam_layer = _submodule(model.net, args.cam_layer, "--cam-layer")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     # the rest: defaults
@@ -100,6 +105,14 @@ def _explain(args) -> int:
             tmp_png.replace(png)
             print(f"  {method}: wrote {png}")
     return 0
+
+
+def _default_threads() -> int:
+    """1 thread on a machine with <= 2 cores (fast alone and under load), else up to 8."""
+    import os
+
+    cores = os.cpu_count() or 1
+    return 1 if cores <= 2 else min(cores, 8)
 
 
 def main(argv=None) -> int:
@@ -140,7 +153,14 @@ def main(argv=None) -> int:
     e.add_argument("--alpha", type=float, default=lots_defaults["alpha"], help="LOTS step width (largest pixel change)")
     e.add_argument("--filter-size", type=int, default=lots_defaults["filter_size"],
                    help="Gaussian blur of the LOTS map")
-    e.add_argument("--device", default="cpu")
+    e.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    e.add_argument("--weights", default=None,
+                   help="a local checkpoint (state dict, loaded with weights_only=True) instead of the default weights")
+    e.add_argument("--cam-layer", default=None, help="the layer the CAM methods explain, by module name "
+                                                      "(default: the model's last convolutional block)")
+    e.add_argument("--threads", type=int, default=_default_threads(),
+                   help="torch threads; 1 on a machine with <= 2 cores, where two busy processes' OpenMP threads "
+                        "oversubscribe the cores and slow LOTS down many times over")
     e.add_argument("--force", action="store_true", help="recompute maps that already exist")
     sub.add_parser("models", help="list the known models")
     args = ap.parse_args(argv)

@@ -105,7 +105,7 @@ def _check_inputs(x, maps, classes):
             f"maps have values in [{float(maps.min()):.4g}, {float(maps.max()):.4g}], outside [0,1]. "
             f"Fix: min-max normalize them (lotslib.visualize.minmax)."
         )
-    cl = torch.as_tensor(np.asarray(classes)).flatten().long()
+    cl = torch.as_tensor(np.array(classes)).flatten().long()
     if cl.numel() == 1 and n > 1:
         cl = cl.expand(n).clone()
     if cl.numel() != n:
@@ -118,7 +118,7 @@ def class_probs(model, x: torch.Tensor, classes, batch_size: int = 32) -> np.nda
     """Softmax probability of ``classes[i]`` on ``x[i]`` -> ``(N,)`` float64, without gradients."""
     _check_batch_size(batch_size)
     dev = model_device(model)
-    cl = torch.as_tensor(np.asarray(classes)).flatten().long()
+    cl = torch.as_tensor(np.array(classes)).flatten().long()
     if cl.numel() == 1 and len(x) > 1:
         cl = cl.expand(len(x))
     out = []

@@ -43,6 +43,7 @@ from .tensors import to_tensor
 
 __all__ = [
     "ModelWrapper",
+    "wrap",
     "load_model",
     "known_models",
     "imagenet_categories",
@@ -63,6 +64,8 @@ class _Spec:
     classifier: Callable[[nn.Module], nn.Linear]
     resize_ratio: float = 0.875
     resize_size: int | None = None  # the weights' own resize (torchvision transforms); None: input_size / ratio
+    mean: tuple | None = None  # normalize == "custom": the per-channel mean and std of pixels in [0,1]
+    std: tuple | None = None
 
 
 # --------------------------------------------------------------------- embedded
@@ -274,7 +277,9 @@ class ModelWrapper(nn.Module):
         self.classifier = spec.classifier(net)
         self.weights_id = weights_id
         self.categories = imagenet_categories()
-        if spec.normalize == "imagenet":
+        if spec.normalize == "custom":  # lotslib.models.wrap
+            mean, std = spec.mean, spec.std
+        elif spec.normalize == "imagenet":
             mean, std = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
         else:  # TF-style EfficientNet-Lite: (x*255 - 127) / 128
             mean, std = (127 / 255,) * 3, (128 / 255,) * 3
@@ -492,6 +497,117 @@ def load_model(
     if channels_last:
         wrapper.to(memory_format=torch.channels_last)
     return wrapper.to(device)
+
+
+def _submodule(module: nn.Module, layer, what: str) -> nn.Module:
+    from .errors import ParameterError
+
+    if isinstance(layer, str):
+        try:
+            return module.get_submodule(layer)
+        except AttributeError:
+            names = [n for n, _ in module.named_modules() if n][-8:]
+            raise ParameterError(f"{what}={layer!r} is not a submodule of {type(module).__name__}. "
+                                 f"Fix: pass one of its module names, e.g. {names}.") from None
+    if not isinstance(layer, nn.Module) or not any(m is layer for m in module.modules()):
+        raise ParameterError(f"{what} must be a submodule of the wrapped model (or its name); got "
+                             f"{type(layer).__name__}. Fix: pass e.g. model.layer4[-1] or 'layer4.1'.")
+    return layer
+
+
+def wrap(module: nn.Module, *, mean, std, input_size: int, cam_layer, categories=None, reshape_transform=None,
+         name: str | None = None, classifier=None) -> ModelWrapper:
+    """Wrap any classifier so every part of lotslib accepts it (LOTS, the CAMs, the metrics, the benchmark).
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        A classifier taking normalized ``(N,3,input_size,input_size)`` tensors and returning
+        logits ``(N,C)``. Its parameters are frozen (gradients are taken with respect to the input).
+    mean, std : Sequence of float
+        Its per-channel normalization of pixels in [0,1] (three values each; std > 0).
+    input_size : int
+        The side of its square input (the crop of :meth:`ModelWrapper.preprocess`).
+    cam_layer : torch.nn.Module or str
+        The layer the CAM methods explain (a submodule, or its dotted name).
+    categories : Sequence of str or None
+        Class names; default the ImageNet-1k names for 1000 outputs, ``"class i"`` otherwise.
+    reshape_transform : Callable or None
+        For layers whose output is not ``(N,C,H,W)`` (vision transformers): pytorch-grad-cam's
+        ``reshape_transform``, applied to activations and gradients.
+    name : str or None
+        A name for tables and caches (default: the module's class name).
+    classifier : torch.nn.Module, str or None
+        The final linear layer (``features(x, "penultimate")`` takes its input); default the
+        last ``nn.Linear`` of ``module``.
+
+    Returns
+    -------
+    ModelWrapper
+        Pixels in [0,1] in, logits out, as :func:`load_model` returns.
+
+    Raises
+    ------
+    lotslib.errors.ParameterError
+        Before any other compute: ``cam_layer`` or ``classifier`` is not a submodule, ``mean``
+        or ``std`` does not hold three finite values (std > 0), or the model rejects a
+        zero input of ``input_size``.
+    """
+    import math
+
+    from .errors import ParameterError
+
+    if not isinstance(module, nn.Module):
+        raise ParameterError(f"wrap() takes a torch.nn.Module; got {type(module).__name__}.")
+    vals = {}
+    for what, v in (("mean", mean), ("std", std)):
+        try:
+            t = tuple(float(a) for a in v)
+        except (TypeError, ValueError):
+            t = ()
+        if len(t) != 3 or not all(math.isfinite(a) for a in t) or (what == "std" and min(t) <= 0):
+            raise ParameterError(f"{what}={v!r}: give three finite values, one per RGB channel, for pixels in [0,1]"
+                                 f"{' (all > 0)' if what == 'std' else ''}, e.g. (0.485, 0.456, 0.406).")
+        vals[what] = t
+    if isinstance(input_size, bool) or not isinstance(input_size, int) or input_size < 16:
+        raise ParameterError(f"input_size={input_size!r}: must be an integer >= 16 (the side of the model's input).")
+    layer = _submodule(module, cam_layer, "cam_layer")
+    if classifier is None:
+        linears = [m for m in module.modules() if isinstance(m, nn.Linear)]
+        head = linears[-1] if linears else None
+    else:
+        head = _submodule(module, classifier, "classifier")
+    module.eval()
+    for prm in module.parameters():
+        prm.requires_grad_(False)
+    try:
+        dev = next(module.parameters()).device
+    except StopIteration:
+        dev = torch.device("cpu")
+    try:
+        with torch.no_grad():
+            out = module(torch.zeros(1, 3, input_size, input_size, device=dev))
+    except Exception as exc:  # noqa: BLE001 - any failure: the size does not fit the model
+        raise ParameterError(f"the model rejects a (1, 3, {input_size}, {input_size}) input ({type(exc).__name__}: "
+                             f"{exc}). Fix: pass the input_size it was trained for.") from None
+    if not isinstance(out, torch.Tensor) or out.dim() != 2:
+        raise ParameterError(f"the model returns {type(out).__name__} {tuple(getattr(out, 'shape', ()))}, not "
+                             f"logits (N, C). Fix: wrap a module whose forward returns the logits.")
+    spec = _Spec("custom", input_size, builder=None, normalize="custom", cam_layer=lambda n: layer,
+                 classifier=lambda n: head, mean=vals["mean"], std=vals["std"])
+    h = hashlib.sha256(type(module).__qualname__.encode())
+    for k, v in module.state_dict().items():
+        h.update(k.encode())
+        h.update(v.detach().cpu().float().contiguous().numpy().tobytes())
+    label = name or type(module).__name__.lower()
+    wrapper = ModelWrapper(label, module, spec, f"{label}:{h.hexdigest()[:16]}")
+    n_out = int(out.shape[1])
+    if categories is not None:
+        wrapper.categories = [str(c) for c in categories]
+    elif n_out != 1000:
+        wrapper.categories = [f"class {i}" for i in range(n_out)]
+    wrapper.reshape_transform = reshape_transform
+    return wrapper
 
 
 def weights_fingerprint(model: ModelWrapper) -> str:

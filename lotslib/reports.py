@@ -11,6 +11,8 @@ import pandas as pd
 import torch
 
 __all__ = [
+    "recorded_meta",
+    "equivalence_frontier",
     "convention_verdict",
     "timing_paths_table",
     "na_rows",
@@ -626,6 +628,27 @@ def recorded(name: str):
     return pd.read_csv(path) if path.suffix == ".csv" else pd.DataFrame(book_time(path)).set_index("item")
 
 
+def recorded_meta(name: str) -> dict:
+    """The JSON sidecar of a recorded run in ``data/`` (its command, parameters, hashes);
+    ``{"command": "(not recorded)"}`` when absent.
+
+    Parameters
+    ----------
+    name : str
+        The sidecar's file name, e.g. ``"lots_equivalence.json"``.
+
+    Returns
+    -------
+    dict
+    """
+    import json
+
+    from .book import ROOT
+
+    path = ROOT / "data" / name
+    return json.loads(path.read_text()) if path.is_file() else {"command": "(not recorded)"}
+
+
 def build_info(profile: str) -> pd.DataFrame:
     """The build machine, date and repository state.
 
@@ -781,3 +804,55 @@ def timing_paths_table(timing: pd.DataFrame) -> pd.DataFrame:
         wide[(model, "speed-up")] = (stock / cut).reindex(wide.index)
     order = [c for m in dict.fromkeys(t["model"]) for c in wide.columns if c[0] == m]
     return wide[order]
+
+
+# ------------------------------------------------------------------ chapter 7: the recorded equivalence study
+def equivalence_frontier(study: pd.DataFrame, meta: dict | None = None) -> dict:
+    """The frontier of ``benchmarks/lots_equivalence.py``'s recorded candidates, and the
+    sentence that states its outcome, written from the numbers.
+
+    Parameters
+    ----------
+    study : pandas.DataFrame
+        ``data/lots_equivalence.csv``: one row per candidate schedule (``mean_passes``,
+        ``passes_ratio``, ``pearson_median``, ``pearson_p10``, ``<metric>_delta`` with
+        ``_delta_low`` / ``_delta_high``, ``meets_bar``, ``picked``).
+    meta : dict or None
+        Its JSON sidecar (the command, the bar, the protocol's mean passes).
+
+    Returns
+    -------
+    dict
+        ``table``: candidates by mean passes (index ``candidate``) with the passes, the
+        speed-up, the maps' median and 10th-percentile Pearson, the metrics whose paired
+        interval excludes 0, and whether the candidate meets the bar; ``text``: the outcome.
+    """
+    from .metric_registry import METRICS
+
+    bar = (meta or {}).get("bar", {"median": 0.95, "p10": 0.90})
+    rows = []
+    for _, r in study.sort_values("mean_passes").iterrows():
+        moved = [m.short for m in METRICS.values()
+                 if f"{m.key}_delta_low" in r and not (r[f"{m.key}_delta_low"] <= 0 <= r[f"{m.key}_delta_high"])]
+        rows.append({"candidate": r["candidate"], "passes per map": r["mean_passes"],
+                     "fewer passes": r["passes_ratio"], "Pearson median": r["pearson_median"],
+                     "Pearson p10": r["pearson_p10"], "metrics that moved": ", ".join(moved) or "none",
+                     "meets the bar": bool(r["meets_bar"])})
+    table = pd.DataFrame(rows).set_index("candidate")
+    picked = study[study["picked"]] if "picked" in study else study.iloc[0:0]
+    if len(picked):
+        p = picked.iloc[0]
+        text = (f"The cheapest schedule that meets the bar (median Pearson >= {bar['median']}, 10th percentile >= "
+                f"{bar['p10']}, every metric's paired 95% interval containing 0) is **{p['candidate']}**: "
+                f"{p['mean_passes']:.0f} passes per map, {p['passes_ratio']:.1f}x fewer than the protocol, median "
+                f"Pearson {p['pearson_median']:.3f}.")
+    else:
+        best = study.sort_values(["pearson_median"], ascending=False).iloc[0]
+        text = (f"No candidate meets the bar (median Pearson >= {bar['median']}, 10th percentile >= {bar['p10']}, "
+                f"every metric's paired 95% interval containing 0). The maps closest to the protocol's come from "
+                f"**{best['candidate']}** (median Pearson {best['pearson_median']:.3f}, 10th percentile "
+                f"{best['pearson_p10']:.3f}, {best['passes_ratio']:.1f}x fewer passes); every candidate with 8x fewer "
+                f"passes stays at a median Pearson of at most "
+                f"{study.loc[study['passes_ratio'] >= 8, 'pearson_median'].max():.3f}. The protocol's map keeps "
+                f"changing until late, so the embedded profile keeps a plain iteration cap.")
+    return {"table": table, "text": text}

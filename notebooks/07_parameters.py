@@ -91,6 +91,27 @@ else:
     plots.note("data/early_stop_study.csv is absent: run `python benchmarks/early_stop.py --out data/early_stop_study.csv`.")
 
 # %% [markdown]
+# ## A cheaper schedule with the protocol's maps?
+#
+# `benchmarks/lots_equivalence.py` runs the thesis protocol (α = 1/255, 500 iterations,
+# τ = 0.1) and cheaper candidates — fewer iterations with a larger α, a geometrically
+# decaying α, the plateau stop, and combinations — on 20 embedded photos with all five
+# metrics, and asks which one reproduces the protocol's maps (median Pearson ≥ 0.95, 10th
+# percentile ≥ 0.90) and metrics (every paired 95% interval of the difference contains 0)
+# with the fewest forward+backward passes. Its recorded output is summarised here.
+
+# %%
+eq = reports.recorded("lots_equivalence.csv")
+if eq is not None:
+    frontier = reports.equivalence_frontier(eq, reports.recorded_meta("lots_equivalence.json"))
+    plots.table(frontier["table"], f"Recorded run of `{reports.recorded_meta('lots_equivalence.json')['command']}` "
+                f"(EfficientNet-Lite0, {int(eq['n'].iloc[0])} photos): each schedule's passes per map, its maps' Pearson "
+                f"correlation with the protocol's, and the metrics whose paired interval excludes 0.")
+    plots.note(frontier["text"])
+else:
+    plots.note("data/lots_equivalence.csv is absent: run `python benchmarks/lots_equivalence.py`.")
+
+# %% [markdown]
 # ## Step width α
 
 # %%

@@ -117,11 +117,28 @@ def test_pages_reference_nothing_outside(built):
     assert (root / "_build" / "html" / "_static" / "mathjax" / "tex-mml-chtml.js").is_file()
 
 
-def test_launch_buttons_and_repository_configured(built):
+def test_no_repository_or_launch_button_unless_configured(built, tmp_path, monkeypatch):
+    """Issue 14, item 3: with no repository configured no page links to one (no repository,
+    issues, Binder or Colab button); with one, the build's config sets it and the buttons."""
+    import yaml
+
     root, _ = built
-    html = _html(root, "01_attack")
-    assert "mybinder.org" in html and "colab.research.google.com" in html
-    assert "github.com/lots-book/lots-book" in html
+    for html_file in (root / "_build" / "html").rglob("*.html"):
+        html = html_file.read_text(encoding="utf-8")
+        # citations may link to GitHub; buttons may not
+        for mark in ("mybinder.org", "colab.research.google.com", "lots-book/lots-book", "btn-source-repository-button",
+                     "btn-launch-repository-button", "launch-buttons"):
+            assert mark not in html, f"{html_file.name} has {mark!r} though no repository is configured"
+    assert "_sources/book/01_attack.ipynb" in _html(root, "01_attack")  # the download button: a local file
+    monkeypatch.delenv("LOTSBOOK_REPOSITORY", raising=False)
+    (tmp_path / "_config.yml").write_text((root / "_config.yml").read_text())
+    assert book.book_config(tmp_path) == tmp_path / "_config.yml"
+    monkeypatch.setenv("LOTSBOOK_REPOSITORY", "https://example.org/me/lots-book")
+    cfg = yaml.safe_load(book.book_config(tmp_path).read_text())
+    assert cfg["repository"]["url"] == "https://example.org/me/lots-book"
+    assert cfg["html"]["use_repository_button"] and cfg["launch_buttons"]["binderhub_url"] == "https://mybinder.org"
+    with pytest.raises(book.ChapterFailed, match="https:// URL"):
+        book.book_config(tmp_path, repository="git@example.org:me/lots-book")
 
 
 # ----------------------------------------------------------------- the browser

@@ -37,3 +37,25 @@ def test_cli_errors_are_clear(tmp_path, capsys):
     assert "Known models" in capsys.readouterr().err
     assert main(["models"]) == 0
     assert "efficientnet_lite0" in capsys.readouterr().out
+
+
+def test_cli_takes_a_local_checkpoint_and_a_cam_layer(tmp_path, capsys):
+    """--weights PATH (a state dict saved here from random init) and --cam-layer NAME."""
+    import torch
+    import torchvision
+
+    from lotslib.data import photo
+
+    torch.manual_seed(0)
+    ckpt = tmp_path / "densenet121-random.pth"
+    torch.save(torchvision.models.densenet121(weights=None).state_dict(), ckpt)
+    arr = (photo("coffee").image.permute(1, 2, 0).numpy() * 255).astype("uint8")
+    Image.fromarray(arr).save(tmp_path / "coffee.jpg")
+    out = tmp_path / "out"
+    argv = ["explain", str(tmp_path / "coffee.jpg"), "--model", "densenet121", "--weights", str(ckpt),
+            "--cam-layer", "features.denseblock4", "--method", "gradcam", "--out", str(out)]
+    assert main(argv) == 0
+    m = np.load(out / "coffee_gradcam.npy")
+    assert m.shape == (224, 224) and np.isfinite(m).all()
+    assert main(argv[:-4] + ["--cam-layer", "features.nope", "--out", str(tmp_path / "o2")]) == 2
+    assert "is not a submodule" in capsys.readouterr().err

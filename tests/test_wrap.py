@@ -1,0 +1,52 @@
+"""lotslib.wrap: any classifier behind the same wrapper (issue 13, item 1)."""
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from lotslib import explain, wrap
+from lotslib.errors import ParameterError
+
+
+@pytest.fixture(scope="module")
+def rewrapped(lite0):
+    """The Lite0 network wrapped by hand with its own normalization and CAM layer."""
+    return wrap(lite0.net, mean=lite0.mean.flatten().tolist(), std=lite0.std.flatten().tolist(), input_size=224,
+                cam_layer=lite0.cam_layer, name="lite0-wrapped")
+
+
+@pytest.mark.parametrize("method, params", [("gradcam", {}), ("layercam", {}), ("lots", {"iters": 3})])
+def test_wrap_gives_the_maps_load_model_gives(rewrapped, lite0, chelsea, method, params):
+    assert torch.equal(rewrapped(chelsea), lite0(chelsea))
+    a = explain(method, rewrapped, chelsea, **params)
+    b = explain(method, lite0, chelsea, **params)
+    assert a.shape == (1, 224, 224) and torch.allclose(a, b, atol=1e-6)
+    assert rewrapped.categories[int(lite0(chelsea).argmax())] == lite0.categories[int(lite0(chelsea).argmax())]
+    assert torch.allclose(rewrapped.features(chelsea, "penultimate"), lite0.features(chelsea, "penultimate"))
+
+
+def _tiny():
+    return nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                         nn.Linear(4, 5))
+
+
+def test_wrap_rejects_bad_arguments_before_any_compute():
+    net = _tiny()
+    with pytest.raises(ParameterError, match="cam_layer='layer9' is not a submodule"):
+        wrap(net, mean=(0, 0, 0), std=(1, 1, 1), input_size=32, cam_layer="layer9")
+    with pytest.raises(ParameterError, match="must be a submodule"):
+        wrap(net, mean=(0, 0, 0), std=(1, 1, 1), input_size=32, cam_layer=nn.ReLU())
+    with pytest.raises(ParameterError, match="mean=.*three finite values"):
+        wrap(net, mean=(0.5, 0.5), std=(1, 1, 1), input_size=32, cam_layer="0")
+    with pytest.raises(ParameterError, match="std=.*all > 0"):
+        wrap(net, mean=(0, 0, 0), std=(1, 0, 1), input_size=32, cam_layer="0")
+    flat = nn.Sequential(nn.Flatten(), nn.Linear(3 * 32 * 32, 5))
+    with pytest.raises(ParameterError, match="rejects a \\(1, 3, 64, 64\\) input"):
+        wrap(flat, mean=(0, 0, 0), std=(1, 1, 1), input_size=64, cam_layer="1")
+    m = wrap(net, mean=(0.5, 0.5, 0.5), std=(0.25, 0.25, 0.25), input_size=32, cam_layer="0", name="tiny")
+    assert m.categories == [f"class {i}" for i in range(5)] and m.name == "tiny"
+    x = torch.rand(2, 3, 32, 32)
+    assert torch.allclose(m(x), net((x - 0.5) / 0.25))
+    maps = explain("gradcam", m, x)
+    assert maps.shape == (2, 32, 32) and float(maps.min()) >= 0 and float(maps.max()) <= 1
