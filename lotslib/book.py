@@ -68,8 +68,27 @@ class ChapterFailed(RuntimeError):
 
 # ============================================================== the pipeline
 def chapter_parameters(profile: str = "embedded", tiny: bool = False, **overrides) -> dict:
-    """The parameters every chapter receives: the profile, then ``--tiny``, then overrides
-    (``None`` values in ``overrides`` are ignored)."""
+    """The parameters every chapter receives: the profile, then ``--tiny``, then overrides.
+
+    Parameters
+    ----------
+    profile : str, optional
+        A profile of :data:`lotslib.profiles.PROFILES` (default ``"embedded"``).
+    tiny : bool, optional
+        Apply :data:`lotslib.profiles.TINY` (default False).
+    **overrides
+        Chapter parameters (``None`` values are ignored).
+
+    Returns
+    -------
+    dict
+        The parameters.
+
+    Raises
+    ------
+    SystemExit
+        On an unknown profile or parameter name, or a bad value.
+    """
     if profile not in PROFILES:
         raise SystemExit(f"Unknown profile {profile!r}; choose one of {list(PROFILES)}.")
     params = {**PROFILES[profile], **CHAPTER_DEFAULTS}
@@ -95,7 +114,23 @@ def chapter_parameters(profile: str = "embedded", tiny: bool = False, **override
 
 
 def select_chapters(names) -> list[Chapter]:
-    """``["1", "02_visualization", "provenance"]`` -> chapters, in book order."""
+    """Chapters by number or stem, in book order.
+
+    Parameters
+    ----------
+    names : list of str or None
+        E.g. ``["1", "02_visualization", "provenance"]``; empty or None: every chapter.
+
+    Returns
+    -------
+    list of Chapter
+        The chapters, in book order.
+
+    Raises
+    ------
+    SystemExit
+        On an unknown chapter.
+    """
     if not names:
         return list(CHAPTERS)
     wanted = set()
@@ -109,8 +144,14 @@ def select_chapters(names) -> list[Chapter]:
 
 
 def code_fingerprint() -> str:
-    """Hash of the lotslib sources (every module, subpackages included): a chapter is
-    re-executed when the library changes."""
+    """Hash of the lotslib sources (every module, subpackages included).
+
+    Returns
+    -------
+    str
+        The first 16 hex digits of the hash: a chapter is re-executed when the library
+        changes.
+    """
     h = hashlib.sha256()
     for p in sorted((ROOT / "lotslib").rglob("*.py")):
         h.update(p.relative_to(ROOT / "lotslib").as_posix().encode())
@@ -135,7 +176,18 @@ def _stored_key(nb_path: Path) -> str | None:
 
 
 def convert(src: Path):
-    """notebooks/<stem>.py (jupytext py:percent) -> an nbformat notebook with a python3 kernel."""
+    """Convert a chapter's source to a notebook.
+
+    Parameters
+    ----------
+    src : pathlib.Path
+        ``notebooks/<stem>.py`` (jupytext py:percent).
+
+    Returns
+    -------
+    dict
+        An nbformat notebook (``NotebookNode``) with a python3 kernel.
+    """
     import jupytext
 
     nb = jupytext.read(src)
@@ -173,8 +225,32 @@ def _tidy(nb_path: Path, key: str, status: str, params: dict, seconds: float) ->
 
 
 def execute_chapter(ch: Chapter, params: dict, root: Path, force: bool = False, log=print) -> str:
-    """Execute one chapter into ``root/book/<stem>.ipynb``. Returns ``"executed"`` or
-    ``"up to date"``; raises :class:`ChapterFailed` naming the notebook and the cell."""
+    """Execute one chapter into ``root/book/<stem>.ipynb``.
+
+    Parameters
+    ----------
+    ch : Chapter
+        The chapter.
+    params : dict
+        The chapter's parameters (:func:`chapter_parameters`).
+    root : pathlib.Path
+        The book root.
+    force : bool, optional
+        Re-execute even when up to date (default False).
+    log : Callable, optional
+        Progress messages (default ``print``).
+
+    Returns
+    -------
+    str
+        ``"executed"`` or ``"up to date"``.
+
+    Raises
+    ------
+    lotslib.book.ChapterFailed
+        Naming the notebook and the cell, if the chapter fails (or its source or its
+        parameters cell is missing).
+    """
     import nbformat
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
@@ -246,9 +322,19 @@ SHOWS = ("plots.table(", "plots.summary_table(", "plots.rank_table(", "plots.sho
 
 
 def silent_cells(nb_path: Path) -> list[int]:
-    """The code cells (1-based, among code cells) of an executed notebook that call a helper
-    of :data:`SHOWS` but have no output at all: a table or figure that should be on the page
-    and is not."""
+    """The code cells of an executed notebook that show nothing but should.
+
+    Parameters
+    ----------
+    nb_path : pathlib.Path
+        The executed notebook.
+
+    Returns
+    -------
+    list of int
+        The code cells (1-based, among code cells) that call a helper of :data:`SHOWS` but
+        have no output at all: a table or figure that should be on the page and is not.
+    """
     import nbformat
 
     nb = nbformat.read(nb_path, as_version=4)
@@ -279,7 +365,17 @@ def _source_cell_number(nb, exec_cell_index: int) -> str:
 
 
 def ensure_mathjax(root: Path) -> None:
-    """MathJax is served from book/_static (no CDN); fetch it from the npm registry once."""
+    """MathJax is served from book/_static (no CDN); fetch it from the npm registry once.
+
+    Parameters
+    ----------
+    root : pathlib.Path
+        The book root; MathJax is copied there when it is not the repository.
+
+    Returns
+    -------
+    None
+    """
     if (ROOT / MATHJAX).is_file():
         if root != ROOT:
             dst = root / "book" / "_static" / "mathjax"
@@ -291,8 +387,22 @@ def ensure_mathjax(root: Path) -> None:
 
 
 def assemble(root: Path) -> None:
-    """Lay out a book root elsewhere (tests): the configuration, the markdown pages and
-    the static files; the chapters are executed into it afterwards."""
+    """Lay out a book root elsewhere (tests).
+
+    Parameters
+    ----------
+    root : pathlib.Path
+        The book root; nothing is done when it is the repository itself.
+
+    Returns
+    -------
+    None
+
+    Notes
+    -----
+    Copies the configuration, the markdown pages and the static files; the chapters are
+    executed into it afterwards.
+    """
     root = Path(root)
     if root.resolve() == ROOT:
         return
@@ -310,17 +420,48 @@ def assemble(root: Path) -> None:
 
 
 def repository_url(repository: str | None = None) -> str:
-    """The repository the book's buttons point at: ``repository``, else ``$LOTSBOOK_REPOSITORY``,
-    else none (``""``: no repository, issues, Binder or Colab button is rendered)."""
+    """The repository the book's buttons point at.
+
+    Parameters
+    ----------
+    repository : str or None, optional
+        The repository URL (default None: ``$LOTSBOOK_REPOSITORY``).
+
+    Returns
+    -------
+    str
+        ``repository``, else ``$LOTSBOOK_REPOSITORY``, else none (``""``: no repository,
+        issues, Binder or Colab button is rendered).
+    """
     return (repository if repository is not None else os.environ.get("LOTSBOOK_REPOSITORY", "")).strip()
 
 
 def book_config(root: Path, repository: str | None = None) -> Path:
-    """The configuration file to build ``root`` with: its ``_config.yml`` when no repository is
-    set; otherwise a copy under ``_build/`` that sets ``repository.url`` and turns on the
-    repository, issues, Binder and Colab buttons. The launch buttons open
-    ``book/<chapter>.ipynb`` in that repository: publish the executed notebooks there
-    (``git add -f book/*.ipynb``), as the README says."""
+    """The configuration file to build ``root`` with.
+
+    Parameters
+    ----------
+    root : pathlib.Path
+        The book root.
+    repository : str or None, optional
+        The repository's https:// URL (default None: :func:`repository_url`).
+
+    Returns
+    -------
+    pathlib.Path
+        Its ``_config.yml`` when no repository is set; otherwise a copy under ``_build/`` that
+        sets ``repository.url`` and turns on the repository, issues, Binder and Colab buttons.
+
+    Raises
+    ------
+    lotslib.book.ChapterFailed
+        If ``repository`` is not an https:// URL.
+
+    Notes
+    -----
+    The launch buttons open ``book/<chapter>.ipynb`` in that repository: publish the executed
+    notebooks there (``git add -f book/*.ipynb``), as the README says.
+    """
     import yaml
 
     root = Path(root)
@@ -343,8 +484,29 @@ def book_config(root: Path, repository: str | None = None) -> Path:
 
 
 def jupyter_book_build(root: Path, strict: bool = True, log=print, repository: str | None = None) -> Path:
-    """``jupyter-book build <root>`` (``-W``: warnings are errors). Returns the HTML folder.
-    ``repository``: see :func:`book_config`."""
+    """``jupyter-book build <root>`` (``-W``: warnings are errors).
+
+    Parameters
+    ----------
+    root : pathlib.Path
+        The book root.
+    strict : bool, optional
+        Turn warnings into errors (default True).
+    log : Callable, optional
+        Progress messages (default ``print``).
+    repository : str or None, optional
+        See :func:`book_config` (default None).
+
+    Returns
+    -------
+    pathlib.Path
+        The HTML folder.
+
+    Raises
+    ------
+    lotslib.book.ChapterFailed
+        If ``jupyter-book build`` fails.
+    """
     exe = Path(sys.executable).with_name("jupyter-book")
     cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "jupyter_book.cli.main"]
     cmd += ["build", str(root), "--builder", "html"]
@@ -376,9 +538,44 @@ def build(
     repository: str | None = None,
     **overrides,
 ) -> dict:
-    """Execute the chapters, then build the book. Returns timings ``{stem: seconds, "build": s}``.
-    ``repository``: the URL the book's repository and launch buttons point at (default
-    ``$LOTSBOOK_REPOSITORY``; none: no such button, :func:`book_config`)."""
+    """Execute the chapters, then build the book.
+
+    Parameters
+    ----------
+    profile : str, optional
+        A profile of :data:`lotslib.profiles.PROFILES` (default ``"embedded"``).
+    tiny : bool, optional
+        Apply the ``--tiny`` smoke-run settings (default False).
+    chapters : list of str or None, optional
+        Chapters to execute (see :func:`select_chapters`; default None: all).
+    root : pathlib.Path or str, optional
+        The book root (default: the repository).
+    build_html : bool, optional
+        Run ``jupyter-book build`` after the chapters (default True).
+    force : bool, optional
+        Re-execute chapters that are up to date (default False).
+    strict : bool, optional
+        Turn build warnings into errors (default True).
+    log : Callable, optional
+        Progress messages (default ``print``).
+    repository : str or None, optional
+        The URL the book's repository and launch buttons point at (default None:
+        ``$LOTSBOOK_REPOSITORY``; none: no such button, :func:`book_config`).
+    **overrides
+        Chapter parameters, see :func:`chapter_parameters`.
+
+    Returns
+    -------
+    dict
+        Timings in seconds: ``{stem: seconds, "build": s, "total": s}``.
+
+    Raises
+    ------
+    lotslib.book.ChapterFailed
+        If a chapter fails, or the book is built while a chapter was never executed.
+    SystemExit
+        On an unknown profile, chapter or chapter parameter.
+    """
     root = Path(root).resolve()
     params = chapter_parameters(profile, tiny, **overrides)
     assemble(root)
@@ -405,6 +602,18 @@ def build(
 
 
 def main(argv=None) -> int:
+    """Command line entry point: ``python -m lotslib.book``.
+
+    Parameters
+    ----------
+    argv : list of str or None, optional
+        The arguments (default None: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        The exit status: 0 on success, 1 if a chapter or the build failed.
+    """
     ap = argparse.ArgumentParser(prog="python -m lotslib.book", description=__doc__.split("\n\n")[0])
     ap.add_argument("--profile", choices=list(PROFILES), default="embedded",
                     help="embedded: offline EfficientNet-Lite + shipped photos (default); full: the thesis protocol")

@@ -152,8 +152,21 @@ class SmoothGradCAMPlusPlus(BaseCAM):
 # ------------------------------------------------------------------ hooks
 @contextmanager
 def requires_grad(model, flag: bool):
-    """Every parameter of ``model`` has ``requires_grad=flag`` inside the block; the previous
-    flags are restored after it (and gradients a trainable block left behind are dropped)."""
+    """Context manager: every parameter of ``model`` has ``requires_grad=flag`` inside the block.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        The model.
+    flag : bool
+        The ``requires_grad`` value inside the block.
+
+    Returns
+    -------
+    contextlib._GeneratorContextManager
+        The context; on exit the previous flags are restored (and gradients a trainable
+        block left behind are dropped).
+    """
     saved = [(p, p.requires_grad) for p in model.parameters()]
     try:
         for p, _ in saved:
@@ -212,11 +225,29 @@ def run_cam(cam_class, model, x: torch.Tensor, targets: torch.Tensor, cam_kwargs
             fast: bool = True) -> torch.Tensor:
     """One chunk through a pytorch-grad-cam class; all hooks released on exit.
 
-    ``x`` ``(N,3,H,W)`` pixels in [0,1] on the model's device, ``targets`` ``(N,)`` class
-    indices; returns pytorch-grad-cam's ``(N,H,W)`` float32 maps (its own min-max per map).
-    ``fast`` cuts the graph at ``model.cam_layer`` and freezes the parameters (module
-    docstring); ``fast=False`` is pytorch-grad-cam's stock behaviour.
+    Parameters
+    ----------
+    cam_class : type
+        The pytorch-grad-cam class.
+    model : lotslib.models.ModelWrapper
+        The classifier; ``model.cam_layer`` is the CAM layer.
+    x : torch.Tensor
+        ``(N,3,H,W)`` pixels in [0,1] on the model's device.
+    targets : torch.Tensor
+        ``(N,)`` class indices.
+    cam_kwargs : dict or None, optional
+        Keyword arguments of the CAM call (default None: none).
+    fast : bool, optional
+        If True (default), cut the graph at ``model.cam_layer`` and freeze the parameters
+        (module docstring); ``fast=False`` is pytorch-grad-cam's stock behaviour.
 
+    Returns
+    -------
+    torch.Tensor
+        pytorch-grad-cam's ``(N,H,W)`` float32 maps (its own min-max per map, in [0,1]).
+
+    Notes
+    -----
     The activation. The maps use the CAM layer's output *as the layer returns it*, on every
     device. pytorch-grad-cam stores ``activation.cpu().detach()``: on a GPU that is a copy,
     on the CPU an alias, so an in-place operation after the layer (AlexNet's last ReLU,
@@ -224,7 +255,8 @@ def run_cam(cam_class, model, x: torch.Tensor, targets: torch.Tensor, cam_kwargs
     post-ReLU one on the CPU only, while the gradients stayed those of the layer's output.
     Here the layers above the CAM layer receive a copy of its output, so the stored
     activation is never rewritten: the maps are identical on CPU and GPU and match
-    pytorch-grad-cam on a GPU."""
+    pytorch-grad-cam on a GPU.
+    """
     layer = model.cam_layer
     with ExitStack() as stack:
         if fast:
@@ -270,8 +302,34 @@ def cam_method(key: str, name: str, cam_class: type, defaults: dict | None = Non
                description: str = "") -> Method:
     """Register a CAM method: a pytorch-grad-cam class (or a ``BaseCAM`` subclass) under ``key``.
 
-    ``defaults`` default to ``{"batch_size": None}``; ``tables`` to a row in Table 5.2 named
-    ``name``. Returns the registered :class:`~lotslib.method_registry.Method`."""
+    Parameters
+    ----------
+    key : str
+        The method key.
+    name : str
+        The method's display name.
+    cam_class : type
+        The pytorch-grad-cam class (or a ``BaseCAM`` subclass).
+    defaults : dict or None, optional
+        The method's parameters and defaults (default None: ``{"batch_size": None}``).
+    cam_kwargs : Callable or None, optional
+        Builds the class's keyword arguments from the parameters (default None: none).
+    stochastic : bool, optional
+        Whether the method draws random numbers (default False).
+    check : Callable or None, optional
+        Validates the resolved parameters (default None: no extra check).
+    tables : dict or None, optional
+        Thesis table -> row label (default None: a row in Table 5.2 named ``name``).
+    baseline : bool, optional
+        Whether the method is a baseline (default False).
+    description : str, optional
+        A one-line description (default ``""``).
+
+    Returns
+    -------
+    lotslib.method_registry.Method
+        The registered method (an existing one under ``key`` is replaced).
+    """
     return register(
         Method(key, name, CamCompute(cam_class, cam_kwargs or _no_kwargs),
                defaults=dict(defaults or {"batch_size": None}),
@@ -282,7 +340,23 @@ def cam_method(key: str, name: str, cam_class: type, defaults: dict | None = Non
 
 
 def cam_class(method: str):
-    """The pytorch-grad-cam class (or our subclass) behind a registered CAM method key."""
+    """The pytorch-grad-cam class (or our subclass) behind a registered CAM method key.
+
+    Parameters
+    ----------
+    method : str
+        A registered CAM method key.
+
+    Returns
+    -------
+    type
+        The CAM class.
+
+    Raises
+    ------
+    lotslib.errors.ParameterError
+        If ``method`` is not a CAM method.
+    """
     compute = get_method(method).compute
     if not isinstance(compute, CamCompute):
         raise ParameterError(f"{method!r} is not a CAM method; use lotslib.explain({method!r}, ...).")

@@ -19,13 +19,41 @@ __all__ = ["open_chapter", "ChapterContext", "setup", "open_images", "run_table"
 
 
 def chapter_params(params: dict | None = None) -> dict:
-    """``params`` merged over the embedded profile and the chapter-specific defaults."""
+    """``params`` merged over the embedded profile and the chapter-specific defaults.
+
+    Parameters
+    ----------
+    params : dict or None, optional
+        The parameters given to the chapter (default None: none).
+
+    Returns
+    -------
+    dict
+        The merged parameters.
+    """
     return {**PROFILES["embedded"], **CHAPTER_DEFAULTS, **dict(params or {})}
 
 
 def setup(threads: int | None = None, seed: int = 0) -> None:
-    """Inside a chapter's kernel: limit torch to the machine's cores (2 here), seed RNGs,
-    silence progress bars and set matplotlib's defaults for the book's figures."""
+    """Prepare a chapter's kernel.
+
+    Parameters
+    ----------
+    threads : int or None, optional
+        Torch threads (default None: ``$LOTS_THREADS``, else 1 on a machine with <= 2 cores,
+        else up to 8).
+    seed : int, optional
+        Seed of the RNGs (default 0).
+
+    Returns
+    -------
+    None
+
+    Notes
+    -----
+    Limits torch to the machine's cores (2 here), seeds RNGs, silences progress bars and
+    sets matplotlib's defaults for the book's figures.
+    """
     import random
 
     import numpy as np
@@ -48,10 +76,33 @@ def setup(threads: int | None = None, seed: int = 0) -> None:
 
 def open_images(image_source: str = "embedded", image_path=None, ground_truth=None, n_images: int | None = None,
                 first_per_class: bool = True):
-    """The chapter's images: ``"embedded"`` (foolbox's ImageNet photos, one per class),
-    ``"folder"`` (``image_path`` with an optional labels.csv) or ``"imagenet_val"`` (the thesis
-    protocol: the first validation image of each class); then the first ``n_images``.
-    ``first_per_class=False`` keeps every image of a labelled source (a reference set)."""
+    """The chapter's images.
+
+    Parameters
+    ----------
+    image_source : str, optional
+        ``"embedded"`` (default; foolbox's ImageNet photos, one per class), ``"folder"``
+        (``image_path`` with an optional labels.csv) or ``"imagenet_val"`` (the thesis
+        protocol: the first validation image of each class).
+    image_path : str or None, optional
+        The image folder of ``"folder"`` and ``"imagenet_val"`` (default None).
+    ground_truth : str or None, optional
+        The ground-truth file of a flat ILSVRC2012 validation folder (default None).
+    n_images : int or None, optional
+        Keep only the first ``n_images`` (default None: all).
+    first_per_class : bool, optional
+        If False, keep every image of a labelled source (a reference set); default True.
+
+    Returns
+    -------
+    lotslib.data.ImageSource
+        The images.
+
+    Raises
+    ------
+    ValueError
+        If ``image_source`` is not one of the three values.
+    """
     from . import data
 
     if image_source == "embedded":
@@ -68,8 +119,26 @@ def open_images(image_source: str = "embedded", image_path=None, ground_truth=No
 
 
 def run_table(params: dict, chapter: str, images=None, notes: dict | None = None):
-    """A styled table of what this chapter ran: profile, models, images and every parameter,
-    with the thesis's value beside each (Weber 2023, 5.1) and why it differs."""
+    """A styled table of what this chapter ran.
+
+    Parameters
+    ----------
+    params : dict
+        The chapter's parameters.
+    chapter : str
+        The chapter's number, used in the caption.
+    images : lotslib.data.ImageSource or None, optional
+        The images the chapter ran on (default None: no images row).
+    notes : dict or None, optional
+        Parameter -> why it differs from the thesis, overriding the built-in notes (default
+        None).
+
+    Returns
+    -------
+    pandas.io.formats.style.Styler
+        Profile, models, images and every parameter, with the thesis's value beside each
+        (Weber 2023, 5.1) and why it differs.
+    """
     import pandas as pd
 
     thesis = THESIS
@@ -121,8 +190,19 @@ def run_table(params: dict, chapter: str, images=None, notes: dict | None = None
 
 
 def benchmark_params(params: dict) -> dict:
-    """The ``params`` of :func:`lotslib.benchmark.run` for a chapter's parameters. Every
-    chapter passes the same ones, so chapters 3 and 4 share the benchmark's cache."""
+    """The ``params`` of :func:`lotslib.benchmark.run` for a chapter's parameters.
+
+    Parameters
+    ----------
+    params : dict
+        The chapter's parameters.
+
+    Returns
+    -------
+    dict
+        The benchmark's ``params``. Every chapter passes the same ones, so chapters 3 and 4
+        share the benchmark's cache.
+    """
     return {
         "lots": {"iters": int(params["iters"]), "tau": float(params["tau"]), "alpha": float(params["alpha"]),
                  "filter_size": int(params["filter_size"]), "batch_size": int(params["batch_size"])},

@@ -297,7 +297,26 @@ METRICS = _Registry()
 
 
 def register_metric(metric: Metric, replace: bool = False) -> Metric:
-    """Add ``metric`` (an instance) to :data:`METRICS`; the benchmark then computes it."""
+    """Add ``metric`` (an instance) to :data:`METRICS`; the benchmark then computes it.
+
+    Parameters
+    ----------
+    metric : Metric
+        The metric instance.
+    replace : bool, optional
+        Replace a metric registered under the same key (default False).
+
+    Returns
+    -------
+    Metric
+        ``metric``.
+
+    Raises
+    ------
+    lotslib.errors.ParameterError
+        If ``metric`` is not a :class:`Metric` instance, or its key is taken and ``replace``
+        is False.
+    """
     if not isinstance(metric, Metric):
         raise ParameterError(f"register_metric() takes a Metric instance; got {type(metric).__name__}.")
     if metric.key in METRICS._d and not replace:
@@ -308,19 +327,56 @@ def register_metric(metric: Metric, replace: bool = False) -> Metric:
 
 
 def unregister_metric(key: str) -> None:
-    """Remove a metric (tests register toy metrics and remove them again)."""
+    """Remove a metric (tests register toy metrics and remove them again).
+
+    Parameters
+    ----------
+    key : str
+        The metric's key; an unknown key is ignored.
+
+    Returns
+    -------
+    None
+    """
     METRICS._d.pop(key, None)
 
 
 def get_metric(key: str) -> Metric:
-    """The registered metric ``key``; a clear error listing the keys otherwise."""
+    """The registered metric ``key``.
+
+    Parameters
+    ----------
+    key : str
+        A key of :data:`METRICS`.
+
+    Returns
+    -------
+    Metric
+        The registered metric.
+
+    Raises
+    ------
+    lotslib.errors.ParameterError
+        A clear error listing the keys if ``key`` is not registered.
+    """
     if key not in METRICS:
         raise ParameterError(f"Unknown metric {key!r}. Choose one of {list(METRICS)}.")
     return METRICS[key]
 
 
 def metric_by_label(label: str) -> Metric | None:
-    """The metric whose table header (:attr:`Metric.label`) or key is ``label``; None if none."""
+    """The metric whose table header (:attr:`Metric.label`) or key is ``label``.
+
+    Parameters
+    ----------
+    label : str
+        A table header or a metric key.
+
+    Returns
+    -------
+    Metric or None
+        The metric; None if none matches.
+    """
     for m in METRICS.values():
         if label in (m.label, m.key):
             return m
@@ -328,7 +384,18 @@ def metric_by_label(label: str) -> Metric | None:
 
 
 def metric_defaults(metrics=None) -> dict:
-    """The union of the metrics' parameters and defaults (all registered metrics by default)."""
+    """The union of the metrics' parameters and defaults.
+
+    Parameters
+    ----------
+    metrics : Sequence of str or None, optional
+        Metric keys (default None: all registered metrics).
+
+    Returns
+    -------
+    dict
+        Parameter name -> default value.
+    """
     out: dict = {}
     for m in (METRICS.values() if metrics is None else [get_metric(k) for k in metrics]):
         for k, v in m.params.items():
@@ -337,8 +404,25 @@ def metric_defaults(metrics=None) -> dict:
 
 
 def check_metric_params(params: dict | None = None, metrics=None) -> dict:
-    """``params`` merged over :func:`metric_defaults`; unknown names and bad values raise
-    :class:`~lotslib.errors.ParameterError` before any compute."""
+    """``params`` merged over :func:`metric_defaults`, validated before any compute.
+
+    Parameters
+    ----------
+    params : dict or None, optional
+        Metric parameters to override the defaults (default None: the defaults).
+    metrics : Sequence of str or None, optional
+        Metric keys whose parameters apply (default None: all registered metrics).
+
+    Returns
+    -------
+    dict
+        The merged parameters.
+
+    Raises
+    ------
+    lotslib.errors.ParameterError
+        Unknown names and bad values (e.g. ``batch_size`` not a positive integer).
+    """
     defaults = metric_defaults(metrics)
     p = {**defaults, **dict(params or {})}
     unknown = sorted(set(p) - set(defaults))

@@ -115,7 +115,29 @@ def _check_inputs(x, maps, classes):
 
 # ------------------------------------------------------------------ confidence
 def class_probs(model, x: torch.Tensor, classes, batch_size: int = 32) -> np.ndarray:
-    """Softmax probability of ``classes[i]`` on ``x[i]`` -> ``(N,)`` float64, without gradients."""
+    """Softmax probability of ``classes[i]`` on ``x[i]``, without gradients.
+
+    Parameters
+    ----------
+    model : lotslib.models.ModelWrapper
+        The classifier (logits; the softmax is taken here).
+    x : torch.Tensor
+        The images, ``(N,3,H,W)`` float in [0,1].
+    classes : Sequence of int or torch.Tensor
+        One class index per image (``(N,)``), or one index for all images.
+    batch_size : int, optional
+        Images per forward pass, >= 1 (default 32).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N,)`` float64 probabilities in [0,1].
+
+    Raises
+    ------
+    lotslib.errors.ParameterError
+        If ``batch_size`` is not a positive integer.
+    """
     _check_batch_size(batch_size)
     dev = model_device(model)
     cl = torch.as_tensor(np.array(classes)).flatten().long()
@@ -150,7 +172,22 @@ SCORES = ("original", "max")
 
 
 def check_fill(fill) -> None:
-    """Raise :class:`~lotslib.errors.ParameterError` unless ``fill`` is one of :data:`FILLS`."""
+    """Check that ``fill`` is one of :data:`FILLS`.
+
+    Parameters
+    ----------
+    fill : str
+        The fill of the masked pixels: ``"black"`` or ``"mean"``.
+
+    Returns
+    -------
+    None
+
+    Raises
+    ------
+    lotslib.errors.ParameterError
+        Unless ``fill`` is one of :data:`FILLS`.
+    """
     if fill not in FILLS:
         raise ParameterError(f"fill={fill!r}: choose 'black' (x * map, the thesis) or 'mean' (the normalized tensor "
                              f"times the map: masked pixels take the model's mean colour).")
@@ -191,8 +228,36 @@ def masked_image(model, x: torch.Tensor, maps: torch.Tensor, fill: str = "black"
 
 def confidence_change(model, x: torch.Tensor, maps: torch.Tensor, classes, batch_size: int = 32,
                       fill: str = "black") -> Confidence:
-    """Per-image ``Y_c`` (softmax on ``x``) and ``O_c`` (softmax on the explanation map,
-    :func:`masked_image` with ``fill``) for class ``classes[i]``."""
+    """Per-image ``Y_c`` (softmax on ``x``) and ``O_c`` (softmax on the explanation map).
+
+    Parameters
+    ----------
+    model : lotslib.models.ModelWrapper
+        The classifier (logits; the softmax is taken here).
+    x : torch.Tensor
+        The images, ``(N,3,H,W)`` float in [0,1].
+    maps : torch.Tensor
+        The activation maps, ``(N,H,W)`` float in [0,1].
+    classes : Sequence of int or torch.Tensor
+        One class index per image (``(N,)``), or one index for all images.
+    batch_size : int, optional
+        Images per forward pass, >= 1 (default 32).
+    fill : str, optional
+        ``"black"`` (default) or ``"mean"``: the fill of :func:`masked_image`, which makes the
+        explanation map.
+
+    Returns
+    -------
+    Confidence
+        ``Y_c`` and ``O_c``, each ``(N,)`` in [0,1], for class ``classes[i]``.
+
+    Raises
+    ------
+    lotslib.errors.InputRangeError
+        If ``x`` is not ``(N,3,H,W)`` in [0,1] or ``maps`` are not finite ``(N,H,W)`` in [0,1].
+    lotslib.errors.ParameterError
+        If ``classes`` does not have one entry per image, or a parameter is invalid.
+    """
     _check_batch_size(batch_size)
     check_fill(fill)
     maps, cl = _check_inputs(x, maps, classes)
@@ -202,32 +267,109 @@ def confidence_change(model, x: torch.Tensor, maps: torch.Tensor, classes, batch
 
 
 def drop(y, o) -> np.ndarray:
-    """Per-image drop in % : ``max(0, y - o) / y * 100`` (0 where ``y == 0``)."""
+    """Per-image drop in %.
+
+    Parameters
+    ----------
+    y : numpy.ndarray
+        ``(N,)`` confidences ``Y_c`` on the images, in [0,1].
+    o : numpy.ndarray
+        ``(N,)`` confidences ``O_c`` on the explanation maps, in [0,1].
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N,)`` values ``max(0, y - o) / y * 100`` in [0, 100] (0 where ``y == 0``).
+    """
     y, o = np.asarray(y, dtype=np.float64), np.asarray(o, dtype=np.float64)
     safe = np.where(y > 0, y, 1.0)
     return np.where(y > 0, np.maximum(0.0, y - o) / safe * 100.0, 0.0)
 
 
 def increase(y, o) -> np.ndarray:
-    """Per-image indicator (0.0 / 1.0) of ``o > y``."""
+    """Per-image indicator of ``o > y``.
+
+    Parameters
+    ----------
+    y : numpy.ndarray
+        ``(N,)`` confidences ``Y_c`` on the images, in [0,1].
+    o : numpy.ndarray
+        ``(N,)`` confidences ``O_c`` on the explanation maps, in [0,1].
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N,)`` float64, 1.0 where ``o > y``, else 0.0.
+    """
     return (np.asarray(o, dtype=np.float64) > np.asarray(y, dtype=np.float64)).astype(np.float64)
 
 
 def average_drop(y, o) -> float:
-    """Average Drop in % over images (Chattopadhyay et al. 2018; thesis eq. 3.4)."""
+    """Average Drop in % over images (Chattopadhyay et al. 2018; thesis eq. 3.4).
+
+    Parameters
+    ----------
+    y : numpy.ndarray
+        ``(N,)`` confidences ``Y_c`` on the images, in [0,1].
+    o : numpy.ndarray
+        ``(N,)`` confidences ``O_c`` on the explanation maps, in [0,1].
+
+    Returns
+    -------
+    float
+        The mean of :func:`drop`, in [0, 100].
+    """
     return float(np.mean(drop(y, o)))
 
 
 def average_increase(y, o) -> float:
-    """Average Increase: % of images whose confidence went up on the explanation map."""
+    """Average Increase: % of images whose confidence went up on the explanation map.
+
+    Parameters
+    ----------
+    y : numpy.ndarray
+        ``(N,)`` confidences ``Y_c`` on the images, in [0,1].
+    o : numpy.ndarray
+        ``(N,)`` confidences ``O_c`` on the explanation maps, in [0,1].
+
+    Returns
+    -------
+    float
+        The share of images with ``o > y``, in [0, 100].
+    """
     return float(np.mean(increase(y, o)) * 100.0)
 
 
 # ------------------------------------------------------------------ coherency
 def pearson(m1, m2, atol: float = 1e-6) -> tuple[np.ndarray, np.ndarray]:
-    """Per-map Pearson correlation ``r`` ``(N,)`` in [-1, 1] of two ``(N,H,W)`` stacks, and a
-    degenerate flag ``(N,)`` (a constant map, where ``r`` is undefined). Constant maps are
-    *defined*, not NaN: ``r = 1`` if both are constant and equal (within ``atol``), else 0."""
+    """Per-map Pearson correlation of two ``(N,H,W)`` stacks, and a degenerate flag.
+
+    Parameters
+    ----------
+    m1 : torch.Tensor
+        The first maps, ``(N,H,W)``.
+    m2 : torch.Tensor
+        The second maps, same shape as ``m1``.
+    atol : float, optional
+        Tolerance for "constant and equal" (default 1e-6).
+
+    Returns
+    -------
+    r : numpy.ndarray
+        ``(N,)`` correlations in [-1, 1].
+    degenerate : numpy.ndarray
+        ``(N,)`` bool: a constant map, where ``r`` is undefined.
+
+    Raises
+    ------
+    lotslib.errors.InputRangeError
+        If the two stacks differ in shape.
+
+    Notes
+    -----
+    Constant maps are *defined*, not NaN: ``r = 1`` if both are constant and equal (within
+    ``atol``), else 0.
+    """
     a = torch.as_tensor(np.asarray(m1) if not isinstance(m1, torch.Tensor) else m1).detach().double().cpu().flatten(1)
     b = torch.as_tensor(np.asarray(m2) if not isinstance(m2, torch.Tensor) else m2).detach().double().cpu().flatten(1)
     if a.shape != b.shape:
@@ -246,9 +388,33 @@ def pearson(m1, m2, atol: float = 1e-6) -> tuple[np.ndarray, np.ndarray]:
 
 
 def pearson_coherency(m1, m2, atol: float = 1e-6) -> tuple[np.ndarray, np.ndarray]:
-    """Per-map coherency in % ``(r + 1) / 2 * 100`` of two ``(N,H,W)`` stacks (:func:`pearson`),
-    and a degenerate flag ``(N,)``. Constant maps: 100 if both are constant and equal, else 50
-    (flagged either way)."""
+    """Per-map coherency in % ``(r + 1) / 2 * 100`` of two ``(N,H,W)`` stacks (:func:`pearson`).
+
+    Parameters
+    ----------
+    m1 : torch.Tensor
+        The first maps, ``(N,H,W)``.
+    m2 : torch.Tensor
+        The second maps, same shape as ``m1``.
+    atol : float, optional
+        Tolerance for "constant and equal" (default 1e-6).
+
+    Returns
+    -------
+    coherency : numpy.ndarray
+        ``(N,)`` values in [0, 100].
+    degenerate : numpy.ndarray
+        ``(N,)`` bool flags of constant maps.
+
+    Raises
+    ------
+    lotslib.errors.InputRangeError
+        If the two stacks differ in shape.
+
+    Notes
+    -----
+    Constant maps: 100 if both are constant and equal, else 50 (flagged either way).
+    """
     r, degenerate = pearson(m1, m2, atol)
     return (r + 1.0) / 2.0 * 100.0, degenerate
 
@@ -270,13 +436,44 @@ def coherency_details(method, model, x: torch.Tensor, maps: torch.Tensor, classe
                       **params) -> CoherencyResult:
     """Coherency (Poppi et al. 2021) with its flags and the second maps.
 
-    ``method``: a registered method key (:mod:`lotslib.method_registry`; ``params`` go to
-    :func:`lotslib.explain.explain_with_info`) or a callable ``f(model, x, targets, **params)
-    -> maps``. The second map is computed for the same class ``classes[i]``, on the
-    explanation map :func:`masked_image` with ``fill``. A stochastic
-    method (Random-CAM, SmoothGrad-CAM++: the registry's ``stochastic`` flag) draws afresh
-    for the second map: its ``seed`` is shifted by a fixed offset, as an independent call
-    would.
+    Parameters
+    ----------
+    method : str or Callable
+        A registered method key (:mod:`lotslib.method_registry`; ``params`` go to
+        :func:`lotslib.explain.explain_with_info`) or a callable
+        ``f(model, x, targets, **params) -> maps``.
+    model : lotslib.models.ModelWrapper
+        The classifier (logits; the softmax is taken here).
+    x : torch.Tensor
+        The images, ``(N,3,H,W)`` float in [0,1].
+    maps : torch.Tensor
+        The activation maps, ``(N,H,W)`` float in [0,1].
+    classes : Sequence of int or torch.Tensor
+        One class index per image (``(N,)``), or one index for all images.
+    fill : str, optional
+        ``"black"`` (default) or ``"mean"``: the fill of the explanation map
+        :func:`masked_image`.
+    **params
+        The method's parameters.
+
+    Returns
+    -------
+    CoherencyResult
+        The ``(N,)`` values in [0, 100], the degenerate flags and the second maps ``(N,H,W)``.
+
+    Raises
+    ------
+    lotslib.errors.InputRangeError
+        If ``x`` is not ``(N,3,H,W)`` in [0,1] or ``maps`` are not finite ``(N,H,W)`` in [0,1].
+    lotslib.errors.ParameterError
+        If ``classes`` does not have one entry per image, or a parameter is invalid.
+
+    Notes
+    -----
+    The second map is computed for the same class ``classes[i]``, on the explanation map
+    :func:`masked_image` with ``fill``. A stochastic method (Random-CAM, SmoothGrad-CAM++:
+    the registry's ``stochastic`` flag) draws afresh for the second map: its ``seed`` is
+    shifted by a fixed offset, as an independent call would.
     """
     if not callable(method):
         check_params(method, params)  # bad parameters (e.g. a float seed) fail here, before any compute
@@ -299,13 +496,56 @@ def coherency_details(method, model, x: torch.Tensor, maps: torch.Tensor, classe
 
 
 def coherency(method, model, x: torch.Tensor, maps: torch.Tensor, classes, **params) -> np.ndarray:
-    """Per-image Coherency in % (see :func:`coherency_details`)."""
+    """Per-image Coherency in % (see :func:`coherency_details`).
+
+    Parameters
+    ----------
+    method : str or Callable
+        A registered method key or a callable, as in :func:`coherency_details`.
+    model : lotslib.models.ModelWrapper
+        The classifier (logits; the softmax is taken here).
+    x : torch.Tensor
+        The images, ``(N,3,H,W)`` float in [0,1].
+    maps : torch.Tensor
+        The activation maps, ``(N,H,W)`` float in [0,1].
+    classes : Sequence of int or torch.Tensor
+        One class index per image (``(N,)``), or one index for all images.
+    **params
+        ``fill`` and the method's parameters, as in :func:`coherency_details`.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N,)`` Coherency values in [0, 100].
+
+    Raises
+    ------
+    lotslib.errors.InputRangeError
+        If ``x`` is not ``(N,3,H,W)`` in [0,1] or ``maps`` are not finite ``(N,H,W)`` in [0,1].
+    lotslib.errors.ParameterError
+        If ``classes`` does not have one entry per image, or a parameter is invalid.
+    """
     return coherency_details(method, model, x, maps, classes, **params).values
 
 
 # ------------------------------------------------------------------ insertion / deletion
 def blur_images(x: torch.Tensor, kernel: int = 11, sigma: float = 5.0) -> torch.Tensor:
-    """Gaussian blur of ``(N,3,H,W)`` images (reflected borders), the insertion/deletion substrate."""
+    """Gaussian blur of images (reflected borders), the insertion/deletion substrate.
+
+    Parameters
+    ----------
+    x : torch.Tensor
+        The images, ``(N,3,H,W)`` float in [0,1].
+    kernel : int, optional
+        Kernel size (default 11).
+    sigma : float, optional
+        Gaussian sigma (default 5.0).
+
+    Returns
+    -------
+    torch.Tensor
+        The blurred images, ``(N,3,H,W)`` clamped to [0,1].
+    """
     n, c, h, w = x.shape
     return gaussian_blur(x.reshape(n * c, h, w), kernel, sigma).reshape(n, c, h, w).clamp(0.0, 1.0)
 
@@ -351,7 +591,20 @@ def deletion_frames(x: torch.Tensor, m: torch.Tensor, fractions, blur_kernel: in
 
 
 def auc(curve: np.ndarray, fractions: np.ndarray) -> np.ndarray:
-    """Trapezoid area under ``curve`` ``(..., S+1)`` over ``fractions`` ``(S+1,)``, in %."""
+    """Trapezoid area under ``curve`` over ``fractions``, in %.
+
+    Parameters
+    ----------
+    curve : numpy.ndarray
+        ``(..., S+1)`` values, e.g. probabilities in [0,1].
+    fractions : numpy.ndarray
+        ``(S+1,)`` fractions in [0,1].
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(...)`` areas in %, in [0, 100] for curves in [0,1].
+    """
     return np.trapezoid(np.asarray(curve, dtype=np.float64), np.asarray(fractions, dtype=np.float64), axis=-1) * 100.0
 
 
@@ -396,10 +649,47 @@ def insertion_deletion(
 ) -> InsertionDeletion:
     """Insertion and deletion curves and AUCs (Petsiuk et al. 2018) of ``maps`` for ``classes``.
 
-    See the module docstring for the protocol. Every curve has ``steps + 1`` points: the
-    deletion curve starts at the probability on the image and ends on the blurred image; the
-    insertion curve runs the other way. ``score``: ``"original"`` (the probability of
-    ``classes[i]`` at every step) or ``"max"`` (the highest class probability at each step).
+    Parameters
+    ----------
+    model : lotslib.models.ModelWrapper
+        The classifier (logits; the softmax is taken here).
+    x : torch.Tensor
+        The images, ``(N,3,H,W)`` float in [0,1].
+    maps : torch.Tensor
+        The activation maps, ``(N,H,W)`` float in [0,1].
+    classes : Sequence of int or torch.Tensor
+        One class index per image (``(N,)``), or one index for all images.
+    steps : int, optional
+        Number of steps; every curve has ``steps + 1`` points (default 224).
+    blur_kernel : int, optional
+        Gaussian kernel size of the blurred substrate (default 11).
+    blur_sigma : float, optional
+        Gaussian sigma of the blurred substrate (default 5.0).
+    batch_size : int, optional
+        Perturbed images per forward pass, >= 1 (default 32).
+    progress : bool, optional
+        Show a progress bar (default False).
+    score : str, optional
+        ``"original"`` (default; the probability of ``classes[i]`` at every step) or ``"max"``
+        (the highest class probability at each step).
+
+    Returns
+    -------
+    InsertionDeletion
+        The insertion and deletion AUCs ``(N,)`` in %, the curves ``(N, steps+1)`` and the
+        fractions ``(steps+1,)``.
+
+    Raises
+    ------
+    lotslib.errors.ParameterError
+        If ``score`` or another parameter is invalid, or ``classes`` does not fit ``x``.
+    lotslib.errors.InputRangeError
+        If ``x`` or ``maps`` are not in [0,1] with the expected shapes.
+
+    Notes
+    -----
+    See the module docstring for the protocol. The deletion curve starts at the probability
+    on the image and ends on the blurred image; the insertion curve runs the other way.
     """
     if score not in SCORES:
         raise ParameterError(f"score={score!r}: choose 'original' (the explained class at every step) or 'max' "

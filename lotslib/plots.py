@@ -42,7 +42,18 @@ PANEL = 2.3  # inches per panel
 
 
 def as_image(t) -> np.ndarray:
-    """``(3,H,W)`` / ``(1,3,H,W)`` tensor -> ``(H,W,3)`` array; ``(H,W)`` maps pass through."""
+    """Convert an image tensor to a ``(H,W,3)`` array for matplotlib.
+
+    Parameters
+    ----------
+    t : torch.Tensor or numpy.ndarray
+        A ``(3,H,W)`` or ``(1,3,H,W)`` image in [0,1], or an ``(H,W)`` map (passed through).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(H,W,3)`` pixels clamped to [0,1]; an ``(H,W)`` map is returned as an array unchanged.
+    """
     if isinstance(t, torch.Tensor):
         t = t.detach().cpu().float()
         if t.dim() == 4:
@@ -54,7 +65,21 @@ def as_image(t) -> np.ndarray:
 
 
 def short_class(name: str | None, n: int = 22) -> str:
-    """A class name short enough for a panel title ("tench, Tinca tinca" -> "tench")."""
+    """A class name short enough for a panel title.
+
+    Parameters
+    ----------
+    name : str or None
+        The class name, e.g. ``"tench, Tinca tinca"``.
+    n : int, optional
+        Maximum length (default 22).
+
+    Returns
+    -------
+    str
+        The first synonym (``"tench"``), cut to ``n`` characters with an ellipsis; ``"?"``
+        for None.
+    """
     if not name:
         return "?"
     s = str(name).split(",")[0]
@@ -83,8 +108,28 @@ def class_titles(model, classes, n: int = 16) -> list[str]:
 
 def panel_grid(panels: Sequence[Mapping], ncols: int, size: float = PANEL, letters: bool = False,
                title_size: int = 8, row_labels: Sequence[str] | None = None):
-    """Lay out panels ``{"image": tensor|array, "title": str, "cmap": None|"gray"|...}`` on a grid.
-    ``letters=True`` prefixes titles with (a), (b), ... as the thesis's subfigures."""
+    """Lay out panels on a grid.
+
+    Parameters
+    ----------
+    panels : Sequence of dict
+        One mapping per panel: ``{"image": tensor|array, "title": str, "cmap": None|"gray"|...}``.
+    ncols : int
+        Number of columns.
+    size : float, optional
+        Size of one panel in inches (default 2.3).
+    letters : bool, optional
+        If True, prefix the titles with (a), (b), ... as the thesis's subfigures (default False).
+    title_size : int, optional
+        Font size of the titles (default 8).
+    row_labels : list of str or None, optional
+        A label per row (default None: no row labels).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure with the panels.
+    """
     import matplotlib.pyplot as plt
 
     n = len(panels)
@@ -121,6 +166,23 @@ def _png(fig, dpi: int = 110) -> bytes:
 def show(fig, name: str, caption: str, dpi: int = 110) -> None:
     """Put ``fig`` on the page with ``caption`` (Markdown) and close it.
 
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure to show; it is closed afterwards.
+    name : str
+        The anchor (label) of the figure in the book.
+    caption : str
+        The caption, in Markdown.
+    dpi : int, optional
+        Resolution of the PNG (default 110).
+
+    Returns
+    -------
+    None
+
+    Notes
+    -----
     In the book build (``LOTSBOOK=1``, set by :mod:`lotslib.book`) the PNG is glued with
     myst-nb and a ``{glue:figure}`` directive renders it as ``<figure>`` with a real
     ``<figcaption>`` and the anchor ``name``; in plain Jupyter the image and the caption
@@ -161,24 +223,70 @@ def _show(styler):
 
 
 def note(text: str) -> None:
-    """Display ``text`` (Markdown) as a paragraph: what a cell shows when it has no table or
-    figure to show (e.g. "no row is N/A"), so that no cell is silently empty."""
+    """Display ``text`` (Markdown) as a paragraph.
+
+    Parameters
+    ----------
+    text : str
+        The Markdown text: what a cell shows when it has no table or figure to show (e.g. "no
+        row is N/A"), so that no cell is silently empty.
+
+    Returns
+    -------
+    None
+    """
     from IPython.display import Markdown, display
 
     display(Markdown(text))
 
 
 def table(df, caption: str, **kw) -> None:
-    """Display :func:`styled_table` ``(df, caption, **kw)`` with its caption (returns None)."""
+    """Display :func:`styled_table` ``(df, caption, **kw)`` with its caption.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The table to display.
+    caption : str
+        The caption shown above the table.
+    **kw
+        Further keyword arguments of :func:`styled_table` (``fmt``, ``best``, ``best_by``, ``index``).
+
+    Returns
+    -------
+    None
+        The table is displayed, not returned.
+    """
     _show(styled_table(df, caption, **kw))
 
 
 def styled_table(df, caption: str, fmt: str | Mapping | None = None, best: Mapping[str, str] | None = None,
           best_by: str | None = None, index: bool = True):
-    """A styled table with a caption above it. ``fmt``: a format string or a column ->
-    format mapping (default: floats with 2 decimals, everything else as text). ``best``:
-    column -> "max"/"min": the best value of each column (within each ``best_by`` group,
-    e.g. per backbone) is bold."""
+    """A styled table with a caption above it.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The table.
+    caption : str
+        The caption shown above the table.
+    fmt : str or dict or None, optional
+        A format string or a column -> format mapping (default None: floats with 2 decimals,
+        everything else as text).
+    best : dict or None, optional
+        Column -> ``"max"`` or ``"min"``: the best value of each column (within each ``best_by``
+        group) is bold (default None: nothing is bold).
+    best_by : str or None, optional
+        A column to group by when marking the best values, e.g. per backbone (default None:
+        the whole column).
+    index : bool, optional
+        Whether to show the index (default True).
+
+    Returns
+    -------
+    pandas.io.formats.style.Styler
+        The styled table.
+    """
     import pandas as pd
 
     # the caption is bold already (CSS below); markdown emphasis would show as literal asterisks
@@ -221,8 +329,25 @@ def styled_table(df, caption: str, fmt: str | Mapping | None = None, best: Mappi
 
 # --------------------------------------------------------------- chapter 1
 def distance_figure(distances, tau: float, labels: Sequence[str] | None = None, title: str = ""):
-    """Distance to the target vs iteration, one line per image (log scale), with tau and
-    the share of images whose distance is below tau at each iteration."""
+    """Distance to the target vs iteration, one line per image (log scale).
+
+    Parameters
+    ----------
+    distances : numpy.ndarray or torch.Tensor
+        The distances to the target, one row per image, one column per iteration.
+    tau : float
+        The stopping threshold tau, drawn as a line.
+    labels : list of str or None, optional
+        A legend label per image (default None).
+    title : str, optional
+        The figure title (default ``""``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure, with tau and the share of images whose distance is below tau at each
+        iteration.
+    """
     import matplotlib.pyplot as plt
 
     d = torch.as_tensor(distances).float().numpy()
@@ -254,8 +379,26 @@ def distance_figure(distances, tau: float, labels: Sequence[str] | None = None, 
 
 
 def figure_4_1(x, x_adv, titles_orig: Sequence[str], titles_adv: Sequence[str], gain: float = 10.0):
-    """Thesis Figure 4.1 for each image (one row each): original, perturbation x``gain``
-    (shifted to mid-grey, clamped), adversarial."""
+    """Thesis Figure 4.1 for each image (one row each).
+
+    Parameters
+    ----------
+    x : torch.Tensor
+        The original images, ``(N,3,H,W)`` float in [0,1].
+    x_adv : torch.Tensor
+        The adversarial images, ``(N,3,H,W)`` float in [0,1].
+    titles_orig : list of str
+        A title per original image.
+    titles_adv : list of str
+        A title per adversarial image.
+    gain : float, optional
+        Factor of the perturbation panel (default 10.0).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Per row: original, perturbation x``gain`` (shifted to mid-grey, clamped), adversarial.
+    """
     from .visualize import perturbation_view
 
     pert = perturbation_view(x, x_adv, gain)
@@ -271,7 +414,22 @@ def figure_4_1(x, x_adv, titles_orig: Sequence[str], titles_adv: Sequence[str], 
 
 # --------------------------------------------------------------- chapter 2
 def figure_4_2(x, x_adv, filter_size: int = 49):
-    """Thesis Figure 4.2 (a)-(h): the steps of Algorithm 2 on one image ``(1,3,H,W)``."""
+    """Thesis Figure 4.2 (a)-(h): the steps of Algorithm 2 on one image.
+
+    Parameters
+    ----------
+    x : torch.Tensor
+        The image, ``(1,3,H,W)`` float in [0,1].
+    x_adv : torch.Tensor
+        Its adversarial image, ``(1,3,H,W)`` float in [0,1].
+    filter_size : int, optional
+        The blur filter size (default 49).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The eight panels.
+    """
     from .visualize import explanation_map, gaussian_blur, lots_map, minmax, overlay, to_gray
 
     g0, g1 = to_gray(x), to_gray(x_adv)
@@ -292,7 +450,22 @@ def figure_4_2(x, x_adv, filter_size: int = 49):
 
 
 def filter_size_figure(x, x_adv, sizes=(49, 25, 13, 7, 3, 1)):
-    """Thesis Figure 5.6: the LOTS map of one image with decreasing blur filter sizes."""
+    """Thesis Figure 5.6: the LOTS map of one image with decreasing blur filter sizes.
+
+    Parameters
+    ----------
+    x : torch.Tensor
+        The image, ``(1,3,H,W)`` float in [0,1].
+    x_adv : torch.Tensor
+        Its adversarial image, ``(1,3,H,W)`` float in [0,1].
+    sizes : Sequence of int, optional
+        The filter sizes, one panel each (default ``(49, 25, 13, 7, 3, 1)``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One panel per filter size.
+    """
     from .visualize import lots_map, overlay
 
     panels = [{"image": x[0], "title": "original"}]
@@ -305,8 +478,23 @@ def filter_size_figure(x, x_adv, sizes=(49, 25, 13, 7, 3, 1)):
 
 
 def threshold_figure(x, m, quantiles=(0.0, 0.5, 0.8, 0.9)):
-    """The post-processing of thesis section 6.2: keep only the activations above the
-    per-image quantile ``q`` of the LOTS map (q = 0 is the unthresholded map)."""
+    """The post-processing of thesis section 6.2 on one LOTS map.
+
+    Parameters
+    ----------
+    x : torch.Tensor
+        The image, ``(1,3,H,W)`` float in [0,1].
+    m : torch.Tensor
+        Its LOTS map, ``(1,H,W)`` or ``(H,W)`` in [0,1].
+    quantiles : Sequence of float, optional
+        The per-image quantiles ``q`` in [0,1], one panel each (default ``(0.0, 0.5, 0.8, 0.9)``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Per panel, only the activations above the quantile ``q`` of the map are kept (q = 0 is
+        the unthresholded map).
+    """
     from .visualize import explanation_map, overlay, threshold_map
 
     panels = []
@@ -323,8 +511,26 @@ def threshold_figure(x, m, quantiles=(0.0, 0.5, 0.8, 0.9)):
 # ------------------------------------------------------------ chapters 4-6
 def methods_figure(x, maps: Mapping[str, torch.Tensor], titles: Mapping[str, str] | None = None,
                    first_title: str = "original", ncols: int = 4):
-    """Thesis Figure 5.2 / A.1-A.3 / 5.7: one image ``(1,3,H,W)`` and each method's map
-    ``(H,W)`` laid over it (jet, as in the thesis)."""
+    """Thesis Figure 5.2 / A.1-A.3 / 5.7: one image and each method's map laid over it.
+
+    Parameters
+    ----------
+    x : torch.Tensor
+        The image, ``(1,3,H,W)`` float in [0,1].
+    maps : dict
+        Method -> map ``(H,W)`` in [0,1] (drawn with jet, as in the thesis).
+    titles : dict or None, optional
+        Method -> panel title (default None: the method names).
+    first_title : str, optional
+        Title of the image panel (default ``"original"``).
+    ncols : int, optional
+        Number of columns (default 4).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The image panel and one panel per method.
+    """
     from .visualize import overlay
 
     panels = [{"image": x[0], "title": first_title}]
@@ -338,8 +544,35 @@ def methods_figure(x, maps: Mapping[str, torch.Tensor], titles: Mapping[str, str
 
 def paired_grid(x, maps_a, maps_b, titles_a: Sequence[str], titles_b: Sequence[str], label_a: str, label_b: str,
                 ncols: int = 5, x_b=None):
-    """Thesis Figures 5.3-5.5: the same images twice, top half with ``maps_a``, bottom half
-    with ``maps_b`` (``x_b``: the images as the second model saw them, if different)."""
+    """Thesis Figures 5.3-5.5: the same images twice, with two sets of maps.
+
+    Parameters
+    ----------
+    x : torch.Tensor
+        The images, ``(N,3,H,W)`` float in [0,1].
+    maps_a : torch.Tensor
+        The maps of the top half, ``(N,H,W)`` in [0,1].
+    maps_b : torch.Tensor
+        The maps of the bottom half, ``(N,H,W)`` in [0,1].
+    titles_a : list of str
+        A title per image of the top half.
+    titles_b : list of str
+        A title per image of the bottom half.
+    label_a : str
+        The label of the top half.
+    label_b : str
+        The label of the bottom half.
+    ncols : int, optional
+        Number of columns (default 5).
+    x_b : torch.Tensor or None, optional
+        The images as the second model saw them, ``(N,3,H,W)`` in [0,1], if different
+        (default None: ``x``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Top half with ``maps_a``, bottom half with ``maps_b``.
+    """
     import matplotlib.pyplot as plt
 
     from .visualize import overlay
@@ -396,8 +629,28 @@ def model_pair_grid(x_a, maps_a, x_b, maps_b, titles_a: Sequence[str], titles_b:
 
 def curves_figure(curves: Mapping[str, np.ndarray], kind: str, x_img=None, maps=None,
                   aucs: Mapping[str, float] | None = None):
-    """Thesis Figures A.6 (deletion) / A.7 (insertion): class probability vs fraction of
-    pixels removed/inserted, one curve per method, AUC in the legend."""
+    """Thesis Figures A.6 (deletion) / A.7 (insertion): class probability vs fraction of pixels.
+
+    Parameters
+    ----------
+    curves : dict
+        Method -> curve (``numpy.ndarray``): class probability in [0,1] at evenly spaced
+        fractions of pixels removed/inserted, from 0 to 1.
+    kind : str
+        ``"deletion"`` or ``"insertion"``.
+    x_img : torch.Tensor or None, optional
+        Not drawn; accepted for call compatibility (default None).
+    maps : dict or None, optional
+        Not drawn; accepted for call compatibility (default None).
+    aucs : dict or None, optional
+        Method -> AUC as a fraction in [0,1], shown x100 in the legend (default None: the
+        trapezoid area of each curve).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One curve per method, AUC in the legend.
+    """
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.2, 3.4))
@@ -425,8 +678,29 @@ def curve_strip_figure(frames, fractions, kind: str):
 
 
 def drop_increase_figure(x, m, class_name: str, p_before: float, p_after: float, method: str = "LOTS"):
-    """Thesis Figure A.4: original (confidence), activation map, heat-map, explanation map
-    x ⊙ map (confidence on it)."""
+    """Thesis Figure A.4: the image, its map and its explanation map.
+
+    Parameters
+    ----------
+    x : torch.Tensor
+        The image, ``(1,3,H,W)`` float in [0,1].
+    m : torch.Tensor
+        Its activation map, ``(1,H,W)`` or ``(H,W)`` in [0,1].
+    class_name : str
+        The explained class.
+    p_before : float
+        The confidence on the original image, in [0,1].
+    p_after : float
+        The confidence on the explanation map, in [0,1].
+    method : str, optional
+        The method's name (default ``"LOTS"``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Original (confidence), activation map, heat-map, explanation map x ⊙ map (confidence
+        on it).
+    """
     from .visualize import explanation_map, overlay
 
     m = torch.as_tensor(m)
@@ -442,7 +716,26 @@ def drop_increase_figure(x, m, class_name: str, p_before: float, p_after: float,
 
 
 def coherency_figure(x, m_orig, m_expl, score: float, method: str = "LOTS"):
-    """Thesis Figure A.5: the map of the original and the map of the explanation map."""
+    """Thesis Figure A.5: the map of the original and the map of the explanation map.
+
+    Parameters
+    ----------
+    x : torch.Tensor
+        The image, ``(1,3,H,W)`` float in [0,1].
+    m_orig : torch.Tensor
+        The map of the original image, ``(1,H,W)`` or ``(H,W)`` in [0,1].
+    m_expl : torch.Tensor
+        The map of the explanation map, ``(1,H,W)`` or ``(H,W)`` in [0,1].
+    score : float
+        The Coherency in %.
+    method : str, optional
+        The method's name (default ``"LOTS"``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Three panels.
+    """
     from .visualize import explanation_map, overlay
 
     m_orig = torch.as_tensor(m_orig).reshape(1, *torch.as_tensor(m_orig).shape[-2:])
@@ -567,8 +860,20 @@ def figure_5_7(x, x_target, maps: Mapping[str, torch.Tensor], title: str, target
 
 # --------------------------------------------------------------- chapter 7
 def iteration_study_figure(df, chosen: int | None = None):
-    """Three panels over the iteration cap k of :func:`lotslib.studies.iteration_study` rows:
-    map Pearson vs the longest run, distance to the target, Deletion/Insertion AUC."""
+    """Three panels over the iteration cap k of an iteration study.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The rows of :func:`lotslib.studies.iteration_study`.
+    chosen : int or None, optional
+        An iteration cap to mark (default None: none is marked).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Map Pearson vs the longest run, distance to the target, Deletion/Insertion AUC.
+    """
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 3, figsize=(11, 3.2))

@@ -70,9 +70,24 @@ class Predictions:
 
 
 def predictions(model, x: torch.Tensor, result, images) -> Predictions:
-    """The predictions of ``model`` on the images ``x`` ``(N,3,H,W)`` in [0,1] and on LOTS's
-    adversarial images ``result.x_adv`` (a :class:`lotslib.lots.LotsResult`), for ``images``
-    (the :class:`~lotslib.data.ImageSource` ``x`` came from)."""
+    """The predictions of ``model`` on the images and on LOTS's adversarial images.
+
+    Parameters
+    ----------
+    model : lotslib.models.ModelWrapper
+        The classifier.
+    x : torch.Tensor
+        The images, ``(N,3,H,W)`` float in [0,1].
+    result : lotslib.lots.LotsResult
+        LOTS's result on ``x``; its adversarial images are ``result.x_adv``.
+    images : lotslib.data.ImageSource
+        The source ``x`` came from.
+
+    Returns
+    -------
+    Predictions
+        The predictions on ``x`` and on ``result.x_adv``.
+    """
     from .plots import short_class
 
     dev = x.device
@@ -328,9 +343,19 @@ def target_maps(model, reference, example, x: torch.Tensor, classes, lots_maps) 
 
 
 def na_rows(df: pd.DataFrame) -> pd.DataFrame:
-    """The benchmark rows ``df`` (:func:`lotslib.benchmark.run`) that are N/A (no feature
-    target), as a table indexed by (``method``, ``image``) with the column ``reason``; empty
-    when no row is N/A."""
+    """The benchmark rows that are N/A (no feature target).
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The benchmark rows (:func:`lotslib.benchmark.run`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A table indexed by (``method``, ``image``) with the column ``reason``; empty when no
+        row is N/A.
+    """
     if "na_reason" not in df.columns:
         return pd.DataFrame(columns=["reason"])
     na = df[df["na_reason"].fillna("") != ""]

@@ -41,10 +41,20 @@ def _jsonable(v):
 def resolve_params(methods: Sequence[str], params: dict | None = None) -> dict:
     """Validate ``params`` and return ``{method: resolved params, ..., "metrics": {...}}``.
 
-    ``params`` may hold one dict per method key (``"lots"``'s apply to the LOTS target
-    variants too, under their own keys' overrides) and ``"metrics"`` (the registered
-    metrics' parameters: ``steps``, ``blur_kernel``, ``blur_sigma``, ``batch_size``). LOTS's
-    ``target`` is set by the method key, not a parameter.
+    Parameters
+    ----------
+    methods : Sequence of str
+        The method keys.
+    params : dict or None, optional
+        One dict per method key (``"lots"``'s apply to the LOTS target variants too, under
+        their own keys' overrides) and ``"metrics"`` (the registered metrics' parameters:
+        ``steps``, ``blur_kernel``, ``blur_sigma``, ``batch_size``); default None. LOTS's
+        ``target`` is set by the method key, not a parameter.
+
+    Returns
+    -------
+    dict
+        Method key -> resolved parameters, and ``"metrics"`` -> the metric parameters.
 
     Raises
     ------
@@ -85,13 +95,37 @@ def resolve_params(methods: Sequence[str], params: dict | None = None) -> dict:
 
 
 def id_seed(base: int, image_id: str) -> int:
-    """The per-image seed of a stochastic method: ``base`` plus a hash of the image id, so a
-    map does not depend on the batch it ran in."""
+    """The per-image seed of a stochastic method.
+
+    Parameters
+    ----------
+    base : int
+        The method's seed.
+    image_id : str
+        The image id.
+
+    Returns
+    -------
+    int
+        ``base`` plus a hash of the image id, in [0, 2**31 - 2], so a map does not depend on
+        the batch it ran in.
+    """
     return (int(base) + int(hashlib.sha256(image_id.encode()).hexdigest()[:8], 16)) % (2**31 - 1)
 
 
 def model_fingerprint(model) -> str:
-    """The weights fingerprint of a lotslib model (or a hash of any module's state dict)."""
+    """The weights fingerprint of a lotslib model (or a hash of any module's state dict).
+
+    Parameters
+    ----------
+    model : lotslib.models.ModelWrapper or torch.nn.Module
+        The model.
+
+    Returns
+    -------
+    str
+        The fingerprint (hex digits).
+    """
     from ..models import ModelWrapper, weights_fingerprint
 
     if isinstance(model, ModelWrapper):

@@ -44,26 +44,60 @@ def run(
 ) -> pd.DataFrame:
     """Benchmark ``methods`` on ``models`` over ``images`` -> tidy DataFrame (module docstring).
 
-    ``models``: names for :func:`lotslib.models.load_model` or model objects. ``images``: an
-    :class:`~lotslib.data.ImageSource`. ``params``: see :func:`lotslib.benchmark.resolve_params`.
-    ``cache_dir``: where rows and curves are stored (None: a fresh temporary folder, nothing
-    reused). ``batch_size``: images per batch -- the unit of computation, timing and saving.
-    ``shard=(i, k)``: only the images at positions ``p`` with ``p % k == i`` (several processes
-    can share one cache). ``reference``: the labelled reference set of the LOTS class/mean
-    targets: an :class:`~lotslib.data.ImageSource` or a folder
-    (:func:`lotslib.benchmark.feature_targets.open_reference`); default ``images``. An image
-    whose class has no *other* reference image gets an N/A row for those variants. ``threads``:
-    ``torch.set_num_threads`` for the run (restored after; None = unchanged); the count used is
-    recorded per row. ``timing``: ``"per_image"``
-    (default; every map is made and timed on its own, as in the thesis's Table 5.3, so the
-    interval over images is meaningful) or ``"per_batch"`` (one batched ``explain`` call per
-    batch, its time split evenly; faster on a GPU). ``callback(model, method, ids)``
-    is called after each computed batch has been saved.
+    Parameters
+    ----------
+    models : str or list
+        Names for :func:`lotslib.models.load_model` or model objects.
+    methods : Sequence of str or None, optional
+        Method keys (default None: every method).
+    images : lotslib.data.ImageSource
+        The images.
+    params : dict or None, optional
+        See :func:`lotslib.benchmark.resolve_params` (default None: the defaults).
+    cache_dir : str or os.PathLike or None, optional
+        Where rows and curves are stored (default ``.cache/benchmark``; None: a fresh temporary
+        folder, nothing reused).
+    batch_size : int, optional
+        Images per batch, >= 1 -- the unit of computation, timing and saving (default 8).
+    device : str or torch.device, optional
+        Device to compute on (default ``"cpu"``).
+    shard : tuple of int or None, optional
+        ``(i, k)``: only the images at positions ``p`` with ``p % k == i`` (several processes
+        can share one cache); default None: all images.
+    progress : bool, optional
+        Show progress (default True).
+    reference : lotslib.data.ImageSource or str or None, optional
+        The labelled reference set of the LOTS class/mean targets: an image source or a
+        folder (:func:`lotslib.benchmark.feature_targets.open_reference`); default None:
+        ``images``. An image whose class has no *other* reference image gets an N/A row for
+        those variants.
+    threads : int or None, optional
+        ``torch.set_num_threads`` for the run (restored after; default None = unchanged); the
+        count used is recorded per row.
+    timing : str, optional
+        ``"per_image"`` (default; every map is made and timed on its own, as in the thesis's
+        Table 5.3, so the interval over images is meaningful) or ``"per_batch"`` (one batched
+        ``explain`` call per batch, its time split evenly; faster on a GPU).
+    callback : Callable or None, optional
+        ``callback(model, method, ids)`` is called after each computed batch has been saved
+        (default None).
 
-    The returned frame's ``attrs`` hold ``cache_dir``, ``computed`` (the
-    ``"model/method/image_id"`` rows computed by this call, the rest came from the cache) and
-    ``damaged`` (cache files that could not be read back: moved aside to ``*.corrupt``,
-    reported with a :class:`~lotslib.errors.CorruptCacheWarning`, their rows recomputed).
+    Returns
+    -------
+    pandas.DataFrame
+        The tidy rows. Its ``attrs`` hold ``cache_dir``, ``computed`` (the
+        ``"model/method/image_id"`` rows computed by this call, the rest came from the cache)
+        and ``damaged`` (cache files that could not be read back: moved aside to
+        ``*.corrupt``, reported with a :class:`~lotslib.errors.CorruptCacheWarning`, their rows
+        recomputed).
+
+    Raises
+    ------
+    lotslib.errors.ParameterError
+        If ``images`` is not an image source, or ``batch_size``, ``shard``, ``timing``,
+        ``threads`` or ``params`` are invalid.
+    lotslib.errors.DatasetError
+        If ``images`` is empty or has duplicate ids.
     """
     if not isinstance(images, ImageSource):
         raise ParameterError("images must be a lotslib.data.ImageSource (e.g. lotslib.data.embedded('imagenet')); "

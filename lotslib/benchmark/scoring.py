@@ -24,8 +24,33 @@ __all__ = ["compute_batch", "explain_timed", "lots_info", "warm_up"]
 def explain_timed(method, model, x, top1, ep, timing):
     """Maps, degenerate flags, LOTS (iterations, stop) and wall ms per map for a batch.
 
-    ``timing="per_image"``: each map is made (and timed) on its own, as the thesis timed one
-    map per image; ``"per_batch"``: one batched call, its time split evenly over the images."""
+    Parameters
+    ----------
+    method : str
+        The method key.
+    model : lotslib.models.ModelWrapper
+        The classifier.
+    x : torch.Tensor
+        The images, ``(N,3,H,W)`` float in [0,1].
+    top1 : torch.Tensor
+        ``(N,)`` target classes.
+    ep : dict
+        The explain parameters (per-image ``seed`` lists and ``target`` rows are split).
+    timing : str
+        ``"per_image"``: each map is made (and timed) on its own, as the thesis timed one map
+        per image; ``"per_batch"``: one batched call, its time split evenly over the images.
+
+    Returns
+    -------
+    maps : torch.Tensor
+        ``(N,H,W)`` maps in [0,1].
+    degenerate : torch.Tensor
+        ``(N,)`` bool flags.
+    info : list of tuple
+        Per image, ``(iterations, stop reason)`` (:func:`lots_info`).
+    ms : list of float
+        Wall milliseconds per map.
+    """
     n = x.shape[0]
     if timing == "per_batch":
         t0 = time.perf_counter()
@@ -99,12 +124,48 @@ def _score(model, method, ep, mp, x, top1, timing):
 
 def compute_batch(model, method, p, mp, images, idx, reference, device, threads, batch_size, key,
                   timing) -> tuple[list[dict], dict]:
-    """Rows (one dict per image) and the arrays to store (curves, fractions, maps) of the
-    images at positions ``idx`` of ``images``, for one model and method.
+    """Rows and the arrays to store of a batch of images, for one model and method.
 
+    Parameters
+    ----------
+    model : lotslib.models.ModelWrapper
+        The classifier.
+    method : str
+        The method key.
+    p : dict
+        The method's resolved parameters.
+    mp : dict
+        The metric parameters.
+    images : lotslib.data.ImageSource
+        The images.
+    idx : list of int
+        Positions in ``images`` of the batch.
+    reference : lotslib.data.ImageSource
+        The reference set of the LOTS class/mean targets.
+    device : str or torch.device
+        The device.
+    threads : int or None
+        Torch threads, recorded per row.
+    batch_size : int
+        Images per batch, recorded per row.
+    key : str
+        The cache key (:func:`lotslib.benchmark.store.key_for`).
+    timing : str
+        ``"per_image"`` or ``"per_batch"`` (see :func:`explain_timed`).
+
+    Returns
+    -------
+    rows : list of dict
+        One dict per image.
+    curves : dict
+        The arrays to store (curves, fractions, maps).
+
+    Notes
+    -----
     An image without a feature target (a LOTS class/mean variant whose class has no other
     reference image) is not explained: its row is N/A, with the reason in ``na_reason``, NaN
-    metrics (excluded from every mean) and an all-zero stored map."""
+    metrics (excluded from every mean) and an all-zero stored map.
+    """
     ids = [images.ids[i] for i in idx]
     labels = [images.labels[i] for i in idx]
     x = images.batch(model, idx).to(device)
@@ -188,7 +249,21 @@ def compute_batch(model, method, p, mp, images, idx, reference, device, threads,
 
 
 def lots_info(ex, j) -> tuple[int, str]:
-    """(iterations, stop reason) of image ``j`` of a LOTS batch; (-1, "") for other methods."""
+    """(iterations, stop reason) of image ``j`` of a LOTS batch.
+
+    Parameters
+    ----------
+    ex : lotslib.explain.Explanation
+        The result of :func:`lotslib.explain.explain_with_info`.
+    j : int
+        Position of the image in the batch.
+
+    Returns
+    -------
+    tuple
+        ``(iterations, stop reason)``; ``(-1, "")`` for other methods, ``(-1,
+        "constant_image")`` for an image LOTS did not run on.
+    """
     if not get_method(ex.method).is_lots:
         return -1, ""
     if ex.trace is None or not bool(ex.ran[j]):
@@ -198,7 +273,25 @@ def lots_info(ex, j) -> tuple[int, str]:
 
 
 def warm_up(model, method, p, x, device) -> None:
-    """One untimed call on one image (LOTS: two iterations) so timing excludes first-call costs."""
+    """One untimed call on one image (LOTS: two iterations) so timing excludes first-call costs.
+
+    Parameters
+    ----------
+    model : lotslib.models.ModelWrapper
+        The classifier.
+    method : str
+        The method key.
+    p : dict
+        The method's resolved parameters.
+    x : torch.Tensor
+        Images ``(N,3,H,W)`` in [0,1]; the first is used.
+    device : str or torch.device
+        The device.
+
+    Returns
+    -------
+    None
+    """
     ep = dict(p)
     if "seed" in ep:
         ep["seed"] = [0]

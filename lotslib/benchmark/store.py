@@ -30,22 +30,70 @@ _BASE_ARRAYS = ("image_ids", "fractions")
 
 
 def key_for(spec: dict, model_name: str, method: str) -> str:
-    """The folder name of a (model, method, parameters) ``spec``: ``<model>-<method>-<hash>``."""
+    """The folder name of a (model, method, parameters) ``spec``.
+
+    Parameters
+    ----------
+    spec : dict
+        The parameters that determine the results.
+    model_name : str
+        The model's name.
+    method : str
+        The method key.
+
+    Returns
+    -------
+    str
+        ``<model>-<method>-<hash>``.
+    """
     digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
     return f"{model_name}-{method}-{digest}"
 
 
 def write_meta(keydir: Path, spec: dict) -> None:
-    """Record the parameters of a folder once (``meta.json``), for humans and audits."""
+    """Record the parameters of a folder once (``meta.json``), for humans and audits.
+
+    Parameters
+    ----------
+    keydir : pathlib.Path
+        The cache folder of one key (:func:`key_for`).
+    spec : dict
+        The parameters.
+
+    Returns
+    -------
+    None
+    """
     keydir.mkdir(parents=True, exist_ok=True)
     if not (keydir / "meta.json").is_file():
         atomic_write(keydir / "meta.json", lambda f: f.write(json.dumps(spec, indent=1, sort_keys=True).encode()))
 
 
 def write_part(keydir: Path, tag: str, rows: list[dict], curves: dict, image_ids: list[str]) -> None:
-    """Write one batch: its curves and maps (npz: ``image_ids``, ``fractions``, ``maps`` and
-    one ``(n, S+1)`` array per curve metric) and then its rows (parquet), each atomically. The
-    rows are written last, so a part is complete when its rows file exists."""
+    """Write one batch: its curves and maps, then its rows, each atomically.
+
+    Parameters
+    ----------
+    keydir : pathlib.Path
+        The cache folder of one key (:func:`key_for`).
+    tag : str
+        The part's name.
+    rows : list of dict
+        One row per image (parquet).
+    curves : dict
+        The arrays to store (npz): ``fractions``, ``maps`` and one ``(n, S+1)`` array per
+        curve metric.
+    image_ids : list of str
+        The images' ids, stored as ``image_ids``.
+
+    Returns
+    -------
+    None
+
+    Notes
+    -----
+    The rows are written last, so a part is complete when its rows file exists.
+    """
     bids = np.array(image_ids, dtype=str)
     atomic_write(keydir / f"curves-{tag}.npz", lambda f: np.savez(f, image_ids=bids, **curves))
     frame = pd.DataFrame(rows)
@@ -55,15 +103,32 @@ def write_part(keydir: Path, tag: str, rows: list[dict], curves: dict, image_ids
 def load_done(keydir: Path, damaged: list | None = None) -> tuple[pd.DataFrame, dict]:
     """Rows and curves already in a cache folder (rows without curves are ignored).
 
+    Parameters
+    ----------
+    keydir : pathlib.Path
+        The cache folder of one key (:func:`key_for`).
+    damaged : list or None, optional
+        Collects the damaged files' paths (default None).
+
+    Returns
+    -------
+    rows : pandas.DataFrame
+        The rows (empty if none).
+    curves : dict
+        ``curves[(id, fp)]`` is a dict with ``fractions``, one curve per curve metric
+        (``insertion``, ``deletion``) and ``maps`` (or None).
+
+    Notes
+    -----
     A part that cannot be read back (truncated parquet or npz, missing columns/arrays) is
     never trusted: both of its files are moved aside to ``*.corrupt``, a
     :class:`~lotslib.errors.CorruptCacheWarning` names the damaged file, and its images are
-    recomputed by the caller. ``damaged`` collects the damaged files' paths.
+    recomputed by the caller.
 
     Rows and curves are keyed by ``(image_id, image_fp)``: after an image's file changed, the
     part holding its old rows stays on disk, but only the rows (and curves, maps) of the
-    current content are ever matched. ``curves[(id, fp)]`` is a dict with ``fractions``, one
-    curve per curve metric (``insertion``, ``deletion``) and ``maps`` (or None)."""
+    current content are ever matched.
+    """
     frames, curves = [], {}
     for rp in sorted(Path(keydir).glob("rows-*.parquet")):
         cp = rp.with_name("curves-" + rp.name[len("rows-") : -len(".parquet")] + ".npz")
@@ -116,9 +181,28 @@ def _stored(df: pd.DataFrame, cache_dir) -> tuple[Path, dict]:
 def load_curves(df: pd.DataFrame, cache_dir: str | os.PathLike | None = None, kinds=("insertion", "deletion")) -> dict:
     """The curves of ``df``'s rows, in row order.
 
-    Returns ``{"insertion": (len(df), S+1), "deletion": (len(df), S+1), "fractions": (S+1,)}``
-    (float64; one entry per curve metric in ``kinds``). ``cache_dir`` defaults to the one
-    :func:`lotslib.benchmark.run` used (``df.attrs``)."""
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The benchmark rows of :func:`lotslib.benchmark.run`.
+    cache_dir : str or os.PathLike or None, optional
+        The cache (default None: the one :func:`lotslib.benchmark.run` used, ``df.attrs``).
+    kinds : Sequence of str, optional
+        Curve metrics (default ``("insertion", "deletion")``).
+
+    Returns
+    -------
+    dict
+        ``{"insertion": (len(df), S+1), "deletion": (len(df), S+1), "fractions": (S+1,)}``
+        (float64; one entry per curve metric in ``kinds``).
+
+    Raises
+    ------
+    lotslib.errors.ParameterError
+        If the rows have different step counts.
+    lotslib.errors.DatasetError
+        If a row's curves are not in the cache.
+    """
     if len(df) == 0:
         return {**{k: np.empty((0, 0)) for k in kinds}, "fractions": np.empty(0)}
     steps = df["steps"].unique()
@@ -139,8 +223,25 @@ def load_curves(df: pd.DataFrame, cache_dir: str | os.PathLike | None = None, ki
 
 
 def load_maps(df: pd.DataFrame, cache_dir: str | os.PathLike | None = None) -> np.ndarray:
-    """The explanation maps of ``df``'s rows, in row order: ``(len(df), H, W)`` float32 in [0,1]
-    (stored beside the curves). ``cache_dir`` defaults to the one :func:`lotslib.benchmark.run` used."""
+    """The explanation maps of ``df``'s rows, in row order (stored beside the curves).
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The benchmark rows of :func:`lotslib.benchmark.run`.
+    cache_dir : str or os.PathLike or None, optional
+        The cache (default None: the one :func:`lotslib.benchmark.run` used).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(len(df), H, W)`` float32 in [0,1].
+
+    Raises
+    ------
+    lotslib.errors.DatasetError
+        If a row's map is not in the cache.
+    """
     root, by_key = _stored(df, cache_dir)
     out = []
     for key, iid, fp in zip(df["cache_key"], df["image_id"], df["image_fp"]):

@@ -23,7 +23,18 @@ MODELS_ORDER = ("alexnet", "resnet50", "densenet121", "convnext_tiny")
 
 
 def table_rows(table: str) -> dict[str, str]:
-    """``{method key: row label}`` of a thesis table (``"5.1"``, ``"5.2"``), from the registry."""
+    """``{method key: row label}`` of a thesis table, from the registry.
+
+    Parameters
+    ----------
+    table : str
+        ``"5.1"`` or ``"5.2"``.
+
+    Returns
+    -------
+    dict
+        Method key -> row label.
+    """
     return {k: get_method(k).tables[table] for k in method_keys(table)}
 
 
@@ -34,11 +45,26 @@ def _order(values: Iterable[str], order: Sequence[str]) -> list[str]:
 
 def summarize(df: pd.DataFrame, metrics: Sequence[str] | None = None, exclude_flagged: bool = False,
               **ci) -> pd.DataFrame:
-    """Long summary: one row per (model, method, metric) with ``mean``, ``ci_low``, ``ci_high``
-    (95 % percentile bootstrap, fixed seed; :func:`lotslib.stats.mean_ci`) and ``n``.
-    ``metrics``: keys of :data:`lotslib.metric_registry.METRICS` and/or ``"ms_per_map"``
-    (default: every registered metric and the time). Flagged rows count unless
-    ``exclude_flagged``."""
+    """Long summary: one row per (model, method, metric).
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The benchmark rows of :func:`lotslib.benchmark.run`.
+    metrics : Sequence of str or None, optional
+        Keys of :data:`lotslib.metric_registry.METRICS` and/or ``"ms_per_map"`` (default None:
+        every registered metric and the time).
+    exclude_flagged : bool, optional
+        Leave out flagged rows (default False: flagged rows count).
+    **ci
+        ``n_boot``, ``level``, ``seed`` of :func:`lotslib.stats.mean_ci`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``model``, ``method``, ``metric``, ``mean``, ``ci_low``, ``ci_high`` (95 %
+        percentile bootstrap, fixed seed; :func:`lotslib.stats.mean_ci`) and ``n``.
+    """
     if metrics is None:
         metrics = tuple(METRICS) + ("ms_per_map",)
     if exclude_flagged:
@@ -81,10 +107,26 @@ def _wide(summary: pd.DataFrame, row_label: dict, metrics: Sequence[str]) -> pd.
 
 
 def table_5_1(df: pd.DataFrame, **kw) -> pd.DataFrame:
-    """Table 5.1's layout: LOTS with the zero / class / mean target (rows ``Zero F_t``,
-    ``Class F_t``, ``Mean F_t`` per model) x the five metrics; every metric has the columns
-    ``mean``, ``ci_low``, ``ci_high``, ``n``. Uses the rows of methods ``lots``,
-    ``lots_class``, ``lots_mean`` (the thesis ran it on ResNet-50)."""
+    """Table 5.1's layout: LOTS with the zero / class / mean target x the five metrics.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The benchmark rows of :func:`lotslib.benchmark.run`.
+    **kw
+        ``exclude_flagged`` and the bootstrap options of :func:`summarize`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Rows ``Zero F_t``, ``Class F_t``, ``Mean F_t`` per model; every metric has the
+        columns ``mean``, ``ci_low``, ``ci_high``, ``n``.
+
+    Notes
+    -----
+    Uses the rows of methods ``lots``, ``lots_class``, ``lots_mean`` (the thesis ran it on
+    ResNet-50).
+    """
     rows = table_rows("5.1")
     d = df[df["method"].isin(rows)]
     t = _wide(summarize(d, tuple(METRICS), **kw), rows, tuple(METRICS))
@@ -94,10 +136,28 @@ def table_5_1(df: pd.DataFrame, **kw) -> pd.DataFrame:
 
 
 def table_5_2(df: pd.DataFrame, metrics: Sequence[str] | None = None, **kw) -> pd.DataFrame:
-    """Table 5.2's layout: (model, method) rows in the thesis's order (Random-CAM first, LOTS
-    last) x the metrics (default: every registered one), each with ``mean``, ``ci_low``,
-    ``ci_high``, ``n``. Uses the rows of the methods with a Table 5.2 row in the registry
-    (:data:`lotslib.method_registry.METHODS`; LOTS = zero target)."""
+    """Table 5.2's layout: (model, method) rows x the metrics.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The benchmark rows of :func:`lotslib.benchmark.run`.
+    metrics : Sequence of str or None, optional
+        Metric keys (default None: every registered one).
+    **kw
+        ``exclude_flagged`` and the bootstrap options of :func:`summarize`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        (model, method) rows in the thesis's order (Random-CAM first, LOTS last); every
+        metric has the columns ``mean``, ``ci_low``, ``ci_high``, ``n``.
+
+    Notes
+    -----
+    Uses the rows of the methods with a Table 5.2 row in the registry
+    (:data:`lotslib.method_registry.METHODS`; LOTS = zero target).
+    """
     rows = table_rows("5.2")
     metrics = tuple(METRICS) if metrics is None else tuple(metrics)
     d = df[df["method"].isin(rows)]
@@ -105,9 +165,21 @@ def table_5_2(df: pd.DataFrame, metrics: Sequence[str] | None = None, **kw) -> p
 
 
 def table_5_3(df: pd.DataFrame, **kw) -> pd.DataFrame:
-    """Table 5.3's layout: methods (rows) x models (columns) of milliseconds per map, each
-    model with ``mean``, ``ci_low``, ``ci_high``, ``n`` (the bootstrap runs over the
-    per-image values, i.e. the batch averages)."""
+    """Table 5.3's layout: methods (rows) x models (columns) of milliseconds per map.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The benchmark rows of :func:`lotslib.benchmark.run`.
+    **kw
+        ``exclude_flagged`` and the bootstrap options of :func:`summarize`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Each model with ``mean``, ``ci_low``, ``ci_high``, ``n`` (the bootstrap runs over the
+        per-image values, i.e. the batch averages); empty if there are no rows.
+    """
     d = df[df["method"].isin(table_rows("5.2"))]
     s = summarize(d, ("ms_per_map",), **kw)
     if s.empty:
@@ -127,10 +199,30 @@ def table_5_3(df: pd.DataFrame, **kw) -> pd.DataFrame:
 
 def lots_vs_best_cam(df: pd.DataFrame, lots_method: str = "lots", metrics: Sequence[str] | None = None,
                      alpha: float = 0.05) -> pd.DataFrame:
-    """Paired two-sided Wilcoxon signed-rank test over images: ``lots_method`` against the best
-    CAM method (by mean, in the metric's direction; Random-CAM excluded) for every model and
-    metric. Columns: ``model, metric, lots_method, best_cam, lots_mean, best_mean, n,
-    n_nonzero, statistic, p_value, differs`` (``p_value < alpha``)."""
+    """Paired two-sided Wilcoxon signed-rank test over images: LOTS against the best CAM method.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The benchmark rows of :func:`lotslib.benchmark.run`.
+    lots_method : str, optional
+        The LOTS method key (default ``"lots"``).
+    metrics : Sequence of str or None, optional
+        Metric keys (default None: every registered one).
+    alpha : float, optional
+        Significance level in (0, 1) (default 0.05).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns: ``model, metric, lots_method, best_cam, lots_mean, best_mean, n, n_nonzero,
+        statistic, p_value, differs`` (``p_value < alpha``).
+
+    Notes
+    -----
+    The best CAM method is chosen by mean, in the metric's direction (Random-CAM excluded),
+    for every model and metric.
+    """
     metrics = tuple(METRICS) if metrics is None else tuple(metrics)
     out = []
     for model in _order(df["model"], list(MODELS_ORDER) + sorted(df["model"].unique())):
@@ -166,8 +258,20 @@ def lots_vs_best_cam(df: pd.DataFrame, lots_method: str = "lots", metrics: Seque
 
 
 def format_table(table: pd.DataFrame, digits: int = 2) -> pd.DataFrame:
-    """Strings ``"mean [ci_low, ci_high] (n)"`` for a table from :func:`table_5_1` /
-    :func:`table_5_2` / :func:`table_5_3` (one column per metric or model)."""
+    """Strings ``"mean [ci_low, ci_high] (n)"`` for a thesis table.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        A table from :func:`table_5_1` / :func:`table_5_2` / :func:`table_5_3`.
+    digits : int, optional
+        Decimals (default 2).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One column per metric or model; empty for an empty table.
+    """
     if table.empty:
         return pd.DataFrame()
     tops = list(dict.fromkeys(table.columns.get_level_values(0)))
