@@ -327,12 +327,12 @@ def register_metric(metric: Metric, replace: bool = False) -> Metric:
 
 
 def unregister_metric(key: str) -> None:
-    """Remove a metric (tests register toy metrics and remove them again).
+    """Remove the metric registered under ``key``; tests use it to drop their toy metrics.
 
     Parameters
     ----------
     key : str
-        The metric's key; an unknown key is ignored.
+        A key of :data:`METRICS`; nothing happens if it is not registered.
 
     Returns
     -------
@@ -347,7 +347,7 @@ def get_metric(key: str) -> Metric:
     Parameters
     ----------
     key : str
-        A key of :data:`METRICS`.
+        One of the keys of :data:`METRICS`.
 
     Returns
     -------
@@ -370,7 +370,7 @@ def metric_by_label(label: str) -> Metric | None:
     Parameters
     ----------
     label : str
-        A table header or a metric key.
+        A table header or a key of :data:`METRICS`.
 
     Returns
     -------

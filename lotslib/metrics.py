@@ -232,16 +232,10 @@ def confidence_change(model, x: torch.Tensor, maps: torch.Tensor, classes, batch
 
     Parameters
     ----------
-    model : lotslib.models.ModelWrapper
-        The classifier (logits; the softmax is taken here).
-    x : torch.Tensor
-        The images, ``(N,3,H,W)`` float in [0,1].
+    model, x, classes, batch_size
+        As in :func:`class_probs`.
     maps : torch.Tensor
         The activation maps, ``(N,H,W)`` float in [0,1].
-    classes : Sequence of int or torch.Tensor
-        One class index per image (``(N,)``), or one index for all images.
-    batch_size : int, optional
-        Images per forward pass, >= 1 (default 32).
     fill : str, optional
         ``"black"`` (default) or ``"mean"``: the fill of :func:`masked_image`, which makes the
         explanation map.
@@ -291,10 +285,8 @@ def increase(y, o) -> np.ndarray:
 
     Parameters
     ----------
-    y : numpy.ndarray
-        ``(N,)`` confidences ``Y_c`` on the images, in [0,1].
-    o : numpy.ndarray
-        ``(N,)`` confidences ``O_c`` on the explanation maps, in [0,1].
+    y, o : numpy.ndarray
+        The confidences ``Y_c`` and ``O_c``, as in :func:`drop`.
 
     Returns
     -------
@@ -309,10 +301,8 @@ def average_drop(y, o) -> float:
 
     Parameters
     ----------
-    y : numpy.ndarray
-        ``(N,)`` confidences ``Y_c`` on the images, in [0,1].
-    o : numpy.ndarray
-        ``(N,)`` confidences ``O_c`` on the explanation maps, in [0,1].
+    y, o : numpy.ndarray
+        As in :func:`drop`.
 
     Returns
     -------
@@ -327,10 +317,8 @@ def average_increase(y, o) -> float:
 
     Parameters
     ----------
-    y : numpy.ndarray
-        ``(N,)`` confidences ``Y_c`` on the images, in [0,1].
-    o : numpy.ndarray
-        ``(N,)`` confidences ``O_c`` on the explanation maps, in [0,1].
+    y, o : numpy.ndarray
+        ``(N,)`` confidences on the images and on the explanation maps (see :func:`drop`).
 
     Returns
     -------
@@ -392,12 +380,8 @@ def pearson_coherency(m1, m2, atol: float = 1e-6) -> tuple[np.ndarray, np.ndarra
 
     Parameters
     ----------
-    m1 : torch.Tensor
-        The first maps, ``(N,H,W)``.
-    m2 : torch.Tensor
-        The second maps, same shape as ``m1``.
-    atol : float, optional
-        Tolerance for "constant and equal" (default 1e-6).
+    m1, m2, atol
+        As in :func:`pearson`.
 
     Returns
     -------
@@ -409,7 +393,7 @@ def pearson_coherency(m1, m2, atol: float = 1e-6) -> tuple[np.ndarray, np.ndarra
     Raises
     ------
     lotslib.errors.InputRangeError
-        If the two stacks differ in shape.
+        If ``m1`` and ``m2`` differ in shape.
 
     Notes
     -----
@@ -442,17 +426,8 @@ def coherency_details(method, model, x: torch.Tensor, maps: torch.Tensor, classe
         A registered method key (:mod:`lotslib.method_registry`; ``params`` go to
         :func:`lotslib.explain.explain_with_info`) or a callable
         ``f(model, x, targets, **params) -> maps``.
-    model : lotslib.models.ModelWrapper
-        The classifier (logits; the softmax is taken here).
-    x : torch.Tensor
-        The images, ``(N,3,H,W)`` float in [0,1].
-    maps : torch.Tensor
-        The activation maps, ``(N,H,W)`` float in [0,1].
-    classes : Sequence of int or torch.Tensor
-        One class index per image (``(N,)``), or one index for all images.
-    fill : str, optional
-        ``"black"`` (default) or ``"mean"``: the fill of the explanation map
-        :func:`masked_image`.
+    model, x, maps, classes, fill
+        As in :func:`confidence_change`.
     **params
         The method's parameters.
 
@@ -464,9 +439,9 @@ def coherency_details(method, model, x: torch.Tensor, maps: torch.Tensor, classe
     Raises
     ------
     lotslib.errors.InputRangeError
-        If ``x`` is not ``(N,3,H,W)`` in [0,1] or ``maps`` are not finite ``(N,H,W)`` in [0,1].
+        As in :func:`confidence_change`.
     lotslib.errors.ParameterError
-        If ``classes`` does not have one entry per image, or a parameter is invalid.
+        As in :func:`confidence_change`, or for bad method parameters.
 
     Notes
     -----
@@ -502,14 +477,8 @@ def coherency(method, model, x: torch.Tensor, maps: torch.Tensor, classes, **par
     ----------
     method : str or Callable
         A registered method key or a callable, as in :func:`coherency_details`.
-    model : lotslib.models.ModelWrapper
-        The classifier (logits; the softmax is taken here).
-    x : torch.Tensor
-        The images, ``(N,3,H,W)`` float in [0,1].
-    maps : torch.Tensor
-        The activation maps, ``(N,H,W)`` float in [0,1].
-    classes : Sequence of int or torch.Tensor
-        One class index per image (``(N,)``), or one index for all images.
+    model, x, maps, classes
+        As in :func:`confidence_change`.
     **params
         ``fill`` and the method's parameters, as in :func:`coherency_details`.
 
@@ -521,9 +490,9 @@ def coherency(method, model, x: torch.Tensor, maps: torch.Tensor, classes, **par
     Raises
     ------
     lotslib.errors.InputRangeError
-        If ``x`` is not ``(N,3,H,W)`` in [0,1] or ``maps`` are not finite ``(N,H,W)`` in [0,1].
+        For bad ``x`` or ``maps`` (see :func:`coherency_details`).
     lotslib.errors.ParameterError
-        If ``classes`` does not have one entry per image, or a parameter is invalid.
+        For bad ``classes`` or method parameters.
     """
     return coherency_details(method, model, x, maps, classes, **params).values
 
@@ -651,14 +620,8 @@ def insertion_deletion(
 
     Parameters
     ----------
-    model : lotslib.models.ModelWrapper
-        The classifier (logits; the softmax is taken here).
-    x : torch.Tensor
-        The images, ``(N,3,H,W)`` float in [0,1].
-    maps : torch.Tensor
-        The activation maps, ``(N,H,W)`` float in [0,1].
-    classes : Sequence of int or torch.Tensor
-        One class index per image (``(N,)``), or one index for all images.
+    model, x, maps, classes
+        The classifier, images, activation maps and class indices, as in :func:`confidence_change`.
     steps : int, optional
         Number of steps; every curve has ``steps + 1`` points (default 224).
     blur_kernel : int, optional

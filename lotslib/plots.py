@@ -454,10 +454,8 @@ def filter_size_figure(x, x_adv, sizes=(49, 25, 13, 7, 3, 1)):
 
     Parameters
     ----------
-    x : torch.Tensor
-        The image, ``(1,3,H,W)`` float in [0,1].
-    x_adv : torch.Tensor
-        Its adversarial image, ``(1,3,H,W)`` float in [0,1].
+    x, x_adv
+        The image and its adversarial image, as in :func:`figure_4_2`.
     sizes : Sequence of int, optional
         The filter sizes, one panel each (default ``(49, 25, 13, 7, 3, 1)``).
 
@@ -682,10 +680,8 @@ def drop_increase_figure(x, m, class_name: str, p_before: float, p_after: float,
 
     Parameters
     ----------
-    x : torch.Tensor
-        The image, ``(1,3,H,W)`` float in [0,1].
-    m : torch.Tensor
-        Its activation map, ``(1,H,W)`` or ``(H,W)`` in [0,1].
+    x, m : torch.Tensor
+        The image ``(1,3,H,W)`` and its activation map ``(1,H,W)`` or ``(H,W)``, in [0,1].
     class_name : str
         The explained class.
     p_before : float

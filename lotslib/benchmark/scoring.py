@@ -277,12 +277,8 @@ def warm_up(model, method, p, x, device) -> None:
 
     Parameters
     ----------
-    model : lotslib.models.ModelWrapper
-        The classifier.
-    method : str
-        The method key.
-    p : dict
-        The method's resolved parameters.
+    model, method, p
+        The classifier, the method key and its resolved parameters, as in :func:`compute_batch`.
     x : torch.Tensor
         Images ``(N,3,H,W)`` in [0,1]; the first is used.
     device : str or torch.device

@@ -172,7 +172,7 @@ def table_5_3(df: pd.DataFrame, **kw) -> pd.DataFrame:
     df : pandas.DataFrame
         The benchmark rows of :func:`lotslib.benchmark.run`.
     **kw
-        ``exclude_flagged`` and the bootstrap options of :func:`summarize`.
+        As in :func:`table_5_1`.
 
     Returns
     -------
