@@ -44,6 +44,7 @@ from .tensors import to_tensor
 __all__ = [
     "ModelWrapper",
     "wrap",
+    "default_cam_layer",
     "load_model",
     "known_models",
     "imagenet_categories",
@@ -476,6 +477,8 @@ def load_model(
         The weights are not on this machine and cannot be downloaded (or ``weights`` names
         no weights of the model); the message names the expected file and the fix.
     """
+    if str(name).startswith("torchvision:"):
+        return _any_torchvision(str(name).split(":", 1)[1], weights).to(device)
     key = str(name).lower().replace("-", "_")
     if key not in _SPECS:
         raise UnknownModelError(
@@ -497,6 +500,79 @@ def load_model(
     if channels_last:
         wrapper.to(memory_format=torch.channels_last)
     return wrapper.to(device)
+
+
+def default_cam_layer(net: nn.Module) -> nn.Module:
+    """The last convolutional block of a torchvision CNN: ``layer4[-1]`` (ResNet family),
+    ``features[-1]`` (DenseNet, ConvNeXt, EfficientNet, MobileNet, VGG, AlexNet),
+    ``trunk_output`` (RegNet), ``layers`` (MNASNet); otherwise the last ``nn.Conv2d``.
+
+    Parameters
+    ----------
+    net : torch.nn.Module
+        The network.
+
+    Returns
+    -------
+    torch.nn.Module
+        The layer the CAM methods explain by default.
+    """
+    if hasattr(net, "layer4"):
+        return net.layer4[-1] if isinstance(net.layer4, nn.Sequential) else net.layer4
+    for attr in ("features", "trunk_output", "layers"):
+        sub = getattr(net, attr, None)
+        if isinstance(sub, nn.Sequential):
+            return sub[-1] if attr == "features" else sub
+    convs = [m for m in net.modules() if isinstance(m, nn.Conv2d)]
+    if not convs:
+        raise UnknownModelError(f"{type(net).__name__} has no convolutional layer for the CAM methods. "
+                                f"Fix: pass cam_layer= to lotslib.wrap (or --cam-layer).")
+    return convs[-1]
+
+
+def _any_torchvision(arch: str, weights) -> ModelWrapper:
+    """``load_model("torchvision:<arch>")``: any torchvision classification model, with its
+    weight enum's transforms (mean, std, resize, crop) and categories."""
+    import torchvision.models as tvm
+
+    known = tvm.list_models(module=tvm)
+    if arch not in known:
+        raise UnknownModelError(f"torchvision has no classification model {arch!r}. Known: {known}.")
+    if arch.startswith(("vit_", "swin_", "maxvit")):
+        raise UnknownModelError(f"torchvision:{arch} is a vision transformer; its CAMs need a reshape transform that "
+                                f"lotslib does not pick yet. Fix: use lotslib.wrap(..., reshape_transform=...).")
+    enum = tvm.get_model_weights(arch)
+    builder = tvm.get_model_builder(arch)
+    net = builder(weights=None)
+    if weights is None:
+        w, wid = enum.DEFAULT, f"torchvision:{arch}:random"
+    elif isinstance(weights, (str, Path)) and Path(weights).is_file():
+        net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True), strict=True)
+        w, wid = enum.DEFAULT, f"torchvision:{arch}:{Path(weights).name}"
+    else:
+        try:
+            w = enum.DEFAULT if weights == "default" else enum[str(weights)]
+        except KeyError:
+            raise WeightsNotFoundError(f"Unknown weights {weights!r} for {arch}: use 'default', None, a local "
+                                       f"state-dict file, or one of {[m.name for m in enum]}.") from None
+        ckpt = Path(torch.hub.get_dir()) / "checkpoints" / w.url.rsplit("/", 1)[-1]
+        try:
+            state = torch.hub.load_state_dict_from_url(w.url, map_location="cpu", progress=False, weights_only=True,
+                                                       check_hash=False)
+        except Exception as exc:  # no network, partial file, ...
+            raise WeightsNotFoundError(
+                f"{arch} weights {w} are not on this machine and could not be downloaded ({type(exc).__name__}). "
+                f"Expected file: {ckpt}. Fix: download {w.url} and copy it there, or pass weights=<local file>."
+            ) from exc
+        net.load_state_dict(state, strict=True)
+        wid = f"torchvision:{arch}:{ckpt.name}"
+    tf = w.transforms()
+    model = wrap(net, mean=tuple(tf.mean), std=tuple(tf.std), input_size=int(tf.crop_size[0]),
+                 cam_layer=default_cam_layer(net), categories=w.meta["categories"], name=f"torchvision:{arch}")
+    model.resize_size = int(tf.resize_size[0])
+    model.weights_id = wid
+    model.profile = "torchvision"
+    return model
 
 
 def _submodule(module: nn.Module, layer, what: str) -> nn.Module:

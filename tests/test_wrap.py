@@ -50,3 +50,28 @@ def test_wrap_rejects_bad_arguments_before_any_compute():
     assert torch.allclose(m(x), net((x - 0.5) / 0.25))
     maps = explain("gradcam", m, x)
     assert maps.shape == (2, 32, 32) and float(maps.min()) >= 0 and float(maps.max()) <= 1
+
+
+def test_any_torchvision_model_by_prefixed_name(tmp_path):
+    """load_model("torchvision:<name>"): the weight enum's transforms and categories, a default
+    CAM layer per family, a local checkpoint, and clear errors."""
+    import torchvision
+
+    from lotslib import load_model
+    from lotslib.errors import UnknownModelError
+
+    m = load_model("torchvision:resnet18", weights=None)
+    tf = torchvision.models.ResNet18_Weights.DEFAULT.transforms()
+    assert (m.resize_size, m.input_size) == (tf.resize_size[0], tf.crop_size[0]) and len(m.categories) == 1000
+    assert m.cam_layer is m.net.layer4[-1]
+    x = torch.rand(2, 3, 224, 224)
+    maps = explain("gradcam", m, x)
+    assert maps.shape == (2, 224, 224) and torch.isfinite(maps).all()
+    ckpt = tmp_path / "resnet18.pth"
+    torch.save(m.net.state_dict(), ckpt)
+    again = load_model("torchvision:resnet18", weights=str(ckpt))
+    assert torch.equal(again(x), m(x)) and again.weights_id.endswith("resnet18.pth")
+    with pytest.raises(UnknownModelError, match="no classification model 'resnet9'"):
+        load_model("torchvision:resnet9")
+    with pytest.raises(UnknownModelError, match="vision transformer"):
+        load_model("torchvision:vit_b_16", weights=None)
