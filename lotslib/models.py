@@ -45,6 +45,9 @@ __all__ = [
     "ModelWrapper",
     "wrap",
     "default_cam_layer",
+    "transformer_cam_layer",
+    "vit_reshape",
+    "channels_last_reshape",
     "load_model",
     "known_models",
     "imagenet_categories",
@@ -530,6 +533,45 @@ def default_cam_layer(net: nn.Module) -> nn.Module:
     return convs[-1]
 
 
+def vit_reshape(tokens: torch.Tensor) -> torch.Tensor:
+    """ViT tokens ``(N, 1 + h*w, C)`` -> a spatial map ``(N, C, h, w)``: the class token is
+    dropped and the patch tokens are laid out on their square grid."""
+    patches = tokens[:, 1:, :]
+    side = int(round(patches.shape[1] ** 0.5))
+    return patches.reshape(tokens.shape[0], side, side, tokens.shape[2]).permute(0, 3, 1, 2)
+
+
+def channels_last_reshape(x: torch.Tensor) -> torch.Tensor:
+    """Swin's channels-last ``(N, H, W, C)`` -> ``(N, C, H, W)``."""
+    return x.permute(0, 3, 1, 2)
+
+
+def transformer_cam_layer(net: nn.Module) -> tuple:
+    """The CAM layer and reshape transform of a torchvision vision transformer.
+
+    ViT: the last encoder block's first LayerNorm (``encoder.layers[-1].ln_1``; after it the
+    class token alone reaches the head, so later layers give the patch tokens no gradient),
+    reshaped by :func:`vit_reshape`. Swin: the final LayerNorm (``norm``, channels-last, all
+    tokens are pooled into the head), reshaped by :func:`channels_last_reshape`.
+
+    Parameters
+    ----------
+    net : torch.nn.Module
+        A torchvision ``VisionTransformer`` or ``SwinTransformer``.
+
+    Returns
+    -------
+    tuple
+        ``(layer, reshape_transform)``.
+    """
+    if hasattr(net, "encoder") and hasattr(net.encoder, "layers"):
+        return net.encoder.layers[-1].ln_1, vit_reshape
+    if hasattr(net, "norm") and hasattr(net, "features"):
+        return net.norm, channels_last_reshape
+    raise UnknownModelError(f"{type(net).__name__}: not a torchvision ViT or Swin. Fix: use lotslib.wrap(..., "
+                            f"cam_layer=..., reshape_transform=...).")
+
+
 def _any_torchvision(arch: str, weights) -> ModelWrapper:
     """``load_model("torchvision:<arch>")``: any torchvision classification model, with its
     weight enum's transforms (mean, std, resize, crop) and categories."""
@@ -538,9 +580,9 @@ def _any_torchvision(arch: str, weights) -> ModelWrapper:
     known = tvm.list_models(module=tvm)
     if arch not in known:
         raise UnknownModelError(f"torchvision has no classification model {arch!r}. Known: {known}.")
-    if arch.startswith(("vit_", "swin_", "maxvit")):
-        raise UnknownModelError(f"torchvision:{arch} is a vision transformer; its CAMs need a reshape transform that "
-                                f"lotslib does not pick yet. Fix: use lotslib.wrap(..., reshape_transform=...).")
+    if arch.startswith("maxvit"):
+        raise UnknownModelError(f"torchvision:{arch}: no CAM layer and reshape transform are known for MaxViT yet. "
+                                f"Fix: use lotslib.wrap(..., cam_layer=..., reshape_transform=...).")
     enum = tvm.get_model_weights(arch)
     builder = tvm.get_model_builder(arch)
     net = builder(weights=None)
@@ -567,8 +609,10 @@ def _any_torchvision(arch: str, weights) -> ModelWrapper:
         net.load_state_dict(state, strict=True)
         wid = f"torchvision:{arch}:{ckpt.name}"
     tf = w.transforms()
-    model = wrap(net, mean=tuple(tf.mean), std=tuple(tf.std), input_size=int(tf.crop_size[0]),
-                 cam_layer=default_cam_layer(net), categories=w.meta["categories"], name=f"torchvision:{arch}")
+    is_transformer = arch.startswith(("vit_", "swin_"))
+    layer, reshape = transformer_cam_layer(net) if is_transformer else (default_cam_layer(net), None)
+    model = wrap(net, mean=tuple(tf.mean), std=tuple(tf.std), input_size=int(tf.crop_size[0]), cam_layer=layer,
+                 categories=w.meta["categories"], name=f"torchvision:{arch}", reshape_transform=reshape)
     model.resize_size = int(tf.resize_size[0])
     model.weights_id = wid
     model.profile = "torchvision"

@@ -75,3 +75,26 @@ def test_any_torchvision_model_by_prefixed_name(tmp_path):
         load_model("torchvision:resnet9")
     with pytest.raises(UnknownModelError, match="vision transformer"):
         load_model("torchvision:vit_b_16", weights=None)
+
+
+@pytest.mark.parametrize("arch", ["vit_b_16", "swin_t"])
+def test_vision_transformers_get_spatial_maps_from_every_method(arch):
+    """torchvision ViT and Swin (random init): the reshape transform is picked, all seven methods
+    give (N,224,224) maps in [0,1] without NaN, and the gradient reaches the input."""
+    from lotslib import load_model
+    from lotslib.method_registry import METHODS
+
+    torch.manual_seed(0)
+    m = load_model(f"torchvision:{arch}", weights=None)
+    head = m.net.heads.head if arch.startswith("vit") else m.net.head
+    torch.nn.init.normal_(head.weight, std=0.02)  # torchvision zero-initialises ViT's head: no gradient at all
+    x = torch.rand(1, 3, 224, 224, generator=torch.Generator().manual_seed(1))
+    xg = x.clone().requires_grad_(True)
+    m(xg)[0].max().backward()
+    assert float(xg.grad.abs().max()) > 0
+    for method in METHODS:
+        params = {"iters": 2} if method == "lots" else ({"n_samples": 2} if method == "smoothgradcampp" else {})
+        maps = explain(method, m, x, **params)
+        assert maps.shape == (1, 224, 224) and torch.isfinite(maps).all(), method
+        assert float(maps.min()) >= 0 and float(maps.max()) == 1.0, method  # a real (non-constant) map
+    assert m.features(x, "penultimate").shape[1] == head.in_features  # LOTS's pre-logits features
