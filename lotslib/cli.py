@@ -4,7 +4,9 @@
     lots explain my_folder/ --method gradcam --method lots --out maps/
     lots models
 
-For every image and method it writes ``<out>/<image>_<method>.png`` (heat-map overlay) and
+For every image and method it writes ``<out>/<image>_<method>.png`` (heat-map overlay on the
+model's 224 crop), ``<out>/<image>_<method>_full.png`` (the map placed back on the photo at its
+own size) and
 ``<out>/<image>_<method>.npy`` (the ``(H, W)`` map in [0,1] at the model's input size),
 and prints the top-1 class. Finished files are skipped on a rerun, so an interrupted run
 loses nothing; a finished file that no longer reads back (truncated, damaged) is reported and
@@ -61,7 +63,7 @@ def _explain(args) -> int:
     import torch
     from PIL import Image
 
-    from .explain import explain
+    from .explain import explain_with_info
     from .method_registry import METHODS
     from .models import load_model
     from .visualize import overlay
@@ -82,20 +84,32 @@ def _explain(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     # the rest: defaults
     params = {"lots": dict(iters=args.iters, tau=args.tau, alpha=args.alpha, filter_size=args.filter_size)}
+    report = []  # (image id, top-1 text, {method: (overlay file, note)})
     for image_id, img in _sources(args.images):
         x = model.preprocess(img)[None].to(args.device)
         prob, idx = model.predict(x)
+        top1 = f"{model.categories[int(idx[0, 0])]} ({float(prob[0, 0]):.3f})"
         print(f"{image_id}: top-1 {model.categories[int(idx[0, 0])]!r} ({float(prob[0, 0]):.3f})")
+        cells = {}
+        report.append((image_id, top1, cells))
         for method in methods:
             npy = out / f"{image_id}_{method}.npy"
             png = out / f"{image_id}_{method}.png"
-            if npy.exists() and png.exists() and not args.force:
+            full = out / f"{image_id}_{method}_full.png"
+            cells[method] = (full.name, "")
+            if npy.exists() and png.exists() and full.exists() and not args.force:
                 damage = _damaged(npy, png)
                 if damage is None:
                     print(f"  {method}: kept existing {png}")
+                    cells[method] = (full.name, "kept from an earlier run")
                     continue
                 print(f"warning: damaged result {damage}; recomputing it", file=sys.stderr)
-            m = explain(method, model, x, **params.get(method, {}))
+            ex = explain_with_info(method, model, x, **params.get(method, {}))
+            m = ex.maps
+            if ex.trace is not None:
+                stop = f"LOTS stop: {ex.trace.stop_reason[0]}, {int(ex.trace.iterations[0])} steps"
+                cells[method] = (full.name, stop)
+            _save_png(full, _full_size_overlay(img, m[0].cpu(), model))
             tmp = npy.with_name(npy.name + ".tmp.npy")
             np.save(tmp, m[0].cpu().numpy())
             tmp.replace(npy)
@@ -104,7 +118,69 @@ def _explain(args) -> int:
             Image.fromarray(ov).save(tmp_png)
             tmp_png.replace(png)
             print(f"  {method}: wrote {png}")
+    if args.report:
+        page = out / "index.html"
+        _save_text(page, _report_html(report, methods, model.name))
+        print(f"report: {page}")
     return 0
+
+
+def _full_size_overlay(img, m, model):
+    """The map placed back on the photo at its own size and aspect: the model saw a centre
+    crop of the photo resized to ``model.resize_size`` on the short side; the map is resized to
+    that crop's extent in the photo and laid over it (outside the crop: no map)."""
+    import numpy as np
+    import torch.nn.functional as F
+
+    from .tensors import to_tensor
+    from .visualize import overlay
+
+    x = to_tensor(img)
+    h, w = x.shape[-2:]
+    scale = min(h, w) / float(model.resize_size)
+    side = max(1, int(round(model.input_size * scale)))
+    top, left = max(0, (h - side) // 2), max(0, (w - side) // 2)
+    big = F.interpolate(m[None, None].float(), size=(side, side), mode="bilinear", align_corners=False)[0, 0]
+    full = np.zeros((h, w), dtype=np.float32)
+    full[top : top + side, left : left + side] = big[: h - top, : w - left].clamp(0, 1).numpy()
+    import torch
+
+    ov = overlay(x[None], torch.from_numpy(full)[None])[0]
+    return (ov.permute(1, 2, 0).numpy() * 255).round().astype("uint8")
+
+
+def _save_png(path: Path, arr) -> None:
+    from PIL import Image
+
+    tmp = path.with_name(path.stem + ".tmp.png")
+    Image.fromarray(arr).save(tmp)
+    tmp.replace(path)
+
+
+def _save_text(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
+
+
+def _report_html(report, methods, model_name: str) -> str:
+    """``index.html``: one row per image, one column per method (the full-size overlays), with
+    the top-1 class and the LOTS stop reason."""
+    import html
+
+    head = "".join(f"<th>{html.escape(m)}</th>" for m in methods)
+    rows = []
+    for image_id, top1, cells in report:
+        tds = "".join(
+            f"<td><img src='{html.escape(f)}' alt='{html.escape(image_id)} {html.escape(m)}' loading='lazy'>"
+            f"<div class='note'>{html.escape(note)}</div></td>"
+            for m in methods for f, note in [cells.get(m, ("", ""))])
+        rows.append(f"<tr><th>{html.escape(image_id)}<div class='note'>top-1: {html.escape(top1)}</div></th>{tds}</tr>")
+    return ("<!DOCTYPE html><html><head><meta charset='utf-8'><title>lots explain: " + html.escape(model_name)
+            + "</title><style>body{font-family:sans-serif} img{max-width:260px;display:block} "
+              "td,th{vertical-align:top;padding:4px} .note{font-size:0.8em;color:#555}</style></head><body>"
+            + f"<h1>Explanations by {html.escape(model_name)}</h1><table><tr><th>image</th>{head}</tr>"
+            + "".join(rows) + "</table></body></html>\n")
 
 
 def _default_threads() -> int:
@@ -162,6 +238,8 @@ def main(argv=None) -> int:
                    help="torch threads; 1 on a machine with <= 2 cores, where two busy processes' OpenMP threads "
                         "oversubscribe the cores and slow LOTS down many times over")
     e.add_argument("--force", action="store_true", help="recompute maps that already exist")
+    e.add_argument("--report", action="store_true",
+                   help="also write <out>/index.html: every image x method side by side, top-1 class, LOTS stop")
     sub.add_parser("models", help="list the known models")
     args = ap.parse_args(argv)
     try:
