@@ -47,6 +47,7 @@ __all__ = [
     "default_cam_layer",
     "transformer_cam_layer",
     "vit_reshape",
+    "TokenReshape",
     "channels_last_reshape",
     "load_model",
     "known_models",
@@ -482,6 +483,8 @@ def load_model(
     """
     if str(name).startswith("torchvision:"):
         return _any_torchvision(str(name).split(":", 1)[1], weights).to(device)
+    if str(name).startswith("timm:"):
+        return _any_timm(str(name).split(":", 1)[1], weights).to(device)
     key = str(name).lower().replace("-", "_")
     if key not in _SPECS:
         raise UnknownModelError(
@@ -535,10 +538,8 @@ def default_cam_layer(net: nn.Module) -> nn.Module:
 
 def vit_reshape(tokens: torch.Tensor) -> torch.Tensor:
     """ViT tokens ``(N, 1 + h*w, C)`` -> a spatial map ``(N, C, h, w)``: the class token is
-    dropped and the patch tokens are laid out on their square grid."""
-    patches = tokens[:, 1:, :]
-    side = int(round(patches.shape[1] ** 0.5))
-    return patches.reshape(tokens.shape[0], side, side, tokens.shape[2]).permute(0, 3, 1, 2)
+    dropped and the patch tokens are laid out on their square grid (:class:`TokenReshape`)."""
+    return TokenReshape(1)(tokens)
 
 
 def channels_last_reshape(x: torch.Tensor) -> torch.Tensor:
@@ -616,6 +617,63 @@ def _any_torchvision(arch: str, weights) -> ModelWrapper:
     model.resize_size = int(tf.resize_size[0])
     model.weights_id = wid
     model.profile = "torchvision"
+    return model
+
+
+class TokenReshape:
+    """ViT-style tokens ``(N, prefix + h*w, C)`` -> ``(N, C, h, w)``: the ``prefix`` class (and
+    distillation) tokens are dropped and the patch tokens laid out on their square grid."""
+
+    def __init__(self, prefix: int = 1):
+        self.prefix = int(prefix)
+
+    def __call__(self, tokens: torch.Tensor) -> torch.Tensor:
+        patches = tokens[:, self.prefix :, :]
+        side = int(round(patches.shape[1] ** 0.5))
+        return patches.reshape(tokens.shape[0], side, side, tokens.shape[2]).permute(0, 3, 1, 2)
+
+
+def _any_timm(arch: str, weights) -> ModelWrapper:
+    """``load_model("timm:<arch>")`` (the optional extra ``lots-book[timm]``): the model's
+    pretrained config gives mean, std, input size and crop; CNNs are explained at their last
+    feature stage (``feature_info``), ViT/DeiT at the last block's ``norm1`` (prefix tokens
+    dropped), Swin at the final norm (channels-last)."""
+    try:
+        import timm
+    except ImportError:
+        raise UnknownModelError("timm: names need the timm package. Fix: pip install 'lots-book[timm]' "
+                                "(or pip install timm).") from None
+    if arch not in timm.list_models():
+        raise UnknownModelError(f"timm has no model {arch!r}. Fix: pick one of timm.list_models().")
+    if weights is None or (isinstance(weights, (str, Path)) and Path(weights).is_file()):
+        net = timm.create_model(arch, pretrained=False)
+        if weights is not None:
+            net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True), strict=True)
+        wid = f"timm:{arch}:{'random' if weights is None else Path(weights).name}"
+    else:
+        try:
+            net = timm.create_model(arch, pretrained=True)
+        except Exception as exc:  # no network: the hub cannot be reached
+            raise WeightsNotFoundError(
+                f"timm:{arch} pretrained weights are not on this machine and could not be downloaded "
+                f"({type(exc).__name__}). Fix: copy them into the Hugging Face cache (HF_HOME) on a machine with "
+                f"internet, or pass weights=<local state-dict file>."
+            ) from exc
+        wid = f"timm:{arch}:pretrained"
+    cfg = net.pretrained_cfg
+    size = int(cfg.get("input_size", (3, 224, 224))[-1])
+    if hasattr(net, "blocks") and hasattr(net, "num_prefix_tokens"):  # ViT, DeiT
+        layer, reshape = net.blocks[-1].norm1, TokenReshape(net.num_prefix_tokens)
+    elif "swin" in type(net).__name__.lower():
+        layer, reshape = net.norm, channels_last_reshape
+    else:
+        layer, reshape = net.get_submodule(net.feature_info[-1]["module"]), None
+    mean, std = tuple(cfg.get("mean", (0.485, 0.456, 0.406))), tuple(cfg.get("std", (0.229, 0.224, 0.225)))
+    model = wrap(net, mean=mean, std=std, input_size=size, cam_layer=layer, name=f"timm:{arch}",
+                 reshape_transform=reshape)
+    model.resize_size = int(size / float(cfg.get("crop_pct", 0.875)))
+    model.weights_id = wid
+    model.profile = "timm"
     return model
 
 

@@ -98,3 +98,25 @@ def test_vision_transformers_get_spatial_maps_from_every_method(arch):
         assert maps.shape == (1, 224, 224) and torch.isfinite(maps).all(), method
         assert float(maps.min()) >= 0 and float(maps.max()) == 1.0, method  # a real (non-constant) map
     assert m.features(x, "penultimate").shape[1] == head.in_features  # LOTS's pre-logits features
+
+
+def test_timm_models_by_prefixed_name():
+    """timm:<name> (the optional extra): DeiT gets the token reshape, a CNN its last stage, and
+    every method gives (N,224,224) maps; an unknown name gets a clear error."""
+    pytest.importorskip("timm", reason="timm is the optional extra lots-book[timm]")
+    from lotslib import load_model
+    from lotslib.errors import UnknownModelError
+    from lotslib.method_registry import METHODS
+
+    torch.manual_seed(0)
+    x = torch.rand(1, 3, 224, 224, generator=torch.Generator().manual_seed(2))
+    deit = load_model("timm:deit_tiny_patch16_224", weights=None)
+    assert deit.cam_layer is deit.net.blocks[-1].norm1 and deit.reshape_transform is not None
+    for method in METHODS:
+        params = {"iters": 2} if method == "lots" else ({"n_samples": 2} if method == "smoothgradcampp" else {})
+        maps = explain(method, deit, x, **params)
+        assert maps.shape == (1, 224, 224) and torch.isfinite(maps).all() and float(maps.max()) == 1.0, method
+    cnn = load_model("timm:resnet18", weights=None)
+    assert cnn.cam_layer is cnn.net.layer4 and explain("gradcam", cnn, x).shape == (1, 224, 224)
+    with pytest.raises(UnknownModelError, match="timm has no model"):
+        load_model("timm:not_a_model")
