@@ -40,24 +40,27 @@ def test_cli_errors_are_clear(tmp_path, capsys):
 
 
 def test_cli_takes_a_local_checkpoint_and_a_cam_layer(tmp_path, capsys):
-    """--weights PATH (a state dict saved here from random init) and --cam-layer NAME."""
+    """--model torchvision:resnet18 --weights PATH (a state dict saved here from random init), --cam-layer NAME."""
     import torch
     import torchvision
 
     from lotslib.data import photo
 
     torch.manual_seed(0)
-    ckpt = tmp_path / "densenet121-random.pth"
-    torch.save(torchvision.models.densenet121(weights=None).state_dict(), ckpt)
+    ckpt = tmp_path / "resnet18-random.pth"
+    torch.save(torchvision.models.resnet18(weights=None).state_dict(), ckpt)
     arr = (photo("coffee").image.permute(1, 2, 0).numpy() * 255).astype("uint8")
     Image.fromarray(arr).save(tmp_path / "coffee.jpg")
     out = tmp_path / "out"
-    argv = ["explain", str(tmp_path / "coffee.jpg"), "--model", "densenet121", "--weights", str(ckpt),
-            "--cam-layer", "features.denseblock4", "--method", "gradcam", "--out", str(out)]
+    argv = ["explain", str(tmp_path / "coffee.jpg"), "--model", "torchvision:resnet18", "--weights", str(ckpt),
+            "--cam-layer", "layer4", "--method", "gradcam", "--method", "lots", "--iters", "2", "--report",
+            "--out", str(out)]
     assert main(argv) == 0
     m = np.load(out / "coffee_gradcam.npy")
-    assert m.shape == (224, 224) and np.isfinite(m).all()
-    assert main(argv[:-4] + ["--cam-layer", "features.nope", "--out", str(tmp_path / "o2")]) == 2
+    assert m.shape == (224, 224) and np.isfinite(m).all() and (out / "coffee_lots.npy").is_file()
+    assert (out / "index.html").is_file()
+    bad = argv[:6] + ["--cam-layer", "layer9", "--out", str(tmp_path / "o2")]
+    assert main(bad) == 2
     assert "is not a submodule" in capsys.readouterr().err
 
 
