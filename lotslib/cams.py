@@ -179,11 +179,6 @@ def requires_grad(model, flag: bool):
                 p.grad = None
 
 
-def _frozen(model):
-    """Every parameter requires_grad=False inside the block (restored after)."""
-    return requires_grad(model, False)
-
-
 def _cut_hook(module, inputs, output):
     if isinstance(output, torch.Tensor) and torch.is_grad_enabled():
         # a fresh leaf that requires grad; the clone makes it a non-leaf so that in-place ops
@@ -260,7 +255,7 @@ def run_cam(cam_class, model, x: torch.Tensor, targets: torch.Tensor, cam_kwargs
     layer = model.cam_layer
     with ExitStack() as stack:
         if fast:
-            stack.enter_context(_frozen(model))
+            stack.enter_context(requires_grad(model, False))
             stack.enter_context(_cut_at(layer))
         kw = dict(cam_kwargs or {})
         if getattr(model, "reshape_transform", None) is not None:  # vision transformers (lotslib.models.wrap)

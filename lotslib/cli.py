@@ -61,8 +61,8 @@ def _damaged(npy: Path, png: Path) -> str | None:
 def _explain(args) -> int:
     import numpy as np
     import torch
-    from PIL import Image
 
+    from .cache import atomic_write
     from .explain import explain_with_info
     from .method_registry import METHODS
     from .models import load_model
@@ -110,17 +110,13 @@ def _explain(args) -> int:
                 stop = f"LOTS stop: {ex.trace.stop_reason[0]}, {int(ex.trace.iterations[0])} steps"
                 cells[method] = (full.name, stop)
             _save_png(full, _full_size_overlay(img, m[0].cpu(), model))
-            tmp = npy.with_name(npy.name + ".tmp.npy")
-            np.save(tmp, m[0].cpu().numpy())
-            tmp.replace(npy)
-            ov = (overlay(x.cpu(), m.cpu())[0].permute(1, 2, 0).numpy() * 255).round().astype("uint8")
-            tmp_png = png.with_name(png.stem + ".tmp.png")
-            Image.fromarray(ov).save(tmp_png)
-            tmp_png.replace(png)
+            atomic_write(npy, lambda f, a=m[0].cpu().numpy(): np.save(f, a))
+            _save_png(png, (overlay(x.cpu(), m.cpu())[0].permute(1, 2, 0).numpy() * 255).round().astype("uint8"))
             print(f"  {method}: wrote {png}")
     if args.report:
         page = out / "index.html"
-        _save_text(page, _report_html(report, methods, model.name))
+        html = _report_html(report, methods, model.name)
+        atomic_write(page, lambda f: f.write(html.encode("utf-8")))
         print(f"report: {page}")
     return 0
 
@@ -130,6 +126,7 @@ def _full_size_overlay(img, m, model):
     crop of the photo resized to ``model.resize_size`` on the short side; the map is resized to
     that crop's extent in the photo and laid over it (outside the crop: no map)."""
     import numpy as np
+    import torch
     import torch.nn.functional as F
 
     from .tensors import to_tensor
@@ -143,24 +140,17 @@ def _full_size_overlay(img, m, model):
     big = F.interpolate(m[None, None].float(), size=(side, side), mode="bilinear", align_corners=False)[0, 0]
     full = np.zeros((h, w), dtype=np.float32)
     full[top : top + side, left : left + side] = big[: h - top, : w - left].clamp(0, 1).numpy()
-    import torch
-
     ov = overlay(x[None], torch.from_numpy(full)[None])[0]
     return (ov.permute(1, 2, 0).numpy() * 255).round().astype("uint8")
 
 
 def _save_png(path: Path, arr) -> None:
+    """``(H,W,3)`` uint8 ``arr`` as a PNG at ``path``, atomically (:func:`lotslib.cache.atomic_write`)."""
     from PIL import Image
 
-    tmp = path.with_name(path.stem + ".tmp.png")
-    Image.fromarray(arr).save(tmp)
-    tmp.replace(path)
+    from .cache import atomic_write
 
-
-def _save_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    atomic_write(path, lambda f: Image.fromarray(arr).save(f, format="PNG"))
 
 
 def _report_html(report, methods, model_name: str) -> str:

@@ -30,7 +30,8 @@ from .method_registry import MethodOutput, check_params, get_method
 from .tensors import check_pixels, is_int, model_device
 from .visualize import minmax
 
-__all__ = ["explain", "explain_with_info", "Explanation", "DegenerateMapWarning", "CONSTANT_TOL", "per_image_seeds"]
+__all__ = ["explain", "explain_with_info", "Explanation", "DegenerateMapWarning", "CONSTANT_TOL", "per_image_seeds",
+           "per_image_rows"]
 
 
 class DegenerateMapWarning(UserWarning):
@@ -94,15 +95,31 @@ def _targets(model, x, targets) -> torch.Tensor:
     return t
 
 
-def _rows(params: dict, n: int, keep: torch.Tensor) -> dict:
-    """The per-image parameters (a seed list, an ``(N,D)`` feature target) of the images ``keep``."""
+def per_image_rows(params: dict, n: int, keep) -> dict:
+    """The parameters of a sub-batch: the per-image entries (a ``seed`` list of ``n`` ints, an
+    ``(n,D)`` feature target) cut to the images ``keep``; every other value as it is.
+
+    Parameters
+    ----------
+    params : dict
+        A method's parameters for a batch of ``n`` images.
+    n : int
+        The batch size the per-image entries have.
+    keep : Sequence of int or torch.Tensor
+        Positions of the images to keep, in order.
+
+    Returns
+    -------
+    dict
+        The parameters of the ``len(keep)`` kept images.
+    """
     out = dict(params)
-    idx = keep.tolist()
+    idx = [int(i) for i in keep]
     for k, v in params.items():
         if isinstance(v, list) and k == "seed":
             out[k] = [v[i] for i in idx]
         elif isinstance(v, torch.Tensor) and v.dim() == 2 and v.shape[0] == n:
-            out[k] = v[keep.to(v.device)]
+            out[k] = v[torch.as_tensor(idx, dtype=torch.long, device=v.device)]
     return out
 
 
@@ -195,7 +212,7 @@ def explain_with_info(method: str, model, x: torch.Tensor, targets=None, fast: b
         pr = dict(p)
         if "seed" in pr:
             pr["seed"] = per_image_seeds(pr["seed"], n)
-        pr = _rows(pr, n, run)
+        pr = per_image_rows(pr, n, run)
         kw = {}
         if not fast:
             if "fast" not in inspect.signature(m.compute).parameters:

@@ -77,6 +77,7 @@ __all__ = [
     "blur_images",
     "deletion_frames",
     "auc",
+    "changed_pixels",
 ]
 
 
@@ -589,6 +590,26 @@ class InsertionDeletion:
     fractions: np.ndarray
 
 
+def changed_pixels(steps: int, n_pixels: int) -> list[int]:
+    """How many pixels insertion/deletion have changed after step ``i = 0..steps``:
+    ``floor(i * n_pixels / steps)``.
+
+    Parameters
+    ----------
+    steps : int
+        Insertion/deletion steps.
+    n_pixels : int
+        ``H * W``.
+
+    Returns
+    -------
+    list of int
+        ``steps + 1`` counts from 0 to ``n_pixels``; divided by ``n_pixels`` they are the
+        curves' x-axis (``InsertionDeletion.fractions``).
+    """
+    return [(i * n_pixels) // steps for i in range(steps + 1)]
+
+
 def check_insdel_params(steps, blur_kernel, blur_sigma, batch_size, n_pixels: int | None = None) -> None:
     """Raise :class:`ParameterError` for bad insertion/deletion parameters."""
     if not is_int(steps) or steps < 1:
@@ -671,7 +692,7 @@ def insertion_deletion(
     rank = torch.empty_like(order)
     rank.scatter_(1, order, torch.arange(hw).expand(n, hw).contiguous())
     rank = rank.view(n, h, w).to(dev, torch.int32)
-    counts_list = [(i * hw) // steps for i in range(steps + 1)]
+    counts_list = changed_pixels(steps, hw)
     counts = torch.tensor(counts_list, dtype=torch.int32, device=dev)
     fractions = np.asarray(counts_list, dtype=np.float64) / hw
     total = n * (steps + 1)

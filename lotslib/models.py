@@ -46,7 +46,6 @@ __all__ = [
     "wrap",
     "default_cam_layer",
     "transformer_cam_layer",
-    "vit_reshape",
     "TokenReshape",
     "channels_last_reshape",
     "load_model",
@@ -536,12 +535,6 @@ def default_cam_layer(net: nn.Module) -> nn.Module:
     return convs[-1]
 
 
-def vit_reshape(tokens: torch.Tensor) -> torch.Tensor:
-    """ViT tokens ``(N, 1 + h*w, C)`` -> a spatial map ``(N, C, h, w)``: the class token is
-    dropped and the patch tokens are laid out on their square grid (:class:`TokenReshape`)."""
-    return TokenReshape(1)(tokens)
-
-
 def channels_last_reshape(x: torch.Tensor) -> torch.Tensor:
     """Swin's channels-last ``(N, H, W, C)`` -> ``(N, C, H, W)``."""
     return x.permute(0, 3, 1, 2)
@@ -552,7 +545,7 @@ def transformer_cam_layer(net: nn.Module) -> tuple:
 
     ViT: the last encoder block's first LayerNorm (``encoder.layers[-1].ln_1``; after it the
     class token alone reaches the head, so later layers give the patch tokens no gradient),
-    reshaped by :func:`vit_reshape`. Swin: the final LayerNorm (``norm``, channels-last, all
+    reshaped by :class:`TokenReshape` (one class token). Swin: the final LayerNorm (``norm``, channels-last, all
     tokens are pooled into the head), reshaped by :func:`channels_last_reshape`.
 
     Parameters
@@ -566,7 +559,7 @@ def transformer_cam_layer(net: nn.Module) -> tuple:
         ``(layer, reshape_transform)``.
     """
     if hasattr(net, "encoder") and hasattr(net.encoder, "layers"):
-        return net.encoder.layers[-1].ln_1, vit_reshape
+        return net.encoder.layers[-1].ln_1, TokenReshape(1)
     if hasattr(net, "norm") and hasattr(net, "features"):
         return net.norm, channels_last_reshape
     raise UnknownModelError(f"{type(net).__name__}: not a torchvision ViT or Swin. Fix: use lotslib.wrap(..., "
@@ -773,12 +766,9 @@ def wrap(module: nn.Module, *, mean, std, input_size: int, cam_layer, categories
                              f"logits (N, C). Fix: wrap a module whose forward returns the logits.")
     spec = _Spec("custom", input_size, builder=None, normalize="custom", cam_layer=lambda n: layer,
                  classifier=lambda n: head, mean=vals["mean"], std=vals["std"])
-    h = hashlib.sha256(type(module).__qualname__.encode())
-    for k, v in module.state_dict().items():
-        h.update(k.encode())
-        h.update(v.detach().cpu().float().contiguous().numpy().tobytes())
     label = name or type(module).__name__.lower()
-    wrapper = ModelWrapper(label, module, spec, f"{label}:{h.hexdigest()[:16]}")
+    wrapper = ModelWrapper(label, module, spec, weights_id="")
+    wrapper.weights_id = f"{label}:{weights_fingerprint(wrapper)}"
     n_out = int(out.shape[1])
     if categories is not None:
         wrapper.categories = [str(c) for c in categories]

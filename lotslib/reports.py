@@ -356,9 +356,11 @@ def na_rows(df: pd.DataFrame) -> pd.DataFrame:
         A table indexed by (``method``, ``image``) with the column ``reason``; empty when no
         row is N/A.
     """
+    from .benchmark import is_na
+
     if "na_reason" not in df.columns:
         return pd.DataFrame(columns=["reason"])
-    na = df[df["na_reason"].fillna("") != ""]
+    na = df[is_na(df)]
     out = pd.DataFrame({"method": na["method_name"].to_numpy(), "image": na["image_id"].to_numpy(),
                         "reason": na["na_reason"].to_numpy()})
     return out.set_index(["method", "image"])
@@ -380,7 +382,9 @@ def first_with_targets(df: pd.DataFrame, images):
     lotslib.data.ImageSource
         One image.
     """
-    na = set(df.loc[df.get("na_reason", pd.Series("", index=df.index)).fillna("") != "", "image_id"])
+    from .benchmark import is_na
+
+    na = set(df.loc[is_na(df), "image_id"])
     for i in images.ids:
         if i not in na:
             return images.select([i])

@@ -74,6 +74,7 @@ from .params import CACHE_VERSION, DEFAULT_CACHE_DIR, METRIC_DEFAULTS, resolve_p
 from .reference import REFERENCE_CSV, compare_with_reference, reference_tables
 from .rescoring import rescore
 from .runner import run
+from .scoring import is_na
 from .store import load_curves, load_maps
 from .timing import cam_path_timing
 from .tables import (
@@ -90,6 +91,7 @@ from .tables import (
 __all__ = [
     "run",
     "rescore",
+    "is_na",
     "load_curves",
     "load_maps",
     "ALL_METHODS",

@@ -21,7 +21,7 @@ from ..cache import cache_key, cached_frame
 from ..errors import DatasetError
 from ..metric_registry import METRICS, ScoreBatch, check_metric_params
 from .params import DEFAULT_CACHE_DIR
-from .scoring import _method_params
+from .scoring import _method_params, is_na
 from .store import load_maps
 
 __all__ = ["rescore"]
@@ -65,10 +65,11 @@ def rescore(df: pd.DataFrame, images, metrics, metric_params: dict, models=None,
     out = df.copy()
     out.attrs = dict(df.attrs)
     models = dict(models or {})
+    position = {i: k for k, i in enumerate(images.ids)}
     for key, rows in df.groupby("cache_key", sort=False):
         meta = json.loads((store / key / "meta.json").read_text())
         mp = check_metric_params({**meta["metrics"], **metric_params})
-        ok = rows[rows.get("na_reason", pd.Series("", index=rows.index)).fillna("") == ""]
+        ok = rows[~is_na(rows)]
         if ok.empty:
             continue
 
@@ -77,7 +78,7 @@ def rescore(df: pd.DataFrame, images, metrics, metric_params: dict, models=None,
             if name not in models:
                 models[name] = load_model(name, device=device)
             model = models[name]
-            idx = [images.ids.index(i) for i in rows["image_id"]]
+            idx = [position[i] for i in rows["image_id"]]
             x = images.batch(model, idx).to(device)
             maps = torch.from_numpy(load_maps(rows, store))
             top1 = torch.tensor(rows["top1"].to_numpy(dtype=np.int64))

@@ -12,13 +12,14 @@ import warnings
 import numpy as np
 import torch
 
-from ..explain import explain_with_info
+from ..explain import explain_with_info, per_image_rows
 from ..method_registry import get_method
 from ..metric_registry import METRICS, ScoreBatch
+from ..metrics import changed_pixels
 from .feature_targets import lots_targets
 from .params import id_seed
 
-__all__ = ["compute_batch", "explain_timed", "lots_info", "warm_up"]
+__all__ = ["compute_batch", "explain_timed", "is_na", "lots_info", "warm_up"]
 
 
 def explain_timed(method, model, x, top1, ep, timing):
@@ -59,11 +60,7 @@ def explain_timed(method, model, x, top1, ep, timing):
         return ex.maps, ex.degenerate, [lots_info(ex, j) for j in range(n)], [ms] * n
     maps, degen, info, ms = [], [], [], []
     for j in range(n):
-        epj = dict(ep)
-        if isinstance(ep.get("seed"), list):
-            epj["seed"] = ep["seed"][j : j + 1]
-        if isinstance(ep.get("target"), torch.Tensor) and ep["target"].dim() == 2:
-            epj["target"] = ep["target"][j : j + 1]
+        epj = per_image_rows(ep, n, [j])
         t0 = time.perf_counter()
         ex = explain_with_info(method, model, x[j : j + 1], targets=top1[j : j + 1], **epj)
         ms.append((time.perf_counter() - t0) * 1000.0)
@@ -89,15 +86,6 @@ def _method_params(model, method, p, images, idx, top1, reference):
                                top1, ep["layer"])
         ep["target"] = targets.features
     return ep, targets
-
-
-def _subset(ep: dict, keep: list[int]) -> dict:
-    out = dict(ep)
-    if isinstance(ep.get("seed"), list):
-        out["seed"] = [ep["seed"][j] for j in keep]
-    if isinstance(ep.get("target"), torch.Tensor) and ep["target"].dim() == 2:
-        out["target"] = ep["target"][keep]
-    return out
 
 
 def _score(model, method, ep, mp, x, top1, timing):
@@ -186,8 +174,8 @@ def compute_batch(model, method, p, mp, images, idx, reference, device, threads,
         if len(keep) == n:
             maps, degen, info, ms, columns, flags, curves = _score(model, method, ep, mp, x, top1, timing)
         else:
-            m_, d_, i_, ms_, cols_, flags_, curves_ = _score(model, method, _subset(ep, keep), mp, x[keep], top1[keep],
-                                                             timing)
+            m_, d_, i_, ms_, cols_, flags_, curves_ = _score(model, method, per_image_rows(ep, n, keep), mp, x[keep],
+                                                             top1[keep], timing)
             maps[keep], degen[keep] = m_, d_
             for j, k in enumerate(keep):
                 info[k], ms[k] = i_[j], ms_[j]
@@ -206,8 +194,7 @@ def compute_batch(model, method, p, mp, images, idx, reference, device, threads,
             columns[m.col] = np.full(n, np.nan)
             if m.has_curves:
                 curves[m.key] = np.full((n, mp["steps"] + 1), np.nan)
-        curves["fractions"] = (np.array([(i * h * w) // mp["steps"] for i in range(mp["steps"] + 1)], np.float64)
-                               / (h * w))
+        curves["fractions"] = np.asarray(changed_pixels(mp["steps"], h * w), np.float64) / (h * w)
     reasons = targets.na_reasons if targets is not None else [""] * n
     flags.setdefault("degenerate_map", degen.numpy().astype(bool))
     flags["no_reference"] = np.array([r != "" for r in reasons], dtype=bool)
@@ -246,6 +233,27 @@ def compute_batch(model, method, p, mp, images, idx, reference, device, threads,
         rows.append(row)
     curves["maps"] = maps.cpu().numpy().astype(np.float32)  # the precision the metrics were computed at
     return rows, curves
+
+
+def is_na(df):
+    """``(len(df),)`` bool Series: the rows that are N/A (a non-empty ``na_reason``; rows from
+    before that column existed are never N/A).
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Rows of :func:`lotslib.benchmark.run`, or any subset of them.
+
+    Returns
+    -------
+    pandas.Series
+        True where the row has no feature target and hence NaN metrics.
+    """
+    import pandas as pd
+
+    if "na_reason" not in df.columns:
+        return pd.Series(False, index=df.index)
+    return df["na_reason"].fillna("") != ""
 
 
 def lots_info(ex, j) -> tuple[int, str]:

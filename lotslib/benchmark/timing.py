@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import time
 import warnings
-from contextlib import contextmanager
+from contextlib import nullcontext
 
-import numpy as np
 import pandas as pd
 import torch
 
 from ..cache import cache_key, cached_frame
-from ..cams import requires_grad
+from ..cams import CamCompute, requires_grad
 from ..explain import explain_with_info
 from ..method_registry import get_method
 from ..stats import mean_ci
@@ -58,29 +57,25 @@ def cam_path_timing(model, methods, images, params: dict | None = None, cache_di
     -------
     pandas.DataFrame
         Rows ``model, method, path, fast, mean, ci_low, ci_high, n`` (ms per map, 95 %
-        bootstrap interval over images), plus ``speedup`` (stock ÷ graph cut) on the
-        graph-cut rows.
+        bootstrap interval over images); :func:`lotslib.reports.timing_paths_table` lays
+        them out with the speed-up.
     """
     params = dict(params or {})
-    cams = [m for m in methods if not get_method(m).is_lots and "fast" in _compute_args(m)]
+    cams = [m for m in methods if isinstance(get_method(m).compute, CamCompute)]
 
     def compute():
         x_all = images.batch(model).to(device)
         rows = []
         for m in cams:
             p = {k: v for k, v in params.get(m, {}).items() if k != "batch_size"}
-            per_path = {}
             for path, fast in PATHS.items():
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    ctx = requires_grad(model, True) if not fast else _noop()  # stock pytorch-grad-cam needs it
-                    with ctx:
+                    # stock pytorch-grad-cam needs trainable parameters to get gradients
+                    with nullcontext() if fast else requires_grad(model, True):
                         _time_one(model, m, x_all[:1], p, fast)  # warm-up, untimed
                         ms = [_time_one(model, m, x_all[i : i + 1], p, fast) for i in range(len(x_all))]
-                per_path[path] = np.asarray(ms)
                 rows.append({"model": model.name, "method": m, "path": path, "fast": fast, **mean_ci(ms)})
-            cut, stock = per_path.values()
-            rows[-2]["speedup"] = float(np.mean(stock) / np.mean(cut))
         return pd.DataFrame(rows)
 
     if cache_dir is None:
@@ -89,13 +84,3 @@ def cam_path_timing(model, methods, images, params: dict | None = None, cache_di
                     params=params, device=str(device), threads=torch.get_num_threads())
     return cached_frame(cache_dir, "cam-path-timing", key, compute)
 
-
-@contextmanager
-def _noop():
-    yield
-
-
-def _compute_args(method) -> tuple:
-    import inspect
-
-    return tuple(inspect.signature(get_method(method).compute).parameters)
