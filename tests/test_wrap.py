@@ -120,3 +120,21 @@ def test_timm_models_by_prefixed_name():
     assert cnn.cam_layer is cnn.net.layer4 and explain("gradcam", cnn, x).shape == (1, 224, 224)
     with pytest.raises(UnknownModelError, match="timm has no model"):
         load_model("timm:not_a_model")
+
+
+def test_a_file_that_is_not_the_models_checkpoint_gets_a_clear_error(tmp_path):
+    from lotslib import load_model
+    from lotslib.errors import WeightsNotFoundError
+    from lotslib.models import load_checkpoint
+
+    text = tmp_path / "notes.pth"
+    text.write_text("not a checkpoint")
+    wrong = tmp_path / "wrong.pth"
+    torch.save(nn.Linear(2, 2).state_dict(), wrong)
+    for bad in (text, wrong):
+        with pytest.raises(WeightsNotFoundError, match=f"{bad.name} is not a usable checkpoint of Sequential"):
+            load_checkpoint(_tiny(), bad)
+    with pytest.raises(WeightsNotFoundError, match="is not a usable checkpoint of ResNet"):
+        load_model("torchvision:resnet18", weights=str(wrong))
+    with pytest.raises(WeightsNotFoundError, match="does not exist. Fix: check the path"):
+        load_model("efficientnet_lite0", weights=str(tmp_path / "nope.pth"))
