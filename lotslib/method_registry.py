@@ -94,10 +94,15 @@ class Method:
         comparison, :data:`METHODS`) and ``"5.1"`` (LOTS targets).
     feature_target : str or None
         For LOTS variants: which feature target the benchmark builds for it (``"zero"``,
-        ``"class"``, ``"mean"``); None for methods that are not LOTS.
+        ``"class"``, ``"mean"``, ``"other"``: another class's image, or ``"logit"``: none, the
+        variant descends the explained class's logit); None for methods that are not LOTS.
     baseline : bool
         True for a sanity baseline (Random-CAM): it has a row in the tables but is never the
         "best CAM" that LOTS is tested against.
+    image_only : bool
+        True for a baseline whose map depends on the image alone, not on the model (the Sobel
+        edges of :mod:`lotslib.baselines`): it has a Table 5.2 row but is not a CAM method
+        (:data:`CAM_METHODS`).
     check : Callable or None
         ``check(params)`` raises :class:`~lotslib.errors.ParameterError` for method-specific
         bad values (the generic checks -- unknown names, ``batch_size``, ``seed`` -- are
@@ -114,6 +119,7 @@ class Method:
     tables: Mapping = field(default_factory=dict)
     feature_target: str | None = None
     baseline: bool = False
+    image_only: bool = False
     check: Callable | None = field(default=None, repr=False)
     description: str = ""
 
@@ -272,8 +278,8 @@ class MethodNames(Mapping):
 METHODS = MethodNames(lambda m: "5.2" in m.tables)
 #: every registered method (Table 5.2's plus the LOTS target variants) -> display name
 ALL_METHODS = MethodNames(lambda m: True)
-#: Table 5.2's methods that are not LOTS (the CAM methods)
-CAM_METHODS = MethodNames(lambda m: "5.2" in m.tables and not m.is_lots)
+#: Table 5.2's methods that are not LOTS and use the model (the CAM methods; not the image-only baselines)
+CAM_METHODS = MethodNames(lambda m: "5.2" in m.tables and not m.is_lots and not m.image_only)
 
 
 def default_params(method) -> dict:

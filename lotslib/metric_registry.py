@@ -55,6 +55,13 @@ __all__ = [
     "metric_by_label",
     "metric_defaults",
     "check_metric_params",
+    "ROAD_PERCENTILES",
+    "RoadResult",
+    "road_scores",
+    "RoadMostRelevantFirst",
+    "RoadLeastRelevantFirst",
+    "RoadCombined",
+    "ROAD_METRICS",
 ]
 
 
@@ -111,6 +118,12 @@ class ScoreBatch:
         return insertion_deletion(self.model, self.x, self.maps, self.classes, steps=p["steps"],
                                   blur_kernel=p["blur_kernel"], blur_sigma=p["blur_sigma"], batch_size=p["batch_size"],
                                   score=p.get("score", "original"))
+
+    @cached_property
+    def road(self) -> RoadResult:
+        """ROAD's most- and least-relevant-first scores (computed once; :func:`road_scores`)."""
+        return road_scores(self.model, self.x, self.maps, self.classes,
+                           self.params.get("road_percentiles", ROAD_PERCENTILES))
 
 
 class Metric:
@@ -439,3 +452,158 @@ def check_metric_params(params: dict | None = None, metrics=None) -> dict:
 
 for _m in (AverageDrop(), AverageIncrease(), Coherency(), Insertion(), Deletion()):
     register_metric(_m, replace=True)
+
+
+# ------------------------------------------------------------------ ROAD (opt-in)
+#: the removal percentiles of pytorch-grad-cam's ``ROADMostRelevantFirstAverage`` and
+#: ``ROADLeastRelevantFirstAverage`` (their defaults): at percentile ``p`` most-relevant-first
+#: keeps the ``p`` % least relevant pixels (removes the top ``100 - p`` %), least-relevant-first
+#: keeps the ``p`` % most relevant ones; so 10 % to 90 % of the pixels are removed, both ways
+ROAD_PERCENTILES = (10, 20, 30, 40, 50, 60, 70, 80, 90)
+
+
+@dataclass
+class RoadResult:
+    """What :func:`road_scores` returns for ``N`` images.
+
+    ``morf``, ``lerf`` ``(N,)``: the change of the class probability (in percentage points,
+    after minus before, averaged over the percentiles) when the most / the least relevant
+    pixels are removed and imputed; ``degenerate`` ``(N,)``: the map was constant (its pixel
+    order is then the seeded random tie-break alone)."""
+
+    morf: np.ndarray
+    lerf: np.ndarray
+    degenerate: np.ndarray
+
+
+def _pixel_ranks(m: np.ndarray, seed: int) -> np.ndarray:
+    """The map's pixel order as evenly spaced values in [0,1], ties broken by a seeded draw."""
+    flat = m.reshape(-1).astype(np.float64)
+    tie = np.random.default_rng(seed).random(flat.size)
+    order = np.lexsort((tie, flat))  # by value, then by the draw
+    ranks = np.empty(flat.size, dtype=np.float32)
+    ranks[order] = np.arange(flat.size, dtype=np.float32) / max(flat.size - 1, 1)
+    return ranks.reshape(m.shape)
+
+
+def road_scores(model, x: torch.Tensor, maps: torch.Tensor, classes, percentiles=ROAD_PERCENTILES,
+                seed: int = 0) -> RoadResult:
+    """ROAD, remove and debias (Rong et al. 2022), with pytorch-grad-cam's classes.
+
+    For each percentile, pytorch-grad-cam's ``ROADMostRelevantFirst`` /
+    ``ROADLeastRelevantFirst`` remove the most / least relevant pixels of the map, fill them by
+    noisy linear imputation from their neighbours (``NoisyLinearImputer``: a sparse linear
+    system per image and percentile, noise 0.01 on pixels in [0,1]) and measure the softmax
+    probability of the class (``ClassifierOutputSoftmaxTarget``) after minus before; the
+    ``...Average`` classes average over ``percentiles``. Combined ROAD is
+    ``(LeRF - MoRF) / 2`` (pytorch-grad-cam's ``ROADCombined``).
+
+    What is ours. (1) The map handed to pytorch-grad-cam is its pixel *order* (evenly spaced
+    ranks, ties broken by a seeded draw). Upstream thresholds at ``np.percentile(map, p)`` and
+    keeps ``map < threshold``: with ties at the bottom (a CAM map that is 0 on 10 % of the
+    image, a constant map) it removes *every* pixel, and with no known pixel left the
+    imputation returns a black image. For a map without ties the ranks select the same pixels
+    as the map, and the scores equal pytorch-grad-cam's. (2) Each image runs alone with the
+    torch generator reseeded to ``seed``, so its imputation noise does not depend on the batch
+    it ran in.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Pixels in [0,1] in, logits out (a :class:`lotslib.models.ModelWrapper`).
+    x : torch.Tensor
+        ``(N,3,H,W)`` float pixels in [0,1].
+    maps : torch.Tensor
+        ``(N,H,W)`` maps (any range; only the order of the pixels matters).
+    classes : Sequence of int or torch.Tensor
+        ``(N,)`` the class whose probability is tracked.
+    percentiles : Sequence of float
+        Percentiles in (0, 100) (default :data:`ROAD_PERCENTILES`).
+    seed : int
+        Seed of the tie-break and of the imputation noise (default 0).
+
+    Returns
+    -------
+    RoadResult
+        ``morf`` (lower is better), ``lerf`` (higher is better), in percentage points, and
+        the ``degenerate`` flags.
+    """
+    from pytorch_grad_cam.metrics.road import ROADLeastRelevantFirstAverage, ROADMostRelevantFirstAverage
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputSoftmaxTarget
+
+    _check_percentiles(percentiles)
+    pct = [float(p) for p in percentiles]
+    morf_avg, lerf_avg = ROADMostRelevantFirstAverage(pct), ROADLeastRelevantFirstAverage(pct)
+    m = torch.as_tensor(maps).detach().float().cpu().numpy()
+    cls = [int(c) for c in torch.as_tensor(classes).flatten().tolist()]
+    morf, lerf = np.zeros(len(m)), np.zeros(len(m))
+    for i in range(len(m)):
+        ranks = _pixel_ranks(m[i], seed)[None]
+        target = [ClassifierOutputSoftmaxTarget(cls[i])]
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            morf[i] = 100.0 * float(morf_avg(x[i : i + 1], ranks, target, model)[0])
+            torch.manual_seed(seed)
+            lerf[i] = 100.0 * float(lerf_avg(x[i : i + 1], ranks, target, model)[0])
+    degenerate = (m.reshape(len(m), -1).max(1) - m.reshape(len(m), -1).min(1)) <= 0
+    return RoadResult(morf, lerf, degenerate)
+
+
+def _check_percentiles(percentiles) -> None:
+    ok = isinstance(percentiles, (list, tuple)) and len(percentiles) > 0 and all(
+        isinstance(p, (int, float, np.integer, np.floating)) and not isinstance(p, bool) and 0 < float(p) < 100
+        for p in percentiles)
+    if not ok:
+        raise ParameterError(f"road_percentiles={percentiles!r}: must be a non-empty list of numbers in (0, 100) "
+                             f"(default {list(ROAD_PERCENTILES)}, pytorch-grad-cam's).")
+
+
+class _RoadMetric(Metric):
+    """ROAD (Rong et al. 2022) through pytorch-grad-cam (:func:`road_scores`). Opt-in: it solves
+    a sparse imputation system per image and percentile, about 5 s per image and method at
+    224 px on one CPU core, so it is not registered by default (:data:`ROAD_METRICS`)."""
+
+    params: ClassVar[dict] = {"road_percentiles": ROAD_PERCENTILES, "batch_size": 32}
+
+    def check(self, params: dict) -> None:
+        _check_percentiles(params["road_percentiles"])
+
+
+class RoadMostRelevantFirst(_RoadMetric):
+    """ROAD most relevant first (MoRF), lower is better: the change of the class probability,
+    in percentage points, when the most relevant pixels are removed and imputed, averaged over
+    :data:`ROAD_PERCENTILES` (10 % to 90 % of the pixels removed)."""
+
+    key, name, short, higher_is_better = "road_morf", "ROAD most relevant first", "ROAD MoRF", False
+
+    def compute(self, batch: ScoreBatch) -> MetricValues:
+        r = batch.road
+        return MetricValues(r.morf, flags=r.degenerate)
+
+
+class RoadLeastRelevantFirst(_RoadMetric):
+    """ROAD least relevant first (LeRF), higher is better: as :class:`RoadMostRelevantFirst`,
+    removing the least relevant pixels first."""
+
+    key, name, short, higher_is_better = "road_lerf", "ROAD least relevant first", "ROAD LeRF", True
+
+    def compute(self, batch: ScoreBatch) -> MetricValues:
+        r = batch.road
+        return MetricValues(r.lerf, flags=r.degenerate)
+
+
+class RoadCombined(_RoadMetric):
+    """ROAD combined, higher is better: ``(LeRF - MoRF) / 2`` in percentage points
+    (pytorch-grad-cam's ``ROADCombined``)."""
+
+    key, name, short, higher_is_better = "road", "ROAD combined", "ROAD", True
+
+    def compute(self, batch: ScoreBatch) -> MetricValues:
+        r = batch.road
+        return MetricValues((r.lerf - r.morf) / 2.0, flags=r.degenerate)
+
+
+#: the three ROAD metrics, not registered by default (about 5 s per image and method). Opt in
+#: with ``for m in ROAD_METRICS: register_metric(m)``: :func:`lotslib.benchmark.run` then
+#: computes them and Table 5.2 (:func:`lotslib.benchmark.table_5_2`) gains their columns
+ROAD_METRICS = (RoadMostRelevantFirst(), RoadLeastRelevantFirst(), RoadCombined())

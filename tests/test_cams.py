@@ -7,11 +7,11 @@ import torch
 from helpers import TinyCNN
 
 from lotslib.explain import DegenerateMapWarning, explain, explain_with_info
-from lotslib.method_registry import METHODS, default_params
+from lotslib.method_registry import CAM_METHODS, METHODS, default_params
 from lotslib.errors import InputRangeError, ParameterError
 from lotslib.visualize import minmax
 
-SMALL = {"lots": {"iters": 3}, "smoothgradcampp": {"n_samples": 2}}
+SMALL = {"lots": {"iters": 3}, "lots_logit": {"iters": 3}, "smoothgradcampp": {"n_samples": 2}}
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -25,7 +25,8 @@ def x2(lite0):
 
 
 def test_methods_registry():
-    assert list(METHODS) == ["random", "gradcam", "gradcampp", "smoothgradcampp", "layercam", "hirescam", "lots"]
+    assert list(METHODS) == ["random", "gradcam", "gradcampp", "smoothgradcampp", "layercam", "hirescam", "edge",
+                             "lots", "lots_logit"]
     assert METHODS["smoothgradcampp"] == "SmoothGrad-CAM++" and METHODS["random"] == "Random-CAM"
     lots = default_params("lots")
     assert lots["iters"] == 500 and lots["filter_size"] == 49 and lots["target"] == "zero"
@@ -72,7 +73,7 @@ def test_graph_cut_matches_unfrozen_pytorch_grad_cam(method, lite0, x2):
     assert torch.allclose(ours, ref, atol=1e-5)
 
 
-@pytest.mark.parametrize("method", list(METHODS)[:-1])
+@pytest.mark.parametrize("method", list(CAM_METHODS))
 def test_graph_cut_with_inplace_op_above_the_layer(method):
     net = TinyCNN()
     x = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(1))

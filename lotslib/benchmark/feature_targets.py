@@ -12,6 +12,11 @@ class image is drawn with a generator seeded by the evaluated image's id, so the
 reproducible and does not depend on the batch. A class with no usable reference image gets
 no target: its rows are N/A (the reason is recorded; their metrics are NaN and excluded from
 every mean), never a stand-in such as a mirrored copy of the image itself.
+
+Kind ``"other"`` (``"lots_other"``, :mod:`lotslib.lots_targets`) moves toward the features of
+a reference image of *another* class, drawn the same way (seeded by the image id) from every
+labelled reference image whose class differs and whose content is not the evaluated image's
+(:func:`lotslib.lots_targets.other_class_reference`); an image with no such reference is N/A.
 """
 from __future__ import annotations
 
@@ -21,7 +26,10 @@ import torch
 from .. import targets as T
 from .params import id_seed
 
-__all__ = ["lots_targets", "FeatureTargets", "open_reference"]
+__all__ = ["lots_targets", "FeatureTargets", "open_reference", "REFERENCE_KINDS"]
+
+#: the feature targets built from a reference set (the methods whose ``feature_target`` is one of them)
+REFERENCE_KINDS = ("class", "mean", "other")
 
 
 class FeatureTargets:
@@ -32,7 +40,7 @@ class FeatureTargets:
     features : torch.Tensor
         ``(N,D)`` feature targets; rows of N/A images are NaN.
     classes : list of int
-        The class of each target (-1 where N/A).
+        The class of each target (-1 where N/A; for kind ``"other"`` the drawn image's class).
     reference_ids : list of str
         The reference image(s) used: the chosen id (class target), ``"mean of k"`` (mean
         target), ``""`` where N/A.
@@ -56,16 +64,27 @@ def _feature(model, item, layer):
     return T.image_target(model, model.preprocess(item.loader())[None], layer, key=key).float()
 
 
+def _other_class(reference, c, seed, item) -> list:
+    """``[the drawn reference image of a class other than c]``, or ``[]`` when there is none."""
+    from ..errors import DatasetError
+    from ..lots_targets import other_class_reference
+
+    try:
+        return [other_class_reference(reference, c, id_seed(seed, item.id), item.digest)]
+    except DatasetError:
+        return []
+
+
 def lots_targets(model, kind: str, reference, items, labels, top1, layer: str, seed: int = 0) -> FeatureTargets:
-    """Feature targets of kind ``"class"`` or ``"mean"`` for the evaluated images ``items``.
+    """Feature targets of kind ``"class"``, ``"mean"`` or ``"other"`` for the evaluated images ``items``.
 
     Parameters
     ----------
     model : lotslib.models.ModelWrapper
         The model whose features are the targets.
     kind : str
-        ``"class"`` (another image of the class) or ``"mean"`` (the mean over the class's
-        reference images).
+        ``"class"`` (another image of the class), ``"mean"`` (the mean over the class's
+        reference images) or ``"other"`` (an image of another class).
     reference : lotslib.data.ImageSource
         Labelled reference images, any number per class.
     items : Sequence
@@ -92,22 +111,27 @@ def lots_targets(model, kind: str, reference, items, labels, top1, layer: str, s
     dim = None
     for i, item in enumerate(items):
         c = int(labels[i]) if labels[i] is not None and labels[i] >= 0 else int(top1[i])
-        candidates = [r for r in by_class.get(c, []) if r.digest != item.digest]
+        if kind == "other":
+            candidates = _other_class(reference, c, seed, item)
+        else:
+            candidates = [r for r in by_class.get(c, []) if r.digest != item.digest]
         if not candidates:
             name = f" ({cats[c]})" if cats is not None and 0 <= c < len(cats) else ""
             have = len(by_class.get(c, []))
-            reasons.append(f"no other reference image of class {c}{name}"
+            reasons.append(f"no reference image of a class other than {c}{name} in {reference.description}"
+                           if kind == "other" else f"no other reference image of class {c}{name}"
                            + (f" (its {have} reference image{'s are' if have > 1 else ' is'} the evaluated one)"
                               if have else f" in {reference.description}"))
             feats.append(None)
             classes.append(-1)
             used.append("")
             continue
-        if kind == "class":
+        if kind in ("class", "other"):
             rng = np.random.default_rng(id_seed(seed, item.id))
             chosen = candidates[int(rng.integers(len(candidates)))]
             f = _feature(model, chosen, layer)
             used.append(chosen.id)
+            c = int(chosen.label)
         else:
             f = torch.stack([_feature(model, r, layer) for r in candidates]).mean(0)
             used.append(f"mean of {len(candidates)}")

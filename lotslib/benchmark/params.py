@@ -74,14 +74,16 @@ def resolve_params(methods: Sequence[str], params: dict | None = None) -> dict:
     # every given method's params are checked, also for methods not run (a typo is an error)
     for m in list(methods) + [k for k in params if k != "metrics" and k not in methods]:
         if get_method(m).is_lots:
-            p = {**dict(params.get("lots", {})), **(dict(params.get(m, {})) if m != "lots" else {})}
+            # the shared "lots" parameters a variant takes (the class-logit variant has no target, layer, tau)
+            shared = {k: v for k, v in dict(params.get("lots", {})).items() if k in get_method(m).defaults}
+            p = {**shared, **(dict(params.get(m, {})) if m != "lots" else {})}
             if "target" in p:
                 raise ParameterError(
                     "The benchmark sets LOTS's target by method key: 'lots' (zero F_t), 'lots_class', 'lots_mean'. "
                     "Fix: remove 'target' from params."
                 )
             r = check_params(m, p)
-            r.pop("target")
+            r.pop("target", None)
         else:
             r = check_params(m, params.get(m, {}))
             if "seed" in r and not isinstance(r["seed"], (int, np.integer)):
