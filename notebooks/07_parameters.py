@@ -11,7 +11,7 @@
 # %% [markdown]
 # # 7 Parameter study: iterations, early stop, step width, blur
 #
-# The thesis fixes LOTS at 500 iterations, τ = 0.1, α = 1/255 and a 49 × 49 blur
+# The thesis fixes {term}`LOTS` at 500 iterations, τ = 0.1, α = 1/255 and a 49 × 49 blur
 # (section 5.1) and lists tuning these as future work (sections 6.2 and 7). It also
 # reports LOTS as by far the slowest method (25–63 s per map, its Table 5.3). This chapter
 # measures what each parameter buys:
@@ -20,12 +20,12 @@
 #   we compare each with the map after the full run (Pearson correlation) and track the
 #   metrics. This is what backs the reduced iteration cap of the embedded profile.
 # * **Plateau early stop** (`patience`, `min_delta` of `lotslib.lots.lots`, off by default):
-#   a sample stops when its distance to the target improved by less than the relative
+#   a sample stops when its distance to the {term}`target <feature target>` improved by less than the relative
 #   `min_delta` over the last `patience` iterations.
 # * **Step width α** and **Gaussian filter** (size and σ) of Algorithm 2.
 #
 # **Protocol.** The zero target, the chapter's first backbone, the first `study_images`
-# images. Insertion/Deletion use the chapter's `steps` (the thesis: 224) and Coherency is
+# images. {term}`Insertion`/{term}`Deletion` use the chapter's `steps` (the thesis: 224) and {term}`Coherency` is
 # left out of the iteration, α and blur studies because it re-runs LOTS for every setting.
 
 # %% tags=["parameters"]
@@ -134,3 +134,79 @@ plots.table(
     f"**Filter size and σ (no thesis table).** Metrics of the LOTS map for each Gaussian filter "
     f"(σ 'default' = 0.3·((k−1)/2 − 1) + 0.8, 7.7 for k = 49), {len(images)} images, {ctx.iters} iterations.",
 )
+
+# %% [markdown]
+# ## Exercises
+#
+# Each solution is code that runs with this chapter when the book is built, on the first
+# photo of this chapter. Try the exercise first, then open the solution.
+#
+# ```{exercise} The same budget, spent differently
+# :label: ex-params-budget
+# :nonumber:
+#
+# After $k$ steps of width $\alpha$ no pixel has moved by more than $k\alpha$. Predict:
+# does LOTS with half the iteration cap and twice the step width give the same map as the
+# chapter's setting, for half the forward and backward passes? Check on the first photo:
+# the runs side by side (`lotslib.reports.lots_run_table`) and the Pearson correlation of
+# their maps.
+# ```
+#
+# ```{solution-start} ex-params-budget
+# :class: dropdown
+# ```
+
+# %% tags=["show-input"]
+from lotslib import lots
+from lotslib.visualize import default_sigma, lots_map
+
+one = images.head(1)
+x1 = one.batch(net).to(ctx.device)
+full, half = ctx.lots(net, one, x=x1), lots(net, x1, iters=max(1, ctx.iters // 2), tau=ctx.tau, alpha=2 * ctx.alpha)
+plots.table(reports.lots_run_table(x1, {f"at most {ctx.iters} steps of α": full,
+                                        f"at most {max(1, ctx.iters // 2)} steps of 2α": half}, one.ids),
+            f"Two LOTS schedules with the same bound k·α on {one[0].id} ({net.name}, zero target); pixel changes in "
+            f"units of 1/255.")
+m_full, m_half = (lots_map(x1, r.x_adv.to(ctx.device), ctx.filter_size) for r in (full, half))
+plots.note(f"Pearson r of the two maps: {studies.pearson(m_full, m_half)[0]:.3f}.")
+
+# %% [markdown]
+# Twice the step width follows the gradient of the starting point further before it looks
+# again, so the path through pixel space is coarser; the map keeps the same shape as long as
+# the gradient changes slowly along the way. The equivalence study above asks the same
+# question with all five metrics and 20 photos.
+#
+# ```{solution-end}
+# ```
+#
+# ```{exercise} Filter size or σ?
+# :label: ex-params-sigma
+# :nonumber:
+#
+# Algorithm 2's Gaussian has a size $k$ (49) and a standard deviation $\sigma$ (by default
+# tied to $k$: 7.7 for 49, 4.1 for 25). Predict which changes the map of the first photo
+# more: shrinking the filter to 25 while keeping $\sigma = 7.7$, or keeping 49 with
+# $\sigma = 4.1$. Compare each with the 49 × 49, $\sigma = 7.7$ map.
+# ```
+#
+# ```{solution-start} ex-params-sigma
+# :class: dropdown
+# ```
+
+# %% tags=["show-input"]
+s49, s25 = default_sigma(49), default_sigma(25)
+ref = lots_map(x1, full.x_adv.to(ctx.device), 49)
+kernels = {f"25 × 25, σ = {s49:.1f}": (25, s49), f"49 × 49, σ = {s25:.1f}": (49, s25)}
+plots.note(f"Pearson r with the 49 × 49, σ = {s49:.1f} map: " + "; ".join(
+    f"{name}: {studies.pearson(ref, lots_map(x1, full.x_adv.to(ctx.device), k, sigma=s))[0]:.3f}"
+    for name, (k, s) in kernels.items()) + ".")
+
+# %% [markdown]
+# $\sigma$ sets how far the blur spreads; the filter size only cuts the Gaussian off. A
+# 25-pixel filter reaches 12 pixels from its centre, about $1.6\sigma$ for $\sigma = 7.7$:
+# the tails it drops hold about a fifth of the two-dimensional kernel's weight (shared out
+# again by the normalisation), while $\sigma = 4.1$ shrinks the spread of every peak to
+# about half.
+#
+# ```{solution-end}
+# ```
