@@ -13,11 +13,21 @@ touched. ``--in-place`` builds in the repository instead, after moving its execu
 (``book/*.ipynb``), ``_build/`` and the book cache (``.cache/book``) aside into
 ``.cache/book_time_backup/<time>/`` (restore them from there, or delete it).
 
-The two times (and per-chapter timings, the machine and the commit) are written to ``--out``
-(default ``data/book_time.json``, which the provenance page reads); the last line printed is
-``cold <s> s, warm <s> s``.
+The two times (and per-chapter timings, the machine's load before and after, and the commit)
+are written to ``--out`` (default ``data/book_time.json`` for the embedded profile, which the
+provenance page reads, and ``data/book_time_<profile>.json`` for another profile); the last
+line printed is ``cold <s> s, warm <s> s``. The record also holds the LOTS forward+backward
+passes of the cold build (from its LOTS store's ledger, :mod:`lotslib.lots_store`). The
+machine may be shared: the 1/5/15-minute load averages before the cold build and after each
+build are recorded, so a slow run under load can be told apart (re-measure when the load
+before was well above 0), and so is the CPU time of each build (user + system seconds of the
+build and every process it started and waited for: the chapters' kernels, ``jupyter-book``).
+Other jobs stretch the wall time but hardly the CPU time; as every chapter runs one torch
+thread on a 2-core machine and the chapters run one after another, the CPU time is close to
+the wall time the build takes on an idle machine.
 
     python benchmarks/book_time.py                        # embedded profile (the default book)
+    python benchmarks/book_time.py --profile classroom    # -> data/book_time_classroom.json
     python benchmarks/book_time.py --in-place
     python benchmarks/book_time.py --dry-run              # print what would run
     python benchmarks/book_time.py --book-args --tiny     # a smoke run of the whole procedure
@@ -29,6 +39,7 @@ import json
 import os
 import platform
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -66,15 +77,38 @@ def _timings(stdout: str) -> dict:
     return out
 
 
-def _build(cmd: list[str], log: Path) -> tuple[float, dict]:
-    t0 = time.perf_counter()
+def _cpu_children() -> float:
+    """User + system CPU seconds of the finished child processes (and the descendants they waited for)."""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def _build(cmd: list[str], log: Path) -> tuple[float, float, dict]:
+    t0, c0 = time.perf_counter(), _cpu_children()
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
-    dt = time.perf_counter() - t0
+    dt, cpu = time.perf_counter() - t0, _cpu_children() - c0
     log.write_text(f"$ {' '.join(cmd)}\n# exit {proc.returncode} after {dt:.1f} s\n\n{proc.stdout}\n{proc.stderr}")
     if proc.returncode != 0:
         tail = "\n".join((proc.stdout + "\n" + proc.stderr).strip().splitlines()[-30:])
         raise SystemExit(f"book build failed (exit {proc.returncode}; full log {log}):\n{tail}")
-    return dt, _timings(proc.stdout)
+    return dt, cpu, _timings(proc.stdout)
+
+
+def _load() -> list[float] | None:
+    """The 1, 5 and 15 minute load averages (what ``uptime`` shows), rounded; None where unknown."""
+    return [round(v, 2) for v in os.getloadavg()] if hasattr(os, "getloadavg") else None
+
+
+def _passes(root: Path) -> dict:
+    """The cold build's LOTS passes from its store's ledger (:func:`lotslib.lots_store.pass_counts`).
+
+    ``computed`` were run; ``before_sharing`` adds the runs the chapters read from the
+    benchmark's store entries, which they computed again before the store was shared.
+    """
+    from lotslib.lots_store import pass_counts
+
+    c = pass_counts(root / ".cache" / "book" / "lots")
+    return {**c, "before_sharing": c["computed"] + c["read_from_benchmark"]}
 
 
 def _move_aside(paths: list[Path], backup: Path) -> list[str]:
@@ -90,16 +124,19 @@ def _move_aside(paths: list[Path], backup: Path) -> list[str]:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--profile", default="embedded")
+    ap.add_argument("--profile", default="embedded", help="the book's profile (embedded, classroom, full)")
     ap.add_argument("--in-place", action="store_true",
                     help="build in the repository (its outputs and cache are moved aside first)")
     ap.add_argument("--workdir", help="out-of-tree book root (default: a fresh temporary folder, removed afterwards)")
     ap.add_argument("--keep", action="store_true", help="keep the out-of-tree book root")
-    ap.add_argument("--out", default=str(ROOT / "data" / "book_time.json"))
+    ap.add_argument("--out", help="the record (default data/book_time.json for the embedded profile, "
+                                  "data/book_time_<profile>.json otherwise)")
     ap.add_argument("--dry-run", action="store_true", help="print the plan and exit")
     ap.add_argument("--book-args", nargs=argparse.REMAINDER, default=[],
                     help="more arguments for python -m lotslib.book (last)")
     a = ap.parse_args(argv)
+    if a.out is None:
+        a.out = str(ROOT / "data" / ("book_time.json" if a.profile == "embedded" else f"book_time_{a.profile}.json"))
 
     cmd = [sys.executable, "-m", "lotslib.book", "--profile", a.profile]
     tmp = None
@@ -115,7 +152,7 @@ def main(argv=None) -> int:
         cmd += ["--root", str(root)]
         where = f"out of tree in {root} (its .cache/book starts empty)"
     cmd += list(a.book_args)
-    print(f"book root: {where}\ncold, then warm: {' '.join(cmd)}")
+    print(f"book root: {where}\ncold, then warm: {' '.join(cmd)}\nrecord: {a.out}")
     if a.dry_run:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -125,10 +162,16 @@ def main(argv=None) -> int:
         moved = _move_aside(aside, backup) if a.in_place else []
         if moved:
             print(f"moved aside: {', '.join(moved)}")
-        cold, cold_t = _build(cmd, logs / "cold.log")
-        print(f"cold build: {cold:.1f} s")
-        warm, warm_t = _build(cmd, logs / "warm.log")
-        print(f"warm build: {warm:.1f} s")
+        load_before = _load()
+        print(f"load averages (1, 5, 15 min) before the cold build: {load_before}")
+        cold, cold_cpu, cold_t = _build(cmd, logs / "cold.log")
+        load_cold = _load()
+        passes = _passes(ROOT if a.in_place else root)
+        print(f"LOTS forward+backward passes of the cold build: {passes}")
+        print(f"cold build: {cold:.1f} s, {cold_cpu:.1f} CPU s (load after: {load_cold})")
+        warm, warm_cpu, warm_t = _build(cmd, logs / "warm.log")
+        load_warm = _load()
+        print(f"warm build: {warm:.1f} s, {warm_cpu:.1f} CPU s (load after: {load_warm})")
     finally:
         if tmp and not a.keep:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -138,7 +181,10 @@ def main(argv=None) -> int:
         "profile": a.profile,
         "cold_s": round(cold, 1),
         "warm_s": round(warm, 1),
+        "cold_cpu_s": round(cold_cpu, 1),
+        "warm_cpu_s": round(warm_cpu, 1),
         "cold_timings_s": cold_t,
+        "lots_passes_cold": passes,
         "warm_timings_s": warm_t,
         "command": " ".join(["python", "-m", "lotslib.book", *cmd[3:]]).replace(
             str(tmp or "\0"), "<fresh temporary root>"),
@@ -152,7 +198,10 @@ def main(argv=None) -> int:
             "python": platform.python_version(),
             "torch": torch.__version__,
             "torch_threads": torch.get_num_threads(),
-            "load_avg_1m_after": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
+            "load_avg_1m_after": load_warm[0] if load_warm else None,
+            "load_avg_before_cold": load_before,
+            "load_avg_after_cold": load_cold,
+            "load_avg_after_warm": load_warm,
         },
         "logs": str(logs),
     }

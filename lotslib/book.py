@@ -9,6 +9,9 @@ Command line (``make book`` runs the first form)::
     python -m lotslib.book --tiny                # 2 images, 5 LOTS iterations: a smoke run
     python -m lotslib.book --chapters 2 6 --no-build
     python -m lotslib.book --images ../shared/imagenet-sample --n-images 50
+    python -m lotslib.book --hide-solutions      # the exercises without their solutions (for a class)
+    python -m lotslib.book --profile classroom      # 3 photos, small settings: about 5 minutes
+    python -m lotslib.book --chapters own --image photo.jpg [--model KEY]   # "Try your own image"
 
 Chapters are executed in order. A chapter that fails stops the run with the notebook
 and the failing cell named; its partially executed notebook stays in ``book/`` for
@@ -35,6 +38,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .errors import LotsError
 from .profiles import CHAPTER_DEFAULTS, PROFILES, TINY
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,7 +49,7 @@ MATHJAX = Path("book/_static/mathjax/tex-mml-chtml.js")
 
 @dataclass(frozen=True)
 class Chapter:
-    number: str  # thesis numbering ("1".."6"), "P" for the provenance page
+    number: str  # thesis numbering ("1".."7"), "own" for the own-image page, "P" for the provenance page
     stem: str  # notebooks/<stem>.py -> book/<stem>.ipynb
     title: str
 
@@ -58,8 +62,11 @@ CHAPTERS = (
     Chapter("5", "05_qualitative", "Qualitative comparison"),
     Chapter("6", "06_unseen", "Objects without an ImageNet class"),
     Chapter("7", "07_parameters", "Parameter study"),
+    Chapter("8", "08_sanity", "Sanity checks"),
+    Chapter("own", "own", "Try your own image"),  # --image/--model apply to it alone
     Chapter("P", "provenance", "Provenance"),
 )
+OWN = "own"  # the stem of the "Try your own image" page
 
 
 class ChapterFailed(RuntimeError):
@@ -91,7 +98,7 @@ def chapter_parameters(profile: str = "embedded", tiny: bool = False, **override
     """
     if profile not in PROFILES:
         raise SystemExit(f"Unknown profile {profile!r}; choose one of {list(PROFILES)}.")
-    params = {**PROFILES[profile], **CHAPTER_DEFAULTS}
+    params = {**CHAPTER_DEFAULTS, **PROFILES[profile]}  # a profile may set the chapter defaults (classroom)
     if tiny:
         params.update(TINY)
     for k, v in overrides.items():
@@ -436,7 +443,7 @@ def repository_url(repository: str | None = None) -> str:
     return (repository if repository is not None else os.environ.get("LOTSBOOK_REPOSITORY", "")).strip()
 
 
-def book_config(root: Path, repository: str | None = None) -> Path:
+def book_config(root: Path, repository: str | None = None, hide_solutions: bool = False) -> Path:
     """The configuration file to build ``root`` with.
 
     Parameters
@@ -445,12 +452,18 @@ def book_config(root: Path, repository: str | None = None) -> Path:
         The book root.
     repository : str or None, optional
         The repository's https:// URL (default None: :func:`repository_url`).
+    hide_solutions : bool, optional
+        Leave the exercises' solutions out of the pages (``--hide-solutions``, for a class
+        that should not see them; default False: each solution is a closed dropdown under its
+        exercise). Sets sphinx-exercise's ``hide_solutions``; the solutions' code still runs
+        when the chapters are executed, and the executed notebooks keep it.
 
     Returns
     -------
     pathlib.Path
-        Its ``_config.yml`` when no repository is set; otherwise a copy under ``_build/`` that
-        sets ``repository.url`` and turns on the repository, issues, Binder and Colab buttons.
+        Its ``_config.yml`` when no repository is set and the solutions are shown; otherwise a
+        copy under ``_build/`` that sets ``repository.url`` and turns on the repository,
+        issues, Binder and Colab buttons, and/or sets ``sphinx.config.hide_solutions``.
 
     Raises
     ------
@@ -467,23 +480,32 @@ def book_config(root: Path, repository: str | None = None) -> Path:
     root = Path(root)
     url = repository_url(repository)
     base = root / "_config.yml"
-    if not url:
+    if not url and not hide_solutions:
         return base
-    if not url.startswith(("https://", "http://")):
+    if url and not url.startswith(("https://", "http://")):
         raise ChapterFailed(f"--repository {url!r}: give the repository's https:// URL "
                             f"(e.g. https://github.com/you/lots-book).")
     cfg = yaml.safe_load(base.read_text())
-    cfg.setdefault("repository", {})["url"] = url
-    cfg.setdefault("launch_buttons", {}).update(binderhub_url="https://mybinder.org",
-                                                colab_url="https://colab.research.google.com")
-    cfg.setdefault("html", {}).update(use_repository_button=True, use_issues_button=True)
-    out = root / "_build" / "_config.repository.yml"
+    if url:
+        cfg.setdefault("repository", {})["url"] = url
+        cfg.setdefault("launch_buttons", {}).update(binderhub_url="https://mybinder.org",
+                                                    colab_url="https://colab.research.google.com")
+        cfg.setdefault("html", {}).update(use_repository_button=True, use_issues_button=True)
+    sphinx = cfg.setdefault("sphinx", {})
+    if hide_solutions:
+        sphinx.setdefault("config", {})["hide_solutions"] = True
+    # jupyter-book resolves local extension folders against the config file's folder
+    local = sphinx.get("local_extensions") or {}
+    if local:
+        sphinx["local_extensions"] = {k: str((root / v).resolve()) for k, v in local.items()}
+    out = root / "_build" / "_config.generated.yml"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(yaml.safe_dump(cfg, sort_keys=False, allow_unicode=True))
     return out
 
 
-def jupyter_book_build(root: Path, strict: bool = True, log=print, repository: str | None = None) -> Path:
+def jupyter_book_build(root: Path, strict: bool = True, log=print, repository: str | None = None,
+                       hide_solutions: bool = False) -> Path:
     """``jupyter-book build <root>`` (``-W``: warnings are errors).
 
     Parameters
@@ -496,6 +518,8 @@ def jupyter_book_build(root: Path, strict: bool = True, log=print, repository: s
         Progress messages (default ``print``).
     repository : str or None, optional
         See :func:`book_config` (default None).
+    hide_solutions : bool, optional
+        Leave the exercises' solutions out (:func:`book_config`; default False).
 
     Returns
     -------
@@ -510,7 +534,7 @@ def jupyter_book_build(root: Path, strict: bool = True, log=print, repository: s
     exe = Path(sys.executable).with_name("jupyter-book")
     cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "jupyter_book.cli.main"]
     cmd += ["build", str(root), "--builder", "html"]
-    config = book_config(root, repository)
+    config = book_config(root, repository, hide_solutions)
     if config.name != "_config.yml":
         cmd += ["--config", str(config)]
     if strict:
@@ -536,6 +560,9 @@ def build(
     strict: bool = True,
     log=print,
     repository: str | None = None,
+    hide_solutions: bool = False,
+    own_image=None,
+    own_model: str | None = None,
     **overrides,
 ) -> dict:
     """Execute the chapters, then build the book.
@@ -561,6 +588,14 @@ def build(
     repository : str or None, optional
         The URL the book's repository and launch buttons point at (default None:
         ``$LOTSBOOK_REPOSITORY``; none: no such button, :func:`book_config`).
+    hide_solutions : bool, optional
+        Leave the exercises' solutions out of the pages (default False: closed dropdowns;
+        :func:`book_config`).
+    own_image : str or pathlib.Path or None, optional
+        The image of the "Try your own image" page (``--image``; default None: its default
+        photo); checked before any chapter runs (:func:`lotslib.single_image.page_params`).
+    own_model : str or None, optional
+        That page's model (``--model``; default None: the profile's ``model``).
     **overrides
         Chapter parameters, see :func:`chapter_parameters`.
 
@@ -573,19 +608,28 @@ def build(
     ------
     lotslib.book.ChapterFailed
         If a chapter fails, or the book is built while a chapter was never executed.
+    lotslib.errors.LotsError
+        A bad ``own_image`` (missing, a folder, not an image) or ``own_model``, before any
+        chapter runs.
     SystemExit
-        On an unknown profile, chapter or chapter parameter.
+        On an unknown profile, chapter or chapter parameter, or ``own_image``/``own_model``
+        without the own-image page among ``chapters``.
     """
+    from .single_image import page_params
+
     root = Path(root).resolve()
     params = chapter_parameters(profile, tiny, **overrides)
+    chosen = select_chapters(chapters)
+    if (own_image is not None or own_model is not None) and OWN not in [c.stem for c in chosen]:
+        raise SystemExit(f"--image/--model apply to the {OWN!r} page only. Fix: add it: --chapters {OWN}.")
+    own_params = page_params(params, own_image, own_model)  # checked before anything runs
     assemble(root)
     ensure_mathjax(root)
-    chosen = select_chapters(chapters)
     times = {}
     t_all = time.perf_counter()
     for ch in chosen:
         t0 = time.perf_counter()
-        execute_chapter(ch, params, root, force=force, log=log)
+        execute_chapter(ch, own_params if ch.stem == OWN else params, root, force=force, log=log)
         times[ch.stem] = time.perf_counter() - t0
     if build_html:
         missing = [c.stem for c in CHAPTERS if not (root / BOOK_DIR / f"{c.stem}.ipynb").is_file()]
@@ -595,7 +639,7 @@ def build(
                 f"Run python -m lotslib.book without --chapters first."
             )
         t0 = time.perf_counter()
-        jupyter_book_build(root, strict=strict, log=log, repository=repository)
+        jupyter_book_build(root, strict=strict, log=log, repository=repository, hide_solutions=hide_solutions)
         times["build"] = time.perf_counter() - t0
     times["total"] = time.perf_counter() - t_all
     return times
@@ -618,7 +662,12 @@ def main(argv=None) -> int:
     ap.add_argument("--profile", choices=list(PROFILES), default="embedded",
                     help="embedded: offline EfficientNet-Lite + shipped photos (default); full: the thesis protocol")
     ap.add_argument("--tiny", action="store_true", help="2 images, 5 LOTS iterations, 8 insertion steps (smoke run)")
-    ap.add_argument("--chapters", nargs="+", metavar="N", help="chapters to execute (1..6, P or stems); default all")
+    ap.add_argument("--chapters", nargs="+", metavar="N",
+                    help="chapters to execute (1..7, own, P or stems); default all")
+    ap.add_argument("--image", help="your photo for the 'Try your own image' page (with --chapters own); "
+                                    "default: an embedded photo")
+    ap.add_argument("--model", dest="own_model", metavar="KEY",
+                    help="the model of the 'Try your own image' page (default: the profile's model)")
     ap.add_argument("--no-build", action="store_true", help="execute the chapters only, skip jupyter-book build")
     ap.add_argument("--force", action="store_true", help="re-execute chapters even when they are up to date")
     ap.add_argument("--root", default=str(ROOT), help="book root to write into (default: the repository)")
@@ -645,6 +694,8 @@ def main(argv=None) -> int:
     ap.add_argument("--no-strict", action="store_true", help="do not turn build warnings into errors")
     ap.add_argument("--repository", help="repository URL for the repository, Binder and Colab buttons "
                                          "(default $LOTSBOOK_REPOSITORY; none: no buttons)")
+    ap.add_argument("--hide-solutions", action="store_true",
+                    help="leave the exercises' solutions out of the pages (default: closed dropdowns)")
     a = ap.parse_args(argv)
     overrides = dict(
         image_path=a.image_path, ground_truth=a.ground_truth, n_images=a.n_images, iters=a.iters, tau=a.tau,
@@ -667,8 +718,10 @@ def main(argv=None) -> int:
         overrides["compare_models"] = list(a.models[:2]) if len(a.models) > 1 else [a.models[0]] * 2
     try:
         times = build(profile=a.profile, tiny=a.tiny, chapters=a.chapters, root=a.root, build_html=not a.no_build,
-                      force=a.force, strict=not a.no_strict, repository=a.repository, **overrides)
-    except ChapterFailed as exc:
+                      force=a.force, strict=not a.no_strict, repository=a.repository,
+                      hide_solutions=a.hide_solutions, own_image=a.image,
+                      own_model=a.own_model, **overrides)
+    except (ChapterFailed, LotsError) as exc:
         print(f"\nlotslib.book: {exc}", file=sys.stderr)
         return 1
     print("timings (s): " + ", ".join(f"{k} {v:.0f}" for k, v in times.items()))

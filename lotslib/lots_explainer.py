@@ -27,6 +27,7 @@ import torch
 
 from .errors import ParameterError
 from .lots import check_lots_params, lots
+from .lots_store import active_store, store_results
 from .method_registry import Method, MethodOutput, register
 from .visualize import gaussian_kernel1d, lots_map
 
@@ -108,9 +109,11 @@ def lots_compute(model, x: torch.Tensor, targets: torch.Tensor, params: dict) ->
             "this LOTS variant needs its feature target: lotslib.benchmark.run builds it from a reference set; "
             "with lotslib.explain pass target=features (D,) or (N,D) from lotslib.targets."
         )
-    res = lots(model, x, target=target, layer=params["layer"], iters=params["iters"], tau=params["tau"],
-               alpha=params["alpha"], distance=params["distance"], batch_size=params["batch_size"],
-               patience=params["patience"], min_delta=params["min_delta"], alpha_final=params["alpha_final"])
+    kw = {k: params[k] for k in ("layer", "iters", "tau", "alpha", "distance", "patience", "min_delta", "alpha_final")}
+    res = lots(model, x, target=target, batch_size=params["batch_size"], **kw)
+    store = active_store()
+    if store is not None:  # later chapters read this run instead of repeating it (lotslib.lots_store)
+        store_results(store, model, x, target, kw, res, via="benchmark")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # zero perturbations are reported by explain as degenerate maps
         maps = lots_map(x, res.x_adv, params["filter_size"], params["sigma"]).cpu()

@@ -11,6 +11,8 @@ import pandas as pd
 import torch
 
 __all__ = [
+    "perturbation_summary",
+    "recorded_study",
     "recorded_meta",
     "equivalence_frontier",
     "convention_verdict",
@@ -40,6 +42,7 @@ __all__ = [
     "build_info",
     "chapter_runs",
     "image_lists",
+    "lots_run_table",
 ]
 
 
@@ -196,6 +199,49 @@ def concentration(m: torch.Tensor, share: float = 0.5) -> float:
     v = m.flatten().sort(descending=True).values
     c = v.cumsum(0) / v.sum().clamp_min(1e-12)
     return float((c < share).float().mean() + 1 / len(v))
+
+
+def perturbation_summary(x: torch.Tensor, x_adv: torch.Tensor) -> dict:
+    """How large and how concentrated the LOTS perturbations of a batch are, with a sentence.
+
+    The perturbation of an image is ``|gray(x_adv) - gray(x)|`` (the first steps of
+    Algorithm 2, before the blur). Its concentration is :func:`concentration` of that
+    difference: the fraction of the pixels that holds half of its total magnitude (50 % for
+    a perturbation spread evenly over the image).
+
+    Parameters
+    ----------
+    x, x_adv : torch.Tensor
+        The images and their LOTS adversarials, ``(N,3,H,W)`` in [0,1].
+
+    Returns
+    -------
+    dict
+        ``half_mass_pct`` (median over the images of that fraction, in %), ``mean_change``
+        and ``max_change`` (the mean and the largest absolute gray-level change, in 1/255
+        units, over all images), ``n`` and ``text``: a sentence stating these numbers and
+        what they mean (concentrated below 10 %, spread out above 35 %, between them
+        like the magnitudes of Gaussian noise, whose largest 27 % hold half the mass;
+        invisible at its true scale when the largest change is at most 8/255).
+    """
+    from .visualize import to_gray
+
+    d = (to_gray(x_adv.detach().cpu().float()) - to_gray(x.detach().cpu().float())).abs().flatten(1)
+    half = 100 * float(torch.tensor([concentration(r) for r in d]).median())
+    mean, mx = float(d.mean()) * 255, float(d.max()) * 255
+    ref = "an even spread would need 50 %, Gaussian pixel noise about 27 %"
+    if half < 10:
+        how = f"concentrated in a small part of the image ({ref})"
+    elif half > 35:
+        how = f"spread over much of the image ({ref})"
+    else:
+        how = f"about as concentrated as pixel noise ({ref})"
+    seen = ("almost invisible at its true scale" if mx <= 8 else "large enough to be visible in places at its true "
+            "scale")
+    text = (f"Half of the perturbation's magnitude lies in {half:.0f} % of the pixels (median over {len(d)} images): "
+            f"it is {how}. The mean gray-level change is {mean:.2f}/255 and the largest {mx:.0f}/255, so the "
+            f"perturbation is {seen}.")
+    return {"half_mass_pct": half, "mean_change": mean, "max_change": mx, "n": len(d), "text": text}
 
 
 def map_concentration(x: torch.Tensor, x_adv: torch.Tensor, sizes) -> pd.DataFrame:
@@ -405,8 +451,9 @@ def best_cam_tests(df: pd.DataFrame) -> pd.DataFrame:
     -------
     pandas.DataFrame
         Index (``model``, ``metric``: the table label); columns ``best CAM`` (its name),
-        ``LOTS`` and ``best CAM's mean`` (in %), ``n``, ``pairs ≠ 0``, ``p-value`` in [0,1]
-        and ``differs (p < 0.05)``.
+        ``LOTS`` and ``best CAM's mean`` (in %), ``n``, ``pairs ≠ 0``, ``p-value`` in [0,1],
+        ``differs (p < 0.05)`` and ``detectable difference`` (the smallest mean difference, in
+        points, that the ``n`` pairs detect with 80 % power; :func:`lotslib.stats.paired_mde`).
     """
     from .benchmark import METHODS, METRICS, lots_vs_best_cam
 
@@ -414,8 +461,60 @@ def best_cam_tests(df: pd.DataFrame) -> pd.DataFrame:
     w["metric"] = w["metric"].map(lambda m: METRICS[m].label)
     w["best_cam"] = w["best_cam"].map(METHODS.get)
     w = w.rename(columns={"best_cam": "best CAM", "lots_mean": "LOTS", "best_mean": "best CAM's mean",
-                          "n_nonzero": "pairs ≠ 0", "p_value": "p-value", "differs": "differs (p < 0.05)"})
+                          "n_nonzero": "pairs ≠ 0", "p_value": "p-value", "differs": "differs (p < 0.05)",
+                          "mde": "detectable difference"})
     return w.drop(columns=["lots_method", "statistic"]).set_index(["model", "metric"])
+
+
+def recorded_study(rows: pd.DataFrame, meta: dict) -> dict:
+    """The recorded larger benchmark (``benchmarks/sample_study.py``): its table, tests and verdicts.
+
+    Parameters
+    ----------
+    rows : pandas.DataFrame
+        The recorded benchmark rows (``data/sample_study.csv``).
+    meta : dict
+        Its JSON sidecar (command, schedule, parameters, wall time).
+
+    Returns
+    -------
+    dict
+        ``table`` (Table 5.2's layout, :func:`lotslib.benchmark.table_5_2`), ``tests``
+        (:func:`best_cam_tests`, with the detectable difference at 80 % power), ``n`` (images)
+        and ``text``: Markdown sentences generated from those tables -- the best method per
+        metric, and for each metric whether LOTS differs from the best CAM method, or else the
+        smallest difference the study could have detected.
+    """
+    from .benchmark import METRICS, table_5_2
+    from .method_registry import ALL_METHODS, get_method
+
+    table = table_5_2(rows)
+    tests = best_cam_tests(rows)
+    n = int(rows["image_id"].nunique())
+    lots = dict(meta.get("params", {}).get("lots", {}))
+    sched = (f"LOTS at α = {lots.get('alpha', float('nan')) * 255:.3g}/255, at most {lots.get('iters')} iterations, "
+             f"τ = {lots.get('tau')}" + (f", plateau stop (patience {lots['patience']}, {lots['min_delta']:.0%})"
+                                        if lots.get("patience") else ""))
+    wall = meta.get("wall_s")
+    how = (f" in {wall / 60:.0f} min on {meta.get('procs')} process(es) × {meta.get('threads')} thread(s)"
+           if wall else "")
+    lines = [f"The recorded study ran {n} images ({meta.get('images', 'a labelled folder')}) on "
+             f"{', '.join(rows['model'].unique())} ({sched}){how}."]
+    baselines = {get_method(k).name for k in ALL_METHODS if get_method(k).baseline}
+    for (model, label), r in tests.iterrows():
+        met = next(m for m in METRICS.values() if m.label == label)
+        means = table.loc[model][(label, "mean")]
+        best = met.best({k: v for k, v in means.items() if k not in baselines and v == v})
+        lots_v, cam_v, cam = r["LOTS"], r["best CAM's mean"], r["best CAM"]
+        lead = f"**{label}** ({model}): best method {best}; "
+        if r["differs (p < 0.05)"]:
+            side = "better" if (lots_v > cam_v) == met.higher_is_better else "worse"
+            lines.append(lead + f"LOTS ({lots_v:.1f}) is {side} than {cam} ({cam_v:.1f}), p = {r['p-value']:.2g}.")
+        else:
+            lines.append(lead + f"LOTS ({lots_v:.1f}) and {cam} ({cam_v:.1f}) do not differ at p < 0.05 "
+                         f"(p = {r['p-value']:.2g}); {r['n']} pairs would have detected a mean difference of "
+                         f"{r['detectable difference']:.1f} points with 80 % power.")
+    return {"table": table, "tests": tests, "n": n, "text": "\n\n".join(lines)}
 
 
 def time_table(df: pd.DataFrame) -> pd.DataFrame:
@@ -885,3 +984,52 @@ def equivalence_frontier(study: pd.DataFrame, meta: dict | None = None) -> dict:
                 f"{study.loc[study['passes_ratio'] >= 8, 'pearson_median'].max():.3f}. The protocol's map keeps "
                 f"changing until late, so the embedded profile keeps a plain iteration cap.")
     return {"table": table, "text": text}
+
+
+# ------------------------------------------------------------------ exercises: LOTS runs side by side
+def lots_run_table(x: torch.Tensor, runs: dict, ids=None) -> pd.DataFrame:
+    """What each LOTS run did to the same images: its steps, its distance to the target and
+    the size of its perturbation (the exercises of chapters 1 and 7 compare step widths and
+    iteration caps with it).
+
+    Parameters
+    ----------
+    x : torch.Tensor
+        ``(N,3,H,W)`` original pixels in [0,1].
+    runs : dict
+        ``{label: lotslib.lots.LotsResult}``: LOTS runs on ``x`` (each ``x_adv`` ``(N,3,H,W)``).
+    ids : sequence of str or None, optional
+        The images' names (default None: ``0 .. N-1``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index (``run``, ``image``); columns "iterations" (steps taken), "distance before",
+        "distance after" (to the target, in feature units), "reached τ" (bool), and "largest
+        pixel change" and "mean pixel change" of ``|x_adv - x|`` over pixels and channels, in
+        units of 1/255 (after k steps of width α the largest change is at most k·α·255).
+
+    Raises
+    ------
+    lotslib.errors.ParameterError
+        A run's ``x_adv`` does not have the shape of ``x``, or ``ids`` does not name each image.
+    """
+    from .errors import ParameterError
+
+    x = x.detach().float().cpu()
+    names = [str(i) for i in (range(len(x)) if ids is None else ids)]
+    if len(names) != len(x):
+        raise ParameterError(f"ids has {len(names)} names for {len(x)} images. Fix: one name per image of x.")
+    rows = []
+    for label, res in runs.items():
+        if tuple(res.x_adv.shape) != tuple(x.shape):
+            raise ParameterError(f"run {label!r}: x_adv has shape {tuple(res.x_adv.shape)}, x {tuple(x.shape)}. "
+                                 f"Fix: pass the LOTS results of these images.")
+        change = (res.x_adv.detach().float().cpu() - x).abs().flatten(1) * 255
+        tr = res.trace
+        for i, name in enumerate(names):
+            rows.append({"run": str(label), "image": name, "iterations": int(tr.iterations[i]),
+                         "distance before": float(tr.distances[i, 0]), "distance after": float(tr.distances[i, -1]),
+                         "reached τ": bool(tr.converged[i]), "largest pixel change": float(change[i].max()),
+                         "mean pixel change": float(change[i].mean())})
+    return pd.DataFrame(rows).set_index(["run", "image"])

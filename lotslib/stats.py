@@ -13,7 +13,7 @@ import numpy as np
 
 from .errors import ParameterError
 
-__all__ = ["bootstrap_ci", "mean_ci", "paired_wilcoxon", "N_BOOT", "LEVEL", "SEED"]
+__all__ = ["bootstrap_ci", "mean_ci", "paired_wilcoxon", "paired_mde", "N_BOOT", "LEVEL", "SEED"]
 
 N_BOOT = 2_000  #: bootstrap resamples
 LEVEL = 0.95  #: confidence level
@@ -146,3 +146,46 @@ def paired_wilcoxon(a, b) -> dict:
         warnings.simplefilter("ignore")  # small-sample notes from SciPy
         res = wilcoxon(d, zero_method="wilcox", alternative="two-sided")
     return {**out, "statistic": float(res.statistic), "p_value": float(res.pvalue)}
+
+
+def paired_mde(diffs, power: float = 0.8, alpha: float = 0.05) -> float:
+    """The smallest mean paired difference a two-sided test over these pairs detects with ``power``.
+
+    For the paired t-test with ``n`` pairs whose differences have standard deviation ``s``:
+    ``MDE = (t_{n-1, 1-alpha/2} + t_{n-1, power}) * s / sqrt(n)`` (the usual approximation:
+    the noncentral t replaced by a shifted central t). The Wilcoxon signed-rank test the
+    tables use needs at most about 1/0.864 of the pairs for the same power (its asymptotic
+    relative efficiency to the t-test is >= 0.864 for every continuous distribution,
+    0.955 for normal ones), so its detectable difference is up to 8 % larger.
+
+    Parameters
+    ----------
+    diffs : numpy.ndarray
+        The paired differences (anything ``numpy.asarray`` accepts; non-finite values are
+        dropped), in the unit of the result.
+    power : float, optional
+        The wanted power, in (0, 1) (default 0.8).
+    alpha : float, optional
+        The two-sided significance level, in (0, 1) (default 0.05).
+
+    Returns
+    -------
+    float
+        The detectable mean difference (>= 0, in the unit of ``diffs``); NaN with fewer than
+        two finite differences.
+
+    Raises
+    ------
+    lotslib.errors.ParameterError
+        ``power`` or ``alpha`` is not in (0, 1).
+    """
+    from scipy.stats import t
+
+    for name, v in (("power", power), ("alpha", alpha)):
+        if not (isinstance(v, (int, float)) and 0 < v < 1):
+            raise ParameterError(f"{name}={v!r}: must be a number in (0, 1).")
+    d = _clean(diffs)
+    n = d.size
+    if n < 2:
+        return math.nan
+    return float((t.ppf(1 - alpha / 2, n - 1) + t.ppf(power, n - 1)) * d.std(ddof=1) / math.sqrt(n))

@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 
 from .benchmark import load_maps, run
-from .cache import cache_key, cached_frame, cached_lots, default_cache_dir
+from .cache import cache_key, cached_frame, default_cache_dir
+from .lots_store import cached_lots, record_passes
 from .errors import ParameterError
 from .lots import lots
 from .metrics import confidence_change, insertion_deletion
@@ -143,6 +145,7 @@ def iteration_study(model, images, iters: int = 500, checkpoints=(10, 20, 40, 80
         _check_steps(steps, x)
         cls = _top1(model, x)
         res = lots(model, x, iters=iters, tau=tau, alpha=alpha, snapshots=checkpoints)
+        record_passes(Path(cache_dir) / "lots", res, via="study")  # counted, not stored (snapshots)
         per_step = res.trace.seconds / max(1, int(res.trace.iterations.sum()))
         final = _maps(x, res.x_adv, filter_size)
         rows = []
@@ -260,7 +263,7 @@ def alpha_study(model, images, alphas=(0.5 / 255, 1 / 255, 2 / 255, 4 / 255), it
                 cache_dir=None) -> pd.DataFrame:
     """LOTS (zero target, ``iters`` steps) for each step width alpha.
 
-    The LOTS results are cached per image (:func:`lotslib.cache.cached_lots`), the table
+    The LOTS results are cached per image (:func:`lotslib.lots_store.cached_lots`), the table
     under a key of every parameter, the model weights and the image list.
 
     Parameters

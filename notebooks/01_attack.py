@@ -11,8 +11,8 @@
 # %% [markdown]
 # # 1 LOTS on real photos
 #
-# LOTS (layerwise origin-target synthesis, {cite:t}`rozsa2017lots`) changes an image
-# step by step until its deep features $F(x)$ come close to a chosen target $F_t$. The
+# {term}`LOTS` (layerwise origin-target synthesis, {cite:t}`rozsa2017lots`) changes an image
+# step by step until its deep features $F(x)$ come close to a chosen {term}`target <feature target>` $F_t$. The
 # thesis {cite}`weber2023` uses the logits of the classifier as $F$ and, for most
 # experiments, the zero vector as $F_t$: the image is pushed towards "no class at all".
 # Each step moves every pixel against the gradient of
@@ -23,7 +23,7 @@
 #
 # until $\lVert F(x_k) - F_t\rVert \le \tau$ or `iters` steps were taken (thesis
 # Algorithm 1, section 3.2.2). This chapter runs the attack on real photos, follows the
-# distance to the target, shows the perturbation as in the thesis's Figure 4.1 and lists
+# distance to the target, shows the {term}`perturbation` as in the thesis's Figure 4.1 and lists
 # the predictions before and after.
 #
 # **Protocol.** The thesis runs LOTS with $\tau = 0.1$, $\alpha = 1/255$ and at most 500
@@ -97,6 +97,96 @@ plots.show(
 )
 
 # %% [markdown]
-# The perturbation is concentrated on the object the network recognises and is almost
-# invisible at its true scale. Chapter 2 turns it into an activation map that can be
-# compared with CAM methods.
+# How large is the perturbation, and is it spread over the image or gathered in a few
+# places? The sentence below is computed from this build's runs.
+
+# %%
+plots.note(reports.perturbation_summary(x, res.x_adv)["text"])
+
+# %% [markdown]
+# Whether the places the perturbation gathers in are the object the network recognises is
+# what the rest of the book asks. Chapter 2 turns it into an {term}`activation map` that can
+# be compared with CAM methods.
+
+# %% [markdown]
+# ## Exercises
+#
+# Each solution is code that runs with this chapter when the book is built, so its numbers
+# are those of this build. Try the exercise first, then open the solution.
+#
+# ```{exercise} A larger step width
+# :label: ex-attack-alpha
+# :nonumber:
+#
+# Every LOTS step changes a pixel by at most $\alpha$. Predict what four times the
+# chapter's $\alpha$ does, on the first photo and with the same iteration cap, to (a) the
+# distance to the target after the run and (b) the largest pixel change. Then run
+# `lotslib.lots` with both values and compare (`lotslib.reports.lots_run_table` puts the
+# runs side by side).
+# ```
+#
+# ```{solution-start} ex-attack-alpha
+# :class: dropdown
+# ```
+#
+# Two runs of `lotslib.lots` on the same photo, the chapter's $\alpha$ and four times it:
+
+# %% tags=["show-input"]
+from lotslib import lots
+
+x1, steps = x[:1], {"α": ctx.alpha, "4 α": 4 * ctx.alpha}
+runs = {f"{k} = {a * 255:g}/255": lots(net, x1, iters=ctx.iters, tau=ctx.tau, alpha=a) for k, a in steps.items()}
+alpha_runs = reports.lots_run_table(x1, runs, images.ids[:1])
+plots.table(alpha_runs, f"LOTS on {images[0].id} with two step widths, at most {ctx.iters} iterations, zero target, "
+            f"{net.name}; pixel changes in units of 1/255.")
+small, large = alpha_runs.iloc[0], alpha_runs.iloc[1]
+plots.note(f"With 4 α the distance after the run is {large['distance after']:.2f} instead of "
+           f"{small['distance after']:.2f} (iterations taken: {large['iterations']} with 4 α, {small['iterations']} with "
+           f"α), and the largest pixel change is {large['largest pixel change'] / small['largest pixel change']:.1f} "
+           f"times as large.")
+
+# %% [markdown]
+# A wider step moves the features further per iteration, so the target can be reached in
+# fewer steps; the price is a coarser perturbation, since each step may change a pixel by
+# four times as much. The map of chapter 2 is built from that perturbation, so $\alpha$
+# also changes the explanation (chapter 7 measures how much).
+#
+# ```{solution-end}
+# ```
+#
+# ```{exercise} A bound on the perturbation
+# :label: ex-attack-bound
+# :nonumber:
+#
+# Without running anything: LOTS stopped after $k$ iterations on a photo. What is the
+# largest value $|x_{adv} - x|$ can take at any pixel? Check your bound on every photo of
+# this chapter's run (`res` above), and say how close the largest change comes to it.
+# ```
+#
+# ```{solution-start} ex-attack-bound
+# :class: dropdown
+# ```
+#
+# Each step changes a pixel by at most $\alpha$ (the gradient is divided by its largest
+# absolute value), and clipping to $[0, 1]$ can only shorten a step, so after $k$ steps no
+# pixel moved by more than $k\alpha$. In units of 1/255 with $\alpha = 1/255$ the bound is
+# simply $k$.
+
+# %% tags=["show-input"]
+sizes = reports.lots_run_table(x, {"zero target": res}, images.ids)
+sizes["bound k·α"] = sizes["iterations"] * ctx.alpha * 255
+plots.table(sizes, f"The largest pixel change of each LOTS run of this chapter beside its bound k·α (units of 1/255, "
+            f"{net.name}, at most {ctx.iters} iterations).")
+within = int((sizes["largest pixel change"] <= sizes["bound k·α"] + 1e-3).sum())
+share = (sizes["largest pixel change"] / sizes["bound k·α"]).mean() * 100
+mean_share = (sizes["mean pixel change"] / sizes["largest pixel change"]).mean() * 100
+plots.note(f"The largest change stays within k·α on {within} of {len(sizes)} photos and reaches {share:.0f}% of the "
+           f"bound on average; the mean change over all pixels is {mean_share:.0f}% of the largest one.")
+
+# %% [markdown]
+# The bound is met exactly when one pixel has the largest gradient, with the same sign, in
+# every step: it then moves by the full $\alpha$ each time. Every other pixel moves by the
+# fraction of $\alpha$ that its gradient has of the largest one.
+#
+# ```{solution-end}
+# ```

@@ -12,19 +12,19 @@
 # # 4 LOTS against six CAM methods
 #
 # The thesis's main quantitative experiment (its section 5.1.2, Tables 5.2 and 5.3):
-# every image is explained by Random-CAM (the baseline), Grad-CAM
+# every image is explained by Random-CAM (the baseline), {term}`Grad-CAM`
 # {cite}`selvaraju2017gradcam`, Grad-CAM++ {cite}`chattopadhyay2018gradcampp`,
 # SmoothGrad-CAM++ {cite}`omeiza2019smoothgradcampp`, Layer-CAM {cite}`jiang2021layercam`,
 # HiRes-CAM {cite}`draelos2020hirescam` (all through pytorch-grad-cam
 # {cite}`gildenblat2021pytorchgradcam`, on the last convolutional layer, for the top-1
-# class) and LOTS with the zero target, and each map is scored with five metrics:
+# class) and {term}`LOTS` with the zero {term}`target <feature target>`, and each map is scored with five metrics:
 #
-# * **Average Drop** ↓ — the mean relative loss of confidence in the top-1 class when
-#   only the explanation map $x \odot \text{map}$ is shown {cite}`chattopadhyay2018gradcampp`;
-# * **Average Increase** ↑ — the share of images whose confidence *rises* on the explanation map;
-# * **Coherency** ↑ — the correlation between the map of the image and the map of its
+# * **{term}`Average Drop`** ↓ — the mean relative loss of confidence in the top-1 class when
+#   only the {term}`explanation map` $x \odot \text{map}$ is shown {cite}`chattopadhyay2018gradcampp`;
+# * **{term}`Average Increase`** ↑ — the share of images whose confidence *rises* on the explanation map;
+# * **{term}`Coherency`** ↑ — the correlation between the map of the image and the map of its
 #   explanation map, rescaled to [0, 100] {cite}`poppi2021coherency`;
-# * **Insertion** ↑ / **Deletion** ↓ — the area under the probability curve while the
+# * **{term}`Insertion`** ↑ / **{term}`Deletion`** ↓ — the area under the probability curve while the
 #   pixels are restored into a blurred copy / replaced by it, most important first
 #   {cite}`petsiuk2018rise`.
 #
@@ -55,7 +55,7 @@ same_backbones = set(models) <= set(thesis52.index.get_level_values(0))
 flagged = int(df["flagged"].sum())
 plots.summary_table(
     t52,
-    f"Table 5.2 (regenerated): seven methods on {', '.join(models)}, {len(images)} images; mean and 95% bootstrap "
+    f"Table 5.2 (regenerated): {len(benchmark.METHODS)} methods on {', '.join(models)}, {len(images)} images; mean and 95% bootstrap "
     f"interval in %, best mean per backbone and metric in bold. "
     + ("The thesis's values are beside ours. " if same_backbones else "The thesis's values (other backbones) follow in the next table. ")
     + f"{flagged} of {len(df)} rows are flagged (a constant map); they are included.",
@@ -83,8 +83,36 @@ plots.rank_table(
 
 # %%
 plots.table(reports.best_cam_tests(df),
-            "LOTS against the best CAM method per backbone and metric: means in % and a two-sided Wilcoxon signed-rank test over images",
-            fmt={"LOTS": "{:.2f}", "best CAM's mean": "{:.2f}", "p-value": "{:.3f}"})
+            "LOTS against the best CAM method per backbone and metric: means in % and a two-sided Wilcoxon signed-rank "
+            "test over images, with the smallest mean difference in points that these pairs detect with 80% power",
+            fmt={"LOTS": "{:.2f}", "best CAM's mean": "{:.2f}", "p-value": "{:.3f}", "detectable difference": "{:.1f}"})
+
+# %% [markdown]
+# ## A larger recorded study
+#
+# The live table above rests on this build's few photos, and its intervals are wide. The
+# recorded study below ran the thesis's seven methods on Lite0 over 100 ImageNet validation
+# images, one of every fifth class of a 500-class sample
+# (`benchmarks/sample_study.py`; the rows and their provenance are in `data/`). Its LOTS
+# schedule is the protocol with the plateau stop, the closest cheaper schedule chapter 7
+# found. It is read from disk, not recomputed, so it does not change with this build's
+# settings; the sentences below are generated from its rows.
+
+# %%
+study = reports.recorded("sample_study.csv")
+if study is None:
+    plots.note("data/sample_study.csv is absent: run `python benchmarks/sample_study.py` to record it.")
+else:
+    meta = reports.recorded_meta("sample_study.json")
+    rec = reports.recorded_study(study, meta)
+    plots.summary_table(rec["table"], f"Recorded study (`{meta['command']}`): Table 5.2's layout on {rec['n']} "
+                                      "images; mean and 95% bootstrap interval in %, best mean in bold.")
+    plots.table(rec["tests"], "Recorded study: LOTS against the best CAM method per metric (two-sided Wilcoxon "
+                              "signed-rank test over images), with the smallest mean difference in points that "
+                              "these pairs detect with 80% power (paired, from the spread of the differences).",
+                fmt={"LOTS": "{:.2f}", "best CAM's mean": "{:.2f}", "p-value": "{:.3g}",
+                     "detectable difference": "{:.1f}"})
+    plots.note(rec["text"])
 
 # %% [markdown]
 # ## Two conventions the thesis leaves open
@@ -213,3 +241,77 @@ plots.show(
     "**What the network sees during deletion (illustrates thesis Figure A.6).** The image with the most important pixels "
     "of the LOTS map replaced by the blurred copy, at 0, 10, 25, 50 and 75% of the pixels.",
 )
+
+# %% [markdown]
+# ## Exercises
+#
+# Each solution is code that runs with this chapter when the book is built. Try the
+# exercise first, then open the solution.
+#
+# ```{exercise} Average Drop by hand
+# :label: ex-bench-drop
+# :nonumber:
+#
+# Compute the drop of the image of Figure A.4 yourself: $Y$, the probability of its top-1
+# class on the image, and $O$, on the explanation map that the benchmark shows the network
+# (`lotslib.metrics.masked_image` with this run's fill), both with
+# `lotslib.metrics.class_probs`; then $\max(0, Y - O)/Y \times 100$. Compare it with
+# `lotslib.metrics.drop` and with the benchmark's row for this image.
+# ```
+#
+# ```{solution-start} ex-bench-drop
+# :class: dropdown
+# ```
+
+# %% tags=["show-input"]
+y, o = (float(metrics.class_probs(net, t, [cls])[0]) for t in (x, metrics.masked_image(net, x, m, ctx.fill)))
+plots.note(f"Y = {y:.4f} and O = {o:.4f}, so the drop is max(0, Y − O) / Y × 100 = {max(0.0, y - o) / y * 100:.2f}%; "
+           f"`lotslib.metrics.drop` gives {float(metrics.drop([y], [o])[0]):.2f}% and the benchmark's row "
+           f"{row['avg_drop']:.2f}%. Average Drop is the mean of this number over the images.")
+
+# %% [markdown]
+# The benchmark computes the LOTS map in its own run, so a difference in the last digits
+# is the difference between two runs' maps; a large one would be a bug.
+#
+# ```{solution-end}
+# ```
+#
+# ```{exercise} Where LOTS and Grad-CAM disagree
+# :label: ex-bench-disagree
+# :nonumber:
+#
+# Compute the LOTS map and the Grad-CAM map (top-1 class) of every image of this chapter
+# on the first backbone, and their Pearson correlation per image (`lotslib.studies.pearson`).
+# Show the image where they disagree most. Looking at it, why do the two methods disagree
+# there?
+# ```
+#
+# ```{solution-start} ex-bench-disagree
+# :class: dropdown
+# ```
+
+# %% tags=["show-input"]
+from lotslib import explain, studies
+
+xs = images.batch(net).to(ctx.device)
+lots_all, gradcam_all = ctx.lots_maps(net, images, x=xs), explain("gradcam", net, xs, batch_size=ctx.batch_size)
+r = studies.pearson(lots_all, gradcam_all)
+k = int(r.argmin())
+plots.show(
+    plots.methods_figure(xs[k:k + 1], {"LOTS": lots_all[k], "Grad-CAM": gradcam_all[k]}, first_title=images[k].id),
+    "fig-ex-bench-disagree",
+    f"The image where the LOTS and Grad-CAM maps of {net.name} correlate least (Pearson r = {r[k]:.2f}; over the "
+    f"{len(r)} images r runs from {r.min():.2f} to {r.max():.2f}, mean {r.mean():.2f}).",
+)
+
+# %% [markdown]
+# The two maps answer different questions. Grad-CAM weights the last convolutional layer's
+# channels by their gradient for *one* class, so it lights up that class's evidence, at the
+# resolution of that layer (a few cells per side, upsampled). LOTS with the zero target
+# changes every pixel that moves *any* logit, including other objects, background texture
+# and edges that raise competing classes, blurred at pixel level. They disagree most where
+# the network reacts to much more than the top-1 object: check the figure for a second
+# object, a busy background, or a small object Grad-CAM's coarse grid cannot follow.
+#
+# ```{solution-end}
+# ```

@@ -94,18 +94,20 @@ def test_atomic_write_never_leaves_half_a_file(tmp_path):
 
 
 def test_book_caches_recompute_damaged_files(tmp_path):
-    """The chapters' caches (lotslib.cache): a truncated npz / parquet is reported and recomputed."""
+    """The chapters' caches (lotslib.lots_store, lotslib.cache): a truncated npz / parquet is
+    reported and recomputed."""
     from lotslib import cache as C
+    from lotslib.lots_store import cached_lots
 
     images = bench_images().head(2)
     net = tinyrel()
     x = images.batch(net)
-    r1 = C.cached_lots(net, images, iters=3, cache_dir=tmp_path, x=x)
+    r1 = cached_lots(net, images, iters=3, cache_dir=tmp_path, x=x)
     files = sorted((tmp_path / "lots").glob("*.npz"))
     assert len(files) == 2
     truncate_file(files[0])
     with pytest.warns(CorruptCacheWarning, match=files[0].name):
-        r2 = C.cached_lots(net, images, iters=3, cache_dir=tmp_path, x=x)
+        r2 = cached_lots(net, images, iters=3, cache_dir=tmp_path, x=x)
     assert r2.trace.params["cached"] == 1 and torch.allclose(r1.x_adv, r2.x_adv, atol=1e-5)
     assert r1.trace.stop_reason == r2.trace.stop_reason
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -18,9 +19,10 @@ from ..data import ImageSource
 from ..errors import DatasetError, ParameterError
 from ..method_registry import METHODS, get_method
 from ..metrics import check_insdel_params
+from ..lots_store import active_store, sharing
 from ..models import load_model
 from .params import CACHE_VERSION, DEFAULT_CACHE_DIR, model_fingerprint, resolve_params
-from .feature_targets import open_reference
+from .feature_targets import REFERENCE_KINDS, open_reference
 from .scoring import compute_batch, warm_up
 from .store import key_for, load_done, write_meta, write_part
 
@@ -153,7 +155,10 @@ def run(
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(loaded) * len(methods) * len(positions), desc="benchmark", unit="map")
+    # LOTS runs land in the shared store (lotslib.lots_store): the chapter's if one is open
+    store = sharing(cache_dir / "lots") if active_store() is None else nullcontext()
     try:
+        store.__enter__()
         for model in loaded:
             mfp = model_fingerprint(model)
             for method in methods:
@@ -168,7 +173,7 @@ def run(
                     "device": dev.type,
                     "timing": timing,
                 }
-                if get_method(method).feature_target not in (None, "zero"):
+                if get_method(method).feature_target in REFERENCE_KINDS:
                     spec["reference"] = reference.fingerprint()
                 key = key_for(spec, model.name, method)
                 keydir = cache_dir / key
@@ -210,6 +215,7 @@ def run(
                     have[(r["image_id"], r["image_fp"])] = r
                 frames.append(pd.DataFrame([have[(ids[pos], fps[ids[pos]])] for pos in positions]))
     finally:
+        store.__exit__(None, None, None)
         if bar is not None:
             bar.close()
         if threads is not None:

@@ -13,10 +13,11 @@ import numpy as np
 import torch
 
 from ..explain import explain_with_info, per_image_rows
+from ..lots_store import sharing
 from ..method_registry import get_method
 from ..metric_registry import METRICS, ScoreBatch
 from ..metrics import changed_pixels
-from .feature_targets import lots_targets
+from .feature_targets import REFERENCE_KINDS, lots_targets
 from .params import id_seed
 
 __all__ = ["compute_batch", "explain_timed", "is_na", "lots_info", "warm_up"]
@@ -81,7 +82,7 @@ def _method_params(model, method, p, images, idx, top1, reference):
     targets = None
     if kind == "zero":
         ep["target"] = "zero"
-    elif kind is not None:
+    elif kind in REFERENCE_KINDS:
         targets = lots_targets(model, kind, reference, [images.items[i] for i in idx], [images.labels[i] for i in idx],
                                top1, ep["layer"])
         ep["target"] = targets.features
@@ -300,8 +301,9 @@ def warm_up(model, method, p, x, device) -> None:
     if "seed" in ep:
         ep["seed"] = [0]
     if get_method(method).is_lots:
-        ep["target"] = "zero"
+        if "target" in get_method(method).defaults:  # the class-logit variant has none
+            ep["target"] = "zero"
         ep["iters"] = min(2, ep["iters"])
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), sharing(None):  # not a result: kept out of the LOTS store
         warnings.simplefilter("ignore")
         explain_with_info(method, model, x[:1].to(device), **ep)

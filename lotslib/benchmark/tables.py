@@ -13,7 +13,7 @@ import pandas as pd
 
 from ..method_registry import ALL_METHODS, CAM_METHODS, get_method, method_keys
 from ..metric_registry import METRICS
-from ..stats import mean_ci, paired_wilcoxon
+from ..stats import mean_ci, paired_mde, paired_wilcoxon
 
 __all__ = ["summarize", "table_5_1", "table_5_2", "table_5_3", "lots_vs_best_cam", "format_table", "table_rows",
            "MODELS_ORDER"]
@@ -216,7 +216,9 @@ def lots_vs_best_cam(df: pd.DataFrame, lots_method: str = "lots", metrics: Seque
     -------
     pandas.DataFrame
         Columns: ``model, metric, lots_method, best_cam, lots_mean, best_mean, n, n_nonzero,
-        statistic, p_value, differs`` (``p_value < alpha``).
+        statistic, p_value, differs`` (``p_value < alpha``) and ``mde``: the smallest mean
+        difference (in the table's unit) these pairs detect with 80 % power
+        (:func:`lotslib.stats.paired_mde`, from the spread of the paired differences).
 
     Notes
     -----
@@ -252,6 +254,7 @@ def lots_vs_best_cam(df: pd.DataFrame, lots_method: str = "lots", metrics: Seque
                     "statistic": t["statistic"],
                     "p_value": t["p_value"],
                     "differs": bool(t["p_value"] < alpha),
+                    "mde": paired_mde((pair[f"{col}_lots"] - pair[f"{col}_cam"]) * scale, alpha=alpha),
                 }
             )
     return pd.DataFrame(out)
