@@ -73,7 +73,7 @@ def test_rerun_returns_from_cache_and_params_change_the_key(images, tmp_path):
     assert set(changed["cache_key"]).isdisjoint(set(first["cache_key"]))
     # only open formats on disk, curves readable without pickle
     suffixes = {p.suffix for p in tmp_path.rglob("*") if p.is_file()}
-    assert suffixes <= {".parquet", ".npz", ".json"}
+    assert suffixes <= {".parquet", ".npz", ".json", ".jsonl"}  # .jsonl: the LOTS store's pass ledger
     curves = B.load_curves(first)
     assert curves["insertion"].shape == (12, 5) and curves["deletion"].shape == (12, 5)
     assert np.allclose(curves["fractions"], [0, 0.25, 0.5, 0.75, 1.0])
