@@ -10,7 +10,7 @@ Command line (``make book`` runs the first form)::
     python -m lotslib.book --chapters 2 6 --no-build
     python -m lotslib.book --images ../shared/imagenet-sample --n-images 50
     python -m lotslib.book --hide-solutions      # the exercises without their solutions (for a class)
-    python -m lotslib.book --profile classroom      # 3 photos, small settings: about 5 minutes
+    python -m lotslib.book --profile classroom      # every chapter on 3 photos, small settings
     python -m lotslib.book --chapters own --image photo.jpg [--model KEY]   # "Try your own image"
 
 Chapters are executed in order. A chapter that fails stops the run with the notebook

@@ -953,36 +953,30 @@ def lots_summary(cascade_rows: pd.DataFrame, logit_rows: pd.DataFrame, focus_tab
     str
         One bullet per check, each with its numbers.
     """
-    out = []
-    v = randomisation_verdict(cascade_rows, threshold)["table"]
-    for key in ("lots", "lots_logit"):
-        if ALL_METHODS.get(key) in v.index:
-            r = v.loc[ALL_METHODS[key]]
-            out.append(f"- **Model randomisation, {ALL_METHODS[key]}:** "
-                       f"{'passes' if r['passes'] else 'fails'} (mean |ρ| {r['|ρ| all randomised']:.2f} with the "
-                       f"trained model's maps once every unit is re-initialised; pass mark {threshold:g}).")
-    rl = random_logit_verdict(logit_rows)["table"]
-    for key in ("lots", "lots_logit"):
-        if ALL_METHODS.get(key) in rl.index:
-            r = rl.loc[ALL_METHODS[key]]
-            out.append(f"- **Random logit, {ALL_METHODS[key]}:** {r['verdict']} (SSIM {r['SSIM']:.2f} between the "
-                       f"maps for the top-1 and for a random class).")
+    def lines(table, say) -> list[str]:  # one line per LOTS variant that has a row in ``table``
+        return [say(ALL_METHODS[k], table.loc[ALL_METHODS[k]]) for k in ("lots", "lots_logit")
+                if ALL_METHODS.get(k) in table.index]
+
+    out = lines(randomisation_verdict(cascade_rows, threshold)["table"], lambda name, r: (
+        f"- **Model randomisation, {name}:** {'passes' if r['passes'] else 'fails'} (mean |ρ| "
+        f"{r['|ρ| all randomised']:.2f} with the trained model's maps once every unit is re-initialised; pass mark "
+        f"{threshold:g})."))
+    out += lines(random_logit_verdict(logit_rows)["table"], lambda name, r: (
+        f"- **Random logit, {name}:** {r['verdict']} (SSIM {r['SSIM']:.2f} between the maps for the top-1 and for a "
+        f"random class)."))
+
+    def focus_line(name, r):
+        top = r["Focus on the mosaic's top-1 class %"]
+        extra = f"; {top:.1f}% on the mosaic's top-1 class" if r["class-blind"] and np.isfinite(top) else ""
+        return (f"- **Focus, {name}:** {r['Focus %']:.1f}% (chance {r['chance %']:.0f}%"
+                f"{', by construction' if r['class-blind'] else ''}{extra}).")
+
     if focus_table is not None:
-        f = focus_table
-        for key in ("lots", "lots_logit"):
-            if ALL_METHODS.get(key) in f.index:
-                r = f.loc[ALL_METHODS[key]]
-                top = r["Focus on the mosaic's top-1 class %"]
-                extra = f"; {top:.1f}% on the mosaic's top-1 class" if r["class-blind"] and np.isfinite(top) else ""
-                out.append(f"- **Focus, {ALL_METHODS[key]}:** {r['Focus %']:.1f}% (chance {r['chance %']:.0f}%"
-                           f"{', by construction' if r['class-blind'] else ''}{extra}).")
+        out += lines(focus_table, focus_line)
     if score_rows is not None and {"road", "method"} <= set(score_rows.columns):
         rv = road_verdict(score_rows)["table"]
-        for key in ("lots", "lots_logit"):
-            if ALL_METHODS.get(key) in rv.index:
-                r = rv.loc[ALL_METHODS[key]]
-                out.append(f"- **ROAD, {ALL_METHODS[key]}:** rank {int(r['rank'])} of {len(rv)} by combined ROAD "
-                           f"({r['ROAD ↑']:.2f}).")
+        out += lines(rv, lambda name, r: (f"- **ROAD, {name}:** rank {int(r['rank'])} of {len(rv)} by combined ROAD "
+                                          f"({r['ROAD ↑']:.2f})."))
     return "\n".join(out)
 
 
@@ -1029,7 +1023,7 @@ def similarity_figure(rows: pd.DataFrame):
     Parameters
     ----------
     rows : pandas.DataFrame
-        :attr:`CascadeResult.rows`.
+        The cascade's similarity rows (:attr:`CascadeResult.rows`).
 
     Returns
     -------
