@@ -54,8 +54,8 @@ PROFILES: dict[str, dict] = {
         "batch_size": 16,
     },
     # A class exercise: every chapter on 3 photos with small settings. Its cold build is timed by
-    # benchmarks/book_time.py --profile classroom (data/book_time_classroom.json, README): 730 s
-    # on 2 shared CPU cores, short of the 5 minutes aimed at (179 s HTML build, 149 s chapter 8).
+    # benchmarks/book_time.py --profile classroom; data/book_time_classroom.json and the README give
+    # the measured time (short of the 5 minutes aimed at: the HTML build and chapter 8 cost most).
     # It also sets chapter 7's study sizes and chapter 8's randomisation steps (chapter defaults a
     # profile may override).
     "classroom": {
