@@ -33,6 +33,7 @@ import hashlib
 import json
 import os
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -116,7 +117,9 @@ def _model_id(model) -> str:
     return _MODEL_IDS[id(model)][1]
 
 
+@lru_cache(maxsize=1)
 def _code_hash() -> str:
+    """The source hash of the LOTS code this process runs (read once, not once per image)."""
     return hashlib.sha256(Path(__file__).with_name("lots.py").read_bytes()).hexdigest()[:12]
 
 
