@@ -62,6 +62,7 @@ __all__ = [
     "RoadLeastRelevantFirst",
     "RoadCombined",
     "ROAD_METRICS",
+    "recorded_column",
 ]
 
 
@@ -246,6 +247,29 @@ class Coherency(_FillMetric):
         return MetricValues(c.values, columns={"coherency_degenerate": c.degenerate.astype(bool)}, flags=c.degenerate)
 
 
+def recorded_column(column: str, param: str, value) -> str:
+    """The name of the row column that holds a metric's values under another value of one of
+    its parameters, recorded in the same pass (``"insertion[score=max]"``): Insertion and
+    Deletion record both ``score`` conventions, so :func:`lotslib.benchmark.rescore` reads the
+    other one instead of computing it again.
+
+    Parameters
+    ----------
+    column : str
+        The metric's column (:attr:`Metric.column`).
+    param : str
+        The metric parameter.
+    value : object
+        Its value.
+
+    Returns
+    -------
+    str
+        ``f"{column}[{param}={value}]"``.
+    """
+    return f"{column}[{param}={value}]"
+
+
 class _InsDelMetric(Metric):
     params: ClassVar[dict] = {"steps": 224, "blur_kernel": 11, "blur_sigma": 5.0, "score": "original", "batch_size": 32}
     has_curves = True
@@ -270,7 +294,8 @@ class Insertion(_InsDelMetric):
 
     def compute(self, batch: ScoreBatch) -> MetricValues:
         r = batch.insertion_deletion
-        return MetricValues(r.insertion, curves=r.insertion_curves, fractions=r.fractions)
+        return MetricValues(r.insertion, curves=r.insertion_curves, fractions=r.fractions,
+                            columns={recorded_column(self.col, "score", sc): v[0] for sc, v in r.by_score.items()})
 
 
 class Deletion(_InsDelMetric):
@@ -283,7 +308,8 @@ class Deletion(_InsDelMetric):
 
     def compute(self, batch: ScoreBatch) -> MetricValues:
         r = batch.insertion_deletion
-        return MetricValues(r.deletion, curves=r.deletion_curves, fractions=r.fractions)
+        return MetricValues(r.deletion, curves=r.deletion_curves, fractions=r.fractions,
+                            columns={recorded_column(self.col, "score", sc): v[1] for sc, v in r.by_score.items()})
 
 
 class _Registry(Mapping):

@@ -44,7 +44,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -581,13 +581,16 @@ def auc(curve: np.ndarray, fractions: np.ndarray) -> np.ndarray:
 @dataclass
 class InsertionDeletion:
     """``insertion``/``deletion`` ``(N,)`` AUC in %; ``insertion_curves``/``deletion_curves``
-    ``(N, steps+1)`` class probabilities; ``fractions`` ``(steps+1,)`` pixels changed / (H*W)."""
+    ``(N, steps+1)`` class probabilities; ``fractions`` ``(steps+1,)`` pixels changed / (H*W).
+    ``by_score`` ``{score: (insertion (N,), deletion (N,))}``: the AUCs under every ``score``
+    convention, read from the same forward passes (the curves are those of the requested one)."""
 
     insertion: np.ndarray
     deletion: np.ndarray
     insertion_curves: np.ndarray
     deletion_curves: np.ndarray
     fractions: np.ndarray
+    by_score: dict = field(default_factory=dict)
 
 
 def changed_pixels(steps: int, n_pixels: int) -> list[int]:
@@ -709,7 +712,8 @@ def insertion_deletion(
     mask = torch.empty(bmax, 1, h, w, dtype=torch.bool, device=dev)
     buf = torch.empty(bmax, 3, h, w, dtype=torch.float32, device=dev)
     cls_flat = cl.to(dev).repeat_interleave(steps + 1).view(-1, 1)
-    probs = {"deletion": torch.empty(total, device=dev), "insertion": torch.empty(total, device=dev)}
+    # both score conventions come from the same softmax: the other one costs nothing
+    probs = {(kind, sc): torch.empty(total, device=dev) for kind in ("deletion", "insertion") for sc in SCORES}
     with torch.no_grad():
         for s in range(0, total, batch_size):
             e = min(s + batch_size, total)
@@ -727,12 +731,13 @@ def insertion_deletion(
                     torch.where(mask[o : o + k], a[i : i + 1], b[i : i + 1], out=buf[o : o + k])
                 logits = model(buf[: e - s])
                 sm = logits.float().softmax(1)
-                probs[kind][s:e] = sm.amax(1) if score == "max" else sm.gather(1, cls_flat[s:e])[:, 0]
+                probs[kind, "max"][s:e] = sm.amax(1)
+                probs[kind, "original"][s:e] = sm.gather(1, cls_flat[s:e])[:, 0]
                 if bar is not None:
                     bar.update(e - s)
     if bar is not None:
         bar.close()
-    curves = {k: v.double().cpu().numpy() for k, v in probs.items()}
-    dc = curves["deletion"].reshape(n, steps + 1)
-    ic = curves["insertion"].reshape(n, steps + 1)
-    return InsertionDeletion(auc(ic, fractions), auc(dc, fractions), ic, dc, fractions)
+    curves = {k: v.double().cpu().numpy().reshape(n, steps + 1) for k, v in probs.items()}
+    by_score = {sc: (auc(curves["insertion", sc], fractions), auc(curves["deletion", sc], fractions)) for sc in SCORES}
+    ic, dc = curves["insertion", score], curves["deletion", score]
+    return InsertionDeletion(*by_score[score], ic, dc, fractions, by_score)

@@ -40,3 +40,23 @@ def test_rescore_under_the_other_fill_and_score(tmp_path):
     assert np.allclose(top["deletion"], ref.deletion, atol=1e-9) and (top["deletion"] >= df["deletion"] - 1e-9).all()
     same = B.rescore(df, images, ["deletion"], {}, models={net.name: net})
     assert np.allclose(same["deletion"], df["deletion"], atol=1e-5)
+
+
+def test_the_other_score_is_recorded_in_the_same_pass_and_read_not_recomputed(tmp_path):
+    images = bench_images().head(2)
+    net = tinyrel()
+    df = B.run([net], ["gradcam"], images, params=FAST, cache_dir=tmp_path, progress=False)
+    x, maps = images.batch(net), torch.from_numpy(B.load_maps(df))
+    for score in ("max", "original"):
+        ref = insertion_deletion(net, x, maps, df["top1"].to_numpy(), steps=FAST["metrics"]["steps"], score=score)
+        assert np.allclose(df[f"insertion[score={score}]"], ref.insertion, atol=1e-9)
+        assert np.allclose(df[f"deletion[score={score}]"], ref.deletion, atol=1e-9)
+    assert (df["deletion[score=max]"] >= df["deletion"] - 1e-9).all()  # max >= the tracked class at every step
+    calls = []
+    net.register_forward_hook(lambda *a: calls.append(1))
+    top = B.rescore(df, images, ["insertion", "deletion"], {"score": "max"}, models={net.name: net})
+    assert calls == []  # read from the rows: no forward pass
+    assert np.allclose(top["deletion"], df["deletion[score=max]"]) and np.allclose(top["insertion"],
+                                                                                    df["insertion[score=max]"])
+    B.rescore(df, images, ["deletion"], {"steps": 2}, models={net.name: net})
+    assert calls  # other steps are not recorded: computed

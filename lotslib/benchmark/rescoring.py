@@ -5,7 +5,10 @@ rows (:mod:`lotslib.benchmark.store`). :func:`rescore` reads them back and compu
 metrics with other metric parameters -- the ``fill`` of masked pixels, the Insertion/Deletion
 ``score`` -- so a chapter can show a sensitivity table next to the main one at the cost of
 the metrics alone. (Coherency explains the explanation map again, as its definition asks.)
-With the benchmark's own parameters it reproduces the stored values.
+A metric that recorded its values under the requested parameter in the same pass
+(:func:`lotslib.metric_registry.recorded_column`: Insertion/Deletion under the other
+``score``) is read from the rows, not computed. With the benchmark's own parameters it
+reproduces the stored values.
 """
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ import torch
 
 from ..cache import cache_key, cached_frame
 from ..errors import DatasetError
-from ..metric_registry import METRICS, ScoreBatch, check_metric_params
+from ..metric_registry import METRICS, ScoreBatch, check_metric_params, recorded_column
 from .params import DEFAULT_CACHE_DIR
 from .scoring import _method_params, is_na
 from .store import load_maps
@@ -72,8 +75,18 @@ def rescore(df: pd.DataFrame, images, metrics, metric_params: dict, models=None,
         ok = rows[~is_na(rows)]
         if ok.empty:
             continue
+        changed = {k: v for k, v in mp.items() if meta["metrics"].get(k) != v}
+        todo = []
+        for m in chosen:
+            values = _recorded(ok, m, changed)
+            if values is None:
+                todo.append(m)
+            else:
+                out.loc[ok.index, m.col] = values
+        if not todo:
+            continue
 
-        def compute(rows=ok, meta=meta, mp=mp):
+        def compute(rows=ok, meta=meta, mp=mp, todo=todo):
             name = rows["model"].iloc[0]
             if name not in models:
                 models[name] = load_model(name, device=device)
@@ -92,16 +105,28 @@ def rescore(df: pd.DataFrame, images, metrics, metric_params: dict, models=None,
                 warnings.simplefilter("ignore", category=UserWarning)
                 batch = ScoreBatch(model, x, maps, top1, method, ep, mp)
                 cols = {}
-                for m in chosen:
+                for m in todo:
                     v = m.compute(batch)
                     cols.update({c: np.asarray(a) for c, a in v.columns.items()})
                     cols[m.col] = np.asarray(v.values, dtype=np.float64)
             return pd.DataFrame({"image_id": rows["image_id"].to_numpy(), **cols})
 
-        ckey = cache_key(rows=key, ids=list(ok["image_id"]), fps=list(ok["image_fp"]), metrics=list(metrics),
+        ckey = cache_key(rows=key, ids=list(ok["image_id"]), fps=list(ok["image_fp"]), metrics=[m.key for m in todo],
                          params=mp)
         new = cached_frame(Path(cache_dir) if cache_dir else store / key, "rescore", ckey, compute)
         new = new.set_index("image_id")
         for col in new.columns:
             out.loc[ok.index, col] = new.loc[ok["image_id"], col].to_numpy()
     return out
+
+
+def _recorded(rows: pd.DataFrame, metric, changed: dict):
+    """``metric``'s values ``(N,)`` under the one ``changed`` parameter, where the rows hold
+    them (:func:`lotslib.metric_registry.recorded_column`); None if they do not."""
+    if len(changed) != 1:
+        return None
+    (param, value), = changed.items()
+    col = recorded_column(metric.col, param, value)
+    if col not in rows or rows[col].isna().any():
+        return None
+    return rows[col].to_numpy(dtype=np.float64)
