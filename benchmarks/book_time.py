@@ -22,9 +22,10 @@ machine may be shared: the 1/5/15-minute load averages before the cold build and
 build are recorded, so a slow run under load can be told apart (re-measure when the load
 before was well above 0), and so is the CPU time of each build (user + system seconds of the
 build and every process it started and waited for: the chapters' kernels, ``jupyter-book``).
-Other jobs stretch the wall time but hardly the CPU time; as every chapter runs one torch
-thread on a 2-core machine and the chapters run one after another, the CPU time is close to
-the wall time the build takes on an idle machine.
+Other jobs stretch the wall time but hardly the CPU time. On a 2-core machine two chapter
+kernels run at a time with one torch thread each (``lotslib.book --jobs``, recorded as
+``jobs``), so on an idle machine the wall time is about half the CPU time while both run,
+and equal to it while one does; ``--book-args --jobs 1`` times the chapters one after another.
 
     python benchmarks/book_time.py                        # embedded profile (the default book)
     python benchmarks/book_time.py --profile classroom    # -> data/book_time_classroom.json
@@ -92,6 +93,16 @@ def _build(cmd: list[str], log: Path) -> tuple[float, float, dict]:
         tail = "\n".join((proc.stdout + "\n" + proc.stderr).strip().splitlines()[-30:])
         raise SystemExit(f"book build failed (exit {proc.returncode}; full log {log}):\n{tail}")
     return dt, cpu, _timings(proc.stdout)
+
+
+def _jobs(book_args) -> int:
+    """The ``--jobs`` of the build: the one in ``book_args``, else lotslib.book's default."""
+    from lotslib.book import default_jobs
+
+    args = list(book_args)
+    if "--jobs" in args and args.index("--jobs") + 1 < len(args):
+        return int(args[args.index("--jobs") + 1])
+    return default_jobs()
 
 
 def _load() -> list[float] | None:
@@ -190,6 +201,7 @@ def main(argv=None) -> int:
             str(tmp or "\0"), "<fresh temporary root>"),
         "book_root": "in place" if a.in_place else "out of tree (fresh temporary root)",
         "extra_args": list(a.book_args),
+        "jobs": _jobs(a.book_args),
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
         "commit": _git_commit(),
         "machine": {

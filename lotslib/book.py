@@ -13,9 +13,13 @@ Command line (``make book`` runs the first form)::
     python -m lotslib.book --profile classroom      # every chapter on 3 photos, small settings
     python -m lotslib.book --chapters own --image photo.jpg [--model KEY]   # "Try your own image"
 
-Chapters are executed in order. A chapter that fails stops the run with the notebook
+Chapters are executed by ``--jobs`` kernels at a time (default: 2 on a machine with two or
+more cores, each kernel with half the cores' torch threads), the costliest first, and a
+chapter that reads another's results waits for it (:data:`AFTER`); ``--jobs 1`` runs them
+one after another in book order. A chapter that fails stops the run with the notebook
 and the failing cell named; its partially executed notebook stays in ``book/`` for
-inspection and the chapters executed before it keep their outputs. A chapter whose
+inspection, chapters already running finish, and the chapters executed before it keep
+their outputs. A chapter whose
 source, parameters and lotslib code are unchanged since its last successful execution
 is not executed again (``--force`` overrides), and the expensive results (LOTS runs,
 benchmark rows) are cached under ``cache_dir``, so a warm rebuild takes about a minute.
@@ -27,6 +31,7 @@ chapter, :func:`lotslib.chapter.open_chapter` turns it into the chapter's contex
 from __future__ import annotations
 
 import argparse
+import concurrent.futures as cf
 import hashlib
 import json
 import os
@@ -67,6 +72,11 @@ CHAPTERS = (
     Chapter("P", "provenance", "Provenance"),
 )
 OWN = "own"  # the stem of the "Try your own image" page
+
+#: chapters that read what other chapters computed start after them when chapters run in
+#: parallel: chapter 4 reads chapter 3's benchmark rows (its zero-target LOTS rows) instead of
+#: computing them again, and the provenance page lists every chapter's run ("*": all others)
+AFTER = {"04_benchmark": ("03_targets",), "provenance": "*"}
 
 
 class ChapterFailed(RuntimeError):
@@ -324,6 +334,152 @@ def execute_chapter(ch: Chapter, params: dict, root: Path, force: bool = False, 
     return "executed"
 
 
+def default_jobs() -> int:
+    """Chapters executed at a time by default: 2 where there are two or more cores, else 1.
+
+    Returns
+    -------
+    int
+        ``min(2, cores)``. Two chapter kernels with one torch thread each keep both cores of
+        a 2-core machine busy without the thread oversubscription that slows LOTS down many
+        times over (two processes with two threads each on two cores).
+    """
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+def recorded_costs(profile: str) -> dict:
+    """The chapters' cold execution times of the last recorded build of ``profile``.
+
+    Parameters
+    ----------
+    profile : str
+        The profile.
+
+    Returns
+    -------
+    dict
+        ``{stem: seconds}`` from ``data/book_time.json`` (embedded) or
+        ``data/book_time_<profile>.json``, falling back to the embedded record; empty when
+        none is readable. :func:`execute_chapters` starts the costliest chapters first.
+    """
+    names = ["book_time.json"] if profile == "embedded" else [f"book_time_{profile}.json", "book_time.json"]
+    for name in names:
+        try:
+            rec = json.loads((ROOT / "data" / name).read_text())
+            return {k: float(v) for k, v in rec["cold_timings_s"].items()}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            continue
+    return {}
+
+
+def start_order(chosen, costs: dict | None = None) -> list:
+    """The order in which parallel workers start the chapters: longest path first.
+
+    Parameters
+    ----------
+    chosen : list of Chapter
+        The chapters to execute.
+    costs : dict or None, optional
+        ``{stem: seconds}`` (:func:`recorded_costs`); a chapter without a cost counts 1 s.
+
+    Returns
+    -------
+    list of Chapter
+        ``chosen`` sorted by the time from a chapter's start to the end of the chapters
+        that wait for it (:data:`AFTER`), longest first, ties in book order: a chapter that
+        others wait for starts early enough that they need not wait long.
+    """
+    costs = costs or {}
+    stems = [c.stem for c in chosen]
+    waits_for = {s: [d for d in stems if d != s and (AFTER.get(s) == "*" or d in AFTER.get(s, ()))] for s in stems}
+    memo: dict = {}
+
+    def path(s):  # this chapter's cost plus the longest path of the chapters waiting for it
+        if s not in memo:
+            memo[s] = max(1.0, costs.get(s, 1.0)) + max([path(t) for t in stems if s in waits_for[t]], default=0.0)
+        return memo[s]
+
+    return sorted(chosen, key=lambda c: (-path(c.stem), stems.index(c.stem)))
+
+
+def execute_chapters(chosen, params_of, root: Path, jobs: int | None = None, force: bool = False, log=print,
+                     costs: dict | None = None) -> dict:
+    """Execute ``chosen`` with up to ``jobs`` chapter kernels at a time.
+
+    Parameters
+    ----------
+    chosen : list of Chapter
+        The chapters, in book order.
+    params_of : Callable
+        ``Chapter -> params`` of :func:`execute_chapter`.
+    root : pathlib.Path
+        The book root.
+    jobs : int or None, optional
+        Kernels at a time (default None: :func:`default_jobs`). With 1, the chapters run in
+        book order. With more, they start in :func:`start_order`, a chapter of
+        :data:`AFTER` once those it waits for are done, and every kernel gets
+        ``cores // jobs`` torch threads unless ``$LOTS_THREADS`` says otherwise.
+    force : bool, optional
+        Re-execute up-to-date chapters (default False).
+    log : Callable, optional
+        Progress messages (default ``print``).
+    costs : dict or None, optional
+        Expected seconds per chapter, for :func:`start_order` (default None).
+
+    Returns
+    -------
+    dict
+        ``{stem: seconds}``: each chapter's wall time.
+
+    Raises
+    ------
+    lotslib.book.ChapterFailed
+        The first chapter that failed, after the chapters running beside it have finished
+        (their results are kept); no further chapter is started.
+    """
+    jobs = default_jobs() if jobs is None else int(jobs)
+    if jobs < 1:
+        raise SystemExit(f"--jobs {jobs}: give 1 or more chapters at a time.")
+    times: dict = {}
+
+    def one(ch):
+        t0 = time.perf_counter()
+        execute_chapter(ch, params_of(ch), root, force=force, log=log)
+        return time.perf_counter() - t0
+
+    if jobs == 1 or len(chosen) == 1:
+        for ch in chosen:
+            times[ch.stem] = one(ch)
+        return times
+    os.environ.setdefault("LOTS_THREADS", str(max(1, (os.cpu_count() or 1) // jobs)))  # the kernels inherit it
+    stems = [c.stem for c in chosen]
+    pending = start_order(chosen, costs)
+    waits = {c.stem: {d for d in stems if d != c.stem and (AFTER.get(c.stem) == "*" or d in AFTER.get(c.stem, ()))}
+             for c in chosen}
+    done: set = set()
+    running: dict = {}
+    failed = None
+    with cf.ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="chapter") as pool:
+        while running or (pending and failed is None):
+            for ch in list(pending):
+                if failed is not None or len(running) >= jobs:
+                    break
+                if waits[ch.stem] <= done:
+                    pending.remove(ch)
+                    running[pool.submit(one, ch)] = ch
+            finished, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+            for fut in finished:
+                ch = running.pop(fut)
+                try:
+                    times[ch.stem] = fut.result()
+                    done.add(ch.stem)
+                except Exception as exc:  # noqa: BLE001 -- re-raised once the running chapters are done
+                    failed = failed or exc
+    if failed is not None:
+        raise failed
+    return times
+
+
 #: calls that put something on the page; a code cell making one of them must show an output
 SHOWS = ("plots.table(", "plots.summary_table(", "plots.rank_table(", "plots.show(", "plots.note(", "display(")
 
@@ -563,6 +719,7 @@ def build(
     hide_solutions: bool = False,
     own_image=None,
     own_model: str | None = None,
+    jobs: int | None = None,
     **overrides,
 ) -> dict:
     """Execute the chapters, then build the book.
@@ -596,13 +753,17 @@ def build(
         photo); checked before any chapter runs (:func:`lotslib.single_image.page_params`).
     own_model : str or None, optional
         That page's model (``--model``; default None: the profile's ``model``).
+    jobs : int or None, optional
+        Chapters executed at a time (:func:`execute_chapters`; default None:
+        :func:`default_jobs`).
     **overrides
         Chapter parameters, see :func:`chapter_parameters`.
 
     Returns
     -------
     dict
-        Timings in seconds: ``{stem: seconds, "build": s, "total": s}``.
+        Timings in seconds: ``{stem: seconds, "build": s, "total": s}`` (a chapter's time is
+        its own wall time; with ``jobs`` > 1 they overlap).
 
     Raises
     ------
@@ -625,12 +786,9 @@ def build(
     own_params = page_params(params, own_image, own_model)  # checked before anything runs
     assemble(root)
     ensure_mathjax(root)
-    times = {}
     t_all = time.perf_counter()
-    for ch in chosen:
-        t0 = time.perf_counter()
-        execute_chapter(ch, own_params if ch.stem == OWN else params, root, force=force, log=log)
-        times[ch.stem] = time.perf_counter() - t0
+    times = execute_chapters(chosen, lambda ch: own_params if ch.stem == OWN else params, root, jobs=jobs,
+                             force=force, log=log, costs=recorded_costs(profile))
     if build_html:
         missing = [c.stem for c in CHAPTERS if not (root / BOOK_DIR / f"{c.stem}.ipynb").is_file()]
         if missing:
@@ -669,6 +827,8 @@ def main(argv=None) -> int:
     ap.add_argument("--model", dest="own_model", metavar="KEY",
                     help="the model of the 'Try your own image' page (default: the profile's model)")
     ap.add_argument("--no-build", action="store_true", help="execute the chapters only, skip jupyter-book build")
+    ap.add_argument("--jobs", type=int, help="chapters executed at a time (default: 2 on two or more cores; "
+                                             "1: one after another, e.g. for undisturbed timings)")
     ap.add_argument("--force", action="store_true", help="re-execute chapters even when they are up to date")
     ap.add_argument("--root", default=str(ROOT), help="book root to write into (default: the repository)")
     ap.add_argument("--images", dest="image_path",
@@ -720,7 +880,7 @@ def main(argv=None) -> int:
         times = build(profile=a.profile, tiny=a.tiny, chapters=a.chapters, root=a.root, build_html=not a.no_build,
                       force=a.force, strict=not a.no_strict, repository=a.repository,
                       hide_solutions=a.hide_solutions, own_image=a.image,
-                      own_model=a.own_model, **overrides)
+                      own_model=a.own_model, jobs=a.jobs, **overrides)
     except (ChapterFailed, LotsError) as exc:
         print(f"\nlotslib.book: {exc}", file=sys.stderr)
         return 1

@@ -256,7 +256,7 @@ def recorded_column(column: str, param: str, value) -> str:
     Parameters
     ----------
     column : str
-        The metric's column (:attr:`Metric.column`).
+        The metric's column (``Metric.col``).
     param : str
         The metric parameter.
     value : object

@@ -1,0 +1,92 @@
+"""Chapters executed two at a time (``python -m lotslib.book --jobs``): the start order, the
+waits of :data:`lotslib.book.AFTER`, the number of kernels at a time, and a failure. The
+chapter runs are replaced by short sleeps that record when they started and ended."""
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from lotslib import book
+
+# the cold chapter times (s) of a 20-photo embedded build, for a hand-computed order
+COSTS = {"01_attack": 60, "02_visualization": 8, "03_targets": 180, "04_benchmark": 400, "05_qualitative": 60,
+         "06_unseen": 25, "07_parameters": 200, "08_sanity": 220, "own": 20, "provenance": 5}
+
+
+def test_start_order_puts_the_longest_path_first():
+    order = [c.stem for c in book.start_order(list(book.CHAPTERS), COSTS)]
+    # 3 -> 4 -> provenance is the longest path (180 + 400 + 5), then 4 itself (405), then 8 (225),
+    # 7 (205); provenance, which waits for everything, comes last
+    assert order[:4] == ["03_targets", "04_benchmark", "08_sanity", "07_parameters"]
+    assert order[-1] == "provenance"
+    assert sorted(order) == sorted(c.stem for c in book.CHAPTERS)
+    # without costs: book order, the waited-for chapters first
+    plain = [c.stem for c in book.start_order(list(book.CHAPTERS))]
+    assert plain[0] == "03_targets" and plain[-1] == "provenance"
+
+
+def _fake_run(monkeypatch, fail=None, seconds=0.05):
+    events, lock = [], threading.Lock()
+
+    def fake(ch, params, root, force=False, log=print):
+        with lock:
+            events.append(("start", ch.stem, time.perf_counter()))
+        time.sleep(seconds * (3 if ch.stem == "03_targets" else 1))
+        with lock:
+            events.append(("end", ch.stem, time.perf_counter()))
+        if ch.stem == fail:
+            raise book.ChapterFailed(f"{ch.stem} failed")
+        return "executed"
+
+    monkeypatch.setattr(book, "execute_chapter", fake)
+    return events
+
+
+def _running_at_most(log):
+    now, peak = 0, 0
+    for kind, _, _ in sorted(log, key=lambda e: (e[2], e[0] == "start")):
+        now += 1 if kind == "start" else -1
+        peak = max(peak, now)
+    return peak
+
+
+def test_two_jobs_respect_the_waits_and_never_run_more_than_two(monkeypatch, tmp_path):
+    log = _fake_run(monkeypatch)
+    times = book.execute_chapters(list(book.CHAPTERS), lambda ch: {}, tmp_path, jobs=2, log=lambda *a: None,
+                                  costs=COSTS)
+    assert set(times) == {c.stem for c in book.CHAPTERS}
+    at = {(k, s): t for k, s, t in log}
+    assert at["start", "04_benchmark"] >= at["end", "03_targets"]
+    others = [c.stem for c in book.CHAPTERS if c.stem != "provenance"]
+    assert at["start", "provenance"] >= max(at["end", s] for s in others)
+    assert _running_at_most(log) == 2
+    # two at a time: the whole run is shorter than one after another
+    serial = sum(at["end", s] - at["start", s] for s in times)
+    assert max(at.values()) - min(at.values()) < 0.8 * serial
+
+
+def test_one_job_runs_in_book_order(monkeypatch, tmp_path):
+    log = _fake_run(monkeypatch)
+    book.execute_chapters(list(book.CHAPTERS), lambda ch: {}, tmp_path, jobs=1, log=lambda *a: None, costs=COSTS)
+    assert [s for k, s, _ in log if k == "start"] == [c.stem for c in book.CHAPTERS]
+    assert _running_at_most(log) == 1
+
+
+def test_a_failed_chapter_stops_new_starts_lets_the_running_one_finish_and_is_raised(monkeypatch, tmp_path):
+    log = _fake_run(monkeypatch, fail="08_sanity")
+    with pytest.raises(book.ChapterFailed, match="08_sanity failed"):
+        book.execute_chapters(list(book.CHAPTERS), lambda ch: {}, tmp_path, jobs=2, log=lambda *a: None,
+                              costs=COSTS)
+    started = [s for k, s, _ in log if k == "start"]
+    ended = [s for k, s, _ in log if k == "end"]
+    assert started[:2] == ["03_targets", "08_sanity"]
+    assert "03_targets" in ended  # the chapter running beside the failure finished
+    assert "provenance" not in started and "04_benchmark" not in started  # nothing new after the failure
+    assert sorted(started) == sorted(ended)
+
+
+def test_jobs_must_be_positive(tmp_path):
+    with pytest.raises(SystemExit, match="--jobs 0"):
+        book.execute_chapters(list(book.CHAPTERS), lambda ch: {}, tmp_path, jobs=0, log=lambda *a: None)
