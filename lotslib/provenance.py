@@ -285,15 +285,18 @@ def book_time(path) -> list[dict]:
     ------
     OSError
         The file cannot be read.
-    KeyError
-        The record lacks ``cold_s`` or ``warm_s``.
     """
     rec = json.loads(Path(path).read_text())
     m = rec.get("machine", {})
+
+    def seconds(key):  # a partial record (a build that failed) has no total
+        return f"{rec[key]:.0f}" if isinstance(rec.get(key), (int, float)) else "not recorded"
+
     return [
-        {"item": "cold build (s)", "value": f"{rec['cold_s']:.0f}"},
-        {"item": "warm build (s)", "value": f"{rec['warm_s']:.0f}"},
+        {"item": "cold build (s)", "value": seconds("cold_s")},
+        {"item": "warm build (s)", "value": seconds("warm_s")},
         {"item": "profile", "value": str(rec.get("profile"))},
+        {"item": "chapters executed at a time", "value": str(rec.get("jobs", 1))},
         {"item": "command", "value": str(rec.get("command"))},
         {"item": "measured", "value": f"{rec.get('date')} at commit {str(rec.get('commit'))[:12]}"},
         {"item": "machine",
