@@ -441,6 +441,7 @@ def execute_chapters(chosen, params_of, root: Path, jobs: int | None = None, for
     if jobs < 1:
         raise SystemExit(f"--jobs {jobs}: give 1 or more chapters at a time.")
     times: dict = {}
+    os.environ["LOTSBOOK_JOBS"] = str(jobs)  # the kernels inherit it: chapter 4's timing captions say so
 
     def one(ch):
         t0 = time.perf_counter()

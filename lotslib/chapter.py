@@ -143,7 +143,7 @@ def run_table(params: dict, chapter: str, images=None, notes: dict | None = None
 
     thesis = THESIS
     why = {
-        "n_images": "fewer images so the embedded profile builds in ~20 min on 2 CPU cores",
+        "n_images": "fewer images so the embedded profile builds in about 10 minutes on 2 CPU cores (data/book_time.json)",
         "iters": "fewer LOTS iterations for the same reason, at the thesis's constant alpha: no cheaper schedule "
                  "reproduced the protocol's maps and metrics (chapter 7, 'A cheaper schedule with the protocol's "
                  "maps?', data/lots_equivalence.csv); the plateau stop came closest and runs the recorded "
@@ -255,6 +255,13 @@ class ChapterContext:
     def net(self):
         """The chapter's main model (parameter ``model``)."""
         return self.model()
+
+    @property
+    def jobs(self) -> int:
+        """Chapters the book build executed at a time with this one (``lotslib.book --jobs``;
+        1 when the chapter runs on its own): with more than one, another chapter shared the
+        machine while this one measured its times."""
+        return max(1, int(os.environ.get("LOTSBOOK_JOBS", "1")))
 
     def open_images(self, n_images: int | None = None):
         """The profile's image source, the first ``n_images`` (None: all of them)."""

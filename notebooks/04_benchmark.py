@@ -178,7 +178,9 @@ plots.table(
     reports.time_table(df),
     f"Table 5.3 (regenerated): milliseconds per map, averaged over the images, on this machine ({ctx.device}, torch threads: "
     f"{int(df['threads'].iloc[0])}) beside the thesis's values (its hardware is not stated). LOTS here runs at most {ctx.iters} "
-    f"iterations instead of 500, so its time is not comparable one to one; the CAM times include the forward and backward pass.",
+    f"iterations instead of 500, so its time is not comparable one to one; the CAM times include the forward and backward pass."
+    + (f" The book ran {ctx.jobs} chapters at a time, so other work shared the machine while these times were taken "
+       f"(`python -m lotslib.book --jobs 1` times them alone)." if ctx.jobs > 1 else ""),
     fmt="{:.1f}",
 )
 

@@ -53,7 +53,10 @@ def _running_at_most(log):
 
 
 def test_two_jobs_respect_the_waits_and_never_run_more_than_two(monkeypatch, tmp_path):
+    from lotslib.chapter import ChapterContext
+
     log = _fake_run(monkeypatch)
+    monkeypatch.setenv("LOTSBOOK_JOBS", "1")  # restored afterwards
     times = book.execute_chapters(list(book.CHAPTERS), lambda ch: {}, tmp_path, jobs=2, log=lambda *a: None,
                                   costs=COSTS)
     assert set(times) == {c.stem for c in book.CHAPTERS}
@@ -62,6 +65,7 @@ def test_two_jobs_respect_the_waits_and_never_run_more_than_two(monkeypatch, tmp
     others = [c.stem for c in book.CHAPTERS if c.stem != "provenance"]
     assert at["start", "provenance"] >= max(at["end", s] for s in others)
     assert _running_at_most(log) == 2
+    assert ChapterContext("4", {}, None).jobs == 2  # the chapters know they shared the machine (Table 5.3)
     # two at a time: the whole run is shorter than one after another
     serial = sum(at["end", s] - at["start", s] for s in times)
     assert max(at.values()) - min(at.values()) < 0.8 * serial
