@@ -143,7 +143,8 @@ def run_table(params: dict, chapter: str, images=None, notes: dict | None = None
 
     thesis = THESIS
     why = {
-        "n_images": "fewer images so the embedded profile builds in about 10 minutes on 2 CPU cores (data/book_time.json)",
+        "n_images": "fewer images so the embedded profile builds in about 10 minutes on 2 CPU cores "
+                    "(data/book_time.json)",
         "iters": "fewer LOTS iterations for the same reason, at the thesis's constant alpha: no cheaper schedule "
                  "reproduced the protocol's maps and metrics (chapter 7, 'A cheaper schedule with the protocol's "
                  "maps?', data/lots_equivalence.csv); the plateau stop came closest and runs the recorded "
