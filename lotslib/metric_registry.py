@@ -280,6 +280,14 @@ class _InsDelMetric(Metric):
             raise ParameterError(f"score={params['score']!r}: choose 'original' (the top-1 class of the original "
                                  f"image at every step, the default) or 'max' (the highest class probability).")
 
+    def compute(self, batch: ScoreBatch) -> MetricValues:
+        """The AUCs of the ``key`` curve (``"insertion"`` or ``"deletion"``) from the batch's
+        one pass over the perturbed images, with both ``score`` conventions as extra columns."""
+        r = batch.insertion_deletion
+        k = ("insertion", "deletion").index(self.key)
+        return MetricValues(getattr(r, self.key), curves=getattr(r, f"{self.key}_curves"), fractions=r.fractions,
+                            columns={recorded_column(self.col, "score", sc): v[k] for sc, v in r.by_score.items()})
+
 
 class Insertion(_InsDelMetric):
     """Insertion (Petsiuk et al. 2018), higher is better.
@@ -292,11 +300,6 @@ class Insertion(_InsDelMetric):
 
     key, name, short, higher_is_better, column = "insertion", "Insertion", "Insertion", True, "insertion"
 
-    def compute(self, batch: ScoreBatch) -> MetricValues:
-        r = batch.insertion_deletion
-        return MetricValues(r.insertion, curves=r.insertion_curves, fractions=r.fractions,
-                            columns={recorded_column(self.col, "score", sc): v[0] for sc, v in r.by_score.items()})
-
 
 class Deletion(_InsDelMetric):
     """Deletion (Petsiuk et al. 2018), lower is better.
@@ -305,11 +308,6 @@ class Deletion(_InsDelMetric):
     (as in :class:`Insertion`); the score is the area under the class probability, in %."""
 
     key, name, short, higher_is_better, column = "deletion", "Deletion", "Deletion", False, "deletion"
-
-    def compute(self, batch: ScoreBatch) -> MetricValues:
-        r = batch.insertion_deletion
-        return MetricValues(r.deletion, curves=r.deletion_curves, fractions=r.fractions,
-                            columns={recorded_column(self.col, "score", sc): v[1] for sc, v in r.by_score.items()})
 
 
 class _Registry(Mapping):
