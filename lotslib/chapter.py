@@ -258,6 +258,12 @@ class ChapterContext:
         return self.model()
 
     @property
+    def backbones(self) -> list:
+        """Every backbone the chapter's profile names: ``models``, then those of
+        ``compare_models`` not among them (no repeats)."""
+        return list(dict.fromkeys([*self.params["models"], *self.params["compare_models"]]))
+
+    @property
     def jobs(self) -> int:
         """Chapters the book build executed at a time with this one (``lotslib.book --jobs``;
         1 when the chapter runs on its own): with more than one, another chapter shared the

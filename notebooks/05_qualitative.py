@@ -42,7 +42,7 @@ images = ctx.images
 # %%
 one = reports.first_of_classes(ctx.open_images(None), (130, 129))
 thesis_fig = {0: ("5.2", "AlexNet"), 1: ("A.1", "ResNet-50"), 2: ("A.2", "DenseNet-121"), 3: ("A.3", "ConvNeXt Tiny")}
-for k, net in enumerate(map(ctx.model, ctx.models)):
+for k, net in enumerate(map(ctx.model, ctx.backbones)):
     x = one.batch(net).to(ctx.device)
     c, p = reports.top1(net, x)
     maps = {**reports.cam_maps(net, x, c, ctx.batch_size), "LOTS": ctx.lots_maps(net, one, x=x)[0]}

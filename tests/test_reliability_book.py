@@ -63,8 +63,8 @@ def test_book_stops_at_a_failing_chapter_naming_it_and_keeps_the_rest(tmp_path, 
     assert (root / "chapter_ok_ran.txt").read_text() == "embedded 5"  # --tiny's iters reached the chapter
     capsys.readouterr()
 
-    rc = book.main(["--root", str(root), "--no-build", "--tiny"])
-    err = capsys.readouterr().err
+    rc = book.main(["--root", str(root), "--no-build", "--tiny", "--jobs", "1"])  # in book order (parallel runs:
+    err = capsys.readouterr().err                                                # tests/test_book_jobs.py)
     assert rc == 1
     assert "Chapter 2" in err and "t2_fail" in err and "code cell 3" in err
     assert "ValueError" in err and "deliberate failure" in err and "t2_fail.ipynb" in err
