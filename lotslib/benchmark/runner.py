@@ -158,64 +158,63 @@ def run(
     # LOTS runs land in the shared store (lotslib.lots_store): the chapter's if one is open
     store = sharing(cache_dir / "lots") if active_store() is None else nullcontext()
     try:
-        store.__enter__()
-        for model in loaded:
-            mfp = model_fingerprint(model)
-            for method in methods:
-                p = resolved[method]
-                spec = {
-                    "version": CACHE_VERSION,
-                    "model": model.name,
-                    "weights": mfp,
-                    "method": method,
-                    "params": p,
-                    "metrics": mp,
-                    "device": dev.type,
-                    "timing": timing,
-                }
-                if get_method(method).feature_target in REFERENCE_KINDS:
-                    spec["reference"] = reference.fingerprint()
-                key = key_for(spec, model.name, method)
-                keydir = cache_dir / key
-                write_meta(keydir, spec)
-                done, _ = load_done(keydir, damaged)
-                have = {}  # (image id, content fingerprint) -> row
-                if len(done):
-                    for r in done.to_dict("records"):
-                        have[(r["image_id"], r["image_fp"])] = r
-                fps = {}
-                todo = []
-                for pos in positions:
-                    iid = ids[pos]
-                    fps[iid] = images[pos : pos + 1].fingerprint()
-                    if (iid, fps[iid]) not in have:
-                        todo.append(pos)
-                if bar is not None:
-                    bar.set_postfix_str(f"{model.name} {get_method(method).name}")
-                    bar.update(len(positions) - len(todo))
-                new_rows = []
-                if todo:
-                    warm_up(model, method, p, images.batch(model, [todo[0]]), dev)
-                todo_set = set(todo)
-                for s in range(0, len(positions), batch_size):
-                    idx = [pos for pos in positions[s : s + batch_size] if pos in todo_set]
-                    if not idx:
-                        continue
-                    rows, curves = compute_batch(model, method, p, mp, images, idx, reference, dev, n_threads,
-                                                 batch_size, key, timing)
-                    tag = f"{idx[0]:06d}-" + hashlib.sha1("|".join(ids[i] for i in idx).encode()).hexdigest()[:10]
-                    write_part(keydir, tag, rows, curves, [ids[i] for i in idx])
-                    new_rows.extend(rows)
-                    computed.extend(f"{model.name}/{method}/{ids[i]}" for i in idx)
+        with store:
+            for model in loaded:
+                mfp = model_fingerprint(model)
+                for method in methods:
+                    p = resolved[method]
+                    spec = {
+                        "version": CACHE_VERSION,
+                        "model": model.name,
+                        "weights": mfp,
+                        "method": method,
+                        "params": p,
+                        "metrics": mp,
+                        "device": dev.type,
+                        "timing": timing,
+                    }
+                    if get_method(method).feature_target in REFERENCE_KINDS:
+                        spec["reference"] = reference.fingerprint()
+                    key = key_for(spec, model.name, method)
+                    keydir = cache_dir / key
+                    write_meta(keydir, spec)
+                    done, _ = load_done(keydir, damaged)
+                    have = {}  # (image id, content fingerprint) -> row
+                    if len(done):
+                        for r in done.to_dict("records"):
+                            have[(r["image_id"], r["image_fp"])] = r
+                    fps = {}
+                    todo = []
+                    for pos in positions:
+                        iid = ids[pos]
+                        fps[iid] = images[pos : pos + 1].fingerprint()
+                        if (iid, fps[iid]) not in have:
+                            todo.append(pos)
                     if bar is not None:
-                        bar.update(len(idx))
-                    if callback is not None:
-                        callback(model.name, method, [ids[i] for i in idx])
-                for r in new_rows:
-                    have[(r["image_id"], r["image_fp"])] = r
-                frames.append(pd.DataFrame([have[(ids[pos], fps[ids[pos]])] for pos in positions]))
+                        bar.set_postfix_str(f"{model.name} {get_method(method).name}")
+                        bar.update(len(positions) - len(todo))
+                    new_rows = []
+                    if todo:
+                        warm_up(model, method, p, images.batch(model, [todo[0]]), dev)
+                    todo_set = set(todo)
+                    for s in range(0, len(positions), batch_size):
+                        idx = [pos for pos in positions[s : s + batch_size] if pos in todo_set]
+                        if not idx:
+                            continue
+                        rows, curves = compute_batch(model, method, p, mp, images, idx, reference, dev, n_threads,
+                                                     batch_size, key, timing)
+                        tag = f"{idx[0]:06d}-" + hashlib.sha1("|".join(ids[i] for i in idx).encode()).hexdigest()[:10]
+                        write_part(keydir, tag, rows, curves, [ids[i] for i in idx])
+                        new_rows.extend(rows)
+                        computed.extend(f"{model.name}/{method}/{ids[i]}" for i in idx)
+                        if bar is not None:
+                            bar.update(len(idx))
+                        if callback is not None:
+                            callback(model.name, method, [ids[i] for i in idx])
+                    for r in new_rows:
+                        have[(r["image_id"], r["image_fp"])] = r
+                    frames.append(pd.DataFrame([have[(ids[pos], fps[ids[pos]])] for pos in positions]))
     finally:
-        store.__exit__(None, None, None)
         if bar is not None:
             bar.close()
         if threads is not None:
