@@ -372,6 +372,11 @@ def recorded_costs(profile: str) -> dict:
     return {}
 
 
+def _waits(stems) -> dict:
+    """``{stem: set of the stems among ``stems`` it waits for}`` (:data:`AFTER`)."""
+    return {s: {d for d in stems if d != s and (AFTER.get(s) == "*" or d in AFTER.get(s, ()))} for s in stems}
+
+
 def start_order(chosen, costs: dict | None = None) -> list:
     """The order in which parallel workers start the chapters: longest path first.
 
@@ -391,7 +396,7 @@ def start_order(chosen, costs: dict | None = None) -> list:
     """
     costs = costs or {}
     stems = [c.stem for c in chosen]
-    waits_for = {s: [d for d in stems if d != s and (AFTER.get(s) == "*" or d in AFTER.get(s, ()))] for s in stems}
+    waits_for = _waits(stems)
     memo: dict = {}
 
     def path(s):  # this chapter's cost plus the longest path of the chapters waiting for it
@@ -453,10 +458,8 @@ def execute_chapters(chosen, params_of, root: Path, jobs: int | None = None, for
             times[ch.stem] = one(ch)
         return times
     os.environ.setdefault("LOTS_THREADS", str(max(1, (os.cpu_count() or 1) // jobs)))  # the kernels inherit it
-    stems = [c.stem for c in chosen]
     pending = start_order(chosen, costs)
-    waits = {c.stem: {d for d in stems if d != c.stem and (AFTER.get(c.stem) == "*" or d in AFTER.get(c.stem, ()))}
-             for c in chosen}
+    waits = _waits([c.stem for c in chosen])
     done: set = set()
     running: dict = {}
     failed = None
