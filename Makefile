@@ -10,12 +10,14 @@ STAMP   = $(VENV)/.lotslib-installed
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml book/pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade --quiet pip
 	# torch==2.14.1 / torchvision==0.29.1 are taken from local disk where present (PyPI's
 	# torchvision does not import beside the 2.13 CPU wheel); see README.
 	$(PY) -m pip install --quiet -e '.[book,test]'
+	# the book's own package (book/lotsbook), beside the library it explains
+	$(PY) -m pip install --quiet --no-deps -e book
 	@touch $(STAMP)
 
 browser:
@@ -26,7 +28,7 @@ mathjax:
 	@bash scripts/fetch_mathjax.sh
 
 book: setup mathjax
-	$(PY) -m lotslib.book
+	$(PY) -m lotsbook
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -2,6 +2,9 @@
 
 Pixels are ``(N,3,H,W)`` float tensors in [0,1]; maps are ``(N,H,W)`` in [0,1].
 
+The library imports nothing from the book: the book's own package (chapter context, profiles,
+figures, tables, the builder) is ``lotsbook``, in the repository's ``book/`` folder.
+
 Modules
 -------
 errors            the error and warning classes (each message names the culprit and the fix)
@@ -24,17 +27,11 @@ metric_registry   the Metric objects: name, unit, direction, batch computation
 focus             Focus (Arias-Duart et al. 2022): 2x2 mosaics of photos, the class's share of the map
 sanity            sanity checks: cascading model randomisation, random logit (Adebayo et al. 2018)
 stats             bootstrap intervals and paired tests
+paths             every file location: the package data (the thesis's tables), the cache root
 cache             atomic writes and parameter-keyed caches (one damaged-file policy)
 lots_store        one LOTS run per (model, image, target, parameters), shared; its pass ledger
 benchmark         the cached, resumable experiment of Tables 5.1-5.3 (a package)
 studies           parameter studies (iteration cap, early stop, alpha, blur)
-reports           the result tables the chapters show (computed, never pasted)
-plots             the book's figures and tables
-profiles          the book's run profiles (embedded, full, --tiny)
-chapter           what a book chapter needs: its context (parameters, images, models)
-single_image      one image, every method and metric (the "Try your own image" page)
-book              the book's build pipeline (papermill, jupyter-book)
-provenance        package versions, weight and image hashes, machine
 perf              allocator tuning for CPU forward passes
 cli               the ``lots`` command line
 """

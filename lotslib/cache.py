@@ -23,19 +23,7 @@ from typing import Callable
 
 import numpy as np
 
-__all__ = ["atomic_write", "cache_key", "cached_frame", "default_cache_dir", "quarantine", "read_npz"]
-
-
-def default_cache_dir() -> Path:
-    """``$LOTSLIB_CACHE`` or ``.cache`` in the working directory.
-
-    Returns
-    -------
-    pathlib.Path
-        The environment variable ``LOTSLIB_CACHE`` if set, else ``.cache`` (relative to
-        the working directory).
-    """
-    return Path(os.environ.get("LOTSLIB_CACHE", ".cache"))
+__all__ = ["atomic_write", "cache_key", "cached_frame", "quarantine", "read_npz"]
 
 
 def atomic_write(path: Path, write: Callable) -> None:

@@ -37,7 +37,7 @@ from .method_registry import ALL_METHODS, get_method
 from .tensors import check_pixels, model_device
 
 __all__ = ["QUADRANTS", "ARRANGEMENTS", "make_mosaic", "Mosaics", "build_mosaics", "focus_scores", "FocusResult",
-           "focus_study", "focus_verdict", "focus_figure"]
+           "focus_study", "focus_verdict"]
 
 #: the quadrants of a mosaic, in Quantus's order
 QUADRANTS = ("top left", "top right", "bottom left", "bottom right")
@@ -332,38 +332,3 @@ def _names(names) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 
-def focus_figure(result: FocusResult, pair: int = 0, methods: Sequence[str] | None = None, ncols: int = 5,
-                 class_names: Sequence[str] | None = None):
-    """One mosaic and every method's map for one of its classes, titled with the Focus.
-
-    Parameters
-    ----------
-    result : FocusResult
-        The study's result.
-    pair : int
-        Which (mosaic, class) pair (default 0: the first mosaic's top-left class).
-    methods : Sequence of str or None
-        The methods (default: every method of the study).
-    ncols : int
-        Panels per row (default 5).
-    class_names : Sequence of str or None
-        The 1000 class names (``model.categories``) for the title; default None: indices.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-        The mosaic, then each method's map laid over it.
-    """
-    from .plots import panel_grid, short_class
-    from .visualize import overlay
-
-    r = result.rows
-    row = r[r["pair"] == pair].iloc[0]
-    k, c = int(row["mosaic"]), int(row["class"])
-    x = result.mosaics.x[k : k + 1]
-    name = short_class(class_names[c], 18) if class_names is not None else f"class {c}"
-    panels = [{"image": x[0], "title": f"mosaic; explained: {name} ({row['quadrants']})"}]
-    for m in list(methods or result.maps):
-        f = float(r[(r["method"] == m) & (r["pair"] == pair)]["focus"].iloc[0])
-        panels.append({"image": overlay(x, result.maps[m][pair][None])[0], "title": f"{ALL_METHODS[m]}: {f:.0f}%"})
-    return panel_grid(panels, ncols, size=2.0)

@@ -1,7 +1,7 @@
 """One LOTS computation per (model, image, target, parameters), shared by every caller.
 
 LOTS is the book's only costly computation. The chapters (:func:`cached_lots`,
-through :meth:`lotslib.chapter.ChapterContext.lots`), the parameter studies and the
+through :meth:`lotsbook.chapter.ChapterContext.lots`), the parameter studies and the
 benchmark (:func:`lotslib.lots_explainer.lots_compute`) all store their results here, one
 ``.npz`` file per image, keyed by *content*: the model and its weights, a hash of the
 preprocessed image tensor, a hash of the feature target (or ``"zero"``), every LOTS
@@ -23,7 +23,7 @@ build reports the LOTS passes it computed and the ones it read instead. Appends 
 book and a benchmark) can share a store; the result files are written atomically
 (:func:`lotslib.cache.atomic_write`).
 
-The store is active where :func:`sharing` says so (:func:`lotslib.chapter.open_chapter`
+The store is active where :func:`sharing` says so (:func:`lotsbook.chapter.open_chapter`
 opens it in ``<cache_dir>/lots`` for the kernel's lifetime; :func:`lotslib.benchmark.run`
 uses ``<its cache dir>/lots`` when none is active).
 """
@@ -39,7 +39,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .cache import atomic_write, cache_key, default_cache_dir, read_npz
+from .cache import atomic_write, cache_key, read_npz
+from .paths import cache_root
 
 __all__ = ["sharing", "active_store", "entry_key", "stored_lots", "cached_lots", "store_results", "record_passes",
            "ledger", "pass_counts"]
@@ -342,7 +343,7 @@ def cached_lots(model, images, target="zero", target_key: str = "zero", iters: i
     batch_size : int or None
         Images per LOTS chunk (None = all at once; the default).
     cache_dir : str, pathlib.Path or None
-        The cache folder; None (the default) = :func:`lotslib.cache.default_cache_dir`.
+        The cache folder; None (the default) = :func:`lotslib.paths.cache_root`.
     x : torch.Tensor or None
         The preprocessed batch ``(N,3,S,S)`` in [0,1] of ``images``, if already at hand;
         None (the default) = ``images.batch(model)``.
@@ -364,7 +365,7 @@ def cached_lots(model, images, target="zero", target_key: str = "zero", iters: i
     """
     if x is None:
         x = images.batch(model)
-    res = stored_lots(model, x, target, store_dir=Path(cache_dir if cache_dir is not None else default_cache_dir())
+    res = stored_lots(model, x, target, store_dir=Path(cache_dir if cache_dir is not None else cache_root())
                       / "lots", via="chapter", layer=layer, iters=iters, tau=tau, alpha=alpha, batch_size=batch_size,
                       **lots_kw)
     res.trace.params["target"] = target_key

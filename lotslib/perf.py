@@ -17,7 +17,7 @@
   Off by default because the results are not bit-identical to the default layout (logits differ
   by ~1e-5, LOTS images by < alpha after a few steps) and cached results do not record the layout.
 * bf16 autocast and ``torch.compile`` are not used: on CPU float32 is kept (bf16 autocast
-  measured 6-25x slower, compile 0.56-1.12x). ``benchmarks/gpu_protocol.py --channels-last
+  measured 6-25x slower, compile 0.56-1.12x). ``experiments/gpu_protocol.py --channels-last
   --amp`` measures channels-last and bf16 autocast on a GPU (speed-up and result change).
 """
 from __future__ import annotations

@@ -68,10 +68,7 @@ __all__ = [
     "road_verdict",
     "baseline_verdict",
     "location_verdict",
-    "location_figure",
     "lots_summary",
-    "randomisation_figure",
-    "similarity_figure",
 ]
 
 #: the chapter parameters a method receives when its defaults have them (LOTS's steps, the blur)
@@ -891,46 +888,6 @@ def location_verdict(maps: torch.Tensor, rf_boxes: torch.Tensor, cell_boxes: tor
     return {"table": t, "text": text}
 
 
-def location_figure(x: torch.Tensor, maps: torch.Tensor, rf_boxes: torch.Tensor, cell_boxes: torch.Tensor,
-                    size: float = 1.05):
-    """The LOTS map of every cell of the grid, each over the photo, with its two boxes.
-
-    Parameters
-    ----------
-    x : torch.Tensor
-        ``(1,3,H,W)`` the photo, pixels in [0,1].
-    maps : torch.Tensor
-        ``(gh, gw, H, W)`` maps in [0,1], one per cell.
-    rf_boxes, cell_boxes : torch.Tensor
-        ``(gh, gw, 4)`` boxes ``(top, left, bottom, right)``: the receptive fields (dashed white)
-        and the cells' upsampled areas (solid black).
-    size : float
-        Inches per panel (default 1.05).
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-        A ``gh x gw`` grid of panels in the cells' layout.
-    """
-    import matplotlib.pyplot as plt
-    from matplotlib.patches import Rectangle
-
-    from .visualize import overlay
-
-    gh, gw = maps.shape[:2]
-    fig, axes = plt.subplots(gh, gw, figsize=(gw * size, gh * size), squeeze=False)
-    for i in range(gh):
-        for j in range(gw):
-            ax = axes[i, j]
-            ax.imshow(overlay(x[:1].cpu(), maps[i, j][None])[0].permute(1, 2, 0).numpy())
-            for b, style in ((rf_boxes[i, j], dict(ec="white", ls="--")), (cell_boxes[i, j], dict(ec="black", ls="-"))):
-                t, le, bo, r = [int(v) for v in b]
-                ax.add_patch(Rectangle((le - 0.5, t - 0.5), r - le, bo - t, fill=False, lw=0.9, **style))
-            ax.set_axis_off()
-    fig.subplots_adjust(wspace=0.04, hspace=0.04, left=0, right=1, top=1, bottom=0)
-    return fig
-
-
 def lots_summary(cascade_rows: pd.DataFrame, logit_rows: pd.DataFrame, focus_table: pd.DataFrame | None = None,
                  score_rows: pd.DataFrame | None = None, threshold: float = 0.5) -> str:
     """What the sanity checks say about zero-target LOTS (and class-logit LOTS), as Markdown bullets.
@@ -981,73 +938,3 @@ def lots_summary(cascade_rows: pd.DataFrame, logit_rows: pd.DataFrame, focus_tab
 
 
 # ------------------------------------------------------------------ figures
-def randomisation_figure(x: torch.Tensor, result: CascadeResult, image: int = 0, methods: Sequence[str] | None = None,
-                         size: float = 1.45):
-    """Adebayo et al.'s Figure 2 for one image: one row per method, one column per step.
-
-    Parameters
-    ----------
-    x : torch.Tensor
-        The ``(N,3,H,W)`` images of the test (pixels in [0,1]).
-    result : CascadeResult
-        The test's result.
-    image : int
-        Which image of the batch (default 0).
-    methods : Sequence of str or None
-        The rows (default: every method of the test).
-    size : float
-        Inches per panel (default 1.45).
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-        The maps laid over the image (jet), titled with the step's deepest randomised unit.
-    """
-    from .plots import panel_grid
-    from .visualize import overlay
-
-    methods = list(methods or result.maps[0])
-    steps = sorted(result.maps)
-    panels = []
-    for m in methods:
-        for s in steps:
-            panels.append({"image": overlay(x[image : image + 1].cpu(), result.maps[s][m][image][None])[0],
-                           "title": result.labels[s] if m == methods[0] else ""})
-    return panel_grid(panels, len(steps), size=size, title_size=7,
-                      row_labels=[ALL_METHODS[m] for m in methods])
-
-
-def similarity_figure(rows: pd.DataFrame):
-    """The similarity curves of the test: Spearman and SSIM against the original map, per method.
-
-    Parameters
-    ----------
-    rows : pandas.DataFrame
-        The cascade's similarity rows (:attr:`CascadeResult.rows`).
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-        Two panels (Spearman's rho, SSIM); x: the randomisation steps (labelled by the deepest
-        unit randomised), y: the mean over the images, one line per method.
-    """
-    import matplotlib.pyplot as plt
-
-    s = randomisation_summary(rows).reset_index()
-    labels = list(dict.fromkeys(s.sort_values("step")["label"]))
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharex=True)
-    styles = ["-", "--", "-.", ":"]
-    for k, (name, d) in enumerate(s.groupby("method_name", sort=False)):
-        d = d.sort_values("step")
-        for ax, col in zip(axes, ("spearman", "ssim")):
-            ax.plot(d["step"], d[col], styles[k % len(styles)], marker="o", ms=3, label=name)
-    for ax, title in zip(axes, ("Spearman's ρ with the original map", "SSIM with the original map")):
-        ax.set_title(title)
-        ax.set_xticks(range(len(labels)))
-        ax.set_xticklabels(labels, rotation=25, ha="right", fontsize=7)
-        ax.axhline(0.0, color="grey", lw=0.6)
-        ax.set_ylim(-0.35, 1.05)
-        ax.set_xlabel("randomised from the logits down to")
-    axes[1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
-    fig.tight_layout()
-    return fig

@@ -21,7 +21,8 @@ import pandas as pd
 import torch
 
 from .benchmark import load_maps, run
-from .cache import cache_key, cached_frame, default_cache_dir
+from .cache import cache_key, cached_frame
+from .paths import cache_root
 from .lots_store import cached_lots, record_passes
 from .errors import ParameterError
 from .lots import lots
@@ -122,7 +123,7 @@ def iteration_study(model, images, iters: int = 500, checkpoints=(10, 20, 40, 80
     steps : int
         Insertion/deletion steps, in 1..H*W. Default 56.
     cache_dir : str, pathlib.Path or None
-        The cache folder; None (the default) = :func:`lotslib.cache.default_cache_dir`.
+        The cache folder; None (the default) = :func:`lotslib.paths.cache_root`.
 
     Returns
     -------
@@ -138,7 +139,7 @@ def iteration_study(model, images, iters: int = 500, checkpoints=(10, 20, 40, 80
         ``steps`` is not in 1..H*W, or a bad LOTS parameter (on a cache miss).
     """
     checkpoints = sorted({int(k) for k in checkpoints} | {iters})
-    cache_dir = default_cache_dir() if cache_dir is None else cache_dir
+    cache_dir = cache_root() if cache_dir is None else cache_dir
 
     def compute():
         x = images.batch(model)
@@ -204,7 +205,7 @@ def early_stop_study(model, images, patience: int = 50, min_delta: float = 0.02,
         ``<metric>_early`` for the five metrics; ``attrs`` holds ``patience``,
         ``min_delta`` and ``iters``.
     """
-    cache_dir = default_cache_dir() if cache_dir is None else cache_dir
+    cache_dir = cache_root() if cache_dir is None else cache_dir
     base = {"iters": iters, "tau": tau, "alpha": alpha, "filter_size": filter_size}
     mp = {"steps": steps, "batch_size": 8}
     runs = {}
@@ -294,7 +295,7 @@ def alpha_study(model, images, alphas=(0.5 / 255, 1 / 255, 2 / 255, 4 / 255), it
         ``steps`` is not in 1..H*W, or a bad LOTS parameter (on a cache miss).
     """
     alphas = sorted(set(map(float, alphas)) | {float(reference_alpha)})
-    cache_dir = default_cache_dir() if cache_dir is None else cache_dir
+    cache_dir = cache_root() if cache_dir is None else cache_dir
 
     def compute():
         x = images.batch(model)
@@ -349,7 +350,7 @@ def postprocess_study(model, images, filter_sizes=(49, 25, 13, 7, 3, 1), sigmas=
     lotslib.errors.ParameterError
         ``steps`` is not in 1..H*W, a bad filter size or sigma, or a bad LOTS parameter.
     """
-    cache_dir = default_cache_dir() if cache_dir is None else cache_dir
+    cache_dir = cache_root() if cache_dir is None else cache_dir
 
     def compute():
         x = images.batch(model)

@@ -30,13 +30,13 @@
 # iterations on 1000 ImageNet validation images. The embedded profile (the default
 # build) runs fewer iterations on the ImageNet photos shipped with the `foolbox` package
 # so that the whole book builds in about 20 minutes on two CPU cores; the table below
-# names every difference. `python -m lotslib.book --profile full` uses the thesis's values.
+# names every difference. `python -m lotsbook --profile full` uses the thesis's values.
 
 # %% tags=["parameters"]
 params = {}
 
 # %%
-from lotslib import chapter, plots, reports
+from lotsbook import chapter, plots, reports
 
 ctx = chapter.open_chapter(params, "1")
 net, images = ctx.net, ctx.images
@@ -121,7 +121,7 @@ plots.note(reports.perturbation_summary(x, res.x_adv)["text"])
 # Every LOTS step changes a pixel by at most $\alpha$. Predict what four times the
 # chapter's $\alpha$ does, on the first photo and with the same iteration cap, to (a) the
 # distance to the target after the run and (b) the largest pixel change. Then run
-# `lotslib.lots` with both values and compare (`lotslib.reports.lots_run_table` puts the
+# `lotslib.lots` with both values and compare (`lotsbook.reports.lots_run_table` puts the
 # runs side by side).
 # ```
 #

@@ -29,7 +29,7 @@
 params = {}
 
 # %%
-from lotslib import chapter, plots, reports
+from lotsbook import chapter, plots, reports
 
 ctx = chapter.open_chapter(params, "2", table=False)
 net, example = ctx.model(ctx.compare_models[0]), ctx.images.head(1)
@@ -140,7 +140,7 @@ plots.note(f"Largest difference between the map built step by step and `lots_map
 # The blur has two parameters: the filter size $k$ and the standard deviation $\sigma$
 # (by default tied to $k$: 7.7 for $k = 49$). Keep $k$ and set $\sigma$ to 2 and to 20.
 # Predict which map puts half of its mass on the fewest pixels, then check with
-# `lotslib.reports.concentration`.
+# `lotsbook.reports.concentration`.
 # ```
 #
 # ```{solution-start} ex-map-sigma

@@ -43,7 +43,8 @@
 params = {}
 
 # %%
-from lotslib import benchmark, chapter, plots, reports
+from lotslib import benchmark
+from lotsbook import chapter, plots, reports
 
 ctx = chapter.open_chapter(params, "3")
 net, images = ctx.net, ctx.images

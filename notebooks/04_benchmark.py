@@ -42,7 +42,8 @@ params = {}
 # %%
 from IPython.display import Markdown
 
-from lotslib import benchmark, chapter, metrics, plots, reports
+from lotslib import benchmark, metrics
+from lotsbook import chapter, plots, reports
 
 ctx = chapter.open_chapter(params, "4")
 images, models = ctx.images, ctx.models
@@ -93,7 +94,7 @@ plots.table(reports.best_cam_tests(df),
 # The live table above rests on this build's few photos, and its intervals are wide. The
 # recorded study below ran the thesis's seven methods on Lite0 over 100 ImageNet validation
 # images, one of every fifth class of a 500-class sample
-# (`benchmarks/sample_study.py`; the rows and their provenance are in `data/`). Its LOTS
+# (`experiments/sample_study.py`; the rows and their provenance are in `results/`). Its LOTS
 # schedule is the protocol with the plateau stop, the closest cheaper schedule chapter 7
 # found. It is read from disk, not recomputed, so it does not change with this build's
 # settings; the sentences below are generated from its rows.
@@ -101,7 +102,7 @@ plots.table(reports.best_cam_tests(df),
 # %%
 study = reports.recorded("sample_study.csv")
 if study is None:
-    plots.note("data/sample_study.csv is absent: run `python benchmarks/sample_study.py` to record it.")
+    plots.note("results/sample_study.csv is absent: run `python experiments/sample_study.py` to record it.")
 else:
     meta = reports.recorded_meta("sample_study.json")
     rec = reports.recorded_study(study, meta)
@@ -180,7 +181,7 @@ plots.table(
     f"{int(df['threads'].iloc[0])}) beside the thesis's values (its hardware is not stated). LOTS here runs at most {ctx.iters} "
     f"iterations instead of 500, so its time is not comparable one to one; the CAM times include the forward and backward pass."
     + (f" The book ran {ctx.jobs} chapters at a time, so other work shared the machine while these times were taken "
-       f"(`python -m lotslib.book --jobs 1` times them alone)." if ctx.jobs > 1 else ""),
+       f"(`python -m lotsbook --jobs 1` times them alone)." if ctx.jobs > 1 else ""),
     fmt="{:.1f}",
 )
 

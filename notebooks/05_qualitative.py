@@ -31,7 +31,8 @@ params = {}
 # %%
 import numpy as np
 
-from lotslib import chapter, explain, plots, reports
+from lotslib import explain
+from lotsbook import chapter, plots, reports
 
 ctx = chapter.open_chapter(params, "5")
 images = ctx.images

@@ -30,7 +30,8 @@
 params = {}
 
 # %%
-from lotslib import chapter, data, plots, reports
+from lotslib import data
+from lotsbook import chapter, plots, reports
 from lotslib.targets import image_target
 
 ctx = chapter.open_chapter(params, "6", table=False)
@@ -134,7 +135,7 @@ plots.note(f"Distance before the first step: {float(there.trace.distances[0, 0])
 #
 # The network must spread its probability over ImageNet's 1000 classes even for a photo
 # of none of them. Predict: is its top-1 probability lower on this chapter's photos than on
-# the ImageNet photos of this run? Compute both with `lotslib.reports.top1`.
+# the ImageNet photos of this run? Compute both with `lotsbook.reports.top1`.
 # ```
 #
 # ```{solution-start} ex-unseen-confidence

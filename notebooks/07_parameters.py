@@ -32,7 +32,8 @@
 params = {}
 
 # %%
-from lotslib import chapter, plots, reports, studies
+from lotslib import studies
+from lotsbook import chapter, plots, reports
 
 ctx = chapter.open_chapter(params, "7", n_images="study_images", table=False)
 net, images = ctx.net, ctx.images
@@ -75,7 +76,7 @@ plots.table(
 
 # %% [markdown]
 # The same study at the thesis's 500 iterations on 20 real photos is recorded by
-# `benchmarks/early_stop.py` (its output is `data/early_stop_study.csv`); when that file
+# `experiments/early_stop.py` (its output is `results/early_stop_study.csv`); when that file
 # is present it is summarised here, with the command that produced it.
 
 # %%
@@ -83,17 +84,17 @@ rec = reports.recorded("early_stop_study.csv")
 if rec is not None:
     plots.table(
         studies.early_stop_summary(rec),
-        f"**Recorded run of `python benchmarks/early_stop.py --out data/early_stop_study.csv`** (EfficientNet-Lite0, "
+        f"**Recorded run of `python experiments/early_stop.py --out results/early_stop_study.csv`** (EfficientNet-Lite0, "
         f"{len(rec)} images, 500 iterations, patience 50, min_delta 0.02, 112 insertion/deletion steps; not re-run by "
         f"this build).",
     )
 else:
-    plots.note("data/early_stop_study.csv is absent: run `python benchmarks/early_stop.py --out data/early_stop_study.csv`.")
+    plots.note("results/early_stop_study.csv is absent: run `python experiments/early_stop.py --out results/early_stop_study.csv`.")
 
 # %% [markdown]
 # ## A cheaper schedule with the protocol's maps?
 #
-# `benchmarks/lots_equivalence.py` runs the thesis protocol (α = 1/255, 500 iterations,
+# `experiments/lots_equivalence.py` runs the thesis protocol (α = 1/255, 500 iterations,
 # τ = 0.1) and cheaper candidates — fewer iterations with a larger α, a geometrically
 # decaying α, the plateau stop, and combinations — on 20 embedded photos with all five
 # metrics, and asks which one reproduces the protocol's maps (median Pearson ≥ 0.95, 10th
@@ -109,7 +110,7 @@ if eq is not None:
                 f"correlation with the protocol's, and the metrics whose paired interval excludes 0.")
     plots.note(frontier["text"])
 else:
-    plots.note("data/lots_equivalence.csv is absent: run `python benchmarks/lots_equivalence.py`.")
+    plots.note("results/lots_equivalence.csv is absent: run `python experiments/lots_equivalence.py`.")
 
 # %% [markdown]
 # ## Step width α
@@ -148,7 +149,7 @@ plots.table(
 # After $k$ steps of width $\alpha$ no pixel has moved by more than $k\alpha$. Predict:
 # does LOTS with half the iteration cap and twice the step width give the same map as the
 # chapter's setting, for half the forward and backward passes? Check on the first photo:
-# the runs side by side (`lotslib.reports.lots_run_table`) and the Pearson correlation of
+# the runs side by side (`lotsbook.reports.lots_run_table`) and the Pearson correlation of
 # their maps.
 # ```
 #

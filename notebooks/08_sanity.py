@@ -48,7 +48,8 @@ params = {}
 # %%
 from IPython.display import Markdown
 
-from lotslib import benchmark, chapter, focus, metric_registry, plots, reports, sanity
+from lotslib import benchmark, focus, metric_registry, sanity
+from lotsbook import chapter, plots, reports, sanity_figures
 
 ctx = chapter.open_chapter(params, "8", n_images="sanity_images")
 net, images = ctx.net, ctx.images
@@ -76,7 +77,7 @@ base, _ = sanity.explain_all(net, x, methods, classes, mp)
 cascade = sanity.cascading_randomisation(net, x, methods, classes, steps=ctx.sanity_steps, seed=ctx.seed, params=mp,
                                          original=base)
 plots.show(
-    sanity.randomisation_figure(x, cascade),
+    sanity_figures.randomisation_figure(x, cascade),
     "fig-8-randomisation",
     f"**Cascading randomisation (Adebayo et al. 2018, Figure 2), {net.name}, {images[0].id}.** One row per method, "
     f"one column per step: the trained model, then the network re-initialised from the logits down to the named "
@@ -86,7 +87,7 @@ plots.show(
 
 # %%
 plots.show(
-    sanity.similarity_figure(cascade.rows),
+    sanity_figures.similarity_figure(cascade.rows),
     "fig-8-similarity",
     f"**Similarity to the original map as the network is randomised.** Mean over {len(images)} photos of Spearman's "
     f"rank correlation (left) and SSIM (right) between each method's map at a step and its map on the trained model. "
@@ -161,7 +162,7 @@ x4 = ctx.open_images(4).batch(net).to(ctx.device)
 fres = focus.focus_study(net, x4, reports.top1(net, x4)[0], methods, params=mp, arrangements=ctx.focus_arrangements)
 fverdict = focus.focus_verdict(fres.rows)
 plots.show(
-    focus.focus_figure(fres, 0, class_names=net.categories),
+    sanity_figures.focus_figure(fres, 0, class_names=net.categories),
     "fig-8-focus",
     f"**Focus (Arias-Duart et al. 2022) on a mosaic of four photos, {net.name}.** The first panel is the mosaic; the "
     f"others are each method's map for the class of its top-left photo, with that map's Focus (the share of the map "
@@ -196,7 +197,7 @@ h, w = receptive_field.feature_map_size(net, x0.shape[-1])
 cells = receptive_field.cell_boxes(receptive_field.grid_cells(h, w, 7), (h, w), tuple(x0.shape[-2:]))
 where = sanity.location_verdict(grid, rf, cells)
 plots.show(
-    sanity.location_figure(x0, grid, rf, cells),
+    sanity_figures.location_figure(x0, grid, rf, cells),
     "fig-8-location",
     f"**LOTS maps of the {grid.shape[0]} × {grid.shape[1]} cells of the last convolutional block, {net.name}, "
     f"{images[0].id}** ({ctx.location_iters} iterations per cell, {ctx.filter_size} × {ctx.filter_size} blur), laid "

@@ -21,9 +21,9 @@
 # **Your photo in this page.** Execute the page on it, then rebuild the book:
 #
 # ```bash
-# python -m lotslib.book --chapters own --image photo.jpg                       # the profile's model
-# python -m lotslib.book --chapters own --image photo.jpg --model efficientnet_lite2
-# python -m lotslib.book --chapters own --image photo.jpg --model torchvision:resnet18 --no-build
+# python -m lotsbook --chapters own --image photo.jpg                       # the profile's model
+# python -m lotsbook --chapters own --image photo.jpg --model efficientnet_lite2
+# python -m lotsbook --chapters own --image photo.jpg --model torchvision:resnet18 --no-build
 # ```
 #
 # The page uses the profile's LOTS and metric settings (`--iters`, `--steps`, `--fill`, ...
@@ -48,7 +48,7 @@
 params = {}
 
 # %%
-from lotslib import chapter, plots, reports, single_image
+from lotsbook import chapter, plots, reports, single_image
 
 ctx = chapter.open_chapter(params, "own", table=False)
 source = single_image.open_image(ctx.params.get("image"))
@@ -58,7 +58,7 @@ plots.note(
     f"**Image:** `{source[0].name}` ({source.description}), {source[0].image.shape[2]} × {source[0].image.shape[1]} "
     f"pixels, shown to {net.name} as a {net.input_size} × {net.input_size} centre crop."
     + ("" if ctx.params.get("image") else
-       " This is the default photo; run `python -m lotslib.book --chapters own --image YOUR_PHOTO` to see yours.")
+       " This is the default photo; run `python -m lotsbook --chapters own --image YOUR_PHOTO` to see yours.")
 )
 
 # %% [markdown]

@@ -24,7 +24,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from lotslib import chapter, data, plots, provenance, reports
+from lotslib import data
+from lotsbook import chapter, plots, provenance, reports
 
 ctx = chapter.open_chapter(params, "provenance")
 images = ctx.images
@@ -35,7 +36,7 @@ plots.table(reports.build_info(ctx.profile), "Build machine, date and repository
 # %%
 runs = reports.chapter_runs(Path("book"))
 if len(runs):
-    plots.table(runs, "Chapter executions recorded by lotslib.book (seconds: papermill wall time; key: hash of source, parameters and lotslib code)",
+    plots.table(runs, "Chapter executions recorded by lotsbook.build (seconds: papermill wall time; key: hash of source, parameters and lotslib code)",
                 fmt={"seconds": "{:.0f}"})
 else:
     plots.note("No chapter execution is recorded in book/ yet.")
@@ -54,7 +55,7 @@ plots.table(reports.image_lists(images, data.embedded("photos")), "Image lists (
 plots.table(pd.DataFrame(provenance.images(images)).set_index("image"), "Images of chapters 1-5 and their content digests")
 
 # %%
-ref = Path("data/thesis_tables.csv")
+ref = Path("lotslib/resources/thesis_tables.csv")
 if ref.is_file():
     plots.table(pd.DataFrame([{"file": str(ref), "sha256": provenance.sha256_file(ref)}]).set_index("file"),
                 "Reference values transcribed from the thesis (Tables 5.1-5.3)")
@@ -64,6 +65,6 @@ else:
 # %%
 bt = reports.recorded("book_time.json")
 if bt is not None:
-    plots.table(bt, "Recorded build times of this book (benchmarks/book_time.py: cold = empty cache, warm = rerun right after)")
+    plots.table(bt, "Recorded build times of this book (experiments/book_time.py: cold = empty cache, warm = rerun right after)")
 else:
-    plots.note("No recorded build time: run `python benchmarks/book_time.py` (writes data/book_time.json).")
+    plots.note("No recorded build time: run `python experiments/book_time.py` (writes results/book_time.json).")

@@ -14,6 +14,8 @@ from helpers import TinyNet
 
 ROOT = Path(__file__).resolve().parents[1]
 PKG = ROOT / "lotslib"
+#: the two packages: the library, and the book's own package (book/lotsbook)
+PACKAGES = {"lotslib": PKG, "lotsbook": ROOT / "book" / "lotsbook"}
 
 
 @pytest.fixture
@@ -22,33 +24,35 @@ def tiny_model():
 
 
 def _module_name(path: Path) -> str:
-    rel = path.relative_to(ROOT).with_suffix("")
+    pkg = next(d for d in PACKAGES.values() if path.is_relative_to(d))
+    rel = path.relative_to(pkg.parent).with_suffix("")
     parts = list(rel.parts)
     if parts[-1] == "__init__":
         parts = parts[:-1]
     return ".".join(parts)
 
 
-def _modules() -> dict[str, Path]:
-    return {_module_name(p): p for p in PKG.rglob("*.py")}
+def _modules(packages=tuple(PACKAGES)) -> dict[str, Path]:
+    return {_module_name(p): p for name in packages for p in PACKAGES[name].rglob("*.py")}
 
 
 def _imports(name: str, path: Path, known: set[str]) -> set[str]:
-    """Every lotslib module ``name`` imports, at module level or inside functions (lazily)."""
+    """Every module of the two packages that ``name`` imports, at module level or inside
+    functions (lazily)."""
     is_pkg = path.name == "__init__.py"
     base = name.split(".") if is_pkg else name.split(".")[:-1]
     out = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             for a in node.names:
-                if a.name.split(".")[0] == "lotslib":
+                if a.name.split(".")[0] in PACKAGES:
                     out.add(a.name)
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 mod = ".".join(base[: len(base) - node.level + 1] + ([node.module] if node.module else []))
             else:
                 mod = node.module or ""
-            if mod.split(".")[0] != "lotslib":
+            if mod.split(".")[0] not in PACKAGES:
                 continue
             for a in node.names:
                 sub = f"{mod}.{a.name}"
@@ -100,6 +104,23 @@ def test_no_import_cycles():
     assert _cycles(graph) == []
 
 
+def test_the_library_imports_nothing_from_the_book():
+    """lotslib is installable and usable without the book: no module of it imports lotsbook,
+    at module level or lazily inside a function; the book's package does import the library."""
+    graph = import_graph()
+    leaks = sorted(f"{m} -> {d}" for m, deps in graph.items() if m.startswith("lotslib")
+                   for d in deps if d.startswith("lotsbook"))
+    assert leaks == []
+    assert any(d.startswith("lotslib") for m, deps in graph.items() if m.startswith("lotsbook") for d in deps)
+
+
+def test_the_boundary_check_can_fail(tmp_path):
+    """A library module that imported the book would be seen (absolute and lazy imports)."""
+    path = tmp_path / "leak.py"
+    path.write_text("def f():\n    from lotsbook.plots import show\n")
+    assert _imports("lotslib.leak", path, {"lotsbook.plots", "lotslib.leak"}) == {"lotsbook.plots"}
+
+
 def test_cycle_checker_finds_a_cycle():
     """The checker can fail: a two-module cycle and a lazy (function-level) import are seen."""
     assert _cycles({"a": {"b"}, "b": {"a"}, "c": set()}) == [["a", "b"]]
@@ -114,14 +135,14 @@ def test_cycle_checker_finds_a_cycle():
 
 
 def test_notebooks_use_no_private_lotslib_names():
-    names = "lotslib|book|plots|benchmark|studies|chapter|metrics|data|models|provenance|cache|reports"
+    names = "lotslib|lotsbook|build|plots|benchmark|studies|chapter|metrics|data|models|provenance|cache|reports|page"
     pat = re.compile(rf"\b(?:{names})\.(_[a-z]\w*)")
     bad = []
     for nb in sorted((ROOT / "notebooks").glob("*.py")):
         for i, line in enumerate(nb.read_text().splitlines(), 1):
             for m in pat.finditer(line):
                 bad.append(f"{nb.name}:{i}: {m.group(0)}")
-            if re.match(r"\s*from lotslib[\w.]* import .*\b_[a-z]", line):
+            if re.match(r"\s*from lots(lib|book)[\w.]* import .*\b_[a-z]", line):
                 bad.append(f"{nb.name}:{i}: {line.strip()}")
     assert bad == []
 
@@ -131,7 +152,7 @@ def test_explain_is_exported_and_every_module_is_listed():
 
     assert lotslib.explain is not None and callable(lotslib.explain)
     doc = lotslib.__doc__
-    top = sorted({n.split(".")[1] for n in _modules() if n.count(".") >= 1})
+    top = sorted({n.split(".")[1] for n in _modules(("lotslib",)) if n.count(".") >= 1})
     missing = [m for m in top if not re.search(rf"^{m}\s", doc, re.M)]
     assert missing == []
 
@@ -189,7 +210,7 @@ def test_unknown_and_duplicate_methods_are_refused(toy_method):
 # ------------------------------------------------------------------ metric objects
 def test_metric_objects_carry_direction_and_the_tables_use_it():
     from lotslib.metric_registry import METRICS, metric_by_label
-    from lotslib.plots import direction
+    from lotsbook.plots import direction
 
     want = {"avg_drop": False, "avg_increase": True, "coherency": True, "insertion": True, "deletion": False}
     assert {k: m.higher_is_better for k, m in METRICS.items()} == want

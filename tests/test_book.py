@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from lotslib import book
-from lotslib.profiles import PARAM_NAMES, PROFILES
+from lotsbook import build as book
+from lotsbook.profiles import PARAM_NAMES, PROFILES
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -381,7 +381,7 @@ def test_chapter_sources_take_one_params_dict():
 
 
 def test_chapter_context_merges_params_over_the_profile():
-    from lotslib.chapter import chapter_params
+    from lotsbook.chapter import chapter_params
 
     p = chapter_params({"iters": 7})
     assert p["iters"] == 7 and p["tau"] == PROFILES["embedded"]["tau"] and p["study_iters"] == 200
@@ -402,7 +402,7 @@ def _write(nb) -> str:
 SILENT = '''# %% tags=["parameters"]
 params = {}
 # %%
-from lotslib import plots
+from lotsbook import plots
 import pandas as pd
 if params.get("iters", 0) > 100:
     plots.table(pd.DataFrame({"a": [1]}), "never shown")

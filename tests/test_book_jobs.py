@@ -1,5 +1,5 @@
-"""Chapters executed two at a time (``python -m lotslib.book --jobs``): the start order, the
-waits of :data:`lotslib.book.AFTER`, the number of kernels at a time, and a failure. The
+"""Chapters executed two at a time (``python -m lotsbook --jobs``): the start order, the
+waits of :data:`lotsbook.build.AFTER`, the number of kernels at a time, and a failure. The
 chapter runs are replaced by short sleeps that record when they started and ended."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from lotslib import book
+from lotsbook import build as book
 
 # the cold chapter times (s) of a 20-photo embedded build, for a hand-computed order
 COSTS = {"01_attack": 60, "02_visualization": 8, "03_targets": 180, "04_benchmark": 400, "05_qualitative": 60,
@@ -53,7 +53,7 @@ def _running_at_most(log):
 
 
 def test_two_jobs_respect_the_waits_and_never_run_more_than_two(monkeypatch, tmp_path):
-    from lotslib.chapter import ChapterContext
+    from lotsbook.chapter import ChapterContext
 
     log = _fake_run(monkeypatch)
     monkeypatch.setenv("LOTSBOOK_JOBS", "1")  # restored afterwards

@@ -1,4 +1,4 @@
-"""The "Try your own image" page (issue 14, item 4): lotslib.single_image and the `own`
+"""The "Try your own image" page (issue 14, item 4): lotsbook.single_image and the `own`
 chapter of the book, executed once at tiny scale on a scikit-image photo saved as a PNG."""
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ import torch
 from PIL import Image
 from torch import nn
 
-from lotslib import book, single_image, wrap
+from lotslib import wrap
+from lotsbook import build as book, single_image
 from lotslib.errors import ImageDecodeError, ImageNotFoundError, UnknownModelError
 from lotslib.method_registry import METHODS
 from lotslib.metric_registry import METRICS
@@ -137,7 +138,7 @@ def test_own_page_on_a_scikit_image_photo(tmp_path):
     import skimage.data
 
     from lotslib.models import load_model
-    from lotslib.plots import short_class
+    from lotsbook.plots import short_class
 
     png = _save(skimage.data.coffee(), tmp_path / "coffee.png")
     root = tmp_path / "root"

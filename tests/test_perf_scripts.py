@@ -1,4 +1,4 @@
-"""The performance scripts in benchmarks/ run end to end (tiny settings, CPU)."""
+"""The performance scripts in experiments/ run end to end (tiny settings, CPU)."""
 import json
 import os
 import re
@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-BENCH = ROOT / "benchmarks"
+BENCH = ROOT / "experiments"
 
 
 def _run(args, timeout=240):
@@ -63,7 +63,7 @@ def test_lots_overhead_tiny():
 
 def test_book_time_dry_run(tmp_path):
     out = _run([BENCH / "book_time.py", "--dry-run", "--out", tmp_path / "t.json"])
-    assert "-m lotslib.book --profile embedded --root" in out
+    assert "-m lotsbook.build --profile embedded --root" in out
     assert not (tmp_path / "t.json").exists()
 
 

@@ -1,4 +1,4 @@
-"""Reliability (issue 6), the book entry point (:mod:`lotslib.book`): a failing chapter stops
+"""Reliability (issue 6), the book entry point (:mod:`lotsbook.build`): a failing chapter stops
 the build naming it, keeps its partial notebook and leaves the other chapters intact.
 
 Split from the former ``test_reliability.py``.
@@ -41,7 +41,7 @@ Path("chapter_three_ran.txt").write_text("yes")
 
 
 def test_book_stops_at_a_failing_chapter_naming_it_and_keeps_the_rest(tmp_path, monkeypatch, capsys):
-    from lotslib import book
+    from lotsbook import build as book
 
     nbs = tmp_path / "notebooks"
     nbs.mkdir()

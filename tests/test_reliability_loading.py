@@ -22,7 +22,7 @@ PICKLERS = ("pickle", "cPickle", "_pickle", "dill", "cloudpickle", "joblib", "sh
 
 def _sources():
     files = sorted((ROOT / "lotslib").glob("*.py")) + sorted((ROOT / "notebooks").glob("*.py"))
-    files += sorted((ROOT / "scripts").glob("*.py")) + sorted((ROOT / "benchmarks").glob("*.py"))
+    files += sorted((ROOT / "scripts").glob("*.py")) + sorted((ROOT / "experiments").glob("*.py"))
     return [f for f in files if f.is_file()]
 
 

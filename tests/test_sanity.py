@@ -144,8 +144,10 @@ def test_sanity_figures_render(x16):
     matplotlib.use("Agg")
     net = TinyNet(0)
     res = sanity.cascading_randomisation(net, x16[:2], ["gradcam", "edge"], steps=2)
-    f1 = sanity.randomisation_figure(x16[:2], res)
-    f2 = sanity.similarity_figure(res.rows)
+    from lotsbook import sanity_figures
+
+    f1 = sanity_figures.randomisation_figure(x16[:2], res)
+    f2 = sanity_figures.similarity_figure(res.rows)
     assert len(f1.axes) == 2 * 3 and len(f2.axes) == 2
 
 

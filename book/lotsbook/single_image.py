@@ -5,7 +5,8 @@ and LOTS, :data:`lotslib.method_registry.METHODS`, registered ones included) and
 map with every registered metric (:data:`lotslib.metric_registry.METRICS`), exactly as the
 benchmark scores a batch, but without its cache and per-dataset bookkeeping::
 
-    from lotslib import load_model, single_image
+    from lotslib import load_model
+    from lotsbook import single_image
 
     model = load_model("efficientnet_lite0")
     src = single_image.open_image("photo.jpg")           # one image; None: the default photo
@@ -25,7 +26,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .errors import ImageDecodeError, ImageNotFoundError, ParameterError, UnknownModelError
+from lotslib.errors import ImageDecodeError, ImageNotFoundError, ParameterError, UnknownModelError
 
 __all__ = [
     "DEFAULT_PHOTO",
@@ -67,8 +68,8 @@ def check_image(path) -> Path:
         ``path`` is a folder, not an image (or truncated), too small or too large to decode,
         or one flat colour (no method can explain it); the message names the fix.
     """
-    from .data import load_image
-    from .explain import CONSTANT_TOL
+    from lotslib.data import load_image
+    from lotslib.explain import CONSTANT_TOL
 
     p = Path(path).expanduser()
     if not p.exists():
@@ -106,7 +107,7 @@ def check_model_name(name: str) -> str:
     lotslib.errors.UnknownModelError
         ``name`` is neither; the message lists the known models.
     """
-    from .models import known_models
+    from lotslib.models import known_models
 
     name = str(name)
     if name.startswith(("torchvision:", "timm:")) or name.lower().replace("-", "_") in known_models():
@@ -116,7 +117,7 @@ def check_model_name(name: str) -> str:
 
 
 def _file_source(path: Path):
-    from .data import ImageSource, _file_item  # the one-file source the folder sources are made of
+    from lotslib.data import ImageSource, _file_item  # the one-file source the folder sources are made of
 
     return ImageSource([_file_item(path, path.stem, None, path.name)], f"file:{path.name}")
 
@@ -142,7 +143,7 @@ def open_image(path=None):
     lotslib.errors.ImageDecodeError
         ``path`` is not one decodable, non-constant image file (:func:`check_image`).
     """
-    from .data import embedded
+    from lotslib.data import embedded
 
     if path is None:
         return embedded("photos").select([DEFAULT_PHOTO])
@@ -155,7 +156,7 @@ def page_params(params: dict, image=None, model: str | None = None) -> dict:
     Parameters
     ----------
     params : dict
-        The chapters' parameters (:func:`lotslib.book.chapter_parameters`).
+        The chapters' parameters (:func:`lotsbook.build.chapter_parameters`).
     image : str, pathlib.Path or None, optional
         The image file (``--image``); None (default): :data:`DEFAULT_PHOTO`.
     model : str or None, optional
@@ -224,7 +225,7 @@ class ImageReport:
     degenerate: list = field(default_factory=list)
 
     def legend(self, first: str = "b") -> str:
-        """The panel letters of :func:`lotslib.plots.methods_figure` for :attr:`maps`.
+        """The panel letters of :func:`lotsbook.plots.methods_figure` for :attr:`maps`.
 
         Parameters
         ----------
@@ -280,10 +281,10 @@ def explain_image(model, x: torch.Tensor, methods=None, lots: dict | None = None
     """
     import warnings
 
-    from .explain import DegenerateMapWarning, explain_with_info
-    from .method_registry import METHODS, check_params, get_method
-    from .metric_registry import METRICS, ScoreBatch, check_metric_params
-    from .tensors import check_pixels, model_device
+    from lotslib.explain import DegenerateMapWarning, explain_with_info
+    from lotslib.method_registry import METHODS, check_params, get_method
+    from lotslib.metric_registry import METRICS, ScoreBatch, check_metric_params
+    from lotslib.tensors import check_pixels, model_device
 
     check_pixels(x)
     if x.shape[0] != 1:
@@ -352,7 +353,7 @@ def metric_verdicts(report: ImageReport, method: str = "LOTS") -> list[str]:
         E.g. ``"Insertion ↑ (higher is better): best Grad-CAM (61.2%); LOTS 58.0%, rank 3 of 7."``;
         tied best methods are all named, and a metric on which every method ties says so.
     """
-    from .metric_registry import METRICS
+    from lotslib.metric_registry import METRICS
 
     out = []
     table = report.metrics
@@ -375,7 +376,7 @@ def metric_verdicts(report: ImageReport, method: str = "LOTS") -> list[str]:
 
 
 def run_table(params: dict, images):
-    """The page's run table: :func:`lotslib.chapter.run_table` without the rows that count or
+    """The page's run table: :func:`lotsbook.chapter.run_table` without the rows that count or
     choose the chapters' images and backbones (one image, one model here).
 
     Parameters

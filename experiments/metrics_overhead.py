@@ -10,7 +10,7 @@ overhead. Goal: ratio <= 1.15. Runs are interleaved and the minimum of each is t
 machine may be shared; on a busy CPU ``--clock process --threads 1`` times CPU time instead of
 wall time). Prints the ratio last.
 
-    python benchmarks/metrics_overhead.py --model efficientnet_lite0 --images 1 --steps 224 --batch 32
+    python experiments/metrics_overhead.py --model efficientnet_lite0 --images 1 --steps 224 --batch 32
 """
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ five metrics. A candidate *meets the bar* when its maps' median Pearson is >= 0.
 percentile >= 0.90, and the paired 95 % bootstrap interval of every metric's difference
 contains 0. The pick is the candidate with the fewest mean passes that meets the bar.
 
-    python benchmarks/lots_equivalence.py --n-images 20 --threads 2 --out data/lots_equivalence.csv
+    python experiments/lots_equivalence.py --n-images 20 --threads 2 --out results/lots_equivalence.csv
 
 Prints the frontier (passes vs Pearson vs metric deltas) and writes one row per candidate
 to ``--out`` with a JSON sidecar (``.json``) holding the command, the image-list hash, the
@@ -71,7 +71,7 @@ def main(argv=None) -> int:
     ap.add_argument("--batch-size", type=int, default=4)
     ap.add_argument("--cache-dir", default=".cache/equivalence")
     ap.add_argument("--only", nargs="*", help="run only these candidates (names)")
-    ap.add_argument("--out", default=str(ROOT / "data" / "lots_equivalence.csv"))
+    ap.add_argument("--out", default=str(ROOT / "results" / "lots_equivalence.csv"))
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     model = load_model(a.model)
@@ -112,11 +112,11 @@ def main(argv=None) -> int:
         out.loc[fit["mean_passes"].idxmin(), "picked"] = True
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     out.to_csv(a.out, index=False)
-    from lotslib import provenance
+    from lotsbook import provenance
 
     import shlex
 
-    meta = {"command": "python benchmarks/" + Path(__file__).name + " " + shlex.join(argv or sys.argv[1:]),
+    meta = {"command": "python experiments/" + Path(__file__).name + " " + shlex.join(argv or sys.argv[1:]),
             "protocol": PROTOCOL, "tau": 0.1, "images": images.description, "image_list_hash": images.fingerprint(),
             "model": a.model, "weights": weights_fingerprint(model), "steps": a.steps, "threads": a.threads,
             "protocol_mean_passes": float(ref["lots_iters"].mean()), "bar": {"median": MEDIAN_BAR, "p10": P10_BAR},

@@ -1,4 +1,4 @@
-"""Table 5.2 on a larger labelled sample, recorded in ``data/`` (issue 11, item 5).
+"""Table 5.2 on a larger labelled sample, recorded in ``results/`` (issue 11, item 5).
 
 Runs the benchmark (the seven methods of Table 5.2, all five metrics, Coherency's second
 LOTS run included) on ``--n-images`` images of a labelled folder (default
@@ -7,13 +7,13 @@ LOTS run included) on ``--n-images`` images of a labelled folder (default
 so the sample spans the whole label space rather than its first classes (fish and birds).
 LOTS runs ``--schedule plateau`` by default: the thesis protocol (Weber 2023, section 5.1:
 alpha = 1/255, at most 500 iterations, tau = 0.1) with the plateau early stop (patience 50,
-2 %), the one schedule in ``data/lots_equivalence.csv`` whose maps reach the Pearson bar
+2 %), the one schedule in ``results/lots_equivalence.csv`` whose maps reach the Pearson bar
 against the protocol's (median 0.97, 10th percentile 0.94, at 2.3x fewer passes), though
 three of its five metrics move by more than their paired interval (Coherency +3.0,
 Insertion +1.2, Deletion -1.6 points on 20 photos). ``--schedule protocol`` runs the plain
 protocol, about 2.3x the LOTS cost.
 
-    python benchmarks/sample_study.py --n-images 100 --procs 2 --threads 1 --out data/sample_study.csv
+    python experiments/sample_study.py --n-images 100 --procs 2 --threads 1 --out results/sample_study.csv
 
 ``--procs 2`` runs two ``torchrun`` processes (one thread each) that share the cache;
 ``--compare-parallel K`` first times the first K images both ways (one process with two
@@ -41,7 +41,8 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from lotslib import data, provenance  # noqa: E402
+from lotslib import data  # noqa: E402
+from lotsbook import provenance  # noqa: E402
 from lotslib.method_registry import METHODS, get_method  # noqa: E402
 from lotslib.models import load_model, weights_fingerprint  # noqa: E402
 
@@ -110,7 +111,7 @@ def main(argv=None) -> int:
     ap.add_argument("--compare-parallel", type=int, default=0, metavar="K",
                     help="first time K images with 1 process x 2 threads and 2 processes x 1 thread")
     ap.add_argument("--cache-dir", default=str(ROOT / ".cache" / "sample_study"))
-    ap.add_argument("--out", default=str(ROOT / "data" / "sample_study.csv"))
+    ap.add_argument("--out", default=str(ROOT / "results" / "sample_study.csv"))
     a = ap.parse_args(argv)
     folder = Path(a.images)
     if not (folder / "labels.csv").is_file():
@@ -119,7 +120,7 @@ def main(argv=None) -> int:
     params = {"lots": {**SCHEDULES[a.schedule], "iters": a.iters}, "metrics": {"steps": a.steps}}
     cache = Path(a.cache_dir)
     tmp = Path(tempfile.mkdtemp(prefix="sample_study_"))
-    meta: dict = {"command": "python benchmarks/sample_study.py " + shlex.join(argv or sys.argv[1:]),
+    meta: dict = {"command": "python experiments/sample_study.py " + shlex.join(argv or sys.argv[1:]),
                   "git": provenance.git_state(), "load_at_start": load()}
     if a.compare_parallel:
         k_dir = strided_subset(folder, a.n_images, tmp / "k")  # the same stride, first K of it

@@ -3,7 +3,7 @@
 Both run the same model, batch and device, with parameters frozen and gradients taken
 with respect to the input only. Goal: ratio <= 1.10. Prints the ratio last.
 
-    python benchmarks/lots_overhead.py --model efficientnet_lite0 --batch 4 --iters 30
+    python experiments/lots_overhead.py --model efficientnet_lite0 --batch 4 --iters 30
 """
 from __future__ import annotations
 

@@ -183,7 +183,7 @@ def show(fig, name: str, caption: str, dpi: int = 110) -> None:
 
     Notes
     -----
-    In the book build (``LOTSBOOK=1``, set by :mod:`lotslib.book`) the PNG is glued with
+    In the book build (``LOTSBOOK=1``, set by :mod:`lotsbook.build`) the PNG is glued with
     myst-nb and a ``{glue:figure}`` directive renders it as ``<figure>`` with a real
     ``<figcaption>`` and the anchor ``name``; in plain Jupyter the image and the caption
     are simply displayed.
@@ -399,7 +399,7 @@ def figure_4_1(x, x_adv, titles_orig: Sequence[str], titles_adv: Sequence[str], 
     matplotlib.figure.Figure
         Per row: original, perturbation x``gain`` (shifted to mid-grey, clamped), adversarial.
     """
-    from .visualize import perturbation_view
+    from lotslib.visualize import perturbation_view
 
     pert = perturbation_view(x, x_adv, gain)
     panels = []
@@ -430,7 +430,7 @@ def figure_4_2(x, x_adv, filter_size: int = 49):
     matplotlib.figure.Figure
         The eight panels.
     """
-    from .visualize import explanation_map, gaussian_blur, lots_map, minmax, overlay, to_gray
+    from lotslib.visualize import explanation_map, gaussian_blur, lots_map, minmax, overlay, to_gray
 
     g0, g1 = to_gray(x), to_gray(x_adv)
     pert = minmax((g1 - g0).abs())
@@ -464,7 +464,7 @@ def filter_size_figure(x, x_adv, sizes=(49, 25, 13, 7, 3, 1)):
     matplotlib.figure.Figure
         One panel per filter size.
     """
-    from .visualize import lots_map, overlay
+    from lotslib.visualize import lots_map, overlay
 
     panels = [{"image": x[0], "title": "original"}]
     for s in sizes:
@@ -493,7 +493,7 @@ def threshold_figure(x, m, quantiles=(0.0, 0.5, 0.8, 0.9)):
         Per panel, only the activations above the quantile ``q`` of the map are kept (q = 0 is
         the unthresholded map).
     """
-    from .visualize import explanation_map, overlay, threshold_map
+    from lotslib.visualize import explanation_map, overlay, threshold_map
 
     panels = []
     for q in quantiles:
@@ -529,7 +529,7 @@ def methods_figure(x, maps: Mapping[str, torch.Tensor], titles: Mapping[str, str
     matplotlib.figure.Figure
         The image panel and one panel per method.
     """
-    from .visualize import overlay
+    from lotslib.visualize import overlay
 
     panels = [{"image": x[0], "title": first_title}]
     for name, m in maps.items():
@@ -573,7 +573,7 @@ def paired_grid(x, maps_a, maps_b, titles_a: Sequence[str], titles_b: Sequence[s
     """
     import matplotlib.pyplot as plt
 
-    from .visualize import overlay
+    from lotslib.visualize import overlay
 
     x_b = x if x_b is None else x_b
     n = len(x)
@@ -697,7 +697,7 @@ def drop_increase_figure(x, m, class_name: str, p_before: float, p_after: float,
         Original (confidence), activation map, heat-map, explanation map x ⊙ map (confidence
         on it).
     """
-    from .visualize import explanation_map, overlay
+    from lotslib.visualize import explanation_map, overlay
 
     m = torch.as_tensor(m)
     if m.dim() == 2:
@@ -732,7 +732,7 @@ def coherency_figure(x, m_orig, m_expl, score: float, method: str = "LOTS"):
     matplotlib.figure.Figure
         Three panels.
     """
-    from .visualize import explanation_map, overlay
+    from lotslib.visualize import explanation_map, overlay
 
     m_orig = torch.as_tensor(m_orig).reshape(1, *torch.as_tensor(m_orig).shape[-2:])
     m_expl = torch.as_tensor(m_expl).reshape(1, *torch.as_tensor(m_expl).shape[-2:])
@@ -750,20 +750,20 @@ def direction(label: str) -> str | None:
     """``"max"`` or ``"min"``: how the best value of the metric whose table header (or key) is
     ``label`` is found, from the metric object (:mod:`lotslib.metric_registry`); None for a
     column that is not a registered metric."""
-    from .metric_registry import metric_by_label
+    from lotslib.metric_registry import metric_by_label
 
     m = metric_by_label(label)
     return None if m is None else ("max" if m.higher_is_better else "min")
 
 
 def reference_wide(table: str = "5.2"):
-    """The thesis's own values of Table 5.1/5.2 (``data/thesis_tables.csv``) in the layout of
+    """The thesis's own values of Table 5.1/5.2 (``lotslib/resources/thesis_tables.csv``) in the layout of
     :func:`lotslib.benchmark.table_5_1` / ``table_5_2``: index (model, row label), one column per
     metric label. Cells the source does not give are NaN."""
     import pandas as pd
 
-    from .benchmark import reference_tables, table_rows
-    from .metric_registry import METRICS
+    from lotslib.benchmark import reference_tables, table_rows
+    from lotslib.metric_registry import METRICS
 
     ref = reference_tables()
     ref = ref[(ref["table"] == table) & ref["metric"].isin(METRICS)].copy()
@@ -844,7 +844,7 @@ def rank_table(ours_wide, thesis_wide, caption: str):
 def figure_5_7(x, x_target, maps: Mapping[str, torch.Tensor], title: str, target_title: str, ncols: int = 5):
     """Thesis Figure 5.7: (a) the image, (b) the image whose features are the LOTS target,
     then each method's heat-map on (a)."""
-    from .visualize import overlay
+    from lotslib.visualize import overlay
 
     panels = [{"image": x[0], "title": title}, {"image": x_target[0], "title": target_title}]
     for name, m in maps.items():

@@ -4,14 +4,14 @@ converted, executed with papermill into ``book/`` with the chapter parameters, t
 
 Command line (``make book`` runs the first form)::
 
-    python -m lotslib.book                       # embedded profile, all chapters, then build
-    python -m lotslib.book --profile full --images /data/ILSVRC2012/val --ground-truth gt.txt
-    python -m lotslib.book --tiny                # 2 images, 5 LOTS iterations: a smoke run
-    python -m lotslib.book --chapters 2 6 --no-build
-    python -m lotslib.book --images ../shared/imagenet-sample --n-images 50
-    python -m lotslib.book --hide-solutions      # the exercises without their solutions (for a class)
-    python -m lotslib.book --profile classroom      # every chapter on 3 photos, small settings
-    python -m lotslib.book --chapters own --image photo.jpg [--model KEY]   # "Try your own image"
+    python -m lotsbook                       # embedded profile, all chapters, then build
+    python -m lotsbook --profile full --images /data/ILSVRC2012/val --ground-truth gt.txt
+    python -m lotsbook --tiny                # 2 images, 5 LOTS iterations: a smoke run
+    python -m lotsbook --chapters 2 6 --no-build
+    python -m lotsbook --images ../shared/imagenet-sample --n-images 50
+    python -m lotsbook --hide-solutions      # the exercises without their solutions (for a class)
+    python -m lotsbook --profile classroom      # every chapter on 3 photos, small settings
+    python -m lotsbook --chapters own --image photo.jpg [--model KEY]   # "Try your own image"
 
 Chapters are executed by ``--jobs`` kernels at a time (default: 2 on a machine with two or
 more cores, each kernel with half the cores' torch threads), the costliest first, and a
@@ -24,9 +24,9 @@ source, parameters and lotslib code are unchanged since its last successful exec
 is not executed again (``--force`` overrides), and the expensive results (LOTS runs,
 benchmark rows) are cached under ``cache_dir``, so a warm rebuild takes about a minute.
 
-Every chapter receives one ``params`` dict (the profile of :mod:`lotslib.profiles`, then
+Every chapter receives one ``params`` dict (the profile of :mod:`lotsbook.profiles`, then
 ``--tiny``, then the command line's overrides) in its cell tagged ``parameters``; inside the
-chapter, :func:`lotslib.chapter.open_chapter` turns it into the chapter's context.
+chapter, :func:`lotsbook.chapter.open_chapter` turns it into the chapter's context.
 """
 from __future__ import annotations
 
@@ -43,11 +43,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import LotsError
+from lotslib.errors import LotsError
 from .profiles import CHAPTER_DEFAULTS, PROFILES, TINY
 
-ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = ROOT / "notebooks"
+from .paths import NOTEBOOKS, RESULTS, ROOT, SOURCES
 BOOK_DIR = "book"  # executed notebooks and the book's markdown pages, relative to the root
 MATHJAX = Path("book/_static/mathjax/tex-mml-chtml.js")
 
@@ -90,9 +89,9 @@ def chapter_parameters(profile: str = "embedded", tiny: bool = False, **override
     Parameters
     ----------
     profile : str, optional
-        A profile of :data:`lotslib.profiles.PROFILES` (default ``"embedded"``).
+        A profile of :data:`lotsbook.profiles.PROFILES` (default ``"embedded"``).
     tiny : bool, optional
-        Apply :data:`lotslib.profiles.TINY` (default False).
+        Apply :data:`lotsbook.profiles.TINY` (default False).
     **overrides
         Chapter parameters (``None`` values are ignored).
 
@@ -161,18 +160,21 @@ def select_chapters(names) -> list[Chapter]:
 
 
 def code_fingerprint() -> str:
-    """Hash of the lotslib sources (every module, subpackages included).
+    """Hash of the lotslib and lotsbook sources (every module, subpackages included).
 
     Returns
     -------
     str
-        The first 16 hex digits of the hash: a chapter is re-executed when the library
-        changes.
+        The first 16 hex digits of the hash: a chapter is re-executed when the library or
+        the book's package changes.
     """
+    import lotslib
+
     h = hashlib.sha256()
-    for p in sorted((ROOT / "lotslib").rglob("*.py")):
-        h.update(p.relative_to(ROOT / "lotslib").as_posix().encode())
-        h.update(p.read_bytes())
+    for pkg in (Path(lotslib.__file__).parent, Path(__file__).parent):
+        for p in sorted(pkg.rglob("*.py")):
+            h.update(f"{pkg.name}/{p.relative_to(pkg).as_posix()}".encode())
+            h.update(p.read_bytes())
     return h.hexdigest()[:16]
 
 
@@ -264,7 +266,7 @@ def execute_chapter(ch: Chapter, params: dict, root: Path, force: bool = False, 
 
     Raises
     ------
-    lotslib.book.ChapterFailed
+    lotsbook.build.ChapterFailed
         Naming the notebook and the cell, if the chapter fails (or its source or its
         parameters cell is missing).
     """
@@ -283,7 +285,7 @@ def execute_chapter(ch: Chapter, params: dict, root: Path, force: bool = False, 
         log(f"[{ch.number}] {ch.stem}: up to date (source, parameters and lotslib unchanged)")
         return "up to date"
     nb = convert(src)
-    os.environ["LOTSBOOK"] = "1"  # lotslib.plots.show glues figures with captions for the book
+    os.environ["LOTSBOOK"] = "1"  # lotsbook.plots.show glues figures with captions for the book
     with tempfile.TemporaryDirectory(prefix="lotsbook-") as tmp:
         inp = Path(tmp) / f"{ch.stem}.ipynb"
         nbformat.write(nb, inp)
@@ -311,7 +313,7 @@ def execute_chapter(ch: Chapter, params: dict, root: Path, force: bool = False, 
                 f"(execution count {exc.exec_count}; starts with {first_line[0] if first_line else ''!r}): "
                 f"{exc.ename}: {exc.evalue}\n"
                 f"The partially executed notebook is kept at {out}; chapters executed before it are untouched. "
-                f"Rerun just this chapter with: python -m lotslib.book --chapters {ch.number} --no-build"
+                f"Rerun just this chapter with: python -m lotsbook --chapters {ch.number} --no-build"
             ) from None
         except Exception as exc:  # kernel died, timeout, ...
             if out.is_file():
@@ -327,7 +329,7 @@ def execute_chapter(ch: Chapter, params: dict, root: Path, force: bool = False, 
         raise ChapterFailed(
             f"Chapter {ch.number} ({shown}): code cell(s) {empty} call a table or figure helper but show nothing "
             f"(e.g. a table built inside an `if` with no `else`). Fix: make every branch show something "
-            f"(lotslib.plots.note for a sentence). The notebook is kept at {out}."
+            f"(lotsbook.plots.note for a sentence). The notebook is kept at {out}."
         )
     _tidy(out, key, "ok", params, dt)
     log(f"[{ch.number}] {ch.stem}: done in {dt:.0f} s")
@@ -358,14 +360,14 @@ def recorded_costs(profile: str) -> dict:
     Returns
     -------
     dict
-        ``{stem: seconds}`` from ``data/book_time.json`` (embedded) or
-        ``data/book_time_<profile>.json``, falling back to the embedded record; empty when
+        ``{stem: seconds}`` from ``results/book_time.json`` (embedded) or
+        ``results/book_time_<profile>.json``, falling back to the embedded record; empty when
         none is readable. :func:`execute_chapters` starts the costliest chapters first.
     """
     names = ["book_time.json"] if profile == "embedded" else [f"book_time_{profile}.json", "book_time.json"]
     for name in names:
         try:
-            rec = json.loads((ROOT / "data" / name).read_text())
+            rec = json.loads((RESULTS / name).read_text())
             return {k: float(v) for k, v in rec["cold_timings_s"].items()}
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             continue
@@ -438,7 +440,7 @@ def execute_chapters(chosen, params_of, root: Path, jobs: int | None = None, for
 
     Raises
     ------
-    lotslib.book.ChapterFailed
+    lotsbook.build.ChapterFailed
         The first chapter that failed, after the chapters running beside it have finished
         (their results are kept); no further chapter is started.
     """
@@ -576,11 +578,11 @@ def assemble(root: Path) -> None:
     (root / BOOK_DIR).mkdir(parents=True, exist_ok=True)
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy2(ROOT / name, root / name)
-    for p in (ROOT / BOOK_DIR).iterdir():
+    for p in SOURCES.iterdir():
         if p.is_file() and p.suffix in (".md", ".bib"):
             shutil.copy2(p, root / BOOK_DIR / p.name)
     for sub in ("_static", "_ext", "_templates"):  # CSS and MathJax; the API reference's extension and templates
-        src = ROOT / BOOK_DIR / sub
+        src = SOURCES / sub
         if src.is_dir():
             shutil.copytree(src, root / BOOK_DIR / sub, dirs_exist_ok=True,
                             ignore=shutil.ignore_patterns("__pycache__"))
@@ -627,7 +629,7 @@ def book_config(root: Path, repository: str | None = None, hide_solutions: bool 
 
     Raises
     ------
-    lotslib.book.ChapterFailed
+    lotsbook.build.ChapterFailed
         If ``repository`` is not an https:// URL.
 
     Notes
@@ -688,7 +690,7 @@ def jupyter_book_build(root: Path, strict: bool = True, log=print, repository: s
 
     Raises
     ------
-    lotslib.book.ChapterFailed
+    lotsbook.build.ChapterFailed
         If ``jupyter-book build`` fails.
     """
     exe = Path(sys.executable).with_name("jupyter-book")
@@ -731,7 +733,7 @@ def build(
     Parameters
     ----------
     profile : str, optional
-        A profile of :data:`lotslib.profiles.PROFILES` (default ``"embedded"``).
+        A profile of :data:`lotsbook.profiles.PROFILES` (default ``"embedded"``).
     tiny : bool, optional
         Apply the ``--tiny`` smoke-run settings (default False).
     chapters : list of str or None, optional
@@ -754,7 +756,7 @@ def build(
         :func:`book_config`).
     own_image : str or pathlib.Path or None, optional
         The image of the "Try your own image" page (``--image``; default None: its default
-        photo); checked before any chapter runs (:func:`lotslib.single_image.page_params`).
+        photo); checked before any chapter runs (:func:`lotsbook.single_image.page_params`).
     own_model : str or None, optional
         That page's model (``--model``; default None: the profile's ``model``).
     jobs : int or None, optional
@@ -771,7 +773,7 @@ def build(
 
     Raises
     ------
-    lotslib.book.ChapterFailed
+    lotsbook.build.ChapterFailed
         If a chapter fails, or the book is built while a chapter was never executed.
     lotslib.errors.LotsError
         A bad ``own_image`` (missing, a folder, not an image) or ``own_model``, before any
@@ -798,7 +800,7 @@ def build(
         if missing:
             raise ChapterFailed(
                 f"Cannot build the book: chapters {missing} were never executed into {root / BOOK_DIR}. "
-                f"Run python -m lotslib.book without --chapters first."
+                f"Run python -m lotsbook without --chapters first."
             )
         t0 = time.perf_counter()
         jupyter_book_build(root, strict=strict, log=log, repository=repository, hide_solutions=hide_solutions)
@@ -808,7 +810,7 @@ def build(
 
 
 def main(argv=None) -> int:
-    """Command line entry point: ``python -m lotslib.book``.
+    """Command line entry point: ``python -m lotsbook``.
 
     Parameters
     ----------
@@ -820,7 +822,7 @@ def main(argv=None) -> int:
     int
         The exit status: 0 on success, 1 if a chapter or the build failed.
     """
-    ap = argparse.ArgumentParser(prog="python -m lotslib.book", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m lotsbook", description=__doc__.split("\n\n")[0])
     ap.add_argument("--profile", choices=list(PROFILES), default="embedded",
                     help="embedded: offline EfficientNet-Lite + shipped photos (default); full: the thesis protocol")
     ap.add_argument("--tiny", action="store_true", help="2 images, 5 LOTS iterations, 8 insertion steps (smoke run)")
@@ -886,7 +888,7 @@ def main(argv=None) -> int:
                       hide_solutions=a.hide_solutions, own_image=a.image,
                       own_model=a.own_model, jobs=a.jobs, **overrides)
     except (ChapterFailed, LotsError) as exc:
-        print(f"\nlotslib.book: {exc}", file=sys.stderr)
+        print(f"\nlotsbook.build: {exc}", file=sys.stderr)
         return 1
     print("timings (s): " + ", ".join(f"{k} {v:.0f}" for k, v in times.items()))
     return 0
