@@ -37,4 +37,4 @@ test: setup browser mathjax lint
 	$(PY) -m pytest -q
 
 clean:
-	rm -rf _build book/*.ipynb .cache
+	rm -rf _build .cache

@@ -9,9 +9,10 @@
 By default both builds go to a fresh book root outside the repository (``--root`` of
 ``lotsbook.build``: configuration and pages are copied there; chapters execute with that root as
 their working directory, so its ``.cache/book`` starts empty) -- nothing in the checkout is
-touched. ``--in-place`` builds in the repository instead, after moving its executed chapters
-(``book/*.ipynb``), ``_build/`` and the book cache (``.cache/book``) aside into
-``.cache/book_time_backup/<time>/`` (restore them from there, or delete it).
+touched. ``--in-place`` builds at the default place instead (the book root ``_build/book``,
+which holds the executed chapters and their cache, and the HTML in ``_build/html``), after
+moving ``_build/`` aside into ``.cache/book_time_backup/<time>/`` (restore it from there, or
+delete it).
 
 The two times (and per-chapter timings, the machine's load before and after, and the commit)
 are written to ``--out`` (default ``results/book_time.json`` for the embedded profile, which the
@@ -149,13 +150,13 @@ def main(argv=None) -> int:
     if a.out is None:
         a.out = str(ROOT / "results" / ("book_time.json" if a.profile == "embedded" else f"book_time_{a.profile}.json"))
 
-    cmd = [sys.executable, "-m", "lotsbook.build", "--profile", a.profile]
+    cmd = [sys.executable, "-m", "lotsbook", "--profile", a.profile]
     tmp = None
     if a.in_place:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         backup = ROOT / ".cache" / "book_time_backup" / stamp
-        aside = sorted((ROOT / "book").glob("*.ipynb")) + [ROOT / "_build", ROOT / ".cache" / "book"]
-        where = f"in place ({ROOT}); moved aside first to {backup}: book/*.ipynb, _build/, .cache/book/"
+        aside = [ROOT / "_build"]  # the default book root _build/book (chapters, their cache) and the HTML
+        where = f"in place ({ROOT}); moved aside first to {backup}: _build/"
     else:
         root = Path(a.workdir) if a.workdir else Path(tmp := tempfile.mkdtemp(prefix="lotsbook-time-"))
         if a.workdir and root.exists() and any(root.iterdir()):
@@ -177,7 +178,7 @@ def main(argv=None) -> int:
         print(f"load averages (1, 5, 15 min) before the cold build: {load_before}")
         cold, cold_cpu, cold_t = _build(cmd, logs / "cold.log")
         load_cold = _load()
-        passes = _passes(ROOT if a.in_place else root)
+        passes = _passes(ROOT / "_build" / "book" if a.in_place else root)
         print(f"LOTS forward+backward passes of the cold build: {passes}")
         print(f"cold build: {cold:.1f} s, {cold_cpu:.1f} CPU s (load after: {load_cold})")
         warm, warm_cpu, warm_t = _build(cmd, logs / "warm.log")
@@ -197,7 +198,7 @@ def main(argv=None) -> int:
         "cold_timings_s": cold_t,
         "lots_passes_cold": passes,
         "warm_timings_s": warm_t,
-        "command": " ".join(["python", "-m", "lotsbook.build", *cmd[3:]]).replace(
+        "command": " ".join(["python", "-m", "lotsbook", *cmd[3:]]).replace(
             str(tmp or "\0"), "<fresh temporary root>"),
         "book_root": "in place" if a.in_place else "out of tree (fresh temporary root)",
         "extra_args": list(a.book_args),

@@ -179,7 +179,7 @@ def test_hide_solutions_sets_the_config(tmp_path, monkeypatch):
     import yaml
 
     monkeypatch.delenv("LOTSBOOK_REPOSITORY", raising=False)
-    (tmp_path / "_config.yml").write_text((book.ROOT / "_config.yml").read_text())
+    (tmp_path / "_config.yml").write_text((book.SOURCES / "_config.yml").read_text())
     assert book.book_config(tmp_path) == tmp_path / "_config.yml"
     path = book.book_config(tmp_path, hide_solutions=True)
     cfg = yaml.safe_load(path.read_text())

@@ -46,9 +46,10 @@ from pathlib import Path
 from lotslib.errors import LotsError
 from .profiles import CHAPTER_DEFAULTS, PROFILES, TINY
 
-from .paths import NOTEBOOKS, RESULTS, ROOT, SOURCES
-BOOK_DIR = "book"  # executed notebooks and the book's markdown pages, relative to the root
-MATHJAX = Path("book/_static/mathjax/tex-mml-chtml.js")
+from .paths import DEFAULT_BOOK_ROOT, NOTEBOOKS, RESULTS, ROOT, SOURCES
+
+BOOK_DIR = "book"  # inside a book root: the executed notebooks and the book's markdown pages
+MATHJAX = SOURCES / "_static" / "mathjax" / "tex-mml-chtml.js"  # fetched once (scripts/fetch_mathjax.sh)
 
 
 @dataclass(frozen=True)
@@ -534,34 +535,57 @@ def _source_cell_number(nb, exec_cell_index: int) -> str:
 
 
 def ensure_mathjax(root: Path) -> None:
-    """MathJax is served from book/_static (no CDN); fetch it from the npm registry once.
+    """MathJax is served from the book's _static folder (no CDN); fetch it from the npm registry once.
 
     Parameters
     ----------
     root : pathlib.Path
-        The book root; MathJax is copied there when it is not the repository.
+        The book root; MathJax is copied into its ``book/_static``.
 
     Returns
     -------
     None
     """
-    if (ROOT / MATHJAX).is_file():
-        if root != ROOT:
-            dst = root / "book" / "_static" / "mathjax"
-            if not dst.exists():
-                shutil.copytree(ROOT / MATHJAX.parent, dst)
-        return
-    subprocess.run(["bash", str(ROOT / "scripts" / "fetch_mathjax.sh")], check=True)
-    ensure_mathjax(root)
+    if not MATHJAX.is_file():
+        subprocess.run(["bash", str(ROOT / "scripts" / "fetch_mathjax.sh")], check=True)
+    dst = root / BOOK_DIR / "_static" / "mathjax"
+    if not dst.exists():
+        shutil.copytree(MATHJAX.parent, dst)
 
 
-def assemble(root: Path) -> None:
-    """Lay out a book root elsewhere (tests).
+def check_root(root: Path) -> Path:
+    """A book root is generated output: never the repository or its sources.
 
     Parameters
     ----------
     root : pathlib.Path
-        The book root; nothing is done when it is the repository itself.
+        The folder to assemble the book in.
+
+    Returns
+    -------
+    pathlib.Path
+        ``root``, resolved.
+
+    Raises
+    ------
+    lotsbook.build.ChapterFailed
+        If ``root`` is the repository, or the sources folder ``book/`` or inside it.
+    """
+    root = Path(root).resolve()
+    if root == ROOT or root.is_relative_to(SOURCES):
+        raise ChapterFailed(f"--root {root}: the book is assembled in a folder of its own, never in the repository "
+                            f"or its sources. Fix: leave --root out (default {DEFAULT_BOOK_ROOT.relative_to(ROOT)}) "
+                            f"or give an empty folder.")
+    return root
+
+
+def assemble(root: Path) -> None:
+    """Lay out a book root: the sources of :data:`lotsbook.paths.SOURCES` copied in.
+
+    Parameters
+    ----------
+    root : pathlib.Path
+        The book root (:func:`check_root`).
 
     Returns
     -------
@@ -569,15 +593,14 @@ def assemble(root: Path) -> None:
 
     Notes
     -----
-    Copies the configuration, the markdown pages and the static files; the chapters are
-    executed into it afterwards.
+    Copies the configuration (``_config.yml``, ``_toc.yml``) to the root, and the markdown
+    pages, the bibliography and the static files, extensions and templates to ``book/``; the
+    chapters are executed into ``book/`` afterwards. Nothing is written into the sources.
     """
-    root = Path(root)
-    if root.resolve() == ROOT:
-        return
+    root = check_root(root)
     (root / BOOK_DIR).mkdir(parents=True, exist_ok=True)
     for name in ("_config.yml", "_toc.yml"):
-        shutil.copy2(ROOT / name, root / name)
+        shutil.copy2(SOURCES / name, root / name)
     for p in SOURCES.iterdir():
         if p.is_file() and p.suffix in (".md", ".bib"):
             shutil.copy2(p, root / BOOK_DIR / p.name)
@@ -635,7 +658,7 @@ def book_config(root: Path, repository: str | None = None, hide_solutions: bool 
     Notes
     -----
     The launch buttons open ``book/<chapter>.ipynb`` in that repository: publish the executed
-    notebooks there (``git add -f book/*.ipynb``), as the README says.
+    notebooks of the book root's ``book/`` there, as the README says.
     """
     import yaml
 
@@ -667,13 +690,15 @@ def book_config(root: Path, repository: str | None = None, hide_solutions: bool 
 
 
 def jupyter_book_build(root: Path, strict: bool = True, log=print, repository: str | None = None,
-                       hide_solutions: bool = False) -> Path:
+                       hide_solutions: bool = False, output: Path | None = None) -> Path:
     """``jupyter-book build <root>`` (``-W``: warnings are errors).
 
     Parameters
     ----------
     root : pathlib.Path
         The book root.
+    output : pathlib.Path or None, optional
+        The HTML goes to ``<output>/_build/html`` (default None: ``root``).
     strict : bool, optional
         Turn warnings into errors (default True).
     log : Callable, optional
@@ -696,6 +721,8 @@ def jupyter_book_build(root: Path, strict: bool = True, log=print, repository: s
     exe = Path(sys.executable).with_name("jupyter-book")
     cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "jupyter_book.cli.main"]
     cmd += ["build", str(root), "--builder", "html"]
+    if output is not None:
+        cmd += ["--path-output", str(output)]
     config = book_config(root, repository, hide_solutions)
     if config.name != "_config.yml":
         cmd += ["--config", str(config)]
@@ -707,7 +734,7 @@ def jupyter_book_build(root: Path, strict: bool = True, log=print, repository: s
     if proc.returncode != 0:
         tail = "\n".join((proc.stdout + "\n" + proc.stderr).strip().splitlines()[-60:])
         raise ChapterFailed(f"jupyter-book build failed (exit {proc.returncode}):\n{tail}")
-    html = Path(root) / "_build" / "html"
+    html = Path(output if output is not None else root) / "_build" / "html"
     log(f"book built in {time.perf_counter() - t0:.0f} s: {html / 'index.html'}")
     return html
 
@@ -716,7 +743,7 @@ def build(
     profile: str = "embedded",
     tiny: bool = False,
     chapters=None,
-    root: Path | str = ROOT,
+    root: Path | str | None = None,
     build_html: bool = True,
     force: bool = False,
     strict: bool = True,
@@ -738,8 +765,11 @@ def build(
         Apply the ``--tiny`` smoke-run settings (default False).
     chapters : list of str or None, optional
         Chapters to execute (see :func:`select_chapters`; default None: all).
-    root : pathlib.Path or str, optional
-        The book root (default: the repository).
+    root : pathlib.Path or str or None, optional
+        The book root: the sources are copied into it and the chapters executed into its
+        ``book/`` (:func:`assemble`); the HTML goes to its ``_build/html``. Default None:
+        :data:`lotsbook.paths.DEFAULT_BOOK_ROOT` (``_build/book``), with the HTML in the
+        repository's ``_build/html``.
     build_html : bool, optional
         Run ``jupyter-book build`` after the chapters (default True).
     force : bool, optional
@@ -784,7 +814,8 @@ def build(
     """
     from .single_image import page_params
 
-    root = Path(root).resolve()
+    output = ROOT if root is None else None
+    root = check_root(DEFAULT_BOOK_ROOT if root is None else root)
     params = chapter_parameters(profile, tiny, **overrides)
     chosen = select_chapters(chapters)
     if (own_image is not None or own_model is not None) and OWN not in [c.stem for c in chosen]:
@@ -803,7 +834,8 @@ def build(
                 f"Run python -m lotsbook without --chapters first."
             )
         t0 = time.perf_counter()
-        jupyter_book_build(root, strict=strict, log=log, repository=repository, hide_solutions=hide_solutions)
+        jupyter_book_build(root, strict=strict, log=log, repository=repository, hide_solutions=hide_solutions,
+                           output=output)
         times["build"] = time.perf_counter() - t0
     times["total"] = time.perf_counter() - t_all
     return times
@@ -836,7 +868,8 @@ def main(argv=None) -> int:
     ap.add_argument("--jobs", type=int, help="chapters executed at a time (default: 2 on two or more cores; "
                                              "1: one after another, e.g. for undisturbed timings)")
     ap.add_argument("--force", action="store_true", help="re-execute chapters even when they are up to date")
-    ap.add_argument("--root", default=str(ROOT), help="book root to write into (default: the repository)")
+    ap.add_argument("--root", help="book root to assemble and execute the chapters in, with the HTML in its "
+                                   "_build/html (default: _build/book, with the HTML in _build/html)")
     ap.add_argument("--images", dest="image_path",
                     help="image folder: a folder with labels.csv, or an ILSVRC2012 val folder")
     ap.add_argument("--image-source", choices=["embedded", "folder", "imagenet_val"])

@@ -3,14 +3,16 @@
 The book runs from a checkout of the repository: :data:`ROOT` is the checkout,
 :data:`NOTEBOOKS` the chapters' jupytext sources, :data:`SOURCES` the book's own pages,
 configuration, extensions and static files, and :data:`RESULTS` the recorded runs of the
-scripts in ``experiments/`` that chapters read. The library's locations (its package data,
+scripts in ``experiments/`` that chapters read. Sources and generated output are apart: a
+build assembles a book root under :data:`BUILD` (never in the sources) and executes the
+chapters into it. The library's locations (its package data,
 the cache) are :mod:`lotslib.paths`.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["ROOT", "NOTEBOOKS", "SOURCES", "RESULTS", "EXPERIMENTS"]
+__all__ = ["ROOT", "NOTEBOOKS", "SOURCES", "RESULTS", "EXPERIMENTS", "BUILD", "DEFAULT_BOOK_ROOT"]
 
 #: the repository checkout (this file is book/lotsbook/paths.py)
 ROOT = Path(__file__).resolve().parents[2]
@@ -18,7 +20,8 @@ ROOT = Path(__file__).resolve().parents[2]
 #: the chapters' sources, jupytext py:percent
 NOTEBOOKS = ROOT / "notebooks"
 
-#: the book's sources: markdown pages, bibliography, Sphinx extensions, templates, CSS
+#: the book's sources: its configuration (``_config.yml``, ``_toc.yml``), markdown pages,
+#: bibliography, Sphinx extensions, templates and CSS (and, apart, the package ``lotsbook``)
 SOURCES = ROOT / "book"
 
 #: the recorded results the chapters read (written by the scripts of :data:`EXPERIMENTS`)
@@ -26,3 +29,11 @@ RESULTS = ROOT / "results"
 
 #: the scripts that record the results (timings, the sample and equivalence studies)
 EXPERIMENTS = ROOT / "experiments"
+
+#: everything generated: the assembled book root and the HTML (git-ignored; ``make clean``)
+BUILD = ROOT / "_build"
+
+#: the default book root: the sources copied in, the executed chapters (``book/<stem>.ipynb``),
+#: the generated API pages and the chapters' cache (``.cache/book``); the HTML goes to
+#: ``_build/html``
+DEFAULT_BOOK_ROOT = BUILD / "book"

@@ -69,7 +69,7 @@ def randomisation_figure(x: torch.Tensor, result: CascadeResult, image: int = 0,
     ----------
     x : torch.Tensor
         The ``(N,3,H,W)`` images of the test (pixels in [0,1]).
-    result : CascadeResult
+    result : lotslib.sanity.CascadeResult
         The test's result.
     image : int
         Which image of the batch (default 0).
@@ -102,7 +102,7 @@ def similarity_figure(rows: pd.DataFrame):
     Parameters
     ----------
     rows : pandas.DataFrame
-        The cascade's similarity rows (:attr:`CascadeResult.rows`).
+        The cascade's similarity rows (:attr:`lotslib.sanity.CascadeResult.rows`).
 
     Returns
     -------
@@ -138,7 +138,7 @@ def focus_figure(result: FocusResult, pair: int = 0, methods: Sequence[str] | No
 
     Parameters
     ----------
-    result : FocusResult
+    result : lotslib.focus.FocusResult
         The study's result.
     pair : int
         Which (mosaic, class) pair (default 0: the first mosaic's top-left class).

@@ -1,0 +1,56 @@
+"""lotslib: LOTS adversarial perturbations as explanations, compared with CAM methods.
+
+Pixels are ``(N,3,H,W)`` float tensors in [0,1]; maps are ``(N,H,W)`` in [0,1].
+
+The library imports nothing from the book: the book's own package (chapter context, profiles,
+figures, tables, the builder) is ``lotsbook``, in the repository's ``book/`` folder.
+
+Modules
+-------
+errors            the error and warning classes (each message names the culprit and the fix)
+tensors           shared helpers: images to tensors, pixel checks, a model's device
+imagenet_classes  the 1000 ImageNet-1k class names
+models            ImageNet classifiers behind one wrapper: pixels in [0,1] in, logits out
+data              image sources: embedded photos, labelled folders, ImageNet validation
+lots              LOTS, Algorithm 1, batched, with per-sample stopping and snapshots
+targets           feature targets F_t (zero, another image, class reference, class mean)
+visualize         Algorithm 2 (the LOTS map) and the views built on maps
+method_registry   the Method records: key, name, defaults, compute; register your own
+cams              the six CAM methods (pytorch-grad-cam) and their registration
+baselines         the image-only baseline: Sobel edges blurred like the LOTS map
+lots_explainer    LOTS as an explanation method (zero, class and mean targets)
+lots_targets      LOTS down the class logit, toward another class, on one cell of the last conv block
+receptive_field   a cell's activation, receptive field box and grid; a map's mass inside a box
+explain           explain(method, model, x) for every registered method
+metrics           the metric formulas: Average Drop/Increase, Coherency, Insertion/Deletion
+metric_registry   the Metric objects: name, unit, direction, batch computation
+focus             Focus (Arias-Duart et al. 2022): 2x2 mosaics of photos, the class's share of the map
+sanity            sanity checks: cascading model randomisation, random logit (Adebayo et al. 2018)
+stats             bootstrap intervals and paired tests
+paths             every file location: the package data (the thesis's tables), the cache root
+cache             atomic writes and parameter-keyed caches (one damaged-file policy)
+lots_store        one LOTS run per (model, image, target, parameters), shared; its pass ledger
+benchmark         the cached, resumable experiment of Tables 5.1-5.3 (a package)
+studies           parameter studies (iteration cap, early stop, alpha, blur)
+perf              allocator tuning for CPU forward passes
+cli               the ``lots`` command line
+"""
+from .errors import (  # noqa: F401
+    CorruptCacheWarning,
+    DatasetError,
+    ImageDecodeError,
+    ImageNotFoundError,
+    InputRangeError,
+    LotsError,
+    ParameterError,
+    UnknownModelError,
+    WeightsNotFoundError,
+)
+from .lots import LotsResult, LotsTrace, lots  # noqa: F401
+from .models import known_models, load_model, wrap  # noqa: F401
+from .visualize import lots_map  # noqa: F401
+from .method_registry import ALL_METHODS, METHODS, Method, register  # noqa: F401
+from . import cams, baselines, lots_explainer, lots_targets  # noqa: F401,E402  (register the built-in methods, in table order)
+from .explain import explain, explain_with_info  # noqa: F401
+
+__version__ = "0.1.0"

@@ -1,0 +1,334 @@
+"""Focus (Arias-Duart et al. 2022): localisation without masks or boxes.
+
+Four photos of different classes are tiled into a 2 x 2 mosaic; a method explains one of the
+classes on the mosaic, and its Focus is the share of the map's (positive) mass that falls in
+the quadrant(s) holding a photo of that class. A map that follows the class scores 100 %; a
+map that ignores it scores the quadrant's area share on average (25 % for one quadrant of
+four). No segmentation mask or bounding box is needed: the mosaic's layout is the ground truth.
+
+The score is Quantus's ``Focus`` (``quantus.Focus``, with the maps as its ``a_batch`` and the
+quadrants of the class as its ``custom_batch``; no normalisation, maps are already in [0,1]).
+What is lotslib's: the mosaics (:func:`make_mosaic`, :func:`build_mosaics`), the explanation
+of each class present in a mosaic (:func:`focus_study`), and the convention for an all-zero
+map, on which Quantus's share is 0/0: it gets the chance share (quadrants / 4) and a flag.
+
+Class-blind maps. Zero-target LOTS has no class: its map is one map per mosaic, so its
+shares over the four classes of a mosaic with four classes sum to 100 % and their mean is
+25 % *by construction*, as for any map that ignores the class (the Sobel edge baseline,
+Random-CAM). For such maps the informative number is the share on the quadrant of the
+class the network itself sees in the mosaic (its top-1 class on the mosaic), reported as
+``focus on the mosaic's top-1 class`` (:func:`focus_verdict`).
+
+Pixels ``(N,3,H,W)`` in [0,1] in; maps ``(N,H,W)`` in [0,1].
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from .errors import ParameterError
+from .method_registry import ALL_METHODS, get_method
+from .tensors import check_pixels, model_device
+
+__all__ = ["QUADRANTS", "ARRANGEMENTS", "make_mosaic", "Mosaics", "build_mosaics", "focus_scores", "FocusResult",
+           "focus_study", "focus_verdict"]
+
+#: the quadrants of a mosaic, in Quantus's order
+QUADRANTS = ("top left", "top right", "bottom left", "bottom right")
+
+#: the photo order of each arrangement of a group of four: the second puts every photo in the
+#: diagonally opposite quadrant; with all four every photo visits every quadrant once
+ARRANGEMENTS = ((0, 1, 2, 3), (3, 2, 1, 0), (1, 0, 3, 2), (2, 3, 0, 1))
+
+
+def make_mosaic(x4: torch.Tensor) -> torch.Tensor:
+    """Tile four photos into one 2 x 2 mosaic of the same size.
+
+    Parameters
+    ----------
+    x4 : torch.Tensor
+        ``(4,3,H,W)`` float pixels in [0,1]: top left, top right, bottom left, bottom right.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(3, 2*(H//2), 2*(W//2))`` pixels in [0,1]; each photo resized to ``(H//2, W//2)``
+        (bilinear, antialiased).
+
+    Raises
+    ------
+    lotslib.errors.ParameterError
+        Not four photos, or a photo smaller than 2 x 2.
+    lotslib.errors.InputRangeError
+        Pixels outside [0,1].
+    """
+    check_pixels(x4, "x4")
+    if x4.shape[0] != 4:
+        raise ParameterError(f"make_mosaic takes 4 photos (4,3,H,W); got {x4.shape[0]}.")
+    h, w = x4.shape[-2] // 2, x4.shape[-1] // 2
+    if h < 1 or w < 1:
+        raise ParameterError(f"photos of {tuple(x4.shape[-2:])} pixels are too small for a mosaic (at least 2 x 2).")
+    small = F.interpolate(x4.float(), size=(h, w), mode="bilinear", antialias=True, align_corners=False).clamp(0, 1)
+    top, bottom = torch.cat([small[0], small[1]], dim=2), torch.cat([small[2], small[3]], dim=2)
+    return torch.cat([top, bottom], dim=1)
+
+
+@dataclass
+class Mosaics:
+    """What :func:`build_mosaics` returns.
+
+    Attributes
+    ----------
+    x : torch.Tensor
+        ``(M,3,H,W)`` mosaics in [0,1].
+    photos : numpy.ndarray
+        ``(M,4)`` the photo (position in the source batch) in each quadrant (:data:`QUADRANTS`).
+    classes : numpy.ndarray
+        ``(M,4)`` each quadrant's class.
+    """
+
+    x: torch.Tensor
+    photos: np.ndarray
+    classes: np.ndarray
+
+
+def build_mosaics(x: torch.Tensor, classes, arrangements: int = 2) -> Mosaics:
+    """Mosaics of the photos, four at a time, in ``arrangements`` orders (:data:`ARRANGEMENTS`).
+
+    Parameters
+    ----------
+    x : torch.Tensor
+        ``(N,3,H,W)`` float pixels in [0,1], ``N >= 4``; the first ``4 * (N // 4)`` are used.
+    classes : Sequence of int or torch.Tensor
+        ``(N,)`` each photo's class (what a quadrant is the ground truth of).
+    arrangements : int
+        Mosaics per group of four, 1..4 (default 2: every photo in two diagonally opposite
+        quadrants).
+
+    Returns
+    -------
+    Mosaics
+        ``arrangements * (N // 4)`` mosaics.
+
+    Raises
+    ------
+    lotslib.errors.ParameterError
+        Fewer than 4 photos, ``classes`` of the wrong length, or ``arrangements`` not in 1..4.
+    """
+    cls = np.asarray(torch.as_tensor(classes).flatten().long().cpu())
+    if len(x) < 4:
+        raise ParameterError(f"Focus needs at least 4 photos for a 2 x 2 mosaic; got {len(x)}.")
+    if len(cls) != len(x):
+        raise ParameterError(f"classes has {len(cls)} entries for {len(x)} photos. Fix: one class per photo.")
+    if arrangements not in (1, 2, 3, 4):
+        raise ParameterError(f"arrangements={arrangements!r}: choose 1, 2, 3 or 4 mosaics per group of four photos.")
+    photos = np.array([[4 * g + p for p in ARRANGEMENTS[a]] for g in range(len(x) // 4) for a in range(arrangements)])
+    mos = torch.stack([make_mosaic(x[torch.as_tensor(row)].cpu()) for row in photos])
+    return Mosaics(mos, photos, cls[photos])
+
+
+def focus_scores(maps: torch.Tensor, quadrants) -> tuple[np.ndarray, np.ndarray]:
+    """Focus of each map: the share of its mass in the given quadrants, in % (Quantus's ``Focus``).
+
+    Parameters
+    ----------
+    maps : torch.Tensor
+        ``(K,H,W)`` maps >= 0 (negative values do not count, as in Quantus).
+    quadrants : array_like
+        ``(K,4)`` 0/1: the quadrants (:data:`QUADRANTS`) of the explained class.
+
+    Returns
+    -------
+    focus : numpy.ndarray
+        ``(K,)`` in [0, 100]; an all-zero map gets the chance share ``100 * sum(quadrants) / 4``.
+    degenerate : numpy.ndarray
+        ``(K,)`` True for the all-zero maps.
+
+    Raises
+    ------
+    lotslib.errors.ParameterError
+        ``quadrants`` is not ``(K,4)`` 0/1 for the ``K`` maps.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # importing Quantus warns about tqdm's notebook widgets
+        import quantus
+
+    a = torch.as_tensor(maps).detach().float().cpu().numpy()
+    q = np.asarray(quadrants)
+    if q.shape != (len(a), 4) or not np.isin(q, (0, 1)).all():
+        raise ParameterError(f"quadrants of shape {q.shape}: pass (K,4) 0/1 flags for the {len(a)} maps.")
+    degenerate = np.clip(a, 0, None).reshape(len(a), -1).sum(1) <= 0
+    out = 100.0 * q.sum(1) / 4.0
+    ok = np.flatnonzero(~degenerate)
+    if len(ok):
+        metric = quantus.Focus(normalise=False, abs=False, disable_warnings=True, display_progressbar=False)
+        # Quantus asks for a model but never runs it when the maps are given (a_batch)
+        s = metric(model=torch.nn.Identity(), x_batch=np.repeat(a[ok, None], 3, axis=1),
+                   y_batch=np.zeros(len(ok), dtype=int), a_batch=a[ok, None],
+                   custom_batch=[tuple(int(v) for v in r) for r in q[ok]], channel_first=True, batch_size=len(ok))
+        out[ok] = 100.0 * np.asarray(s, dtype=np.float64)
+    return out.astype(np.float64), degenerate
+
+
+@dataclass
+class FocusResult:
+    """What :func:`focus_study` returns.
+
+    Attributes
+    ----------
+    rows : pandas.DataFrame
+        One row per (method, mosaic, class of the mosaic): ``method``, ``method_name``,
+        ``mosaic``, ``pair`` (position in :attr:`maps`), ``class``, ``quadrants`` (where the
+        class is), ``focus`` (%), ``chance`` (% of the area those quadrants cover),
+        ``degenerate``, ``mosaic_top1`` (the class is the network's top-1 on the mosaic) and
+        ``same_map`` (the method gave one map for every class of the mosaic).
+    mosaics : Mosaics
+        The mosaics.
+    maps : dict
+        ``{method: (K,H,W) maps}``, one per (mosaic, class) pair, in the rows' ``pair`` order.
+    top1 : numpy.ndarray
+        ``(M,)`` the network's top-1 class on each mosaic.
+    """
+
+    rows: pd.DataFrame
+    mosaics: Mosaics
+    maps: dict
+    top1: np.ndarray
+
+
+def _class_blind(method: str) -> bool:
+    """True where the registry says the map cannot depend on the class (zero-target LOTS, image-only)."""
+    m = get_method(method)
+    return m.feature_target == "zero" or m.image_only
+
+
+def focus_study(model, x: torch.Tensor, classes, methods: Sequence[str], params: dict | None = None,
+                arrangements: int = 2) -> FocusResult:
+    """Focus of every method on mosaics of the photos, for every class in each mosaic.
+
+    Each mosaic is explained once per class it holds (the class of each quadrant), by every
+    method; a method that cannot depend on the class (zero-target LOTS, the image-only
+    baselines) runs once per mosaic and its map serves every class.
+
+    Parameters
+    ----------
+    model : lotslib.models.ModelWrapper
+        The classifier.
+    x : torch.Tensor
+        ``(N,3,H,W)`` float pixels in [0,1], ``N >= 4``.
+    classes : Sequence of int or torch.Tensor
+        ``(N,)`` each photo's class (e.g. the network's top-1 on the photo alone).
+    methods : Sequence of str
+        Registered method keys.
+    params : dict or None
+        ``{method: explain parameters}`` (:func:`lotslib.sanity.method_params`).
+    arrangements : int
+        Mosaics per group of four photos (:func:`build_mosaics`; default 2).
+
+    Returns
+    -------
+    FocusResult
+        The rows, mosaics, maps and the mosaics' top-1 classes.
+
+    Raises
+    ------
+    lotslib.errors.ParameterError
+        Fewer than 4 photos, an unknown method, or a bad ``arrangements``.
+    """
+    from .sanity import explain_all
+
+    for m in methods:
+        get_method(m)
+    mos = build_mosaics(x, classes, arrangements)
+    dev = model_device(model)
+    xm = mos.x.to(dev)
+    with torch.no_grad():
+        top1 = model(xm).argmax(1).cpu().numpy()
+    pairs = [(k, int(c), (mos.classes[k] == c).astype(int)) for k in range(len(xm))
+             for c in dict.fromkeys(mos.classes[k].tolist())]
+    which = torch.as_tensor([k for k, _, _ in pairs])
+    targets = torch.as_tensor([c for _, c, _ in pairs])
+    quads = np.stack([q for _, _, q in pairs])
+    maps, rows = {}, []
+    for m in methods:
+        p = {m: (params or {}).get(m, {})}
+        if _class_blind(m):
+            maps[m] = explain_all(model, xm, [m], torch.as_tensor(top1), p)[0][m][which]
+        else:
+            maps[m] = explain_all(model, xm[which.to(dev)], [m], targets, p)[0][m]
+        focus, degenerate = focus_scores(maps[m], quads)
+        for j, (k, c, q) in enumerate(pairs):
+            same = [i for i, (kk, _, _) in enumerate(pairs) if kk == k]
+            rows.append({"method": m, "method_name": ALL_METHODS[m], "mosaic": k, "pair": j, "class": c,
+                         "quadrants": ", ".join(QUADRANTS[i] for i in np.flatnonzero(q)), "focus": focus[j],
+                         "chance": 100.0 * q.sum() / 4.0, "degenerate": bool(degenerate[j]),
+                         "mosaic_top1": bool(c == top1[k]),
+                         "same_map": bool(all(torch.equal(maps[m][i], maps[m][j]) for i in same))})
+    return FocusResult(pd.DataFrame(rows), mos, maps, top1)
+
+
+def focus_verdict(rows: pd.DataFrame) -> dict:
+    """The Focus of each method and what it means, in numbers and sentences.
+
+    Parameters
+    ----------
+    rows : pandas.DataFrame
+        :attr:`FocusResult.rows`.
+
+    Returns
+    -------
+    dict
+        ``table``: per method (index: method name) the mean Focus over every (mosaic,
+        class) pair, the chance level, the Focus on the mosaics' top-1 class (NaN when the
+        network's top-1 on no mosaic is one of its photos' classes) and whether the method
+        gives one map for every class (``class-blind``); ``best``: the class-specific method
+        with the highest mean Focus; ``text``: the sentences for the page.
+    """
+    out = []
+    for m, d in rows.groupby("method", sort=False):
+        t = d[d["mosaic_top1"]]
+        out.append({"method": ALL_METHODS[m], "Focus %": d["focus"].mean(), "chance %": d["chance"].mean(),
+                    "Focus on the mosaic's top-1 class %": t["focus"].mean() if len(t) else np.nan,
+                    "class-blind": bool(d["same_map"].all()), "pairs": len(d)})
+    table = pd.DataFrame(out).set_index("method")
+    specific = table[~table["class-blind"]]
+    blind = table[table["class-blind"]]
+    n_pairs, n_mos = int(table["pairs"].iloc[0]), rows["mosaic"].nunique()
+    chance = float(table["chance %"].iloc[0])
+    text = f"On {n_mos} mosaic{'s' if n_mos != 1 else ''} ({n_pairs} mosaic-class pairs; chance {chance:.0f}%), "
+    best = None
+    if len(specific):
+        best = specific["Focus %"].idxmax()
+        text += (f"the class-specific method with the highest Focus is {best} ({specific.loc[best, 'Focus %']:.1f}%); "
+                 f"the lowest is {specific['Focus %'].idxmin()} ({specific['Focus %'].min():.1f}%). ")
+    if len(blind):
+        values = ", ".join(f"{v:.1f}%" for v in blind["Focus %"])
+        text += (f"{_names(blind.index)} give{'s' if len(blind) == 1 else ''} one map per mosaic whatever the class, "
+                 f"so their mean Focus is the chance level by construction ({values}): for them Focus measures "
+                 f"nothing about classes.")
+    if "lots" in set(rows["method"]):
+        v = table.loc[ALL_METHODS["lots"], "Focus on the mosaic's top-1 class %"]
+        if np.isfinite(v):
+            text += (f" What zero-target LOTS does say is where it puts its mass: {v:.1f}% of it lies on the photo of "
+                     f"the class the network sees in the mosaic (its top-1 class on the mosaic), against "
+                     f"{chance:.0f}% by chance.")
+        else:
+            text += (" The network's top-1 class on the mosaics is none of the photos' classes, so zero-target LOTS's "
+                     "mass cannot be tied to a class here.")
+    if "lots_logit" in set(rows["method"]) and ALL_METHODS["lots_logit"] in specific.index:
+        text += (f" Class-logit LOTS, which descends the explained class's logit, reaches "
+                 f"{specific.loc[ALL_METHODS['lots_logit'], 'Focus %']:.1f}%.")
+    return {"table": table, "best": best, "text": text}
+
+
+def _names(names) -> str:
+    names = list(names)
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+

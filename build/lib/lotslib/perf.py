@@ -1,0 +1,79 @@
+"""CPU/GPU performance switches, each enabled only where it was measured to gain.
+
+* :func:`tune_malloc` (on by default for CPU models, see :func:`lotslib.models.load_model`):
+  glibc serves every allocation above its mmap threshold (at most 32 MiB) with a fresh
+  ``mmap`` and returns it with ``munmap`` on free, so each large activation tensor of a CPU
+  forward pass is page-faulted in again, every pass. For EfficientNet-Lite0 at batch 32 (the
+  insertion/deletion batch; its first activations are 51 MB) that made the forward pass
+  3.6x slower on this project's 2-core machine (118 -> 32 ms per image, single thread; two
+  thirds of the CPU time was kernel time) and 1.5x slower at batch 8. Keeping freed memory
+  in the heap (``M_MMAP_MAX=0``, trim threshold 1 GiB) removes those faults; the price is
+  that up to 1 GiB of freed memory stays with the process. Set ``LOTSLIB_TUNE_MALLOC=0``
+  to leave the allocator alone. No-op outside Linux/glibc.
+* channels-last memory format: opt-in (``load_model(..., channels_last=True)`` or
+  ``LOTSLIB_CHANNELS_LAST=1``). Measured on the 2-core CPU (float32, interleaved, min of
+  repeats): forward at batch 32 1.61x (Lite0) and 1.38x (ResNet-50) faster, LOTS at batch 4
+  1.10x / 1.18x, LOTS at batch 1 1.19x (Lite0, Lite2), Grad-CAM/Grad-CAM++ at batch 1 1.20x.
+  Off by default because the results are not bit-identical to the default layout (logits differ
+  by ~1e-5, LOTS images by < alpha after a few steps) and cached results do not record the layout.
+* bf16 autocast and ``torch.compile`` are not used: on CPU float32 is kept (bf16 autocast
+  measured 6-25x slower, compile 0.56-1.12x). ``experiments/gpu_protocol.py --channels-last
+  --amp`` measures channels-last and bf16 autocast on a GPU (speed-up and result change).
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import sys
+
+__all__ = ["tune_malloc", "malloc_tuned"]
+
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_MAX = -4
+_state = {"tuned": None}
+
+
+def malloc_tuned() -> bool:
+    """Whether :func:`tune_malloc` has changed the allocator in this process.
+
+    Returns
+    -------
+    bool
+        True once :func:`tune_malloc` has put its settings into effect, False before it
+        ran, where it was turned off, and outside Linux/glibc.
+    """
+    return bool(_state["tuned"])
+
+
+def tune_malloc(force: bool = False) -> bool:
+    """Keep large freed blocks in glibc's heap instead of unmapping them (idempotent).
+
+    Sets ``M_MMAP_MAX=0`` and a trim threshold of 1 GiB with ``mallopt``: up to 1 GiB of
+    freed memory stays with the process. Does nothing (returns False) outside Linux/glibc
+    or when the environment variable ``LOTSLIB_TUNE_MALLOC`` is ``0`` (unless ``force``).
+
+    Parameters
+    ----------
+    force : bool
+        Apply the settings even when ``LOTSLIB_TUNE_MALLOC=0``, and again when an earlier
+        call already decided. Default False.
+
+    Returns
+    -------
+    bool
+        True if the settings are in effect.
+    """
+    if _state["tuned"] is not None and not force:
+        return _state["tuned"]
+    ok = False
+    if (force or os.environ.get("LOTSLIB_TUNE_MALLOC", "1") != "0") and sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+            mallopt = libc.mallopt  # glibc (musl has none: AttributeError)
+            mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+            ok = bool(mallopt(_M_MMAP_MAX, 0)) and bool(mallopt(_M_TRIM_THRESHOLD, 1 << 30))
+        except (OSError, AttributeError):
+            ok = False
+    _state["tuned"] = ok
+    return ok
