@@ -10,6 +10,7 @@ runs ``lotslib.benchmark.run`` on it, and reads the thesis's tables from the pac
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -53,8 +54,13 @@ SCRIPT = textwrap.dedent("""
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
+    # the project's files, copied: setuptools writes build/ and *.egg-info beside the sources
+    src = tmp_path_factory.mktemp("src")
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy2(ROOT / name, src / name)
+    shutil.copytree(ROOT / "lotslib", src / "lotslib", ignore=shutil.ignore_patterns("__pycache__"))
     out = tmp_path_factory.mktemp("dist")
-    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", str(ROOT), "--no-deps", "--no-build-isolation",
+    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", str(src), "--no-deps", "--no-build-isolation",
                            "--no-index", "-q", "-w", str(out)], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     wheels = sorted(out.glob("lotslib-*.whl"))
