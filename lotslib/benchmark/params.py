@@ -16,6 +16,7 @@ from ..errors import ParameterError
 from ..paths import cache_root
 from ..method_registry import ALL_METHODS, check_params, get_method
 from ..metric_registry import check_metric_params, metric_defaults
+from ..params import as_params_dict
 
 __all__ = ["resolve_params", "METRIC_DEFAULTS", "DEFAULT_CACHE_DIR", "CACHE_VERSION", "id_seed", "model_fingerprint"]
 
@@ -45,10 +46,11 @@ def resolve_params(methods: Sequence[str], params: dict | None = None) -> dict:
     methods : Sequence of str
         The method keys.
     params : dict or None, optional
-        One dict per method key (``"lots"``'s apply to the LOTS target variants too, under
-        their own keys' overrides) and ``"metrics"`` (the registered metrics' parameters:
-        ``steps``, ``blur_kernel``, ``blur_sigma``, ``batch_size``); default None. LOTS's
-        ``target`` is set by the method key, not a parameter.
+        One dict per method key (``"lots"``: a dict or a :class:`lotslib.params.LotsParams`,
+        whose values apply to the LOTS target variants too, under their own keys' overrides)
+        and ``"metrics"`` (a dict or a :class:`lotslib.params.MetricParams`: the registered
+        metrics' parameters); default None. LOTS's ``target`` is set by the method key, not a
+        parameter.
 
     Returns
     -------
@@ -60,7 +62,7 @@ def resolve_params(methods: Sequence[str], params: dict | None = None) -> dict:
     lotslib.errors.ParameterError
         An unknown method or parameter name, or a bad value, before any compute.
     """
-    params = dict(params or {})
+    params = {k: as_params_dict(v) for k, v in dict(params or {}).items()}  # typed parameters to dicts
     unknown = sorted(set(params) - set(ALL_METHODS) - {"metrics"})
     if unknown:
         raise ParameterError(f"params has unknown key(s) {unknown}; use method keys {list(ALL_METHODS)} or 'metrics'.")
