@@ -18,7 +18,8 @@ from ..method_registry import ALL_METHODS, check_params, get_method
 from ..metric_registry import check_metric_params, metric_defaults
 from ..params import as_params_dict
 
-__all__ = ["resolve_params", "METRIC_DEFAULTS", "DEFAULT_CACHE_DIR", "CACHE_VERSION", "id_seed", "model_fingerprint"]
+__all__ = ["resolve_params", "cache_spec", "METRIC_DEFAULTS", "DEFAULT_CACHE_DIR", "CACHE_VERSION", "id_seed",
+           "model_fingerprint"]
 
 CACHE_VERSION = 1
 DEFAULT_CACHE_DIR = cache_root() / "benchmark"
@@ -95,6 +96,27 @@ def resolve_params(methods: Sequence[str], params: dict | None = None) -> dict:
     mp = check_metric_params(params.get("metrics", {}))
     out["metrics"] = {k: _jsonable(v) for k, v in mp.items()}
     return out
+
+
+def cache_spec(resolved: dict, method: str, model: str, weights: str, device: str, timing: str) -> dict:
+    """What keys one (model, method) of the benchmark's cache (:func:`lotslib.benchmark.store.key_for`).
+
+    Parameters
+    ----------
+    resolved : dict
+        :func:`resolve_params`' output: every parameter of the method and of the metrics.
+    method, model, weights, device, timing : str
+        The method key, the model's name and weights fingerprint, the device type and the
+        timing mode.
+
+    Returns
+    -------
+    dict
+        The spec (a reference-set fingerprint is added by the runner for the LOTS class/mean
+        variants).
+    """
+    return {"version": CACHE_VERSION, "model": model, "weights": weights, "method": method,
+            "params": resolved[method], "metrics": resolved["metrics"], "device": device, "timing": timing}
 
 
 def id_seed(base: int, image_id: str) -> int:
