@@ -19,7 +19,7 @@ from typing import Mapping
 
 from .errors import ParameterError
 from .lots import check_lots_params
-from .metrics import SCORES, check_fill, check_insdel_params
+from .metrics import DEFAULT_FILL, DEFAULT_SCORE, SCORES, check_fill, check_insdel_params
 from .tensors import is_int
 from .visualize import gaussian_kernel1d
 
@@ -125,8 +125,8 @@ class MetricParams(_Params):
     steps: int = 224
     blur_kernel: int = 11
     blur_sigma: float = 5.0
-    score: str = "original"
-    fill: str = "black"
+    score: str = DEFAULT_SCORE
+    fill: str = DEFAULT_FILL
     batch_size: int = 32
 
     def __post_init__(self):
