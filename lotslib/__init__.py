@@ -15,7 +15,7 @@ data              image sources: embedded photos, labelled folders, ImageNet val
 lots              LOTS, Algorithm 1, batched, with per-sample stopping and snapshots
 targets           feature targets F_t (zero, another image, class reference, class mean)
 visualize         Algorithm 2 (the LOTS map) and the views built on maps
-method_registry   the Method records: key, name, defaults, compute; register your own
+method_registry   the Method records: key, name, defaults, order, compute; register your own
 cams              the six CAM methods (pytorch-grad-cam) and their registration
 baselines         the image-only baseline: Sobel edges blurred like the LOTS map
 lots_explainer    LOTS as an explanation method (zero, class and mean targets)
@@ -23,7 +23,8 @@ lots_targets      LOTS down the class logit, toward another class, on one cell o
 receptive_field   a cell's activation, receptive field box and grid; a map's mass inside a box
 explain           explain(method, model, x) for every registered method
 metrics           the metric formulas: Average Drop/Increase, Coherency, Insertion/Deletion
-metric_registry   the Metric objects: name, unit, direction, batch computation
+metric_registry   the Metric objects: key, name, defaults, order, unit, direction, batch computation
+params            the typed LOTS and metric parameters (LotsParams, MetricParams): defaults once, checked
 focus             Focus (Arias-Duart et al. 2022): 2x2 mosaics of photos, the class's share of the map
 sanity            sanity checks: cascading model randomisation, random logit (Adebayo et al. 2018)
 stats             bootstrap intervals and paired tests
@@ -49,8 +50,8 @@ from .errors import (  # noqa: F401
 from .lots import LotsResult, LotsTrace, lots  # noqa: F401
 from .models import known_models, load_model, wrap  # noqa: F401
 from .visualize import lots_map  # noqa: F401
-from .method_registry import ALL_METHODS, METHODS, Method, register  # noqa: F401
-from . import cams, baselines, lots_explainer, lots_targets  # noqa: F401,E402  (register the built-in methods, in table order)
+from .method_registry import ALL_METHODS, METHODS, Method, register_method  # noqa: F401
+from . import cams, baselines, lots_explainer, lots_targets  # noqa: F401,E402  (register the built-in methods; each record's order is the table order)
 from .explain import explain, explain_with_info  # noqa: F401
 
 __version__ = "0.1.0"

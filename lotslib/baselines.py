@@ -27,14 +27,15 @@ import numpy as np
 import torch
 from skimage.filters import sobel
 
-from .method_registry import Method, register
+from .method_registry import TABLE_METHODS, Method, register_method
+from .params import LotsParams
 from .tensors import check_pixels
 from .visualize import gaussian_blur, gaussian_kernel1d, minmax, to_gray
 
 __all__ = ["EDGE_DEFAULTS", "sobel_magnitude", "edge_maps", "edge_compute"]
 
 #: the edge map's parameters: the blur of the LOTS map (thesis: 49 x 49, sigma from the size)
-EDGE_DEFAULTS = {"filter_size": 49, "sigma": None, "batch_size": None}
+EDGE_DEFAULTS = {"filter_size": LotsParams.filter_size, "sigma": LotsParams.sigma, "batch_size": None}
 
 
 def sobel_magnitude(x: torch.Tensor) -> torch.Tensor:
@@ -119,7 +120,7 @@ def _check(p: dict) -> None:
     gaussian_kernel1d(p["filter_size"], p["sigma"])  # a ParameterError naming the bad value
 
 
-register(Method("edge", "Sobel edges", edge_compute, defaults=dict(EDGE_DEFAULTS), tables={"5.2": "Sobel edges"},
-                baseline=True, image_only=True, check=_check,
-                description="Sobel magnitude of the image, blurred like the LOTS map (an image-only baseline)"),
-         replace=True)
+register_method(Method("edge", "Sobel edges", edge_compute, defaults=dict(EDGE_DEFAULTS),
+                       tables={TABLE_METHODS: "Sobel edges"}, baseline=True, image_only=True, check=_check, order=70,
+                       description="Sobel magnitude of the image, blurred like the LOTS map (an image-only baseline)"),
+                replace=True)

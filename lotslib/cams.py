@@ -54,7 +54,7 @@ from pytorch_grad_cam.base_cam import BaseCAM
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
 from .errors import ParameterError
-from .method_registry import Method, get_method, register
+from .method_registry import TABLE_METHODS, Method, get_method, register_method
 from .tensors import is_int
 
 __all__ = [
@@ -294,7 +294,7 @@ class CamCompute:
 
 def cam_method(key: str, name: str, cam_class: type, defaults: dict | None = None, cam_kwargs=None,
                stochastic: bool = False, check=None, tables: dict | None = None, baseline: bool = False,
-               description: str = "") -> Method:
+               description: str = "", order: int = 1000) -> Method:
     """Register a CAM method: a pytorch-grad-cam class (or a ``BaseCAM`` subclass) under ``key``.
 
     Parameters
@@ -314,22 +314,25 @@ def cam_method(key: str, name: str, cam_class: type, defaults: dict | None = Non
     check : Callable or None, optional
         Validates the resolved parameters (default None: no extra check).
     tables : dict or None, optional
-        Thesis table -> row label (default None: a row in Table 5.2 named ``name``).
+        Thesis table -> row label (default None: a row named ``name`` in Table 5.2,
+        :data:`~lotslib.method_registry.TABLE_METHODS`).
     baseline : bool, optional
         Whether the method is a baseline (default False).
     description : str, optional
         A one-line description (default ``""``).
+    order : int, optional
+        The method's place among the tables' rows (default 1000: after the built-in ones).
 
     Returns
     -------
     lotslib.method_registry.Method
         The registered method (an existing one under ``key`` is replaced).
     """
-    return register(
+    return register_method(
         Method(key, name, CamCompute(cam_class, cam_kwargs or _no_kwargs),
                defaults=dict(defaults or {"batch_size": None}),
-               stochastic=stochastic, tables=dict(tables if tables is not None else {"5.2": name}), check=check,
-               baseline=baseline, description=description),
+               stochastic=stochastic, tables=dict(tables if tables is not None else {TABLE_METHODS: name}), check=check,
+               baseline=baseline, description=description, order=order),
         replace=True,
     )
 
@@ -371,14 +374,14 @@ def _check_smoothgrad(p: dict) -> None:
 
 cam_method("random", "Random-CAM", SeededRandomCAM, {"seed": 0, "batch_size": None},
            cam_kwargs=lambda p, seeds: {"seeds": seeds}, stochastic=True, baseline=True,
-           description="channel weights drawn uniformly from [-1, 1] (the baseline)")
-cam_method("gradcam", "Grad-CAM", GradCAM, description="Selvaraju et al. 2017")
-cam_method("gradcampp", "Grad-CAM++", GradCAMPlusPlus, description="Chattopadhyay et al. 2018")
+           description="channel weights drawn uniformly from [-1, 1] (the baseline)", order=10)
+cam_method("gradcam", "Grad-CAM", GradCAM, description="Selvaraju et al. 2017", order=20)
+cam_method("gradcampp", "Grad-CAM++", GradCAMPlusPlus, description="Chattopadhyay et al. 2018", order=30)
 # Noise: 15 % of the image's value range (SmoothGrad's recommended 10-20 %, Smilkov et al.
 # 2017), 25 noisy copies; the thesis does not state its values.
 cam_method("smoothgradcampp", "SmoothGrad-CAM++", SmoothGradCAMPlusPlus,
            {"n_samples": 25, "noise_level": 0.15, "seed": 0, "batch_size": None},
            cam_kwargs=lambda p, seeds: {"n_samples": p["n_samples"], "noise_level": p["noise_level"], "seeds": seeds},
-           stochastic=True, check=_check_smoothgrad, description="Omeiza et al. 2019")
-cam_method("layercam", "Layer-CAM", LayerCAM, description="Jiang et al. 2021")
-cam_method("hirescam", "HiRes-CAM", HiResCAM, description="Draelos & Carin 2020")
+           stochastic=True, check=_check_smoothgrad, description="Omeiza et al. 2019", order=40)
+cam_method("layercam", "Layer-CAM", LayerCAM, description="Jiang et al. 2021", order=50)
+cam_method("hirescam", "HiRes-CAM", HiResCAM, description="Draelos & Carin 2020", order=60)

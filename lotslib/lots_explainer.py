@@ -26,40 +26,22 @@ import warnings
 import torch
 
 from .errors import ParameterError
-from .lots import check_lots_params, lots
+from .lots import lots
 from .lots_store import active_store, store_results
-from .method_registry import Method, MethodOutput, register
-from .visualize import gaussian_kernel1d, lots_map
+from .method_registry import TABLE_METHODS, TABLE_TARGETS, Method, MethodOutput, register_method
+from .params import LotsParams, defaults_of
+from .visualize import lots_map
 
 __all__ = ["LOTS_DEFAULTS", "lots_compute"]
 
-#: The thesis's set-up of section 5.1 -- 500 iterations, tau 0.1, alpha 1/255, zero F_t, 49x49
-#: blur; the plateau early stop (``patience``) is off, as in the thesis protocol.
-LOTS_DEFAULTS = {
-    "iters": 500,
-    "tau": 0.1,
-    "alpha": 1 / 255,
-    "alpha_final": None,
-    "target": "zero",
-    "layer": "logits",
-    "distance": "euclidean",
-    "filter_size": 49,
-    "sigma": None,
-    "batch_size": None,
-    "patience": None,
-    "min_delta": 1e-3,
-}
+#: The thesis's set-up of section 5.1 (:class:`lotslib.params.LotsParams`' defaults: 500
+#: iterations, tau 0.1, alpha 1/255, 49x49 blur, the plateau early stop off) and the zero F_t.
+LOTS_DEFAULTS = {**defaults_of(LotsParams), "target": "zero"}
 
 
 def _check(p: dict, allow_missing_target: bool = False) -> None:
-    check_lots_params(p["iters"], p["tau"], p["alpha"], p["distance"], p["batch_size"], p["patience"], p["min_delta"])
-    gaussian_kernel1d(p["filter_size"], p["sigma"])  # raises ParameterError on a bad filter
-    af = p["alpha_final"]
-    if af is not None and not (isinstance(af, (int, float)) and not isinstance(af, bool) and 0 < af < float("inf")):
-        raise ParameterError(f"alpha_final={af!r}: must be a finite number > 0, or None (a constant alpha).")
-    if p["layer"] not in ("logits", "penultimate"):
-        raise ParameterError(f"layer={p['layer']!r}: choose 'logits' or 'penultimate'.")
-    t = p["target"]
+    LotsParams.from_dict({k: p[k] for k in LOTS_DEFAULTS if k in p and k != "target"})  # validates
+    t = p.get("target")
     if t is None and allow_missing_target:
         return
     if not (isinstance(t, torch.Tensor) or t == "zero"):
@@ -120,12 +102,14 @@ def lots_compute(model, x: torch.Tensor, targets: torch.Tensor, params: dict) ->
     return MethodOutput(maps, trace=res.trace, x_adv=res.x_adv)
 
 
-register(Method("lots", "LOTS", lots_compute, defaults=dict(LOTS_DEFAULTS), tables={"5.2": "LOTS", "5.1": "Zero F_t"},
-                feature_target="zero", check=_check,
-                description="Rozsa, Günther & Boult 2017; the map of Weber 2023, Algorithm 2"), replace=True)
-register(Method("lots_class", "LOTS (class F_t)", lots_compute, defaults={**LOTS_DEFAULTS, "target": None},
-                tables={"5.1": "Class F_t"}, feature_target="class", check=_check_variant,
-                description="LOTS toward the features of another image of the class"), replace=True)
-register(Method("lots_mean", "LOTS (mean F_t)", lots_compute, defaults={**LOTS_DEFAULTS, "target": None},
-                tables={"5.1": "Mean F_t"}, feature_target="mean", check=_check_variant,
-                description="LOTS toward the mean features of the class's other images"), replace=True)
+register_method(Method("lots", "LOTS", lots_compute, defaults=dict(LOTS_DEFAULTS),
+                       tables={TABLE_METHODS: "LOTS", TABLE_TARGETS: "Zero F_t"}, feature_target="zero", check=_check,
+                       description="Rozsa, Günther & Boult 2017; the map of Weber 2023, Algorithm 2", order=80),
+                replace=True)
+register_method(Method("lots_class", "LOTS (class F_t)", lots_compute, defaults={**LOTS_DEFAULTS, "target": None},
+                       tables={TABLE_TARGETS: "Class F_t"}, feature_target="class", check=_check_variant,
+                       description="LOTS toward the features of another image of the class", order=90), replace=True)
+register_method(Method("lots_mean", "LOTS (mean F_t)", lots_compute, defaults={**LOTS_DEFAULTS, "target": None},
+                       tables={TABLE_TARGETS: "Mean F_t"}, feature_target="mean", check=_check_variant,
+                       description="LOTS toward the mean features of the class's other images", order=100),
+                replace=True)

@@ -53,8 +53,9 @@ import torch
 from .errors import DatasetError, ParameterError
 from .lots import LocationObjective, LogitObjective, check_logit_params, lots
 from .lots_explainer import LOTS_DEFAULTS, lots_compute
+from .params import LotsParams
 from .lots_store import active_store, record_passes
-from .method_registry import Method, MethodOutput, get_method, register
+from .method_registry import TABLE_METHODS, Method, MethodOutput, get_method, register_method
 from .receptive_field import cam_activation, cell_boxes, grid_cells, receptive_field_boxes
 from .tensors import check_pixels, model_device
 from .visualize import lots_map
@@ -63,6 +64,7 @@ __all__ = ["LOTS_LOGIT_DEFAULTS", "LOTS_OTHER_DEFAULTS", "LOCATION_DEFAULTS", "l
            "other_class_reference", "other_class_target", "location_maps", "location_boxes"]
 
 _FEATURE_KEYS = ("target", "layer", "distance", "tau")  # the feature objective's own parameters
+_STEP_KEYS = [k for k in LOTS_DEFAULTS if k not in _FEATURE_KEYS]
 
 #: the LOTS step parameters of :data:`lotslib.lots_explainer.LOTS_DEFAULTS` (500 iterations, alpha
 #: 1/255, 49x49 blur, no plateau stop) without the feature target's ``target``, ``layer``,
@@ -99,14 +101,7 @@ def _step_params(p: dict) -> dict:
 
 def _check_steps(p: dict, tau: float = 0.0) -> None:
     """The checks of the step and map parameters every objective shares (``tau`` for the location's)."""
-    from .lots import check_lots_params
-    from .visualize import gaussian_kernel1d
-
-    check_lots_params(p["iters"], tau, p["alpha"], "euclidean", p["batch_size"], p["patience"], p["min_delta"])
-    gaussian_kernel1d(p["filter_size"], p["sigma"])
-    af = p["alpha_final"]
-    if af is not None and not (isinstance(af, (int, float)) and not isinstance(af, bool) and 0 < af < float("inf")):
-        raise ParameterError(f"alpha_final={af!r}: must be a finite number > 0, or None (a constant alpha).")
+    LotsParams.from_dict({**{k: p[k] for k in _STEP_KEYS}, "tau": tau})  # validates
 
 
 def _check_logit(p: dict) -> None:
@@ -323,10 +318,11 @@ def location_boxes(model, x: torch.Tensor, grid: int = 7, kind: str = "receptive
     return receptive_field_boxes(model, cells, size=int(hh), probes=probes, seed=seed)
 
 
-register(Method("lots_logit", "LOTS (class logit)", lots_logit_compute, defaults=dict(LOTS_LOGIT_DEFAULTS),
-                tables={"5.2": "LOTS (class logit)"}, feature_target="logit", check=_check_logit,
-                description="LOTS down the explained class's logit (FAME's L_cls, Zhang & Günther 2026)"), replace=True)
-register(Method("lots_other", "LOTS (other class)", lots_compute, defaults=dict(LOTS_OTHER_DEFAULTS),
-                feature_target="other", check=get_method("lots_class").check,
-                description="LOTS toward the logits of a reference image of another class (Weber 2023, ch. 6)"),
-         replace=True)
+register_method(Method("lots_logit", "LOTS (class logit)", lots_logit_compute, defaults=dict(LOTS_LOGIT_DEFAULTS),
+                       tables={TABLE_METHODS: "LOTS (class logit)"}, feature_target="logit", check=_check_logit,
+                       description="LOTS down the explained class's logit (FAME's L_cls, Zhang & Günther 2026)",
+                       order=110), replace=True)
+register_method(Method("lots_other", "LOTS (other class)", lots_compute, defaults=dict(LOTS_OTHER_DEFAULTS),
+                       feature_target="other", check=get_method("lots_class").check,
+                       description="LOTS toward the logits of a reference image of another class (Weber 2023, ch. 6)",
+                       order=120), replace=True)

@@ -4,15 +4,15 @@ A record holds everything the rest of lotslib needs to know about a method: its 
 name, documented defaults, whether it draws random numbers, the tables it has a row in, and
 the callable that computes its maps. :func:`lotslib.explain.explain`, the benchmark, the
 Coherency metric, the tables and the command line read names, keys and defaults from here,
-so adding a method is one :func:`register` call next to its compute function (or a
+so adding a method is one :func:`register_method` call next to its compute function (or a
 pytorch-grad-cam ``BaseCAM`` subclass wrapped in :class:`lotslib.cams.CamCompute`)::
 
-    from lotslib.method_registry import Method, register
+    from lotslib.method_registry import Method, register_method
 
     def sobel_maps(model, x, targets, params):  # (N,3,H,W) in [0,1] -> (N,H,W)
         ...
 
-    register(Method("sobel", "Sobel edges", sobel_maps, defaults={"batch_size": None}))
+    register_method(Method("sobel", "Sobel edges", sobel_maps, defaults={"batch_size": None}))
 
 The built-in methods are registered when ``lotslib`` is imported: the six CAM methods in
 :mod:`lotslib.cams`, LOTS and its Table 5.1 target variants in :mod:`lotslib.lots_explainer`.
@@ -35,8 +35,10 @@ __all__ = [
     "Method",
     "MethodOutput",
     "MethodNames",
-    "register",
-    "unregister",
+    "register_method",
+    "unregister_method",
+    "TABLE_METHODS",
+    "TABLE_TARGETS",
     "get_method",
     "method_keys",
     "method_names",
@@ -46,6 +48,11 @@ __all__ = [
     "ALL_METHODS",
     "CAM_METHODS",
 ]
+
+
+#: the thesis's table ids: Table 5.2 compares the methods, Table 5.1 the LOTS feature targets
+TABLE_METHODS = "5.2"
+TABLE_TARGETS = "5.1"
 
 
 @dataclass
@@ -90,8 +97,8 @@ class Method:
         True when the map depends on random numbers drawn from ``seed`` (Coherency then draws
         the second map with a shifted seed, as an independent call would).
     tables : dict
-        Table id -> row label, for the tables the method has a row in: ``"5.2"`` (the method
-        comparison, :data:`METHODS`) and ``"5.1"`` (LOTS targets).
+        Table id -> row label, for the tables the method has a row in: :data:`TABLE_METHODS`
+        (the method comparison, :data:`METHODS`) and :data:`TABLE_TARGETS` (LOTS targets).
     feature_target : str or None
         For LOTS variants: which feature target the benchmark builds for it (``"zero"``,
         ``"class"``, ``"mean"``, ``"other"``: another class's image, or ``"logit"``: none, the
@@ -109,6 +116,9 @@ class Method:
         done by :func:`check_params`).
     description : str
         One line on the method and its reference.
+    order : int
+        The method's place among the tables' rows (the registry is sorted by it, then by
+        registration); a method that sets none comes after the built-in ones.
     """
 
     key: str
@@ -122,6 +132,7 @@ class Method:
     image_only: bool = False
     check: Callable | None = field(default=None, repr=False)
     description: str = ""
+    order: int = 1000
 
     @property
     def is_lots(self) -> bool:
@@ -132,8 +143,14 @@ class Method:
 _REGISTRY: dict[str, Method] = {}
 
 
-def register(method: Method, replace: bool = False) -> Method:
-    """Add ``method`` to the registry (in registration order, which is the tables' row order).
+def _sorted() -> list[Method]:
+    """The registered methods by ``order``, then registration: the tables' row order."""
+    pos = {k: i for i, k in enumerate(_REGISTRY)}
+    return sorted(_REGISTRY.values(), key=lambda m: (m.order, pos[m.key]))
+
+
+def register_method(method: Method, replace: bool = False) -> Method:
+    """Add ``method`` to the registry (its ``order`` places it among the tables' rows).
 
     Parameters
     ----------
@@ -156,7 +173,7 @@ def register(method: Method, replace: bool = False) -> Method:
         that is not callable).
     """
     if not isinstance(method, Method):
-        raise ParameterError(f"register() takes a lotslib.method_registry.Method; got {type(method).__name__}.")
+        raise ParameterError(f"register_method() takes a lotslib.method_registry.Method; got {type(method).__name__}.")
     if not method.key or not method.key.replace("_", "").isalnum():
         raise ParameterError(f"method key {method.key!r}: use letters, digits and underscores.")
     if method.key in _REGISTRY and not replace:
@@ -169,7 +186,7 @@ def register(method: Method, replace: bool = False) -> Method:
     return method
 
 
-def unregister(key: str) -> None:
+def unregister_method(key: str) -> None:
     """Remove a method (tests register toy methods and remove them again).
 
     Parameters
@@ -206,23 +223,23 @@ def get_method(key) -> Method:
 
 
 def method_keys(table: str | None = None) -> list[str]:
-    """Registered keys in registration order; only those with a row in ``table`` if given.
+    """Registered keys in the tables' order; only those with a row in ``table`` if given.
 
     Parameters
     ----------
     table : str or None
-        A table id (``"5.2"``, ``"5.1"``); None (the default) = every method.
+        A table id (:data:`TABLE_METHODS`, :data:`TABLE_TARGETS`); None (the default) = every method.
 
     Returns
     -------
     list of str
-        The keys, in registration order.
+        The keys, in the tables' order.
     """
-    return [k for k, m in _REGISTRY.items() if table is None or table in m.tables]
+    return [m.key for m in _sorted() if table is None or table in m.tables]
 
 
 def method_names(table: str | None = None) -> dict[str, str]:
-    """``{key: display name}`` in registration order (only ``table``'s rows if given).
+    """``{key: display name}`` in the tables' order (only ``table``'s rows if given).
 
     Parameters
     ----------
@@ -240,7 +257,7 @@ def method_names(table: str | None = None) -> dict[str, str]:
 class MethodNames(Mapping):
     """A live, read-only ``{key: display name}`` view of the registry (a filter on records).
 
-    It always reflects the methods registered now, in registration order, so a method
+    It always reflects the methods registered now, in the tables' order, so a method
     registered later shows up in every table and menu built from it.
 
     Parameters
@@ -256,7 +273,7 @@ class MethodNames(Mapping):
         self.__doc__ = doc or self.__doc__
 
     def _items(self) -> list[tuple[str, str]]:
-        return [(k, m.name) for k, m in _REGISTRY.items() if self._keep(m)]
+        return [(m.key, m.name) for m in _sorted() if self._keep(m)]
 
     def __getitem__(self, key: str) -> str:
         for k, name in self._items():
@@ -275,11 +292,11 @@ class MethodNames(Mapping):
 
 
 #: the method comparison of thesis Table 5.2 -- key -> display name, Random-CAM first, LOTS last
-METHODS = MethodNames(lambda m: "5.2" in m.tables)
+METHODS = MethodNames(lambda m: TABLE_METHODS in m.tables)
 #: every registered method (Table 5.2's plus the LOTS target variants) -> display name
 ALL_METHODS = MethodNames(lambda m: True)
 #: Table 5.2's methods that are not LOTS and use the model (the CAM methods; not the image-only baselines)
-CAM_METHODS = MethodNames(lambda m: "5.2" in m.tables and not m.is_lots and not m.image_only)
+CAM_METHODS = MethodNames(lambda m: TABLE_METHODS in m.tables and not m.is_lots and not m.image_only)
 
 
 def default_params(method) -> dict:

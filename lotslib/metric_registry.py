@@ -27,13 +27,11 @@ import numpy as np
 import torch
 
 from .errors import ParameterError
+from .params import MetricParams, as_params_dict, defaults_of
 from .metrics import (
-    SCORES,
     CoherencyResult,
     Confidence,
     InsertionDeletion,
-    check_fill,
-    check_insdel_params,
     coherency_details,
     confidence_change,
     insertion_deletion,
@@ -104,13 +102,13 @@ class ScoreBatch:
     def confidence(self) -> Confidence:
         """Class probabilities on the images and on the explanation maps (computed once)."""
         return confidence_change(self.model, self.x, self.maps, self.classes, batch_size=self.params["batch_size"],
-                                 fill=self.params.get("fill", "black"))
+                                 fill=self.params.get("fill", MetricParams.fill))
 
     @cached_property
     def coherency(self) -> CoherencyResult:
         """The method's maps of the explanation maps and their correlation (computed once)."""
         return coherency_details(self.method, self.model, self.x, self.maps, self.classes,
-                                 fill=self.params.get("fill", "black"), **self.method_params)
+                                 fill=self.params.get("fill", MetricParams.fill), **self.method_params)
 
     @cached_property
     def insertion_deletion(self) -> InsertionDeletion:
@@ -118,7 +116,7 @@ class ScoreBatch:
         p = self.params
         return insertion_deletion(self.model, self.x, self.maps, self.classes, steps=p["steps"],
                                   blur_kernel=p["blur_kernel"], blur_sigma=p["blur_sigma"], batch_size=p["batch_size"],
-                                  score=p.get("score", "original"))
+                                  score=p.get("score", MetricParams.score))
 
     @cached_property
     def road(self) -> RoadResult:
@@ -148,8 +146,12 @@ class Metric:
         The table value is ``mean(column) * scale`` (Average Increase: share of images x 100).
     has_curves : bool
         True where the metric is an area under a curve that the benchmark keeps.
-    params : dict
-        The metric's own parameters and their defaults (shared names share one value).
+    defaults : dict
+        The metric's own parameters and their defaults (shared names share one value; the
+        built-in metrics' come from :class:`lotslib.params.MetricParams`).
+    order : int
+        The metric's place among the columns of the tables (:data:`METRICS` is sorted by it,
+        then by registration); a metric that sets none comes after the built-in ones.
     """
 
     key: ClassVar[str]
@@ -161,7 +163,8 @@ class Metric:
     column: ClassVar[str] = ""
     scale: ClassVar[float] = 1.0
     has_curves: ClassVar[bool] = False
-    params: ClassVar[dict] = {"batch_size": 32}
+    defaults: ClassVar[dict] = defaults_of(MetricParams, "batch_size")
+    order: ClassVar[int] = 1000
 
     @property
     def col(self) -> str:
@@ -198,10 +201,7 @@ class _FillMetric(Metric):
     becomes (``"black"``: ``x * map``, the thesis; ``"mean"``: the model's mean colour,
     :func:`lotslib.metrics.masked_image`)."""
 
-    params: ClassVar[dict] = {"fill": "black", "batch_size": 32}
-
-    def check(self, params: dict) -> None:
-        check_fill(params["fill"])
+    defaults: ClassVar[dict] = defaults_of(MetricParams, "fill", "batch_size")
 
 
 class AverageDrop(_FillMetric):
@@ -212,6 +212,7 @@ class AverageDrop(_FillMetric):
     The rows also keep ``y`` and ``o``."""
 
     key, name, short, higher_is_better, column = "avg_drop", "Average Drop", "Avg Drop", False, "avg_drop"
+    order = 10
 
     def compute(self, batch: ScoreBatch) -> MetricValues:
         c = batch.confidence
@@ -225,6 +226,7 @@ class AverageIncrease(_FillMetric):
     table shows the share of images with an increase, in %."""
 
     key, name, short, higher_is_better = "avg_increase", "Average Increase", "Avg Increase", True
+    order = 20
     column, scale = "increase", 100.0
 
     def compute(self, batch: ScoreBatch) -> MetricValues:
@@ -240,6 +242,7 @@ class Coherency(_FillMetric):
     (:func:`lotslib.metrics.pearson_coherency`)."""
 
     key, name, short, higher_is_better, column = "coherency", "Coherency", "Coherency", True, "coherency"
+    order = 30
     category = "robustness"
 
     def compute(self, batch: ScoreBatch) -> MetricValues:
@@ -271,14 +274,8 @@ def recorded_column(column: str, param: str, value) -> str:
 
 
 class _InsDelMetric(Metric):
-    params: ClassVar[dict] = {"steps": 224, "blur_kernel": 11, "blur_sigma": 5.0, "score": "original", "batch_size": 32}
+    defaults: ClassVar[dict] = defaults_of(MetricParams, "steps", "blur_kernel", "blur_sigma", "score", "batch_size")
     has_curves = True
-
-    def check(self, params: dict) -> None:
-        check_insdel_params(params["steps"], params["blur_kernel"], params["blur_sigma"], params["batch_size"])
-        if params["score"] not in SCORES:
-            raise ParameterError(f"score={params['score']!r}: choose 'original' (the top-1 class of the original "
-                                 f"image at every step, the default) or 'max' (the highest class probability).")
 
     def compute(self, batch: ScoreBatch) -> MetricValues:
         """The AUCs of the ``key`` curve (``"insertion"`` or ``"deletion"``) from the batch's
@@ -299,6 +296,7 @@ class Insertion(_InsDelMetric):
     probability at each step (:func:`lotslib.metrics.insertion_deletion`)."""
 
     key, name, short, higher_is_better, column = "insertion", "Insertion", "Insertion", True, "insertion"
+    order = 40
 
 
 class Deletion(_InsDelMetric):
@@ -308,25 +306,30 @@ class Deletion(_InsDelMetric):
     (as in :class:`Insertion`); the score is the area under the class probability, in %."""
 
     key, name, short, higher_is_better, column = "deletion", "Deletion", "Deletion", False, "deletion"
+    order = 50
 
 
 class _Registry(Mapping):
-    """``{key: Metric}`` in registration order (the tables' column order)."""
+    """``{key: Metric}`` sorted by :attr:`Metric.order`, then registration (the tables' column order)."""
 
     def __init__(self):
         self._d: dict[str, Metric] = {}
+
+    def _sorted(self) -> list[str]:
+        pos = {k: i for i, k in enumerate(self._d)}
+        return sorted(self._d, key=lambda k: (self._d[k].order, pos[k]))
 
     def __getitem__(self, key: str) -> Metric:
         return self._d[key]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(list(self._d))
+        return iter(self._sorted())
 
     def __len__(self) -> int:
         return len(self._d)
 
     def __repr__(self) -> str:
-        return f"METRICS({list(self._d)})"
+        return f"METRICS({self._sorted()})"
 
 
 #: the registered metrics, in the thesis's column order (Table 5.2)
@@ -339,7 +342,7 @@ def register_metric(metric: Metric, replace: bool = False) -> Metric:
     Parameters
     ----------
     metric : Metric
-        The metric instance.
+        The metric instance; its ``order`` places it among the tables' columns.
     replace : bool, optional
         Replace a metric registered under the same key (default False).
 
@@ -435,18 +438,19 @@ def metric_defaults(metrics=None) -> dict:
     """
     out: dict = {}
     for m in (METRICS.values() if metrics is None else [get_metric(k) for k in metrics]):
-        for k, v in m.params.items():
+        for k, v in m.defaults.items():
             out.setdefault(k, v)
     return out
 
 
-def check_metric_params(params: dict | None = None, metrics=None) -> dict:
+def check_metric_params(params=None, metrics=None) -> dict:
     """``params`` merged over :func:`metric_defaults`, validated before any compute.
 
     Parameters
     ----------
-    params : dict or None, optional
-        Metric parameters to override the defaults (default None: the defaults).
+    params : dict, lotslib.params.MetricParams or None, optional
+        Metric parameters to override the defaults (default None: the defaults); the built-in
+        ones are validated by constructing a :class:`~lotslib.params.MetricParams`.
     metrics : Sequence of str or None, optional
         Metric keys whose parameters apply (default None: all registered metrics).
 
@@ -461,16 +465,14 @@ def check_metric_params(params: dict | None = None, metrics=None) -> dict:
         Unknown names and bad values (e.g. ``batch_size`` not a positive integer).
     """
     defaults = metric_defaults(metrics)
-    p = {**defaults, **dict(params or {})}
+    p = {**defaults, **as_params_dict(params)}
     unknown = sorted(set(p) - set(defaults))
     if unknown:
         raise ParameterError(f"params['metrics'] has unknown key(s) {unknown}; it takes {sorted(defaults)}.")
+    typed = set(MetricParams.__dataclass_fields__)
+    MetricParams.from_dict({k: v for k, v in p.items() if k in typed})  # validates the built-in parameters
     for m in (METRICS.values() if metrics is None else [get_metric(k) for k in metrics]):
         m.check(p)
-    if not (isinstance(p["batch_size"], (int, np.integer)) and not isinstance(p["batch_size"], bool)
-            and p["batch_size"] >= 1):
-        raise ParameterError(f"batch_size={p['batch_size']!r}: must be a positive integer "
-                             f"(perturbed images per forward pass).")
     return p
 
 
@@ -587,7 +589,7 @@ class _RoadMetric(Metric):
     a sparse imputation system per image and percentile, about 5 s per image and method at
     224 px on one CPU core, so it is not registered by default (:data:`ROAD_METRICS`)."""
 
-    params: ClassVar[dict] = {"road_percentiles": ROAD_PERCENTILES, "batch_size": 32}
+    defaults: ClassVar[dict] = {"road_percentiles": ROAD_PERCENTILES, **defaults_of(MetricParams, "batch_size")}
 
     def check(self, params: dict) -> None:
         _check_percentiles(params["road_percentiles"])
@@ -599,6 +601,7 @@ class RoadMostRelevantFirst(_RoadMetric):
     :data:`ROAD_PERCENTILES` (10 % to 90 % of the pixels removed)."""
 
     key, name, short, higher_is_better = "road_morf", "ROAD most relevant first", "ROAD MoRF", False
+    order = 60
 
     def compute(self, batch: ScoreBatch) -> MetricValues:
         r = batch.road
@@ -610,6 +613,7 @@ class RoadLeastRelevantFirst(_RoadMetric):
     removing the least relevant pixels first."""
 
     key, name, short, higher_is_better = "road_lerf", "ROAD least relevant first", "ROAD LeRF", True
+    order = 70
 
     def compute(self, batch: ScoreBatch) -> MetricValues:
         r = batch.road
@@ -621,6 +625,7 @@ class RoadCombined(_RoadMetric):
     (pytorch-grad-cam's ``ROADCombined``)."""
 
     key, name, short, higher_is_better = "road", "ROAD combined", "ROAD", True
+    order = 80
 
     def compute(self, batch: ScoreBatch) -> MetricValues:
         r = batch.road

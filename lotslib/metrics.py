@@ -168,8 +168,11 @@ class Confidence:
         return increase(self.y, self.o)
 
 
+#: the ``fill`` and ``score`` conventions; the first of each is the default (written here once:
+#: :class:`lotslib.params.MetricParams` and the functions below take it from here)
 FILLS = ("black", "mean")
 SCORES = ("original", "max")
+DEFAULT_FILL, DEFAULT_SCORE = FILLS[0], SCORES[0]
 
 
 def check_fill(fill) -> None:
@@ -194,7 +197,7 @@ def check_fill(fill) -> None:
                              f"times the map: masked pixels take the model's mean colour).")
 
 
-def masked_image(model, x: torch.Tensor, maps: torch.Tensor, fill: str = "black") -> torch.Tensor:
+def masked_image(model, x: torch.Tensor, maps: torch.Tensor, fill: str = DEFAULT_FILL) -> torch.Tensor:
     """The explanation map as an image the model sees.
 
     Parameters
@@ -228,7 +231,7 @@ def masked_image(model, x: torch.Tensor, maps: torch.Tensor, fill: str = "black"
 
 
 def confidence_change(model, x: torch.Tensor, maps: torch.Tensor, classes, batch_size: int = 32,
-                      fill: str = "black") -> Confidence:
+                      fill: str = DEFAULT_FILL) -> Confidence:
     """Per-image ``Y_c`` (softmax on ``x``) and ``O_c`` (softmax on the explanation map).
 
     Parameters
@@ -417,7 +420,7 @@ class CoherencyResult:
 _RESEED = 1_000_003  # offset of the second draw of a random method's seed
 
 
-def coherency_details(method, model, x: torch.Tensor, maps: torch.Tensor, classes, fill: str = "black",
+def coherency_details(method, model, x: torch.Tensor, maps: torch.Tensor, classes, fill: str = DEFAULT_FILL,
                       **params) -> CoherencyResult:
     """Coherency (Poppi et al. 2021) with its flags and the second maps.
 
@@ -638,7 +641,7 @@ def insertion_deletion(
     blur_sigma: float = 5.0,
     batch_size: int = 32,
     progress: bool = False,
-    score: str = "original",
+    score: str = DEFAULT_SCORE,
 ) -> InsertionDeletion:
     """Insertion and deletion curves and AUCs (Petsiuk et al. 2018) of ``maps`` for ``classes``.
 

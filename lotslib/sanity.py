@@ -741,7 +741,7 @@ def score_maps(model, x: torch.Tensor, maps: dict, classes, metrics: Sequence[st
     chosen = [_metric(k) for k in metrics]
     defaults: dict = {}
     for m in chosen:
-        for k, v in m.params.items():
+        for k, v in m.defaults.items():
             defaults.setdefault(k, v)
     known = {**metric_defaults(), **defaults}
     unknown = sorted(set(metric_params or {}) - set(known))

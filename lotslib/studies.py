@@ -3,7 +3,7 @@
 * :func:`iteration_study` -- how the LOTS map and the metrics change with the iteration cap:
   one run with snapshots gives the maps of every shorter cap.
 * :func:`early_stop_study` -- the plateau early stop (``patience``, ``min_delta``) against the
-  full protocol: iterations saved, map Pearson correlation, the five metrics both ways.
+  full protocol: iterations saved, map Pearson correlation, every registered metric both ways.
 * :func:`alpha_study` -- the step width alpha against iterations, time, distance and metrics.
 * :func:`postprocess_study` -- Gaussian filter size and sigma of Algorithm 2 against the metrics.
 
@@ -26,6 +26,7 @@ from .paths import cache_root
 from .lots_store import cached_lots, record_passes
 from .errors import ParameterError
 from .lots import lots
+from .metric_registry import METRICS
 from .metrics import confidence_change, insertion_deletion
 from .metrics import pearson as metric_pearson
 from .models import weights_fingerprint
@@ -171,7 +172,8 @@ def early_stop_study(model, images, patience: int = 50, min_delta: float = 0.02,
                      batch_size: int = 4, threads: int | None = None, progress: bool = False) -> pd.DataFrame:
     """The plateau early stop against the full protocol, through :func:`lotslib.benchmark.run`.
 
-    The five metrics, Coherency included, are computed both ways and cached there.
+    The registered metrics (:data:`lotslib.metric_registry.METRICS`), Coherency included, are
+    computed both ways and cached there.
 
     Parameters
     ----------
@@ -202,7 +204,7 @@ def early_stop_study(model, images, patience: int = 50, min_delta: float = 0.02,
     pandas.DataFrame
         One row per image: ``image_id, iters_full, iters_early, stop_early, pearson`` (map of
         the early-stopped run vs the full run), ``ms_full, ms_early`` and ``<metric>_full`` /
-        ``<metric>_early`` for the five metrics; ``attrs`` holds ``patience``,
+        ``<metric>_early`` for every registered metric; ``attrs`` holds ``patience``,
         ``min_delta`` and ``iters``.
     """
     cache_dir = cache_root() if cache_dir is None else cache_dir
@@ -218,9 +220,9 @@ def early_stop_study(model, images, patience: int = 50, min_delta: float = 0.02,
                         "iters_early": early["lots_iters"].values,
                         "stop_early": early["lots_stop"].values, "pearson": r,
                         "ms_full": full["ms_per_map"], "ms_early": early["ms_per_map"].values})
-    for m in ("avg_drop", "increase", "coherency", "insertion", "deletion"):
-        out[f"{m}_full"] = full[m].values
-        out[f"{m}_early"] = early[m].values
+    for m in METRICS.values():  # every registered metric, in the tables' order
+        out[f"{m.col}_full"] = full[m.col].values
+        out[f"{m.col}_early"] = early[m.col].values
     out.attrs.update(patience=patience, min_delta=min_delta, iters=iters)
     return out
 
@@ -251,10 +253,11 @@ def early_stop_summary(df: pd.DataFrame) -> pd.DataFrame:
         {"quantity": "map Pearson vs full (mean / min)", "full": 1.0, "early stop": df["pearson"].mean(),
          "ratio or p": df["pearson"].min()},
     ]
-    for m in ("avg_drop", "increase", "coherency", "insertion", "deletion"):
-        a, b = df[f"{m}_full"].to_numpy(), df[f"{m}_early"].to_numpy()
-        scale = 100.0 if m == "increase" else 1.0
-        rows.append({"quantity": m, "full": a.mean() * scale, "early stop": b.mean() * scale,
+    for m in METRICS.values():  # the registered metrics the rows have, each at its table scale
+        if f"{m.col}_full" not in df:
+            continue
+        a, b = df[f"{m.col}_full"].to_numpy(), df[f"{m.col}_early"].to_numpy()
+        rows.append({"quantity": m.col, "full": a.mean() * m.scale, "early stop": b.mean() * m.scale,
                      "ratio or p": paired_wilcoxon(a, b)["p_value"]})
     return pd.DataFrame(rows).set_index("quantity")
 

@@ -165,12 +165,12 @@ def _toy_maps(model, x, targets, params):
 
 @pytest.fixture
 def toy_method():
-    from lotslib.method_registry import Method, register, unregister
+    from lotslib.method_registry import Method, register_method, unregister_method
 
-    register(Method("toy", "Toy brightness", _toy_maps, defaults={"gain": 2.0, "batch_size": None},
+    register_method(Method("toy", "Toy brightness", _toy_maps, defaults={"gain": 2.0, "batch_size": None},
                     tables={"5.2": "Toy brightness"}))
     yield "toy"
-    unregister("toy")
+    unregister_method("toy")
 
 
 def test_a_method_registered_in_one_place_reaches_explain_tables_and_benchmark(toy_method, tiny_model, tmp_path):
@@ -199,10 +199,10 @@ def test_a_method_registered_in_one_place_reaches_explain_tables_and_benchmark(t
 
 def test_unknown_and_duplicate_methods_are_refused(toy_method):
     from lotslib.errors import ParameterError
-    from lotslib.method_registry import Method, get_method, register
+    from lotslib.method_registry import Method, get_method, register_method
 
     with pytest.raises(ParameterError, match="already registered"):
-        register(Method("toy", "again", _toy_maps))
+        register_method(Method("toy", "again", _toy_maps))
     with pytest.raises(ParameterError, match="Unknown method 'nope'"):
         get_method("nope")
 

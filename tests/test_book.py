@@ -22,6 +22,7 @@ import pytest
 
 from lotsbook import build as book
 from lotsbook.profiles import PARAM_NAMES, PROFILES
+from lotslib.errors import ParameterError
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -353,18 +354,19 @@ def test_failing_chapter_is_named_and_kept(tmp_path, monkeypatch):
 
 def test_parameters_and_cli_errors(monkeypatch):
     p = book.chapter_parameters("embedded", tiny=True)
-    assert p["n_images"] == 2 and p["iters"] == 5 and p["steps"] == 8
-    assert set(PARAM_NAMES) <= set(p) and p["study_images"] == 2
-    assert book.chapter_parameters("embedded", iters=7)["iters"] == 7
-    with pytest.raises(SystemExit, match="Unknown chapter parameter"):
+    assert p.n_images == 2 and p.iters == 5 and p.steps == 8
+    assert set(PARAM_NAMES) <= set(p.as_dict()) and p.study_images == 2
+    assert book.chapter_parameters("embedded", iters=7).iters == 7
+    with pytest.raises(ParameterError, match="nonsense=1: unknown chapter parameter"):
         book.chapter_parameters("embedded", nonsense=1)
-    with pytest.raises(SystemExit, match="Unknown profile"):
+    with pytest.raises(ParameterError, match="unknown profile"):
         book.chapter_parameters("huge")
     monkeypatch.delenv("LOTS_IMAGENET_VAL", raising=False)
-    with pytest.raises(SystemExit, match="ILSVRC2012 validation folder"):
+    with pytest.raises(ParameterError, match="ILSVRC2012 validation folder"):
         book.chapter_parameters("full")
     assert [c.stem for c in book.select_chapters(["2", "P"])] == ["02_visualization", "provenance"]
-    with pytest.raises(SystemExit, match="Unknown chapter"):
+    assert book.main(["--tiny", "--iters", "0", "--no-build", "--chapters", "1"]) == 2  # printed, no traceback
+    with pytest.raises(ParameterError, match="Unknown chapter"):
         book.select_chapters(["9"])
 
 
@@ -381,11 +383,15 @@ def test_chapter_sources_take_one_params_dict():
 
 
 def test_chapter_context_merges_params_over_the_profile():
-    from lotsbook.chapter import chapter_params
+    from lotsbook.profiles import BookProfile
 
-    p = chapter_params({"iters": 7})
-    assert p["iters"] == 7 and p["tau"] == PROFILES["embedded"]["tau"] and p["study_iters"] == 200
-    assert chapter_params(None) == chapter_params({})
+    p = BookProfile.from_dict({"iters": 7})
+    assert p.iters == 7 and p.tau == PROFILES["embedded"].tau and p.study_iters == 200
+    assert BookProfile.from_dict(None) == BookProfile.from_dict({}) == PROFILES["embedded"]
+    # the builder's and the chapter's merge are one: the builder's parameters, through JSON, come back equal
+    for name in PROFILES:
+        built = book.chapter_parameters(name, tiny=True, image_path="/data/val")
+        assert BookProfile.from_dict(json.loads(json.dumps(built.as_dict()))) == built
 
 
 def _write(nb) -> str:

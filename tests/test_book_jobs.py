@@ -9,6 +9,7 @@ import time
 import pytest
 
 from lotsbook import build as book
+from lotslib.errors import ParameterError
 
 # the cold chapter times (s) of a 20-photo embedded build, for a hand-computed order
 COSTS = {"01_attack": 60, "02_visualization": 8, "03_targets": 180, "04_benchmark": 400, "05_qualitative": 60,
@@ -54,6 +55,7 @@ def _running_at_most(log):
 
 def test_two_jobs_respect_the_waits_and_never_run_more_than_two(monkeypatch, tmp_path):
     from lotsbook.chapter import ChapterContext
+    from lotsbook.profiles import BookProfile
 
     log = _fake_run(monkeypatch)
     monkeypatch.setenv("LOTSBOOK_JOBS", "1")  # restored afterwards
@@ -65,7 +67,7 @@ def test_two_jobs_respect_the_waits_and_never_run_more_than_two(monkeypatch, tmp
     others = [c.stem for c in book.CHAPTERS if c.stem != "provenance"]
     assert at["start", "provenance"] >= max(at["end", s] for s in others)
     assert _running_at_most(log) == 2
-    assert ChapterContext("4", {}, None).jobs == 2  # the chapters know they shared the machine (Table 5.3)
+    assert ChapterContext("4", BookProfile(), None).jobs == 2  # the chapters know they shared the machine (Table 5.3)
     # two at a time: the whole run is shorter than one after another
     serial = sum(at["end", s] - at["start", s] for s in times)
     assert max(at.values()) - min(at.values()) < 0.8 * serial
@@ -92,5 +94,5 @@ def test_a_failed_chapter_stops_new_starts_lets_the_running_one_finish_and_is_ra
 
 
 def test_jobs_must_be_positive(tmp_path):
-    with pytest.raises(SystemExit, match="--jobs 0"):
+    with pytest.raises(ParameterError, match="--jobs 0"):
         book.execute_chapters(list(book.CHAPTERS), lambda ch: {}, tmp_path, jobs=0, log=lambda *a: None)

@@ -14,7 +14,7 @@ from torch import nn
 
 from lotslib import wrap
 from lotsbook import build as book, single_image
-from lotslib.errors import ImageDecodeError, ImageNotFoundError, UnknownModelError
+from lotslib.errors import ImageDecodeError, ImageNotFoundError, ParameterError, UnknownModelError
 from lotslib.method_registry import METHODS
 from lotslib.metric_registry import METRICS
 
@@ -104,7 +104,7 @@ def test_check_model_name():
 
 
 def test_page_params_track_the_file_content(tmp_path):
-    base = book.chapter_parameters("embedded", tiny=True)
+    base = book.chapter_parameters("embedded", tiny=True).as_dict()
     p0 = single_image.page_params(base)
     assert p0["image"] is None and p0["model"] == base["model"]
     rng = np.random.default_rng(0)
@@ -128,7 +128,7 @@ def test_book_refuses_bad_image_before_papermill(tmp_path, monkeypatch, capsys):
         assert rc == 1 and msg in capsys.readouterr().err
     rc = book.main(["--chapters", "own", "--model", "vgg", "--root", str(root), "--no-build"])
     assert rc == 1 and "--model 'vgg'" in capsys.readouterr().err
-    with pytest.raises(SystemExit, match="--chapters own"):
+    with pytest.raises(ParameterError, match="--chapters own"):
         book.build(chapters=["1"], root=root, build_html=False, own_image=tmp_path / "x.png")
     assert not (root / "book" / "own.ipynb").exists()
 

@@ -24,9 +24,10 @@ source, parameters and lotslib code are unchanged since its last successful exec
 is not executed again (``--force`` overrides), and the expensive results (LOTS runs,
 benchmark rows) are cached under ``cache_dir``, so a warm rebuild takes about a minute.
 
-Every chapter receives one ``params`` dict (the profile of :mod:`lotsbook.profiles`, then
-``--tiny``, then the command line's overrides) in its cell tagged ``parameters``; inside the
-chapter, :func:`lotsbook.chapter.open_chapter` turns it into the chapter's context.
+Every chapter receives one ``params`` dict (the :class:`lotsbook.profiles.BookProfile` of
+:func:`lotsbook.profiles.resolve_profile`: the profile, then ``--tiny``, then the command
+line's overrides, as a JSON dict) in its cell tagged ``parameters``; inside the chapter,
+:func:`lotsbook.chapter.open_chapter` turns it back into the profile and the chapter's context.
 """
 from __future__ import annotations
 
@@ -43,8 +44,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from lotslib.errors import LotsError
-from .profiles import CHAPTER_DEFAULTS, PROFILES, TINY
+from lotslib.errors import LotsError, ParameterError
+from lotslib.metrics import FILLS, SCORES
+from .profiles import PROFILES, BookProfile, resolve_profile
 
 from .paths import DEFAULT_BOOK_ROOT, NOTEBOOKS, RESULTS, ROOT, SOURCES
 
@@ -84,50 +86,9 @@ class ChapterFailed(RuntimeError):
 
 
 # ============================================================== the pipeline
-def chapter_parameters(profile: str = "embedded", tiny: bool = False, **overrides) -> dict:
-    """The parameters every chapter receives: the profile, then ``--tiny``, then overrides.
-
-    Parameters
-    ----------
-    profile : str, optional
-        A profile of :data:`lotsbook.profiles.PROFILES` (default ``"embedded"``).
-    tiny : bool, optional
-        Apply :data:`lotsbook.profiles.TINY` (default False).
-    **overrides
-        Chapter parameters (``None`` values are ignored).
-
-    Returns
-    -------
-    dict
-        The parameters.
-
-    Raises
-    ------
-    SystemExit
-        On an unknown profile or parameter name, or a bad value.
-    """
-    if profile not in PROFILES:
-        raise SystemExit(f"Unknown profile {profile!r}; choose one of {list(PROFILES)}.")
-    params = {**CHAPTER_DEFAULTS, **PROFILES[profile]}  # a profile may set the chapter defaults (classroom)
-    if tiny:
-        params.update(TINY)
-    for k, v in overrides.items():
-        if v is None:
-            continue
-        if k not in params:
-            raise SystemExit(f"Unknown chapter parameter {k!r}; known: {list(params)}.")
-        params[k] = v
-    if params["image_source"] == "imagenet_val" and not params["image_path"]:
-        env = os.environ.get("LOTS_IMAGENET_VAL")
-        if not env:
-            raise SystemExit(
-                "The full profile needs the ILSVRC2012 validation folder: pass --images /path/to/val "
-                "(and --ground-truth for a flat folder) or set LOTS_IMAGENET_VAL / LOTS_IMAGENET_GT. "
-                "Use --profile embedded to build offline without it."
-            )
-        params["image_path"] = env
-        params["ground_truth"] = params["ground_truth"] or os.environ.get("LOTS_IMAGENET_GT")
-    return params
+#: the parameters every chapter receives: the profile, then ``--tiny``, then overrides
+#: (:func:`lotsbook.profiles.resolve_profile`, the merge a chapter uses too)
+chapter_parameters = resolve_profile
 
 
 def select_chapters(names) -> list[Chapter]:
@@ -145,7 +106,7 @@ def select_chapters(names) -> list[Chapter]:
 
     Raises
     ------
-    SystemExit
+    lotslib.errors.ParameterError
         On an unknown chapter.
     """
     if not names:
@@ -154,7 +115,7 @@ def select_chapters(names) -> list[Chapter]:
     for n in names:
         hits = [c for c in CHAPTERS if n in (c.number, c.stem, c.stem.split("_", 1)[-1]) or c.number == n.lstrip("0")]
         if not hits:
-            raise SystemExit(f"Unknown chapter {n!r}; choose from {[c.number for c in CHAPTERS]} "
+            raise ParameterError(f"Unknown chapter {n!r}; choose from {[c.number for c in CHAPTERS]} "
                              f"or {[c.stem for c in CHAPTERS]}.")
         wanted.update(hits)
     return [c for c in CHAPTERS if c in wanted]
@@ -447,7 +408,7 @@ def execute_chapters(chosen, params_of, root: Path, jobs: int | None = None, for
     """
     jobs = default_jobs() if jobs is None else int(jobs)
     if jobs < 1:
-        raise SystemExit(f"--jobs {jobs}: give 1 or more chapters at a time.")
+        raise ParameterError(f"--jobs {jobs}: give 1 or more chapters at a time.")
     times: dict = {}
     os.environ["LOTSBOOK_JOBS"] = str(jobs)  # the kernels inherit it: chapter 4's timing captions say so
 
@@ -808,23 +769,25 @@ def build(
     lotslib.errors.LotsError
         A bad ``own_image`` (missing, a folder, not an image) or ``own_model``, before any
         chapter runs.
-    SystemExit
-        On an unknown profile, chapter or chapter parameter, or ``own_image``/``own_model``
-        without the own-image page among ``chapters``.
+    lotslib.errors.ParameterError
+        On an unknown profile, chapter or chapter parameter, a bad value, or
+        ``own_image``/``own_model`` without the own-image page among ``chapters``.
     """
     from .single_image import page_params
 
     output = ROOT if root is None else None
     root = check_root(DEFAULT_BOOK_ROOT if root is None else root)
-    params = chapter_parameters(profile, tiny, **overrides)
+    params = resolve_profile(profile, tiny, **overrides)
     chosen = select_chapters(chapters)
     if (own_image is not None or own_model is not None) and OWN not in [c.stem for c in chosen]:
-        raise SystemExit(f"--image/--model apply to the {OWN!r} page only. Fix: add it: --chapters {OWN}.")
-    own_params = page_params(params, own_image, own_model)  # checked before anything runs
+        raise ParameterError(f"--image/--model apply to the {OWN!r} page only. Fix: add it: --chapters {OWN}.")
+    # checked before anything runs; papermill passes each chapter its parameters as a JSON dict
+    own_params = BookProfile.from_dict(page_params(params.as_dict(), own_image, own_model)).as_dict()
+    chapter_params = params.as_dict()
     assemble(root)
     ensure_mathjax(root)
     t_all = time.perf_counter()
-    times = execute_chapters(chosen, lambda ch: own_params if ch.stem == OWN else params, root, jobs=jobs,
+    times = execute_chapters(chosen, lambda ch: own_params if ch.stem == OWN else chapter_params, root, jobs=jobs,
                              force=force, log=log, costs=recorded_costs(profile))
     if build_html:
         missing = [c.stem for c in CHAPTERS if not (root / BOOK_DIR / f"{c.stem}.ipynb").is_file()]
@@ -852,7 +815,8 @@ def main(argv=None) -> int:
     Returns
     -------
     int
-        The exit status: 0 on success, 1 if a chapter or the build failed.
+        The exit status: 0 on success, 1 if a chapter or the build failed, 2 on a bad
+        parameter (the message names it and the fix).
     """
     ap = argparse.ArgumentParser(prog="python -m lotsbook", description=__doc__.split("\n\n")[0])
     ap.add_argument("--profile", choices=list(PROFILES), default="embedded",
@@ -883,9 +847,9 @@ def main(argv=None) -> int:
     ap.add_argument("--alpha", type=float)
     ap.add_argument("--filter-size", type=int)
     ap.add_argument("--steps", type=int, help="insertion/deletion steps (thesis: 224)")
-    ap.add_argument("--fill", choices=["black", "mean"],
+    ap.add_argument("--fill", choices=FILLS,
                     help="masked pixels of x * map: black (thesis) or the mean colour")
-    ap.add_argument("--score", choices=["original", "max"], help="insertion/deletion track the original top-1 class or "
+    ap.add_argument("--score", choices=SCORES, help="insertion/deletion track the original top-1 class or "
                                                                   "the highest class probability")
     ap.add_argument("--batch-size", type=int)
     ap.add_argument("--device")
@@ -920,6 +884,9 @@ def main(argv=None) -> int:
                       force=a.force, strict=not a.no_strict, repository=a.repository,
                       hide_solutions=a.hide_solutions, own_image=a.image,
                       own_model=a.own_model, jobs=a.jobs, **overrides)
+    except ParameterError as exc:
+        print(f"\nlotsbook.build: {exc}", file=sys.stderr)
+        return 2
     except (ChapterFailed, LotsError) as exc:
         print(f"\nlotsbook.build: {exc}", file=sys.stderr)
         return 1

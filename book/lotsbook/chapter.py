@@ -1,37 +1,23 @@
 """What a book chapter needs, in one call: ``ctx = open_chapter(params, "4")``.
 
 The book's build (:mod:`lotsbook.build`) injects one ``params`` dict into every chapter
-(papermill's parameters cell); :func:`open_chapter` merges it over the embedded profile
-(so a chapter also runs on its own, in Jupyter), sets up the kernel (threads, seeds,
-matplotlib), opens the images and returns a :class:`ChapterContext`: the parameters as
-attributes, the images, the models (loaded once), the run table, and the cached LOTS runs and
-benchmark rows every chapter shares.
+(papermill's parameters cell: :meth:`lotsbook.profiles.BookProfile.as_dict`);
+:func:`open_chapter` turns it back into a :class:`~lotsbook.profiles.BookProfile` (the same
+merge as the builder's, :func:`lotsbook.profiles.resolve_profile`, so a chapter also runs on
+its own, in Jupyter), sets up the kernel (threads, seeds, matplotlib), opens the images and
+returns a :class:`ChapterContext`: the parameters as attributes, the images, the models
+(loaded once), the run table, and the cached LOTS runs and benchmark rows every chapter shares.
 """
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Mapping
 
-from .profiles import CHAPTER_DEFAULTS, PARAM_NAMES, PROFILE_NOTES, PROFILES, THESIS
+from .profiles import PARAM_NAMES, PROFILE_NOTES, THESIS, BookProfile
 
-__all__ = ["open_chapter", "ChapterContext", "setup", "open_images", "run_table", "benchmark_params", "chapter_params"]
-
-
-def chapter_params(params: dict | None = None) -> dict:
-    """``params`` merged over the embedded profile and the chapter-specific defaults.
-
-    Parameters
-    ----------
-    params : dict or None, optional
-        The parameters given to the chapter (default None: none).
-
-    Returns
-    -------
-    dict
-        The merged parameters.
-    """
-    return {**PROFILES["embedded"], **CHAPTER_DEFAULTS, **dict(params or {})}
+__all__ = ["open_chapter", "ChapterContext", "setup", "open_images", "run_table", "benchmark_params"]
 
 
 def setup(threads: int | None = None, seed: int = 0) -> None:
@@ -118,12 +104,12 @@ def open_images(image_source: str = "embedded", image_path=None, ground_truth=No
     return src.head(n_images)
 
 
-def run_table(params: dict, chapter: str, images=None, notes: dict | None = None):
+def run_table(params: BookProfile, chapter: str, images=None, notes: dict | None = None):
     """A styled table of what this chapter ran.
 
     Parameters
     ----------
-    params : dict
+    params : lotsbook.profiles.BookProfile
         The chapter's parameters.
     chapter : str
         The chapter's number, used in the caption.
@@ -159,7 +145,7 @@ def run_table(params: dict, chapter: str, images=None, notes: dict | None = None
         "n_grid_large": "fewer images: each needs a LOTS run per backbone",
         "batch_size": "memory/speed only; results do not depend on it",
         "profile": "",
-        **PROFILE_NOTES.get(params.get("profile"), {}),  # the classroom profile's reasons
+        **PROFILE_NOTES.get(params.profile, {}),  # the classroom profile's reasons
     }
     #: conventions the thesis does not pin down: the note says why this default, whatever the value
     always = {
@@ -172,7 +158,7 @@ def run_table(params: dict, chapter: str, images=None, notes: dict | None = None
     for k in PARAM_NAMES:
         if k in ("cache_dir", "device", "seed", "ground_truth"):
             continue
-        v, t = params.get(k), thesis.get(k)
+        v, t = getattr(params, k), getattr(thesis, k)
         if k == "image_path" and v is None:
             continue
         def fmt(x):
@@ -195,61 +181,60 @@ def run_table(params: dict, chapter: str, images=None, notes: dict | None = None
     )
 
 
-def benchmark_params(params: dict) -> dict:
+def benchmark_params(params: BookProfile | Mapping) -> dict:
     """The ``params`` of :func:`lotslib.benchmark.run` for a chapter's parameters.
 
     Parameters
     ----------
-    params : dict
-        The chapter's parameters.
+    params : lotsbook.profiles.BookProfile or Mapping
+        The chapter's parameters (a dict, e.g. :attr:`ChapterContext.params`, is read with
+        :meth:`~lotsbook.profiles.BookProfile.from_dict`).
 
     Returns
     -------
     dict
-        The benchmark's ``params``. Every chapter passes the same ones, so chapters 3 and 4
-        share the benchmark's cache.
+        ``{"lots": LotsParams, "metrics": MetricParams}``
+        (:meth:`~lotsbook.profiles.BookProfile.lots_params`,
+        :meth:`~lotsbook.profiles.BookProfile.metric_params`). Every chapter passes the same
+        ones, so chapters 3 and 4 share the benchmark's cache.
     """
-    return {
-        "lots": {"iters": int(params["iters"]), "tau": float(params["tau"]), "alpha": float(params["alpha"]),
-                 "filter_size": int(params["filter_size"]), "batch_size": int(params["batch_size"])},
-        # 8 perturbed images per forward pass: on a CPU twice as fast per image as 32
-        "metrics": {"steps": int(params["steps"]), "batch_size": 8, "fill": params.get("fill", "black"),
-                    "score": params.get("score", "original")},
-    }
+    p = params if isinstance(params, BookProfile) else BookProfile.from_dict(params)
+    return {"lots": p.lots_params(), "metrics": p.metric_params()}
 
 
 @dataclass
 class ChapterContext:
-    """A chapter's parameters (also as attributes: ``ctx.iters``), images and models.
+    """A chapter's parameters (as attributes: ``ctx.iters``, one per
+    :class:`~lotsbook.profiles.BookProfile` field), images and models.
 
     Attributes
     ----------
     number : str
         The chapter's number ("1".."7") or name ("provenance").
-    params : dict
-        Every parameter (profile, overrides, chapter-specific defaults).
+    config : lotsbook.profiles.BookProfile
+        Every parameter (profile, ``--tiny``, overrides, chapter settings).
     images : lotslib.data.ImageSource
         The chapter's images.
     """
 
     number: str
-    params: dict
+    config: BookProfile
     images: object
     _models: dict = field(default_factory=dict, repr=False)
 
-    def __getattr__(self, name):
-        params = self.__dict__.get("params", {})
-        if name in params:
-            return params[name]
-        raise AttributeError(f"chapter context has no parameter or attribute {name!r}")
+    @property
+    def params(self) -> dict:
+        """Every parameter as a dict (:meth:`lotsbook.profiles.BookProfile.as_dict`), for the
+        helpers that take a chapter's parameters as a dict."""
+        return self.config.as_dict()
 
     def model(self, name: str | None = None):
         """The model ``name`` (default: the chapter's ``model``), loaded once on ``device``."""
         from lotslib.models import load_model
 
-        name = name or self.params["model"]
+        name = name or self.config.model
         if name not in self._models:
-            self._models[name] = load_model(name, device=self.params["device"])
+            self._models[name] = load_model(name, device=self.device)
         return self._models[name]
 
     @property
@@ -261,7 +246,7 @@ class ChapterContext:
     def backbones(self) -> list:
         """Every backbone the chapter's profile names: ``models``, then those of
         ``compare_models`` not among them (no repeats)."""
-        return list(dict.fromkeys([*self.params["models"], *self.params["compare_models"]]))
+        return list(dict.fromkeys([*self.models, *self.compare_models]))
 
     @property
     def jobs(self) -> int:
@@ -272,12 +257,11 @@ class ChapterContext:
 
     def open_images(self, n_images: int | None = None):
         """The profile's image source, the first ``n_images`` (None: all of them)."""
-        p = self.params
-        return open_images(p["image_source"], p["image_path"], p["ground_truth"], n_images)
+        return open_images(self.image_source, self.image_path, self.ground_truth, n_images)
 
     def run_table(self, images=None, notes: dict | None = None):
         """The table of this run's parameters beside the thesis's (:func:`run_table`)."""
-        return run_table(self.params, self.number, self.images if images is None else images, notes)
+        return run_table(self.config, self.number, self.images if images is None else images, notes)
 
     def lots(self, net, images, target="zero", target_key: str = "zero", x=None, **lots_kw):
         """LOTS with the chapter's ``iters``, ``tau``, ``alpha`` and ``batch_size`` on ``images``,
@@ -285,9 +269,8 @@ class ChapterContext:
         every chapter that asks for the same (model, image, target, parameters) shares one run."""
         from lotslib.lots_store import cached_lots
 
-        p = self.params
-        return cached_lots(net, images, target=target, target_key=target_key, iters=p["iters"], tau=p["tau"],
-                           alpha=p["alpha"], batch_size=p["batch_size"], cache_dir=p["cache_dir"], x=x, **lots_kw)
+        return cached_lots(net, images, target=target, target_key=target_key, iters=self.iters, tau=self.tau,
+                           alpha=self.alpha, batch_size=self.batch_size, cache_dir=self.cache_dir, x=x, **lots_kw)
 
     def lots_maps(self, net, images, target="zero", target_key: str = "zero", x=None):
         """The LOTS maps (Algorithm 2, the chapter's ``filter_size``) of the cached runs of :meth:`lots`.
@@ -310,9 +293,9 @@ class ChapterContext:
         """
         from lotslib.visualize import lots_map
 
-        x = images.batch(net).to(self.params["device"]) if x is None else x
+        x = images.batch(net).to(self.device) if x is None else x
         res = self.lots(net, images, target, target_key, x=x)
-        return lots_map(x, res.x_adv.to(self.params["device"]), self.params["filter_size"])
+        return lots_map(x, res.x_adv.to(self.device), self.filter_size)
 
     def reference_set(self):
         """The reference set of the LOTS class/mean targets: the folder of the parameter
@@ -320,11 +303,9 @@ class ChapterContext:
         class's images, not only the first)."""
         from lotslib.benchmark import open_reference
 
-        ref = self.params.get("reference")
-        if ref:
-            return open_reference(ref)
-        p = self.params
-        return open_images(p["image_source"], p["image_path"], p["ground_truth"], None, first_per_class=False)
+        if self.reference:
+            return open_reference(self.reference)
+        return open_images(self.image_source, self.image_path, self.ground_truth, None, first_per_class=False)
 
     def cam_timing(self, methods, models=None):
         """Milliseconds per map of the CAM ``methods`` on both CAM paths
@@ -334,10 +315,9 @@ class ChapterContext:
 
         from lotslib.benchmark import cam_path_timing
 
-        p = self.params
-        frames = [cam_path_timing(self.model(m), list(methods), self.images, params=benchmark_params(p),
-                                  cache_dir=Path(p["cache_dir"]) / "timing", device=p["device"])
-                  for m in (models or p["models"])]
+        frames = [cam_path_timing(self.model(m), list(methods), self.images, params=benchmark_params(self.config),
+                                  cache_dir=Path(self.cache_dir) / "timing", device=self.device)
+                  for m in (models or self.models)]
         return pd.concat(frames, ignore_index=True)
 
     def benchmark(self, methods, models=None, images=None, **kw):
@@ -347,12 +327,11 @@ class ChapterContext:
         from lotslib.benchmark import run
         from lotslib.lots_store import sharing
 
-        p = self.params
         kw.setdefault("reference", self.reference_set())
-        with sharing(Path(p["cache_dir"]) / "lots"):  # its LOTS runs serve the chapters' maps
-            return run(models or p["models"], list(methods), self.images if images is None else images,
-                       params=benchmark_params(p), cache_dir=Path(p["cache_dir"]) / "benchmark",
-                       batch_size=p["batch_size"], device=p["device"], progress=False, **kw)
+        with sharing(Path(self.cache_dir) / "lots"):  # its LOTS runs serve the chapters' maps
+            return run(list(models or self.models), list(methods), self.images if images is None else images,
+                       params=benchmark_params(self.config), cache_dir=Path(self.cache_dir) / "benchmark",
+                       batch_size=self.batch_size, device=self.device, progress=False, **kw)
 
 
 def open_chapter(params: dict | None, number: str, n_images: int | str | None = None,
@@ -361,9 +340,9 @@ def open_chapter(params: dict | None, number: str, n_images: int | str | None = 
 
     Parameters
     ----------
-    params : dict or None
+    params : dict, lotsbook.profiles.BookProfile or None
         The parameters papermill injected (None or ``{}`` when the chapter runs on its own:
-        the embedded profile).
+        the embedded profile; :meth:`lotsbook.profiles.BookProfile.from_dict`).
     number : str
         The chapter's number, for the run table's caption.
     n_images : int, str or None
@@ -377,13 +356,25 @@ def open_chapter(params: dict | None, number: str, n_images: int | str | None = 
     -------
     ChapterContext
     """
-    p = chapter_params(params)
-    setup(seed=p["seed"])
-    n = p[n_images or "n_images"] if n_images is None or isinstance(n_images, str) else n_images
-    images = open_images(p["image_source"], p["image_path"], p["ground_truth"], n)
+    p = params if isinstance(params, BookProfile) else BookProfile.from_dict(params)
+    setup(seed=p.seed)
+    n = getattr(p, n_images or "n_images") if n_images is None or isinstance(n_images, str) else n_images
+    images = open_images(p.image_source, p.image_path, p.ground_truth, n)
     ctx = ChapterContext(str(number), p, images)
     if table:
         from IPython.display import display
 
         display(ctx.run_table())
     return ctx
+
+
+def _parameter(name: str) -> property:
+    return property(lambda self: getattr(self.config, name),
+                    doc=f"The chapter's parameter ``{name}`` (:class:`~lotsbook.profiles.BookProfile`).")
+
+
+# every BookProfile field is a read-only attribute of the context (``ctx.iters``), except where
+# the context has a method of that name (``ctx.model(name)``: the field is ``ctx.config.model``)
+for _f in fields(BookProfile):
+    if not hasattr(ChapterContext, _f.name):
+        setattr(ChapterContext, _f.name, _parameter(_f.name))

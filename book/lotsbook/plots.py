@@ -14,6 +14,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 import torch
+from lotslib.method_registry import TABLE_METHODS
 
 __all__ = [
     "as_image",
@@ -756,7 +757,7 @@ def direction(label: str) -> str | None:
     return None if m is None else ("max" if m.higher_is_better else "min")
 
 
-def reference_wide(table: str = "5.2"):
+def reference_wide(table: str = TABLE_METHODS):
     """The thesis's own values of Table 5.1/5.2 (``lotslib/resources/thesis_tables.csv``) in the layout of
     :func:`lotslib.benchmark.table_5_1` / ``table_5_2``: index (model, row label), one column per
     metric label. Cells the source does not give are NaN."""

@@ -324,10 +324,10 @@ def target_tests(df: pd.DataFrame) -> pd.DataFrame:
         Index (``comparison``, ``metric``: the table label); columns ``zero`` and ``other``
         (the metric's table value, in %), ``p-value (Wilcoxon)`` in [0,1] and ``n`` (pairs).
     """
-    from lotslib.benchmark import LOTS_VARIANTS, METRICS, table_rows
+    from lotslib.benchmark import LOTS_VARIANTS, METRICS, TABLE_TARGETS, table_rows
     from lotslib.stats import paired_wilcoxon
 
-    rows = table_rows("5.1")
+    rows = table_rows(TABLE_TARGETS)
     tests = []
     for variant in LOTS_VARIANTS:
         a = df[df["method"] == "lots"].set_index("image_id")
@@ -370,10 +370,10 @@ def target_maps(model, reference, example, x: torch.Tensor, classes, lots_maps) 
         ``{row label: panel title}`` (with the reference image used).
     """
     from lotslib.benchmark import lots_targets, table_rows
-    from lotslib.method_registry import get_method
+    from lotslib.method_registry import TABLE_TARGETS, get_method
 
     maps, notes = {}, {}
-    for variant, label in table_rows("5.1").items():
+    for variant, label in table_rows(TABLE_TARGETS).items():
         kind = get_method(variant).feature_target
         if kind == "zero":
             tgt, key, used = "zero", "zero", ""

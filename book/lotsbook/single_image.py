@@ -284,6 +284,7 @@ def explain_image(model, x: torch.Tensor, methods=None, lots: dict | None = None
     from lotslib.explain import DegenerateMapWarning, explain_with_info
     from lotslib.method_registry import METHODS, check_params, get_method
     from lotslib.metric_registry import METRICS, ScoreBatch, check_metric_params
+    from lotslib.params import as_params_dict
     from lotslib.tensors import check_pixels, model_device
 
     check_pixels(x)
@@ -291,7 +292,7 @@ def explain_image(model, x: torch.Tensor, methods=None, lots: dict | None = None
         raise ParameterError(f"x holds {x.shape[0]} images; explain_image takes one (1,3,H,W). Fix: x[:1], or "
                              f"lotslib.benchmark.run for many images.")
     keys = list(METHODS) if methods is None else [methods] if isinstance(methods, str) else list(methods)
-    lots = dict(lots or {})
+    lots = as_params_dict(lots)  # a dict or a lotslib.params.LotsParams
     lots_methods = [get_method(k) for k in keys if get_method(k).is_lots]
     unknown = sorted(set(lots) - {name for m in lots_methods for name in m.defaults})
     if lots_methods and unknown:

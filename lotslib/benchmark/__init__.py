@@ -67,7 +67,7 @@ format version (:mod:`lotslib.benchmark.store`). A killed run resumes where it s
 per-image random seeds (Random-CAM, SmoothGrad-CAM++) are derived from the image id, so a map
 does not depend on the batch it ran in.
 """
-from ..method_registry import ALL_METHODS, CAM_METHODS, METHODS
+from ..method_registry import ALL_METHODS, CAM_METHODS, METHODS, TABLE_METHODS, TABLE_TARGETS
 from ..metric_registry import METRICS
 from .feature_targets import lots_targets, open_reference
 from .params import CACHE_VERSION, DEFAULT_CACHE_DIR, METRIC_DEFAULTS, resolve_params
@@ -97,6 +97,8 @@ __all__ = [
     "ALL_METHODS",
     "METHODS",
     "CAM_METHODS",
+    "TABLE_METHODS",
+    "TABLE_TARGETS",
     "LOTS_VARIANTS",
     "METRICS",
     "METRIC_DEFAULTS",
@@ -121,7 +123,7 @@ __all__ = [
 ]
 
 #: the LOTS target variants of Table 5.1 beside ``"lots"`` (zero target): key -> display name
-LOTS_VARIANTS = {k: v for k, v in ALL_METHODS.items() if k in table_rows("5.1") and k != "lots"}
+LOTS_VARIANTS = {k: v for k, v in ALL_METHODS.items() if k in table_rows(TABLE_TARGETS) and k != "lots"}
 
 
 def main(argv=None) -> int:

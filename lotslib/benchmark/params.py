@@ -16,8 +16,10 @@ from ..errors import ParameterError
 from ..paths import cache_root
 from ..method_registry import ALL_METHODS, check_params, get_method
 from ..metric_registry import check_metric_params, metric_defaults
+from ..params import as_params_dict
 
-__all__ = ["resolve_params", "METRIC_DEFAULTS", "DEFAULT_CACHE_DIR", "CACHE_VERSION", "id_seed", "model_fingerprint"]
+__all__ = ["resolve_params", "cache_spec", "METRIC_DEFAULTS", "DEFAULT_CACHE_DIR", "CACHE_VERSION", "id_seed",
+           "model_fingerprint"]
 
 CACHE_VERSION = 1
 DEFAULT_CACHE_DIR = cache_root() / "benchmark"
@@ -45,10 +47,11 @@ def resolve_params(methods: Sequence[str], params: dict | None = None) -> dict:
     methods : Sequence of str
         The method keys.
     params : dict or None, optional
-        One dict per method key (``"lots"``'s apply to the LOTS target variants too, under
-        their own keys' overrides) and ``"metrics"`` (the registered metrics' parameters:
-        ``steps``, ``blur_kernel``, ``blur_sigma``, ``batch_size``); default None. LOTS's
-        ``target`` is set by the method key, not a parameter.
+        One dict per method key (``"lots"``: a dict or a :class:`lotslib.params.LotsParams`,
+        whose values apply to the LOTS target variants too, under their own keys' overrides)
+        and ``"metrics"`` (a dict or a :class:`lotslib.params.MetricParams`: the registered
+        metrics' parameters); default None. LOTS's ``target`` is set by the method key, not a
+        parameter.
 
     Returns
     -------
@@ -60,7 +63,7 @@ def resolve_params(methods: Sequence[str], params: dict | None = None) -> dict:
     lotslib.errors.ParameterError
         An unknown method or parameter name, or a bad value, before any compute.
     """
-    params = dict(params or {})
+    params = {k: as_params_dict(v) for k, v in dict(params or {}).items()}  # typed parameters to dicts
     unknown = sorted(set(params) - set(ALL_METHODS) - {"metrics"})
     if unknown:
         raise ParameterError(f"params has unknown key(s) {unknown}; use method keys {list(ALL_METHODS)} or 'metrics'.")
@@ -93,6 +96,27 @@ def resolve_params(methods: Sequence[str], params: dict | None = None) -> dict:
     mp = check_metric_params(params.get("metrics", {}))
     out["metrics"] = {k: _jsonable(v) for k, v in mp.items()}
     return out
+
+
+def cache_spec(resolved: dict, method: str, model: str, weights: str, device: str, timing: str) -> dict:
+    """What keys one (model, method) of the benchmark's cache (:func:`lotslib.benchmark.store.key_for`).
+
+    Parameters
+    ----------
+    resolved : dict
+        :func:`resolve_params`' output: every parameter of the method and of the metrics.
+    method, model, weights, device, timing : str
+        The method key, the model's name and weights fingerprint, the device type and the
+        timing mode.
+
+    Returns
+    -------
+    dict
+        The spec (a reference-set fingerprint is added by the runner for the LOTS class/mean
+        variants).
+    """
+    return {"version": CACHE_VERSION, "model": model, "weights": weights, "method": method,
+            "params": resolved[method], "metrics": resolved["metrics"], "device": device, "timing": timing}
 
 
 def id_seed(base: int, image_id: str) -> int:

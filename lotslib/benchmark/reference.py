@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import DatasetError
+from ..method_registry import TABLE_METHODS, TABLE_TARGETS
 from ..metric_registry import METRICS
 from ..paths import THESIS_TABLES
 from .tables import summarize, table_rows
@@ -52,7 +53,7 @@ def reference_tables(path: str | os.PathLike | None = None) -> pd.DataFrame:
     return df
 
 
-def compare_with_reference(df: pd.DataFrame, table: str = "5.2", **kw) -> pd.DataFrame:
+def compare_with_reference(df: pd.DataFrame, table: str = TABLE_METHODS, **kw) -> pd.DataFrame:
     """Our summary (:func:`lotslib.benchmark.summarize`) beside the thesis's value.
 
     Parameters
@@ -72,7 +73,7 @@ def compare_with_reference(df: pd.DataFrame, table: str = "5.2", **kw) -> pd.Dat
         EfficientNet-Lite models).
     """
     metrics = ("ms_per_map",) if table == "5.3" else tuple(METRICS)
-    rows = table_rows("5.1" if table == "5.1" else "5.2")
+    rows = table_rows(TABLE_TARGETS if table == TABLE_TARGETS else TABLE_METHODS)
     ours = summarize(df[df["method"].isin(rows)], metrics, **kw)
     ref = reference_tables()
     ref = ref[ref["table"] == table][["model", "method", "metric", "value", "source"]].rename(

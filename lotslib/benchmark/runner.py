@@ -21,7 +21,7 @@ from ..method_registry import METHODS, get_method
 from ..metrics import check_insdel_params
 from ..lots_store import active_store, sharing
 from ..models import load_model
-from .params import CACHE_VERSION, DEFAULT_CACHE_DIR, model_fingerprint, resolve_params
+from .params import DEFAULT_CACHE_DIR, cache_spec, model_fingerprint, resolve_params
 from .feature_targets import REFERENCE_KINDS, open_reference
 from .scoring import compute_batch, warm_up
 from .store import key_for, load_done, write_meta, write_part
@@ -163,16 +163,7 @@ def run(
                 mfp = model_fingerprint(model)
                 for method in methods:
                     p = resolved[method]
-                    spec = {
-                        "version": CACHE_VERSION,
-                        "model": model.name,
-                        "weights": mfp,
-                        "method": method,
-                        "params": p,
-                        "metrics": mp,
-                        "device": dev.type,
-                        "timing": timing,
-                    }
+                    spec = cache_spec(resolved, method, model.name, mfp, dev.type, timing)
                     if get_method(method).feature_target in REFERENCE_KINDS:
                         spec["reference"] = reference.fingerprint()
                     key = key_for(spec, model.name, method)

@@ -11,7 +11,7 @@ from typing import Iterable, Sequence
 
 import pandas as pd
 
-from ..method_registry import ALL_METHODS, CAM_METHODS, get_method, method_keys
+from ..method_registry import ALL_METHODS, CAM_METHODS, TABLE_METHODS, TABLE_TARGETS, get_method, method_keys
 from ..metric_registry import METRICS
 from ..stats import mean_ci, paired_mde, paired_wilcoxon
 
@@ -127,7 +127,7 @@ def table_5_1(df: pd.DataFrame, **kw) -> pd.DataFrame:
     Uses the rows of methods ``lots``, ``lots_class``, ``lots_mean`` (the thesis ran it on
     ResNet-50).
     """
-    rows = table_rows("5.1")
+    rows = table_rows(TABLE_TARGETS)
     d = df[df["method"].isin(rows)]
     t = _wide(summarize(d, tuple(METRICS), **kw), rows, tuple(METRICS))
     if not t.empty:
@@ -158,7 +158,7 @@ def table_5_2(df: pd.DataFrame, metrics: Sequence[str] | None = None, **kw) -> p
     Uses the rows of the methods with a Table 5.2 row in the registry
     (:data:`lotslib.method_registry.METHODS`; LOTS = zero target).
     """
-    rows = table_rows("5.2")
+    rows = table_rows(TABLE_METHODS)
     metrics = tuple(METRICS) if metrics is None else tuple(metrics)
     d = df[df["method"].isin(rows)]
     return _wide(summarize(d, metrics, **kw), rows, metrics)
@@ -180,7 +180,7 @@ def table_5_3(df: pd.DataFrame, **kw) -> pd.DataFrame:
         Each model with ``mean``, ``ci_low``, ``ci_high``, ``n`` (the bootstrap runs over the
         per-image values, i.e. the batch averages); empty if there are no rows.
     """
-    d = df[df["method"].isin(table_rows("5.2"))]
+    d = df[df["method"].isin(table_rows(TABLE_METHODS))]
     s = summarize(d, ("ms_per_map",), **kw)
     if s.empty:
         return pd.DataFrame()

@@ -20,6 +20,7 @@ from ..cache import cache_key, cached_frame
 from ..cams import CamCompute, requires_grad
 from ..explain import explain_with_info
 from ..method_registry import get_method
+from ..params import as_params_dict
 from ..stats import mean_ci
 from .params import model_fingerprint
 
@@ -60,7 +61,7 @@ def cam_path_timing(model, methods, images, params: dict | None = None, cache_di
         bootstrap interval over images); :func:`lotsbook.reports.timing_paths_table` lays
         them out with the speed-up.
     """
-    params = dict(params or {})
+    params = {k: as_params_dict(v) for k, v in dict(params or {}).items()}  # typed parameters to dicts
     cams = [m for m in methods if isinstance(get_method(m).compute, CamCompute)]
 
     def compute():
