@@ -50,11 +50,11 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from lotslib import benchmark as B  # noqa: E402
-from lotslib.explain import explain_with_info  # noqa: E402
+from lotslib.explanation import explain_with_info  # noqa: E402
 from lotslib.method_registry import METHODS  # noqa: E402
 from lotslib.data import ImageSource, _Item, embedded  # noqa: E402
 from lotslib.errors import WeightsNotFoundError  # noqa: E402
-from lotslib.lots import lots  # noqa: E402
+from lotslib.attack import lots  # noqa: E402
 from lotslib.metrics import insertion_deletion  # noqa: E402
 from lotslib.models import FULL_MODELS, load_model  # noqa: E402
 

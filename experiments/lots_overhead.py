@@ -12,7 +12,7 @@ import time
 
 import torch
 
-from lotslib.lots import lots
+from lotslib.attack import lots
 from lotslib.models import load_model
 
 

@@ -12,7 +12,7 @@ tensors           shared helpers: images to tensors, pixel checks, a model's dev
 imagenet_classes  the 1000 ImageNet-1k class names
 models            ImageNet classifiers behind one wrapper: pixels in [0,1] in, logits out
 data              image sources: embedded photos, labelled folders, ImageNet validation
-lots              LOTS, Algorithm 1, batched, with per-sample stopping and snapshots
+attack            LOTS, Algorithm 1 (the function lotslib.lots), batched, with per-sample stopping and snapshots
 targets           feature targets F_t (zero, another image, class reference, class mean)
 visualize         Algorithm 2 (the LOTS map) and the views built on maps
 method_registry   the Method records: key, name, defaults, order, compute; register your own
@@ -21,7 +21,7 @@ baselines         the image-only baseline: Sobel edges blurred like the LOTS map
 lots_explainer    LOTS as an explanation method (zero, class and mean targets)
 lots_targets      LOTS down the class logit, toward another class, on one cell of the last conv block
 receptive_field   a cell's activation, receptive field box and grid; a map's mass inside a box
-explain           explain(method, model, x) for every registered method
+explanation       explain(method, model, x) (lotslib.explain) for every registered method
 metrics           the metric formulas: Average Drop/Increase, Coherency, Insertion/Deletion
 metric_registry   the Metric objects: key, name, defaults, order, unit, direction, batch computation
 params            the typed LOTS and metric parameters (LotsParams, MetricParams): defaults once, checked
@@ -47,11 +47,21 @@ from .errors import (  # noqa: F401
     UnknownModelError,
     WeightsNotFoundError,
 )
-from .lots import LotsResult, LotsTrace, lots  # noqa: F401
+from .attack import LotsResult, LotsTrace, lots  # noqa: F401
 from .models import known_models, load_model, wrap  # noqa: F401
 from .visualize import lots_map  # noqa: F401
 from .method_registry import ALL_METHODS, METHODS, Method, register_method  # noqa: F401
 from . import cams, baselines, lots_explainer, lots_targets  # noqa: F401,E402  (register the built-in methods; each record's order is the table order)
-from .explain import explain, explain_with_info  # noqa: F401
+from .explanation import explain, explain_with_info  # noqa: F401
 
 __version__ = "0.1.0"
+
+#: the names ``from lotslib import *`` gives: the one-call API. No function here has the name
+#: of a module: ``lotslib.lots`` is the function, :mod:`lotslib.attack` its module;
+#: ``lotslib.explain`` the function, :mod:`lotslib.explanation` its module.
+__all__ = [
+    "lots", "LotsResult", "LotsTrace", "lots_map", "explain", "explain_with_info",
+    "load_model", "known_models", "wrap", "Method", "register_method", "METHODS", "ALL_METHODS",
+    "LotsError", "ParameterError", "DatasetError", "ImageDecodeError", "ImageNotFoundError", "InputRangeError",
+    "UnknownModelError", "WeightsNotFoundError", "CorruptCacheWarning", "__version__",
+]

@@ -91,7 +91,7 @@ def edge_maps(x: torch.Tensor, filter_size: int = 49, sigma: float | None = None
 
 
 def edge_compute(model, x: torch.Tensor, targets: torch.Tensor, params: dict, fast: bool = True) -> torch.Tensor:
-    """The ``compute`` of the ``"edge"`` record (call it through :func:`lotslib.explain.explain`).
+    """The ``compute`` of the ``"edge"`` record (call it through :func:`lotslib.explanation.explain`).
 
     Parameters
     ----------

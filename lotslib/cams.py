@@ -1,5 +1,5 @@
 """The six CAM methods, registered in :mod:`lotslib.method_registry` (maps through
-:func:`lotslib.explain.explain`).
+:func:`lotslib.explanation.explain`).
 
 Methods (registered in the row order of the thesis's Table 5.2; Weber 2023, section 5.1.2;
 LOTS itself is registered by :mod:`lotslib.lots_explainer`):
@@ -32,9 +32,9 @@ the call ends, also on errors.
 
 Degenerate inputs. An image whose pixels are all equal (a constant image, up to half an
 8-bit grey level) carries no spatial
-information: its map is all zeros and a :class:`lotslib.explain.DegenerateMapWarning` names it; no method is
+information: its map is all zeros and a :class:`lotslib.explanation.DegenerateMapWarning` names it; no method is
 run on it. A method whose map comes out constant (e.g. every Grad-CAM weight negative) also
-returns zeros with the same warning. :func:`lotslib.explain.explain_with_info` reports both as ``degenerate``.
+returns zeros with the same warning. :func:`lotslib.explanation.explain_with_info` reports both as ``degenerate``.
 
 Randomness. Random-CAM's weights and SmoothGrad-CAM++'s noise come from per-image generators:
 ``seed`` is an int (image ``i`` of the batch uses ``seed + i``) or a sequence of one int per

@@ -63,7 +63,7 @@ def _explain(args) -> int:
     import torch
 
     from .cache import atomic_write
-    from .explain import explain_with_info
+    from .explanation import explain_with_info
     from .method_registry import METHODS
     from .models import load_model
     from .visualize import overlay

@@ -1,6 +1,6 @@
 """LOTS as an explanation method, registered in :mod:`lotslib.method_registry`.
 
-The map is Algorithm 1 (:func:`lotslib.lots.lots`: move the image's features toward a
+The map is Algorithm 1 (:func:`lotslib.attack.lots`: move the image's features toward a
 target ``F_t``) followed by Algorithm 2 (:func:`lotslib.visualize.lots_map`: grayscale
 ``|x_adv - x|``, min-max, Gaussian blur, min-max); Weber 2023, sections 3.2 and 4.
 
@@ -15,7 +15,7 @@ key                name              ``F_t``
 =================  ================  ================================================================
 
 The class and mean targets need a labelled reference set: :mod:`lotslib.benchmark` builds
-them (:mod:`lotslib.benchmark.feature_targets`); through :func:`lotslib.explain.explain` pass
+them (:mod:`lotslib.benchmark.feature_targets`); through :func:`lotslib.explanation.explain` pass
 them as ``target=`` (features ``(D,)`` or ``(N,D)`` from :mod:`lotslib.targets`). LOTS
 ignores the explained class: its map shows the move toward ``F_t``.
 """
@@ -26,7 +26,7 @@ import warnings
 import torch
 
 from .errors import ParameterError
-from .lots import lots
+from .attack import lots
 from .lots_store import active_store, store_results
 from .method_registry import TABLE_METHODS, TABLE_TARGETS, Method, MethodOutput, register_method
 from .params import LotsParams, defaults_of
@@ -56,7 +56,7 @@ def lots_compute(model, x: torch.Tensor, targets: torch.Tensor, params: dict) ->
     """LOTS (Algorithm 1) then its map (Algorithm 2) for ``x`` ``(N,3,H,W)`` in [0,1].
 
     The ``compute`` of the ``"lots"``, ``"lots_class"`` and ``"lots_mean"`` records; call it
-    through :func:`lotslib.explain.explain`, which checks the parameters first.
+    through :func:`lotslib.explanation.explain`, which checks the parameters first.
 
     Parameters
     ----------
@@ -70,14 +70,14 @@ def lots_compute(model, x: torch.Tensor, targets: torch.Tensor, params: dict) ->
     params : dict
         Every key of :data:`LOTS_DEFAULTS`: ``target`` (``"zero"`` or features ``(D,)`` /
         ``(N,D)``), ``layer``, ``iters``, ``tau``, ``alpha``, ``distance``, ``batch_size``,
-        ``patience``, ``min_delta`` (for :func:`lotslib.lots.lots`) and ``filter_size``,
+        ``patience``, ``min_delta`` (for :func:`lotslib.attack.lots`) and ``filter_size``,
         ``sigma`` (for :func:`lotslib.visualize.lots_map`).
 
     Returns
     -------
     lotslib.method_registry.MethodOutput
         The ``(N,H,W)`` maps in [0,1] (on the CPU), the trace
-        (:class:`lotslib.lots.LotsTrace`) and ``x_adv`` ``(N,3,H,W)``.
+        (:class:`lotslib.attack.LotsTrace`) and ``x_adv`` ``(N,3,H,W)``.
 
     Raises
     ------

@@ -5,7 +5,7 @@ through :meth:`lotsbook.chapter.ChapterContext.lots`), the parameter studies and
 benchmark (:func:`lotslib.lots_explainer.lots_compute`) all store their results here, one
 ``.npz`` file per image, keyed by *content*: the model and its weights, a hash of the
 preprocessed image tensor, a hash of the feature target (or ``"zero"``), every LOTS
-parameter that changes the result, and the source of :mod:`lotslib.lots`. Whoever asks
+parameter that changes the result, and the source of :mod:`lotslib.attack`. Whoever asks
 for the same (model, image, target, parameters) next reads the stored run instead of
 running LOTS again.
 
@@ -138,7 +138,7 @@ def entry_key(model, x_i: torch.Tensor, target_i, params: dict) -> str:
     params : dict
         LOTS parameters (``layer``, ``iters``, ``tau``, ``alpha``, ``distance``,
         ``patience``, ``min_delta``, ``alpha_final``); missing ones take
-        :func:`lotslib.lots.lots`'s defaults, so an explicit default and an omitted one
+        :func:`lotslib.attack.lots`'s defaults, so an explicit default and an omitted one
         give the same key.
 
     Returns
@@ -178,7 +178,7 @@ def _record(res, j: int, seconds: float, via: str) -> dict:
 
 
 def store_results(store_dir, model, x: torch.Tensor, target, params: dict, res, via: str) -> list[str]:
-    """Write a finished LOTS run (``res`` of :func:`lotslib.lots.lots` on ``x``) into the store.
+    """Write a finished LOTS run (``res`` of :func:`lotslib.attack.lots` on ``x``) into the store.
 
     Parameters
     ----------
@@ -192,7 +192,7 @@ def store_results(store_dir, model, x: torch.Tensor, target, params: dict, res, 
         ``"zero"``, ``(D,)`` or ``(N,D)`` feature targets.
     params : dict
         The run's LOTS parameters (see :func:`entry_key`).
-    res : lotslib.lots.LotsResult
+    res : lotslib.attack.LotsResult
         The run.
     via : str
         Who computed it (``"benchmark"``, ``"chapter"``...), kept in the ledger.
@@ -221,7 +221,7 @@ def record_passes(store_dir, res, via: str) -> None:
     ----------
     store_dir : str or pathlib.Path
         The store's folder.
-    res : lotslib.lots.LotsResult
+    res : lotslib.attack.LotsResult
         The run; one ledger line per image with its gradient steps (key ``""``).
     via : str
         Who ran it (``"study"``...).
@@ -236,7 +236,7 @@ def record_passes(store_dir, res, via: str) -> None:
 
 def stored_lots(model, x: torch.Tensor, target="zero", *, store_dir, via: str = "chapter", batch_size=None,
                 **params):
-    """:func:`lotslib.lots.lots` on ``x``, reading each image's run from the store when present.
+    """:func:`lotslib.attack.lots` on ``x``, reading each image's run from the store when present.
 
     Only the images missing from the store are attacked (one batched call); their runs are
     stored. The ledger gets one line per image.
@@ -256,11 +256,11 @@ def stored_lots(model, x: torch.Tensor, target="zero", *, store_dir, via: str = 
     batch_size : int or None
         LOTS chunk size for the missing images (does not enter the key).
     **params
-        LOTS parameters of :func:`lotslib.lots.lots` (see :func:`entry_key`).
+        LOTS parameters of :func:`lotslib.attack.lots` (see :func:`entry_key`).
 
     Returns
     -------
-    lotslib.lots.LotsResult
+    lotslib.attack.LotsResult
         ``x_adv`` ``(N,3,H,W)`` on the device of ``x`` and the trace (no snapshots; its
         ``params["cached"]`` counts the images read from the store, its ``seconds`` sums
         the stored compute times).
@@ -270,7 +270,7 @@ def stored_lots(model, x: torch.Tensor, target="zero", *, store_dir, via: str = 
     lotslib.errors.ParameterError
         A bad LOTS parameter or target (for the images not in the store).
     """
-    from .lots import LotsResult, LotsTrace, lots
+    from .attack import LotsResult, LotsTrace, lots
 
     store = Path(store_dir)
     n = x.shape[0]
@@ -313,7 +313,7 @@ def stored_lots(model, x: torch.Tensor, target="zero", *, store_dir, via: str = 
 def cached_lots(model, images, target="zero", target_key: str = "zero", iters: int = 500, tau: float = 0.1,
                 alpha: float = 1 / 255, layer: str = "logits", batch_size: int | None = None,
                 cache_dir=None, x=None, **lots_kw):
-    """:func:`lotslib.lots.lots` on ``images`` with each image's result in the LOTS store ``cache_dir/lots``.
+    """:func:`lotslib.attack.lots` on ``images`` with each image's result in the LOTS store ``cache_dir/lots``.
 
     The store (:func:`lotslib.lots_store.stored_lots`) keys each image's run by content:
     the model and its weights, the preprocessed image, the target's values, every LOTS
@@ -348,13 +348,13 @@ def cached_lots(model, images, target="zero", target_key: str = "zero", iters: i
         The preprocessed batch ``(N,3,S,S)`` in [0,1] of ``images``, if already at hand;
         None (the default) = ``images.batch(model)``.
     **lots_kw
-        Further keywords of :func:`lotslib.lots.lots` (``patience``, ``min_delta``,
+        Further keywords of :func:`lotslib.attack.lots` (``patience``, ``min_delta``,
         ``distance``...); they enter the key.
 
     Returns
     -------
-    lotslib.lots.LotsResult
-        A :class:`~lotslib.lots.LotsResult` for all images, in order: ``x_adv``
+    lotslib.attack.LotsResult
+        A :class:`~lotslib.attack.LotsResult` for all images, in order: ``x_adv``
         ``(N,3,S,S)`` in [0,1] on the device of ``x``, and the trace (its ``params`` record
         how many results came from the cache; no snapshots).
 

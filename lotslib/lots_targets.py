@@ -3,7 +3,7 @@
 The thesis's LOTS moves the features toward a target ``F_t`` and ignores the explained
 class (:mod:`lotslib.lots_explainer`). The objectives here share its step rule
 ``x <- clamp(x - alpha * grad / max|grad|, 0, 1)``, per-sample stopping, trace and map
-(Algorithm 2, :func:`lotslib.visualize.lots_map`); see :mod:`lotslib.lots` for the loop.
+(Algorithm 2, :func:`lotslib.visualize.lots_map`); see :mod:`lotslib.attack` for the loop.
 
 ==================  ====================  =======================================================================
 key                 name                  what LOTS descends
@@ -28,7 +28,7 @@ such a sample would otherwise stop before its first step with an empty map.
 its paired tests compare the thesis's three targets. The benchmark builds its target from
 the reference set (:func:`lotslib.benchmark.lots_targets` with kind ``"other"``; rows whose
 image has no reference of another class are N/A), so ``lotslib.benchmark.run(...,
-["lots_other"])`` runs it; through :func:`lotslib.explain.explain` pass the features of
+["lots_other"])`` runs it; through :func:`lotslib.explanation.explain` pass the features of
 :func:`other_class_target` as ``target``.
 
 The location objective is a function API, not a registered method: its target is a cell
@@ -51,7 +51,7 @@ import numpy as np
 import torch
 
 from .errors import DatasetError, ParameterError
-from .lots import LocationObjective, LogitObjective, check_logit_params, lots
+from .attack import LocationObjective, LogitObjective, check_logit_params, lots
 from .lots_explainer import LOTS_DEFAULTS, lots_compute
 from .params import LotsParams
 from .lots_store import active_store, record_passes
@@ -95,7 +95,7 @@ def _run_maps(x, res, params, quiet: bool = True) -> tuple[torch.Tensor, MethodO
 
 
 def _step_params(p: dict) -> dict:
-    """The keyword arguments of :func:`lotslib.lots.lots` shared by every objective."""
+    """The keyword arguments of :func:`lotslib.attack.lots` shared by every objective."""
     return {k: p[k] for k in ("iters", "alpha", "alpha_final", "batch_size", "patience", "min_delta")}
 
 
@@ -113,7 +113,7 @@ def lots_logit_compute(model, x: torch.Tensor, targets: torch.Tensor, params: di
     """LOTS down the explained class's logit, then its map (Algorithm 2), for ``x`` ``(N,3,H,W)`` in [0,1].
 
     The ``compute`` of the ``"lots_logit"`` record; call it through
-    :func:`lotslib.explain.explain`, which checks the parameters and resolves the classes.
+    :func:`lotslib.explanation.explain`, which checks the parameters and resolves the classes.
 
     Parameters
     ----------
@@ -127,7 +127,7 @@ def lots_logit_compute(model, x: torch.Tensor, targets: torch.Tensor, params: di
     Returns
     -------
     lotslib.method_registry.MethodOutput
-        The ``(N,H,W)`` maps in [0,1] (on the CPU), the trace (:class:`lotslib.lots.LotsTrace`:
+        The ``(N,H,W)`` maps in [0,1] (on the CPU), the trace (:class:`lotslib.attack.LotsTrace`:
         ``distances`` is the class logit before each step, ``converged`` the stop rule met) and
         ``x_adv`` ``(N,3,H,W)``.
     """
@@ -225,7 +225,7 @@ def location_maps(model, x: torch.Tensor, grid: int = 7, **params) -> torch.Tens
     The photo is stacked ``gh * gw`` times, each copy with its own cell of
     ``model.cam_layer`` (:func:`lotslib.receptive_field.grid_cells`: every cell of a map no
     larger than ``grid``, e.g. all 7 x 7 of EfficientNet-Lite0 at 224 pixels), and LOTS drives
-    that cell's ``sum_c |A[c,i,j]|`` toward zero (:class:`lotslib.lots.LocationObjective`) in
+    that cell's ``sum_c |A[c,i,j]|`` toward zero (:class:`lotslib.attack.LocationObjective`) in
     one batched run; each copy's map is Algorithm 2 of its perturbation.
 
     Parameters

@@ -2,7 +2,7 @@
 
 A record holds everything the rest of lotslib needs to know about a method: its key, display
 name, documented defaults, whether it draws random numbers, the tables it has a row in, and
-the callable that computes its maps. :func:`lotslib.explain.explain`, the benchmark, the
+the callable that computes its maps. :func:`lotslib.explanation.explain`, the benchmark, the
 Coherency metric, the tables and the command line read names, keys and defaults from here,
 so adding a method is one :func:`register_method` call next to its compute function (or a
 pytorch-grad-cam ``BaseCAM`` subclass wrapped in :class:`lotslib.cams.CamCompute`)::
@@ -62,10 +62,10 @@ class MethodOutput:
     Attributes
     ----------
     maps : torch.Tensor
-        ``(N,H,W)`` maps, any finite range: :func:`lotslib.explain.explain` min-max
+        ``(N,H,W)`` maps, any finite range: :func:`lotslib.explanation.explain` min-max
         normalizes them to [0,1].
-    trace : lotslib.lots.LotsTrace or None
-        For LOTS, the :class:`lotslib.lots.LotsTrace` (None otherwise).
+    trace : lotslib.attack.LotsTrace or None
+        For LOTS, the :class:`lotslib.attack.LotsTrace` (None otherwise).
     x_adv : torch.Tensor or None
         For LOTS, the ``(N,3,H,W)`` adversarial images in [0,1] (None otherwise).
     """

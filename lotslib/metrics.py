@@ -50,7 +50,7 @@ import numpy as np
 import torch
 
 from .errors import InputRangeError, ParameterError
-from .explain import DegenerateMapWarning, explain_with_info
+from .explanation import DegenerateMapWarning, explain_with_info
 from .method_registry import check_params, get_method
 from .tensors import check_pixels, is_int, model_device
 from .visualize import explanation_map, gaussian_blur
@@ -428,7 +428,7 @@ def coherency_details(method, model, x: torch.Tensor, maps: torch.Tensor, classe
     ----------
     method : str or Callable
         A registered method key (:mod:`lotslib.method_registry`; ``params`` go to
-        :func:`lotslib.explain.explain_with_info`) or a callable
+        :func:`lotslib.explanation.explain_with_info`) or a callable
         ``f(model, x, targets, **params) -> maps``.
     model, x, maps, classes, fill
         As in :func:`confidence_change`.

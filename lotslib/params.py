@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from .errors import ParameterError
-from .lots import check_lots_params
+from .attack import check_lots_params
 from .metrics import DEFAULT_FILL, DEFAULT_SCORE, SCORES, check_fill, check_insdel_params
 from .tensors import is_int
 from .visualize import gaussian_kernel1d
@@ -50,7 +50,7 @@ class _Params:
 
 @dataclass(frozen=True)
 class LotsParams(_Params):
-    """LOTS's parameters (Weber 2023, section 5.1; :func:`lotslib.lots.lots` and
+    """LOTS's parameters (Weber 2023, section 5.1; :func:`lotslib.attack.lots` and
     :func:`lotslib.visualize.lots_map`).
 
     Attributes

@@ -3,7 +3,7 @@
 The CAM methods read the activation ``A`` of ``model.cam_layer`` (the last convolutional
 block; :func:`lotslib.models.default_cam_layer`) cell by cell and upsample it, as if cell
 ``(i, j)`` saw only the pixels under it. LOTS with the location objective
-(:class:`lotslib.lots.LocationObjective`, :func:`lotslib.lots_targets.location_maps`) shows
+(:class:`lotslib.attack.LocationObjective`, :func:`lotslib.lots_targets.location_maps`) shows
 what a cell really responds to; this module gives the boxes to compare that map with:
 
 * :func:`receptive_field_boxes` -- the *theoretical* receptive field of each cell: every

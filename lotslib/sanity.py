@@ -26,7 +26,7 @@ included), cannot group them into blocks, and returns only the similarity scores
 maps of each step that Adebayo et al.'s figure shows. ``RandomLogit`` returns one similarity
 per call and neither the maps nor the drawn classes, hands the similarity function flattened
 maps (a 1-D SSIM along the rows, not the 2-D SSIM), and reseeds NumPy's global random state.
-Both are written here instead, on lotslib's :func:`lotslib.explain.explain`; the similarity
+Both are written here instead, on lotslib's :func:`lotslib.explanation.explain`; the similarity
 functions are Quantus's.
 
 Pixels ``(N,3,H,W)`` in [0,1] in; maps ``(N,H,W)`` in [0,1].
@@ -44,7 +44,7 @@ import torch
 from torch import nn
 
 from .errors import ParameterError
-from .explain import explain_with_info
+from .explanation import explain_with_info
 from .method_registry import ALL_METHODS, get_method
 from .tensors import check_pixels, is_int, model_device
 
@@ -76,7 +76,7 @@ CHAPTER_KEYS = ("iters", "tau", "alpha", "filter_size", "batch_size")
 
 
 def method_params(methods: Sequence[str], params: dict, keys: Sequence[str] = CHAPTER_KEYS) -> dict:
-    """Each method's :func:`lotslib.explain.explain` parameters from a chapter's parameters.
+    """Each method's :func:`lotslib.explanation.explain` parameters from a chapter's parameters.
 
     Parameters
     ----------

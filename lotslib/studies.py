@@ -25,7 +25,7 @@ from .cache import cache_key, cached_frame
 from .paths import cache_root
 from .lots_store import cached_lots, record_passes
 from .errors import ParameterError
-from .lots import lots
+from .attack import lots
 from .metric_registry import METRICS
 from .metrics import confidence_change, insertion_deletion
 from .metrics import pearson as metric_pearson

@@ -26,7 +26,7 @@ def _key(model, layer, *source):
 
 
 def _features(model, x: torch.Tensor, layer: str, batch_size: int = 16) -> torch.Tensor:
-    from .lots import check_pixels
+    from .attack import check_pixels
 
     check_pixels(x)
     dev = next(model.parameters()).device

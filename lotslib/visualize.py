@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from .errors import ParameterError
-from .lots import check_pixels
+from .attack import check_pixels
 
 __all__ = [
     "to_gray",

@@ -19,7 +19,7 @@
 # * **Iteration cap.** One LOTS run with snapshots gives the map after every shorter cap;
 #   we compare each with the map after the full run (Pearson correlation) and track the
 #   metrics. This is what backs the reduced iteration cap of the embedded profile.
-# * **Plateau early stop** (`patience`, `min_delta` of `lotslib.lots.lots`, off by default):
+# * **Plateau early stop** (`patience`, `min_delta` of `lotslib.attack.lots`, off by default):
 #   a sample stops when its distance to the {term}`target <feature target>` improved by less than the relative
 #   `min_delta` over the last `patience` iterations.
 # * **Step width α** and **Gaussian filter** (size and σ) of Algorithm 2.

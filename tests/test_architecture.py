@@ -176,7 +176,7 @@ def toy_method():
 def test_a_method_registered_in_one_place_reaches_explain_tables_and_benchmark(toy_method, tiny_model, tmp_path):
     from lotslib import benchmark as B
     from lotslib.data import embedded
-    from lotslib.explain import explain
+    from lotslib.explanation import explain
     from lotslib.errors import ParameterError
     from lotslib.method_registry import CAM_METHODS, METHODS
 

@@ -243,7 +243,7 @@ def test_maps_are_stored_and_reloaded(tmp_path):
     import numpy as np
 
     from lotslib.benchmark import load_maps, run
-    from lotslib.explain import explain
+    from lotslib.explanation import explain
     from lotslib.data import embedded
     from lotslib.models import load_model
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 from helpers import TinyCNN
 
-from lotslib.explain import DegenerateMapWarning, explain, explain_with_info
+from lotslib.explanation import DegenerateMapWarning, explain, explain_with_info
 from lotslib.method_registry import CAM_METHODS, METHODS, default_params
 from lotslib.errors import InputRangeError, ParameterError
 from lotslib.visualize import minmax
@@ -127,7 +127,7 @@ def test_smoothgrad_noise_is_seeded_and_changes_the_map(lite0, x2):
 
 
 def test_lots_is_algorithm_1_plus_algorithm_2(lite0, x2):
-    from lotslib.lots import lots
+    from lotslib.attack import lots
     from lotslib.visualize import lots_map
 
     ex = explain_with_info("lots", lite0, x2, iters=4, filter_size=9)

@@ -11,7 +11,7 @@ import pytest
 import torch
 from pytorch_grad_cam.activations_and_gradients import ActivationsAndGradients
 
-from lotslib.explain import explain
+from lotslib.explanation import explain
 from lotslib.method_registry import CAM_METHODS
 from lotslib.models import load_model
 

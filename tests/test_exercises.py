@@ -13,7 +13,7 @@ import torch
 
 from lotsbook import build as book
 from lotslib.errors import ParameterError
-from lotslib.lots import LotsResult, LotsTrace
+from lotslib.attack import LotsResult, LotsTrace
 from lotsbook.reports import lots_run_table
 
 EXT = book.ROOT / "book" / "_ext"

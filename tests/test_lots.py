@@ -5,7 +5,7 @@ from helpers import TinyLinear
 from torch import nn
 
 from lotslib.errors import InputRangeError, ParameterError
-from lotslib.lots import lots
+from lotslib.attack import lots
 
 
 def rand_images(n, hw=4, seed=1):

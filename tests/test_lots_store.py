@@ -12,7 +12,7 @@ import torch
 from helpers import FAST, bench_images, run_tiny, tinyrel
 
 from lotslib import lots_store as S
-from lotslib.lots import lots
+from lotslib.attack import lots
 
 TESTS = Path(__file__).resolve().parent
 

@@ -18,7 +18,7 @@ from lotslib.benchmark.feature_targets import lots_targets, open_reference
 from lotslib.benchmark.params import id_seed
 from lotslib.data import folder
 from lotslib.errors import DatasetError, ParameterError
-from lotslib.lots import LocationObjective, LogitObjective, lots
+from lotslib.attack import LocationObjective, LogitObjective, lots
 from lotslib.method_registry import METHODS, default_params
 
 

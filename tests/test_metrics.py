@@ -42,7 +42,7 @@ def region_map(size=32):
 
 # ------------------------------------------------------------------ insertion / deletion
 def test_region_map_beats_inverse_and_random_cam():
-    from lotslib.explain import explain
+    from lotslib.explanation import explain
 
     model = RegionModel()
     x = region_image()
@@ -206,7 +206,7 @@ def test_pearson_rescaling_and_constant_maps():
 
 
 def test_coherency_with_gradcam_equals_a_direct_computation(lite0):
-    from lotslib.explain import explain
+    from lotslib.explanation import explain
     from lotslib.data import embedded
 
     x = embedded("imagenet").batch(lite0, [0, 1])
@@ -222,7 +222,7 @@ def test_coherency_with_gradcam_equals_a_direct_computation(lite0):
 def test_coherency_redraws_random_methods():
     model = RegionModel()
     x = torch.cat([region_image(seed=0), region_image(seed=1)])
-    from lotslib.explain import explain
+    from lotslib.explanation import explain
 
     maps = explain("random", model, x, targets=0, seed=[1, 2])
     r = coherency_details("random", model, x, maps, [0, 0], seed=[1, 2])

@@ -1,4 +1,4 @@
-"""Reliability (issue 6), :func:`lotslib.explain.explain`: bad tensors and bad parameters are
+"""Reliability (issue 6), :func:`lotslib.explanation.explain`: bad tensors and bad parameters are
 rejected before any compute (exact error class, a message naming the culprit and the fix);
 constant images and zero gradients give zero maps with a warning; any image shape works.
 
@@ -15,7 +15,7 @@ from helpers import FlatNet, check_error, tinyrel
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lotslib.explain import DegenerateMapWarning, explain, explain_with_info
+from lotslib.explanation import DegenerateMapWarning, explain, explain_with_info
 from lotslib.method_registry import METHODS
 from lotslib.errors import InputRangeError, ParameterError
 from lotslib.metrics import coherency_details

@@ -18,7 +18,7 @@ from lotslib.errors import (
     ParameterError,
     UnknownModelError,
 )
-from lotslib.lots import lots
+from lotslib.attack import lots
 from lotslib.models import load_model
 from lotslib.visualize import lots_map
 

@@ -1,28 +1,23 @@
 """Sphinx glue for the book's API reference (book/api.md), loaded through
-``sphinx: local_extensions`` in _config.yml. Five fixes, the first four for the strict
+``sphinx: local_extensions`` in _config.yml. Four fixes, the first three for the strict
 (-W -n) build:
 
-1. The pages autosummary generates (book/api/generated/, git-ignored) are not in _toc.yml,
+1. The pages autosummary generates (book/api/generated/ in the book root: generated output) are not in _toc.yml,
    so with ``only_build_toc_files`` sphinx-external-toc excludes them on every build after
    the first (they exist by then when it lists the files). They are taken off the exclude
    list again: autosummary's tables are their toctrees. The folder is also emptied before
    autosummary fills it, so that the page of an object that left a module's ``__all__``
    does not linger (and fail to import); pages whose text is unchanged get their old
    modification time back, so Sphinx does not read them again.
-2. autosummary resolves a dotted name as ``MODULE.ATTRIBUTE`` before it tries it as a
-   module, so ``lotslib.lots`` -- a submodule whose name ``lotslib/__init__.py`` rebinds to
-   the function ``lots`` -- would be documented as that function (and the module template
-   fail on it). A name that is both resolves to the submodule here; the API page lists
-   modules.
-3. napoleon reads the first line of every attribute, constant and property docstring as
+2. napoleon reads the first line of every attribute, constant and property docstring as
    Google's inline ``type: description`` whenever it holds a colon, so "The table header:
    ..." becomes a cross-referenced type "The table header". numpydoc has no such
    convention: those docstrings are kept as written. (napoleon still parses the docstrings
    of modules, classes, functions and methods.)
-4. autodoc shows an undocumented module constant (a dict, a tuple) with the docstring of
+3. autodoc shows an undocumented module constant (a dict, a tuple) with the docstring of
    its type (``dict() -> new empty dictionary ...``, not even valid reST); that docstring
    is dropped. Constants documented with a ``#:`` comment keep theirs.
-5. A constant holding an absolute path (``REFERENCE_CSV = PosixPath('/home/.../data/...')``)
+4. A constant holding an absolute path (``REFERENCE_CSV = PosixPath('/home/.../data/...')``)
    is shown without its value: the value names the machine the book was built on.
 """
 from __future__ import annotations
@@ -30,11 +25,8 @@ from __future__ import annotations
 import inspect
 import os
 import shutil
-import sys
-import types
 from pathlib import Path
 
-from sphinx.ext import autosummary
 from sphinx.ext.autodoc import DataDocumenter
 
 #: where book/api.md's autosummary tables write their pages (``:toctree: api/generated``)
@@ -68,20 +60,7 @@ def _keep_unchanged_mtimes(app):
             os.utime(page, ns=(mtime_ns, mtime_ns))
 
 
-# 2. a submodule shadowed by a function of the same name ----------------------------------
-
-_import_by_name = autosummary._import_by_name
-
-
-def _import_preferring_modules(name, grouped_exception=True):
-    obj, parent, modname = _import_by_name(name, grouped_exception=grouped_exception)
-    module = sys.modules.get(name)
-    if isinstance(module, types.ModuleType) and obj is not module:
-        return module, None, name
-    return obj, parent, modname
-
-
-# 3. attribute docstrings: not napoleon's inline "type: description" ----------------------
+# 2. attribute docstrings: not napoleon's inline "type: description" ----------------------
 
 _ATTRIBUTE_KINDS = ("attribute", "data", "property")
 _stashed: list[str] | None = None
@@ -99,7 +78,7 @@ def _restore_attribute_docstring(app, what, name, obj, options, lines):
     _stashed = None
 
 
-# 4. undocumented constants: not their type's docstring -----------------------------------
+# 3. undocumented constants: not their type's docstring -----------------------------------
 
 def _drop_type_docstring(app, what, name, obj, options, lines):
     if what != "data" or not lines:
@@ -109,7 +88,7 @@ def _drop_type_docstring(app, what, name, obj, options, lines):
         lines.clear()
 
 
-# 5. no absolute paths of the build machine -----------------------------------------------
+# 4. no absolute paths of the build machine -----------------------------------------------
 
 class _DataDocumenter(DataDocumenter):
     def should_suppress_value_header(self) -> bool:
@@ -125,7 +104,6 @@ def setup(app):
     app.connect("config-inited", _include_generated, priority=950)  # after external-toc (900)
     app.connect("builder-inited", _empty_generated, priority=400)
     app.connect("builder-inited", _keep_unchanged_mtimes, priority=600)
-    autosummary._import_by_name = _import_preferring_modules
     app.connect("autodoc-process-docstring", _stash_attribute_docstring, priority=400)
     app.connect("autodoc-process-docstring", _restore_attribute_docstring, priority=600)
     app.connect("autodoc-process-docstring", _drop_type_docstring, priority=700)

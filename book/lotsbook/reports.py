@@ -81,7 +81,7 @@ def predictions(model, x: torch.Tensor, result, images) -> Predictions:
         The classifier.
     x : torch.Tensor
         The images, ``(N,3,H,W)`` float in [0,1].
-    result : lotslib.lots.LotsResult
+    result : lotslib.attack.LotsResult
         LOTS's result on ``x``; its adversarial images are ``result.x_adv``.
     images : lotslib.data.ImageSource
         The source ``x`` came from.
@@ -648,7 +648,7 @@ def cam_maps(model, x: torch.Tensor, classes, batch_size: int | None = None, ski
     dict
         ``{method name: (H,W) map in [0,1]}`` in the registry's order.
     """
-    from lotslib.explain import explain
+    from lotslib.explanation import explain
     from lotslib.method_registry import CAM_METHODS
 
     return {CAM_METHODS[k]: explain(k, model, x, targets=classes, batch_size=batch_size)[0]
@@ -997,7 +997,7 @@ def lots_run_table(x: torch.Tensor, runs: dict, ids=None) -> pd.DataFrame:
     x : torch.Tensor
         ``(N,3,H,W)`` original pixels in [0,1].
     runs : dict
-        ``{label: lotslib.lots.LotsResult}``: LOTS runs on ``x`` (each ``x_adv`` ``(N,3,H,W)``).
+        ``{label: lotslib.attack.LotsResult}``: LOTS runs on ``x`` (each ``x_adv`` ``(N,3,H,W)``).
     ids : sequence of str or None, optional
         The images' names (default None: ``0 .. N-1``).
 

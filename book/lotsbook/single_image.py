@@ -69,7 +69,7 @@ def check_image(path) -> Path:
         or one flat colour (no method can explain it); the message names the fix.
     """
     from lotslib.data import load_image
-    from lotslib.explain import CONSTANT_TOL
+    from lotslib.explanation import CONSTANT_TOL
 
     p = Path(path).expanduser()
     if not p.exists():
@@ -208,7 +208,7 @@ class ImageReport:
     curves : dict
         ``"insertion"`` / ``"deletion"`` -> {method name: curve ``(S+1,)`` of class
         probabilities in [0,1]}.
-    lots : lotslib.explain.Explanation or None
+    lots : lotslib.explanation.Explanation or None
         LOTS's explanation (``x_adv``, ``trace``; the zero target's when ``"lots"`` ran); None
         when no LOTS method was among the methods.
     degenerate : list of str
@@ -281,7 +281,7 @@ def explain_image(model, x: torch.Tensor, methods=None, lots: dict | None = None
     """
     import warnings
 
-    from lotslib.explain import DegenerateMapWarning, explain_with_info
+    from lotslib.explanation import DegenerateMapWarning, explain_with_info
     from lotslib.method_registry import METHODS, check_params, get_method
     from lotslib.metric_registry import METRICS, ScoreBatch, check_metric_params
     from lotslib.params import as_params_dict

@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 import torch
 
-from ..explain import explain_with_info, per_image_rows
+from ..explanation import explain_with_info, per_image_rows
 from ..lots_store import sharing
 from ..method_registry import get_method
 from ..metric_registry import METRICS, ScoreBatch
@@ -262,8 +262,8 @@ def lots_info(ex, j) -> tuple[int, str]:
 
     Parameters
     ----------
-    ex : lotslib.explain.Explanation
-        The result of :func:`lotslib.explain.explain_with_info`.
+    ex : lotslib.explanation.Explanation
+        The result of :func:`lotslib.explanation.explain_with_info`.
     j : int
         Position of the image in the batch.
 

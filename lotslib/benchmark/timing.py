@@ -18,7 +18,7 @@ import torch
 
 from ..cache import cache_key, cached_frame
 from ..cams import CamCompute, requires_grad
-from ..explain import explain_with_info
+from ..explanation import explain_with_info
 from ..method_registry import get_method
 from ..params import as_params_dict
 from ..stats import mean_ci

@@ -142,7 +142,7 @@ class Explanation:
         The method's key.
     params : dict
         The resolved parameters.
-    trace : lotslib.lots.LotsTrace or None
+    trace : lotslib.attack.LotsTrace or None
         For LOTS; its rows follow the images with ``ran`` True.
     x_adv : torch.Tensor or None
         The LOTS adversarial images ``(N,3,H,W)`` (the input where LOTS did not run).

@@ -624,14 +624,15 @@ def lots(
     if objective is None:
         objective = FeatureObjective(target, layer, distance, tau)
     elif not isinstance(objective, LotsObjective):
-        raise ParameterError(f"objective must be a lotslib.lots.LotsObjective or None; got {type(objective).__name__}.")
+        raise ParameterError(f"objective must be a lotslib.attack.LotsObjective or None; "
+                             f"got {type(objective).__name__}.")
     else:
         given = [k for k, v, d in (("target", target, "zero"), ("layer", layer, "logits"),
                                    ("distance", distance, "euclidean"), ("tau", tau, 0.1))
                  if not (isinstance(v, type(d)) and v == d)]
         if given:
             raise ParameterError(f"{sorted(given)} belong to the feature objective; with objective= pass them to "
-                                 f"lotslib.lots.FeatureObjective instead (or leave them at their defaults).")
+                                 f"lotslib.attack.FeatureObjective instead (or leave them at their defaults).")
     objective.check()
     check_pixels(x)
     dev = model_device(model)
