@@ -43,7 +43,8 @@ params = {}
 from IPython.display import Markdown
 
 from lotslib import benchmark, metrics
-from lotsbook import chapter, plots, reports
+from lotsbook import chapter, plots, results
+from lotsbook.pages import benchmark as page
 
 ctx = chapter.open_chapter(params, "4")
 images, models = ctx.images, ctx.models
@@ -83,7 +84,7 @@ plots.rank_table(
 # CAM method (Random-CAM excluded) on the same images.
 
 # %%
-plots.table(reports.best_cam_tests(df),
+plots.table(page.best_cam_tests(df),
             "LOTS against the best CAM method per backbone and metric: means in % and a two-sided Wilcoxon signed-rank "
             "test over images, with the smallest mean difference in points that these pairs detect with 80% power",
             fmt={"LOTS": "{:.2f}", "best CAM's mean": "{:.2f}", "p-value": "{:.3f}", "detectable difference": "{:.1f}"})
@@ -100,12 +101,12 @@ plots.table(reports.best_cam_tests(df),
 # settings; the sentences below are generated from its rows.
 
 # %%
-study = reports.recorded("sample_study.csv")
+study = results.recorded("sample_study.csv")
 if study is None:
     plots.note("results/sample_study.csv is absent: run `python experiments/sample_study.py` to record it.")
 else:
-    meta = reports.recorded_meta("sample_study.json")
-    rec = reports.recorded_study(study, meta)
+    meta = results.recorded_meta("sample_study.json")
+    rec = page.recorded_study(study, meta)
     plots.summary_table(rec["table"], f"Recorded study (`{meta['command']}`): Table 5.2's layout on {rec['n']} "
                                       "images; mean and 95% bootstrap interval in %, best mean in bold.")
     plots.table(rec["tests"], "Recorded study: LOTS against the best CAM method per metric (two-sided Wilcoxon "
@@ -138,7 +139,7 @@ plots.summary_table(
 )
 
 # %%
-fill = reports.convention_verdict(df, alt_fill, fill_metrics, f"{ctx.fill} fill", f"{other_fill} fill")
+fill = page.convention_verdict(df, alt_fill, fill_metrics, f"{ctx.fill} fill", f"{other_fill} fill")
 display(Markdown(fill["text"]))
 plots.table(fill["table"], "LOTS against the best CAM method under both fills (means in %; 'LOTS better' in the "
             "metric's direction).")
@@ -162,7 +163,7 @@ plots.summary_table(
 )
 
 # %%
-score = reports.convention_verdict(df, alt_score, ["insertion", "deletion"], f"score='{ctx.score}'",
+score = page.convention_verdict(df, alt_score, ["insertion", "deletion"], f"score='{ctx.score}'",
                                    f"score='{other_score}'")
 display(Markdown(score["text"]))
 
@@ -176,7 +177,7 @@ display(Markdown(score["text"]))
 
 # %%
 plots.table(
-    reports.time_table(df),
+    page.time_table(df),
     f"Table 5.3 (regenerated): milliseconds per map, averaged over the images, on this machine ({ctx.device}, torch threads: "
     f"{int(df['threads'].iloc[0])}) beside the thesis's values (its hardware is not stated). LOTS here runs at most {ctx.iters} "
     f"iterations instead of 500, so its time is not comparable one to one; the CAM times include the forward and backward pass."
@@ -186,7 +187,7 @@ plots.table(
 )
 
 # %%
-paths = reports.timing_paths_table(ctx.cam_timing(benchmark.CAM_METHODS))
+paths = page.timing_paths_table(ctx.cam_timing(benchmark.CAM_METHODS))
 plots.table(
     paths,
     f"Table 5.3, CAM methods on both paths: milliseconds per map (forward pass included, after a warm-up, "
@@ -201,11 +202,11 @@ plots.table(
 # %%
 net, ex = ctx.model(models[0]), images.head(1)
 x = ex.batch(net).to(ctx.device)
-row = reports.benchmark_row(df, net.name, "lots", ex.ids[0])
+row = page.benchmark_row(df, net.name, "lots", ex.ids[0])
 m = ctx.lots_maps(net, ex, x=x)
 cls = int(row["top1"])
 plots.show(
-    plots.drop_increase_figure(x, m, net.categories[cls], row["y"], row["o"]),
+    page.drop_increase_figure(x, m, net.categories[cls], row["y"], row["o"]),
     "fig-a-4",
     f"**Regenerates thesis Figure A.4 (drop/increase in confidence).** (a) {ex[0].id} with the confidence of {net.name} in its "
     f"top-1 class; (b) the LOTS activation map; (c) as a heat-map; (d) the explanation map x ⊙ map and the confidence in the "
@@ -217,7 +218,7 @@ plots.show(
 coh = metrics.coherency_details("lots", net, x, m, [cls], iters=ctx.iters, tau=ctx.tau, alpha=ctx.alpha,
                                 filter_size=ctx.filter_size, batch_size=ctx.batch_size)
 plots.show(
-    plots.coherency_figure(x, m, coh.maps_again, float(coh.values[0]) / 100),
+    page.coherency_figure(x, m, coh.maps_again, float(coh.values[0]) / 100),
     "fig-a-5",
     f"**Regenerates thesis Figure A.5 (coherency).** (a) LOTS map of the image; (b) the explanation map; (c) the LOTS map "
     f"computed on the explanation map. Coherency is the Pearson correlation of (a) and (c), rescaled to [0, 100]: "
@@ -225,7 +226,7 @@ plots.show(
 )
 
 # %%
-curves = reports.method_curves(df, net.name, ex.ids[0])
+curves = page.method_curves(df, net.name, ex.ids[0])
 for kind, fig_id, better in (("deletion", "A.6", "lower"), ("insertion", "A.7", "higher")):
     plots.show(
         plots.curves_figure(curves[kind][0], kind, aucs=curves[kind][1]),
@@ -239,7 +240,7 @@ for kind, fig_id, better in (("deletion", "A.6", "lower"), ("insertion", "A.7", 
 # %%
 fr = (0.0, 0.1, 0.25, 0.5, 0.75)
 plots.show(
-    plots.curve_strip_figure(metrics.deletion_frames(x, m, fr), fr, "deletion"),
+    page.curve_strip_figure(metrics.deletion_frames(x, m, fr), fr, "deletion"),
     "fig-deletion-steps",
     "**What the network sees during deletion (illustrates thesis Figure A.6).** The image with the most important pixels "
     "of the LOTS map replaced by the blurred copy, at 0, 10, 25, 50 and 75% of the pixels.",

@@ -48,12 +48,13 @@
 params = {}
 
 # %%
-from lotsbook import chapter, plots, reports, single_image
+from lotsbook import chapter, plots, results, single_image
+from lotsbook.pages import own as page
 
 ctx = chapter.open_chapter(params, "own", table=False)
 source = single_image.open_image(ctx.params.get("image"))
 net = ctx.net
-display(single_image.run_table(ctx.params, source))
+display(page.run_table(ctx.params, source))
 plots.note(
     f"**Image:** `{source[0].name}` ({source.description}), {source[0].image.shape[2]} × {source[0].image.shape[1]} "
     f"pixels, shown to {net.name} as a {net.input_size} × {net.input_size} centre crop."
@@ -70,7 +71,7 @@ plots.note(
 
 # %%
 run = chapter.benchmark_params(ctx.params)
-rep = single_image.explain_image(net, source.batch(net).to(ctx.device), lots=run["lots"], metrics=run["metrics"],
+rep = page.explain_image(net, source.batch(net).to(ctx.device), lots=run["lots"], metrics=run["metrics"],
                                  seed=ctx.seed)
 top1 = plots.short_class(net.categories[rep.target])
 plots.show(
@@ -87,7 +88,7 @@ plots.show(
 # ## Predictions before and after LOTS (as thesis Figure 4.1)
 
 # %%
-pred = reports.predictions(net, rep.x, rep.lots, source)
+pred = results.predictions(net, rep.x, rep.lots, source)
 plots.table(
     pred.table,
     f"Predictions of {net.name} on {source[0].name} before and after LOTS (zero target, at most {ctx.iters} "
@@ -119,7 +120,7 @@ plots.table(
     fmt="{:.1f}",
     best={c: plots.direction(c) for c in rep.metrics.columns if plots.direction(c)},
 )
-plots.note("\n".join(f"* {s}" for s in single_image.metric_verdicts(rep)))
+plots.note("\n".join(f"* {s}" for s in page.metric_verdicts(rep)))
 
 # %%
 for kind in ("insertion", "deletion"):

@@ -25,16 +25,17 @@ from pathlib import Path
 import pandas as pd
 
 from lotslib import data
-from lotsbook import chapter, plots, provenance, reports
+from lotsbook import chapter, plots, provenance, results
+from lotsbook.pages import provenance as page
 
 ctx = chapter.open_chapter(params, "provenance")
 images = ctx.images
 
 # %%
-plots.table(reports.build_info(ctx.profile), "Build machine, date and repository state")
+plots.table(page.build_info(ctx.profile), "Build machine, date and repository state")
 
 # %%
-runs = reports.chapter_runs(Path("book"))
+runs = page.chapter_runs(Path("book"))
 if len(runs):
     plots.table(runs, "Chapter executions recorded by lotsbook.build (seconds: papermill wall time; key: hash of source, parameters and lotslib code)",
                 fmt={"seconds": "{:.0f}"})
@@ -49,7 +50,7 @@ used = list(dict.fromkeys([ctx.params["model"], *ctx.models, *ctx.compare_models
 plots.table(pd.DataFrame(provenance.weights(used)).set_index("model"), "Weight files and their SHA-256 hashes", fmt={"MB": "{:.1f}"})
 
 # %%
-plots.table(reports.image_lists(images, data.embedded("photos")), "Image lists (the list hash covers ids, labels and content digests, in order)")
+plots.table(page.image_lists(images, data.embedded("photos")), "Image lists (the list hash covers ids, labels and content digests, in order)")
 
 # %%
 plots.table(pd.DataFrame(provenance.images(images)).set_index("image"), "Images of chapters 1-5 and their content digests")
@@ -63,7 +64,7 @@ else:
     plots.note(f"{ref} is missing: the thesis's reference values are not shown.")
 
 # %%
-bt = reports.recorded("book_time.json")
+bt = results.recorded("book_time.json")
 if bt is not None:
     plots.table(bt, "Recorded build times of this book (experiments/book_time.py: cold = empty cache, warm = rerun right after)")
 else:
