@@ -11,7 +11,9 @@ from __future__ import annotations
 import pandas as pd
 import torch
 
-from ..plots import panel_grid, short_class
+from ..plots import (curves_figure, direction, note, panel_grid, rank_table, reference_wide, short_class, show,
+                     summary_table, table)
+from ..results import recorded, recorded_meta
 
 __all__ = [
     "best_cam_tests",
@@ -24,6 +26,21 @@ __all__ = [
     "drop_increase_figure",
     "coherency_figure",
     "curve_strip_figure",
+    "show_table_5_2",
+    "show_thesis_5_2",
+    "show_ranks",
+    "show_best_cam_tests",
+    "show_recorded_study",
+    "FILL_METRICS",
+    "show_other_fill",
+    "show_fill_verdict",
+    "show_other_score",
+    "show_table_5_3",
+    "show_timing_paths",
+    "show_figure_a_4",
+    "show_figure_a_5",
+    "show_figures_a_6_a_7",
+    "show_deletion_steps",
 ]
 
 
@@ -342,3 +359,271 @@ def curve_strip_figure(frames, fractions, kind: str):
     verb = "removed" if kind == "deletion" else "inserted"
     panels = [{"image": f, "title": f"{100 * q:.0f}% {verb}"} for f, q in zip(frames, fractions)]
     return panel_grid(panels, len(panels), size=1.9)
+
+
+# ------------------------------------------------------------------ the page's tables and figures, with their captions
+def show_table_5_2(ctx, df: pd.DataFrame):
+    """Show Table 5.2 regenerated from ``df``, beside the thesis's values when the backbones are the same.
+
+    Parameters
+    ----------
+    ctx : lotsbook.chapter.ChapterContext
+        The chapter's context (its images and models name the table).
+    df : pandas.DataFrame
+        Benchmark rows (:func:`lotslib.benchmark.run`) of Table 5.2's methods.
+
+    Returns
+    -------
+    t52, thesis52 : pandas.DataFrame
+        Table 5.2 of this run (:func:`lotslib.benchmark.table_5_2`) and the thesis's
+        (:func:`lotsbook.plots.reference_wide`), for :func:`show_thesis_5_2` and the rank table.
+    """
+    from lotslib import benchmark
+
+    t52, thesis52 = benchmark.table_5_2(df), reference_wide("5.2")
+    same = set(ctx.models) <= set(thesis52.index.get_level_values(0))
+    flagged = int(df["flagged"].sum())
+    summary_table(
+        t52,
+        f"Table 5.2 (regenerated): {len(benchmark.METHODS)} methods on {', '.join(ctx.models)}, {len(ctx.images)} "
+        f"images; mean and 95% bootstrap interval in %, best mean per backbone and metric in bold. "
+        + ("The thesis's values are beside ours. " if same else
+           "The thesis's values (other backbones) follow in the next table. ")
+        + f"{flagged} of {len(df)} rows are flagged (a constant map); they are included.",
+        thesis=thesis52 if same else None,
+    )
+    return t52, thesis52
+
+
+def show_thesis_5_2(models, thesis52: pd.DataFrame) -> None:
+    """Show the thesis's Table 5.2 on its own when ``models`` are not its backbones, else a note.
+
+    Parameters
+    ----------
+    models : sequence of str
+        This run's backbones.
+    thesis52 : pandas.DataFrame
+        :func:`lotsbook.plots.reference_wide` of Table 5.2.
+    """
+    if not set(models) <= set(thesis52.index.get_level_values(0)):
+        table(thesis52, "Thesis values of Table 5.2 (Weber 2023; 1000 ImageNet validation images), in %. "
+                        "The ConvNeXt Tiny LOTS row is missing from the thesis's text.", fmt="{:.2f}",
+              best={c: direction(c) for c in thesis52.columns}, best_by="model")
+    else:
+        note("The thesis's values are beside ours in Table 5.2 above (same backbones).")
+
+
+def show_ranks(t52: pd.DataFrame, thesis52: pd.DataFrame) -> None:
+    """Show each method's mean rank per metric beside the thesis's (:func:`lotsbook.plots.rank_table`)."""
+    rank_table(
+        t52, thesis52,
+        "Rank of each method per metric (1 = best), averaged over the backbones: ours beside the thesis's Table 5.2. "
+        "Ranks compare the methods even where the backbones differ.",
+    )
+
+
+def show_best_cam_tests(df: pd.DataFrame) -> None:
+    """Show :func:`best_cam_tests` of ``df`` with its caption."""
+    table(best_cam_tests(df),
+          "LOTS against the best CAM method per backbone and metric: means in % and a two-sided Wilcoxon signed-rank "
+          "test over images, with the smallest mean difference in points that these pairs detect with 80% power",
+          fmt={"LOTS": "{:.2f}", "best CAM's mean": "{:.2f}", "p-value": "{:.3f}", "detectable difference": "{:.1f}"})
+
+
+def show_recorded_study() -> None:
+    """Show the recorded larger study (:func:`recorded_study`): its table, its tests and their sentences,
+    or how to record it when ``results/sample_study.csv`` is absent."""
+    study = recorded("sample_study.csv")
+    if study is None:
+        note("results/sample_study.csv is absent: run `python experiments/sample_study.py` to record it.")
+        return
+    meta = recorded_meta("sample_study.json")
+    rec = recorded_study(study, meta)
+    summary_table(rec["table"], f"Recorded study (`{meta['command']}`): Table 5.2's layout on {rec['n']} "
+                                "images; mean and 95% bootstrap interval in %, best mean in bold.")
+    table(rec["tests"], "Recorded study: LOTS against the best CAM method per metric (two-sided Wilcoxon "
+                        "signed-rank test over images), with the smallest mean difference in points that "
+                        "these pairs detect with 80% power (paired, from the spread of the differences).",
+          fmt={"LOTS": "{:.2f}", "best CAM's mean": "{:.2f}", "p-value": "{:.3g}", "detectable difference": "{:.1f}"})
+    note(rec["text"])
+
+
+#: the metrics that depend on the fill convention
+FILL_METRICS = ["avg_drop", "avg_increase", "coherency"]
+
+
+def show_other_fill(ctx, df: pd.DataFrame) -> dict:
+    """Rescore the fill-dependent metrics with the other fill and show them in Table 5.2's layout.
+
+    Parameters
+    ----------
+    ctx : lotsbook.chapter.ChapterContext
+        The chapter's context (``fill``, ``images``, ``device``).
+    df : pandas.DataFrame
+        Benchmark rows under ``ctx.fill``.
+
+    Returns
+    -------
+    dict
+        :func:`convention_verdict` of the two fills (``table``, ``text``, ...).
+    """
+    from lotslib import benchmark
+
+    other = "mean" if ctx.fill == "black" else "black"
+    alt = benchmark.rescore(df, ctx.images, FILL_METRICS, {"fill": other}, device=ctx.device)
+    summary_table(
+        benchmark.table_5_2(alt, metrics=FILL_METRICS),
+        f"Table 5.2's Average Drop, Average Increase and Coherency with fill='{other}' (masked pixels "
+        f"{'set to the model mean colour: the normalized tensor times the map' if other == 'mean' else 'black'}) "
+        f"instead of fill='{ctx.fill}'; same maps, same {len(ctx.images)} images.",
+    )
+    return convention_verdict(df, alt, FILL_METRICS, f"{ctx.fill} fill", f"{other} fill")
+
+
+def show_fill_verdict(verdict: dict) -> None:
+    """Show :func:`show_other_fill`'s verdict: its sentences, then its table."""
+    from IPython.display import Markdown, display
+
+    display(Markdown(verdict["text"]))
+    table(verdict["table"], "LOTS against the best CAM method under both fills (means in %; 'LOTS better' in the "
+          "metric's direction).")
+
+
+def show_other_score(ctx, df: pd.DataFrame) -> dict:
+    """Rescore Insertion and Deletion with the other ``score`` convention and show them in Table 5.2's layout.
+
+    Parameters
+    ----------
+    ctx : lotsbook.chapter.ChapterContext
+        The chapter's context (``score``, ``steps``, ``images``, ``device``).
+    df : pandas.DataFrame
+        Benchmark rows under ``ctx.score``.
+
+    Returns
+    -------
+    dict
+        :func:`convention_verdict` of the two conventions.
+    """
+    from lotslib import benchmark
+
+    other = "max" if ctx.score == "original" else "original"
+    alt = benchmark.rescore(df, ctx.images, ["insertion", "deletion"], {"score": other}, device=ctx.device)
+    summary_table(
+        benchmark.table_5_2(alt, metrics=["insertion", "deletion"]),
+        f"Insertion and Deletion with score='{other}' "
+        f"({'the highest class probability at each step' if other == 'max' else 'the original top-1 class'}) "
+        f"instead of score='{ctx.score}'; same maps, same {len(ctx.images)} images, {ctx.steps} steps.",
+    )
+    return convention_verdict(df, alt, ["insertion", "deletion"], f"score='{ctx.score}'", f"score='{other}'")
+
+
+def show_table_5_3(ctx, df: pd.DataFrame) -> None:
+    """Show Table 5.3 (:func:`time_table`) with its caption: the machine, the threads and the iteration cap."""
+    table(
+        time_table(df),
+        f"Table 5.3 (regenerated): milliseconds per map, averaged over the images, on this machine ({ctx.device}, "
+        f"torch threads: {int(df['threads'].iloc[0])}) beside the thesis's values (its hardware is not stated). LOTS "
+        f"here runs at most {ctx.iters} iterations instead of 500, so its time is not comparable one to one; the CAM "
+        f"times include the forward and backward pass."
+        + (f" The book ran {ctx.jobs} chapters at a time, so other work shared the machine while these times were "
+           f"taken (`python -m lotsbook --jobs 1` times them alone)." if ctx.jobs > 1 else ""),
+        fmt="{:.1f}",
+    )
+
+
+def show_timing_paths(ctx) -> None:
+    """Show Table 5.3's CAM methods timed on both paths (:func:`timing_paths_table`)."""
+    from lotslib.method_registry import CAM_METHODS
+
+    table(
+        timing_paths_table(ctx.cam_timing(CAM_METHODS)),
+        f"Table 5.3, CAM methods on both paths: milliseconds per map (forward pass included, after a warm-up, "
+        f"{len(ctx.images)} images, {ctx.device}) with lotslib's graph cut and with stock pytorch-grad-cam's full "
+        f"backward pass — the set-up the thesis timed — and the speed-up (stock ÷ graph cut).",
+        fmt="{:.2f}",
+    )
+
+
+def show_figure_a_4(net, ex, x: torch.Tensor, m: torch.Tensor, row: pd.Series) -> None:
+    """Show thesis Figure A.4 (drop/increase in confidence) of one image with its caption.
+
+    Parameters
+    ----------
+    net : lotslib.models.ModelWrapper
+        The backbone.
+    ex : lotslib.data.ImageSource
+        The one image.
+    x, m : torch.Tensor
+        Its pixels ``(1,3,H,W)`` and its LOTS map ``(1,H,W)``, in [0,1].
+    row : pandas.Series
+        Its benchmark row (:func:`benchmark_row`).
+    """
+    show(
+        drop_increase_figure(x, m, net.categories[int(row["top1"])], row["y"], row["o"]),
+        "fig-a-4",
+        f"**Regenerates thesis Figure A.4 (drop/increase in confidence).** (a) {ex[0].id} with the confidence of "
+        f"{net.name} in its top-1 class; (b) the LOTS activation map; (c) as a heat-map; (d) the explanation map "
+        f"x ⊙ map and the confidence in the same class on it: a {'drop' if row['o'] < row['y'] else 'rise'} of "
+        f"{abs(row['y'] - row['o']) * 100:.1f} points (relative drop {row['avg_drop']:.1f}%).",
+    )
+
+
+def show_figure_a_5(ctx, net, x: torch.Tensor, m: torch.Tensor, row: pd.Series) -> None:
+    """Show thesis Figure A.5 (coherency) of one image: LOTS's map again on its explanation map.
+
+    Parameters
+    ----------
+    ctx : lotsbook.chapter.ChapterContext
+        The chapter's context (LOTS's parameters).
+    net, x, m, row
+        As :func:`show_figure_a_4`.
+    """
+    from lotslib import metrics
+
+    coh = metrics.coherency_details("lots", net, x, m, [int(row["top1"])], iters=ctx.iters, tau=ctx.tau,
+                                    alpha=ctx.alpha, filter_size=ctx.filter_size, batch_size=ctx.batch_size)
+    show(
+        coherency_figure(x, m, coh.maps_again, float(coh.values[0]) / 100),
+        "fig-a-5",
+        f"**Regenerates thesis Figure A.5 (coherency).** (a) LOTS map of the image; (b) the explanation map; (c) the "
+        f"LOTS map computed on the explanation map. Coherency is the Pearson correlation of (a) and (c), rescaled to "
+        f"[0, 100]: {float(coh.values[0]):.1f}% here (benchmark row: {row['coherency']:.1f}%).",
+    )
+
+
+def show_figures_a_6_a_7(ctx, df: pd.DataFrame, net, ex, row: pd.Series) -> None:
+    """Show thesis Figures A.6 (deletion) and A.7 (insertion): every method's curve on one image.
+
+    Parameters
+    ----------
+    ctx : lotsbook.chapter.ChapterContext
+        The chapter's context (``steps``).
+    df : pandas.DataFrame
+        Benchmark rows (the curves are read from its cache, :func:`method_curves`).
+    net, ex, row
+        As :func:`show_figure_a_4`.
+    """
+    curves = method_curves(df, net.name, ex.ids[0])
+    name = short_class(net.categories[int(row["top1"])])
+    for kind, fig_id, better in (("deletion", "A.6", "lower"), ("insertion", "A.7", "higher")):
+        how = "replaced by a blurred copy" if kind == "deletion" else "restored into a blurred copy"
+        show(
+            curves_figure(curves[kind][0], kind, aucs=curves[kind][1]),
+            f"fig-{fig_id.lower().replace('.', '-')}",
+            f"**Regenerates thesis Figure {fig_id} ({kind}).** Probability of the top-1 class ({name}) "
+            f"of {net.name} on {ex[0].id} while the pixels are {how}, "
+            f"most important first according to each method's map ({ctx.steps} steps); area under the curve in the "
+            f"legend, {better} is better.",
+        )
+
+
+def show_deletion_steps(x: torch.Tensor, m: torch.Tensor, fractions=(0.0, 0.1, 0.25, 0.5, 0.75)) -> None:
+    """Show what the network sees during deletion: the image at a few ``fractions`` of deleted pixels."""
+    from lotslib import metrics
+
+    show(
+        curve_strip_figure(metrics.deletion_frames(x, m, fractions), fractions, "deletion"),
+        "fig-deletion-steps",
+        "**What the network sees during deletion (illustrates thesis Figure A.6).** The image with the most important "
+        "pixels of the LOTS map replaced by the blurred copy, at 0, 10, 25, 50 and 75% of the pixels.",
+    )
