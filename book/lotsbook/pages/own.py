@@ -21,7 +21,8 @@ from lotslib.errors import ParameterError
 #: run-table rows that do not apply to one image (the chapters' image counts, the benchmark's backbones)
 _NOT_ON_PAGE = ("models", "compare_models", "image_source", "image_path", "n_images", "n_grid", "n_grid_large")
 
-__all__ = ["ImageReport", "explain_image", "metric_verdicts", "run_table"]
+__all__ = ["ImageReport", "explain_image", "metric_verdicts", "run_table", "show_image", "show_maps", "show_lots",
+           "show_metrics", "show_curves"]
 
 
 @dataclass
@@ -236,3 +237,129 @@ def run_table(params: dict, images):
     rows = [r for r in _NOT_ON_PAGE if r in sty.data.index]
     return sty.hide(rows, axis="index").set_caption(
         "Run parameters of this page: this run beside the thesis protocol (Weber 2023, section 5.1)")
+
+
+# ------------------------------------------------------------------ the page's tables and figures, with their captions
+def show_image(ctx, source) -> None:
+    """Show the page's run table and a note on the image: its file, its size and the crop the model sees.
+
+    Parameters
+    ----------
+    ctx : lotsbook.chapter.ChapterContext
+        The page's context (``params``, ``net``).
+    source : lotslib.data.ImageSource
+        The one image (:func:`lotsbook.single_image.open_image`).
+    """
+    from IPython.display import display
+
+    from ..plots import note
+
+    net = ctx.net
+    display(run_table(ctx.params, source))
+    note(
+        f"**Image:** `{source[0].name}` ({source.description}), {source[0].image.shape[2]} × "
+        f"{source[0].image.shape[1]} pixels, shown to {net.name} as a {net.input_size} × {net.input_size} centre crop."
+        + ("" if ctx.params.get("image") else
+           " This is the default photo; run `python -m lotsbook --chapters own --image YOUR_PHOTO` to see yours.")
+    )
+
+
+def show_maps(ctx, source, rep: ImageReport) -> None:
+    """Show every method's map of the image (as thesis Figure 5.2) with its caption.
+
+    Parameters
+    ----------
+    ctx : lotsbook.chapter.ChapterContext
+        The page's context (``net``, ``iters``, ``filter_size``).
+    source : lotslib.data.ImageSource
+        The one image.
+    rep : ImageReport
+        :func:`explain_image` of the image.
+    """
+    from ..plots import methods_figure, short_class, show
+
+    net, top1 = ctx.net, short_class(ctx.net.categories[rep.target])
+    show(
+        methods_figure(rep.x, rep.maps, first_title=f"{top1} {100 * rep.probability:.1f}%"),
+        "fig-own-maps",
+        f"**All methods on {source[0].name}, as in thesis Figure 5.2.** {net.name}: (a) the image with its top-1 class "
+        f"*{top1}* ({100 * rep.probability:.1f}%); then each method's heat-map: {rep.legend()}. The CAM methods explain "
+        f"the top-1 class; LOTS uses the zero target, at most {ctx.iters} iterations, {ctx.filter_size} × "
+        f"{ctx.filter_size} blur."
+        + (f" All-zero maps (a constant map): {', '.join(rep.degenerate)}." if rep.degenerate else ""),
+    )
+
+
+def show_lots(ctx, source, rep: ImageReport) -> None:
+    """Show the predictions before and after LOTS (:func:`lotsbook.results.predictions`) and the
+    perturbation (as thesis Figure 4.1), with their captions.
+
+    Parameters
+    ----------
+    ctx, source, rep
+        As :func:`show_maps`.
+    """
+    from ..plots import figure_4_1, show, table
+    from ..results import predictions
+
+    net = ctx.net
+    pred = predictions(net, rep.x, rep.lots, source)
+    table(
+        pred.table,
+        f"Predictions of {net.name} on {source[0].name} before and after LOTS (zero target, at most {ctx.iters} "
+        f"iterations): the confidence in the original top-1 class went from {pred.confidence_before:.1f}% to "
+        f"{pred.confidence_after:.1f}%.",
+        fmt={"p(original top-1) after %": "{:.2f}", "final distance": "{:.2f}"},
+    )
+    show(
+        figure_4_1(rep.x, rep.lots.x_adv, pred.titles_before, pred.titles_after),
+        "fig-own-lots",
+        f"**The LOTS perturbation of {source[0].name}, as in thesis Figure 4.1.** Left: the image with its top-1 class; "
+        f"middle: adversarial − original, ×10, shifted by 128; right: the adversarial image with its top-1 class "
+        f"({net.name}, zero target, {int(rep.lots.trace.iterations[0])} iterations, stop: "
+        f"{rep.lots.trace.stop_reason[0]}).",
+    )
+
+
+def show_metrics(ctx, source, rep: ImageReport) -> None:
+    """Show every method's metrics on the image (best in bold) and :func:`metric_verdicts`.
+
+    Parameters
+    ----------
+    ctx, source, rep
+        As :func:`show_maps`.
+    """
+    from ..plots import direction, note, short_class, table
+
+    net, top1 = ctx.net, short_class(ctx.net.categories[rep.target])
+    table(
+        rep.metrics,
+        f"The metrics of every method on {source[0].name} ({net.name}, top-1 class {top1}; {ctx.steps} "
+        f"insertion/deletion steps, fill={ctx.fill}, score={ctx.score}); the best value of each metric is bold. Time "
+        f"per map includes the first call's set-up.",
+        fmt="{:.1f}",
+        best={c: direction(c) for c in rep.metrics.columns if direction(c)},
+    )
+    note("\n".join(f"* {s}" for s in metric_verdicts(rep)))
+
+
+def show_curves(ctx, source, rep: ImageReport) -> None:
+    """Show the insertion and deletion curves of every method (as thesis Figures A.7 and A.6).
+
+    Parameters
+    ----------
+    ctx, source, rep
+        As :func:`show_maps`.
+    """
+    from ..plots import curves_figure, short_class, show
+
+    net, top1 = ctx.net, short_class(ctx.net.categories[rep.target])
+    for kind in ("insertion", "deletion"):
+        show(
+            curves_figure(rep.curves[kind], kind),
+            f"fig-own-{kind}",
+            f"**{kind.capitalize()} curves of {source[0].name}, as in thesis Figure "
+            f"A.{7 if kind == 'insertion' else 6}.** Probability of the top-1 class *{top1}* ({net.name}) as pixels are "
+            f"{'restored from a blurred copy' if kind == 'insertion' else 'replaced by a blurred copy'} in the order of "
+            f"each method's map, {ctx.steps} steps.",
+        )
