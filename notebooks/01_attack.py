@@ -36,7 +36,8 @@
 params = {}
 
 # %%
-from lotsbook import chapter, plots, reports
+from lotsbook import chapter, plots, results
+from lotsbook.pages import attack as page
 
 ctx = chapter.open_chapter(params, "1")
 net, images = ctx.net, ctx.images
@@ -53,7 +54,7 @@ res = ctx.lots(net, images, x=x)
 tr = res.trace
 reached = float(tr.converged.float().mean()) * 100
 plots.show(
-    plots.distance_figure(tr.distances, ctx.tau, [plots.short_class(s.name, 16) for s in images],
+    page.distance_figure(tr.distances, ctx.tau, [plots.short_class(s.name, 16) for s in images],
                           title=f"LOTS, zero target, {net.name}"),
     "fig-lots-distance",
     f"**LOTS convergence (Algorithm 1 of the thesis; the thesis has no figure of it).** "
@@ -71,7 +72,7 @@ plots.show(
 # new top-1 class is.
 
 # %%
-pred = reports.predictions(net, x, res, images)
+pred = results.predictions(net, x, res, images)
 plots.table(
     pred.table,
     f"Predictions of {net.name} before and after LOTS (zero target, at most {ctx.iters} iterations). "
@@ -101,7 +102,7 @@ plots.show(
 # places? The sentence below is computed from this build's runs.
 
 # %%
-plots.note(reports.perturbation_summary(x, res.x_adv)["text"])
+plots.note(page.perturbation_summary(x, res.x_adv)["text"])
 
 # %% [markdown]
 # Whether the places the perturbation gathers in are the object the network recognises is
@@ -121,7 +122,7 @@ plots.note(reports.perturbation_summary(x, res.x_adv)["text"])
 # Every LOTS step changes a pixel by at most $\alpha$. Predict what four times the
 # chapter's $\alpha$ does, on the first photo and with the same iteration cap, to (a) the
 # distance to the target after the run and (b) the largest pixel change. Then run
-# `lotslib.lots` with both values and compare (`lotsbook.reports.lots_run_table` puts the
+# `lotslib.lots` with both values and compare (`lotsbook.results.lots_run_table` puts the
 # runs side by side).
 # ```
 #
@@ -136,7 +137,7 @@ from lotslib import lots
 
 x1, steps = x[:1], {"α": ctx.alpha, "4 α": 4 * ctx.alpha}
 runs = {f"{k} = {a * 255:g}/255": lots(net, x1, iters=ctx.iters, tau=ctx.tau, alpha=a) for k, a in steps.items()}
-alpha_runs = reports.lots_run_table(x1, runs, images.ids[:1])
+alpha_runs = results.lots_run_table(x1, runs, images.ids[:1])
 plots.table(alpha_runs, f"LOTS on {images[0].id} with two step widths, at most {ctx.iters} iterations, zero target, "
             f"{net.name}; pixel changes in units of 1/255.")
 small, large = alpha_runs.iloc[0], alpha_runs.iloc[1]
@@ -173,7 +174,7 @@ plots.note(f"With 4 α the distance after the run is {large['distance after']:.2
 # simply $k$.
 
 # %% tags=["show-input"]
-sizes = reports.lots_run_table(x, {"zero target": res}, images.ids)
+sizes = results.lots_run_table(x, {"zero target": res}, images.ids)
 sizes["bound k·α"] = sizes["iterations"] * ctx.alpha * 255
 plots.table(sizes, f"The largest pixel change of each LOTS run of this chapter beside its bound k·α (units of 1/255, "
             f"{net.name}, at most {ctx.iters} iterations).")

@@ -29,7 +29,8 @@
 params = {}
 
 # %%
-from lotsbook import chapter, plots, reports
+from lotsbook import chapter, plots, results
+from lotsbook.pages import visualization as page
 
 ctx = chapter.open_chapter(params, "2", table=False)
 net, example = ctx.model(ctx.compare_models[0]), ctx.images.head(1)
@@ -39,11 +40,11 @@ display(ctx.run_table(example))
 x = example.batch(net).to(ctx.device)
 res = ctx.lots(net, example, x=x)
 xa = res.x_adv.to(ctx.device)
-classes, probs = reports.top1(net, x)
+classes, probs = results.top1(net, x)
 top = int(classes[0])
 what = f"{example[0].id} (predicted {plots.short_class(net.categories[top])}, {100 * float(probs[0]):.1f}%)"
 plots.show(
-    plots.figure_4_2(x, xa, ctx.filter_size),
+    page.figure_4_2(x, xa, ctx.filter_size),
     "fig-4-2",
     f"**Regenerates thesis Figure 4.2 (a)–(h).** The LOTS visualization procedure on {what}, {net.name}: "
     f"(a) original; (b) adversarial image from LOTS (zero target, {int(res.trace.iterations[0])} iterations of at most {ctx.iters}, "
@@ -61,7 +62,7 @@ plots.show(
 # %%
 sizes = (49, 25, 13, 7, 3, 1)
 plots.show(
-    plots.filter_size_figure(x, xa, sizes),
+    page.filter_size_figure(x, xa, sizes),
     "fig-5-6",
     f"**Regenerates thesis Figure 5.6.** The LOTS activation map of the same image as a heat-map for Gaussian "
     f"filter sizes {', '.join(map(str, sizes))} (panels b–g; 1 means no blur) and, in (h), the unblurred map itself. "
@@ -69,7 +70,7 @@ plots.show(
 )
 
 # %%
-plots.table(reports.map_concentration(x, xa, sizes),
+plots.table(page.map_concentration(x, xa, sizes),
             "How concentrated the LOTS map is for each filter size (no thesis table; a numeric reading of Figure 5.6).")
 
 # %% [markdown]
@@ -84,7 +85,7 @@ plots.table(reports.map_concentration(x, xa, sizes),
 m = ctx.lots_maps(net, example, x=x)
 qs = (0.0, 0.5, 0.8, 0.9)
 plots.show(
-    plots.threshold_figure(x, m, qs),
+    page.threshold_figure(x, m, qs),
     "fig-threshold",
     f"**Thresholding proposed in thesis section 6.2 (no thesis figure).** Top row: the LOTS heat-map "
     f"({ctx.filter_size} × {ctx.filter_size} filter) without threshold and keeping only the activations above the "
@@ -92,7 +93,7 @@ plots.show(
 )
 
 # %%
-kept, p_orig = reports.threshold_confidence(net, x, m, qs, top)
+kept, p_orig = page.threshold_confidence(net, x, m, qs, top)
 plots.table(kept,
             f"Confidence of {net.name} in its top-1 class ({plots.short_class(net.categories[top])}, "
             f"{100 * float(p_orig):.1f}% on the original) on the explanation maps of the thresholded LOTS maps "
@@ -140,7 +141,7 @@ plots.note(f"Largest difference between the map built step by step and `lots_map
 # The blur has two parameters: the filter size $k$ and the standard deviation $\sigma$
 # (by default tied to $k$: 7.7 for $k = 49$). Keep $k$ and set $\sigma$ to 2 and to 20.
 # Predict which map puts half of its mass on the fewest pixels, then check with
-# `lotsbook.reports.concentration`.
+# `lotsbook.results.concentration`.
 # ```
 #
 # ```{solution-start} ex-map-sigma
@@ -150,7 +151,7 @@ plots.note(f"Largest difference between the map built step by step and `lots_map
 # %% tags=["show-input"]
 sigma_maps = {f"σ = {s or vis.default_sigma(ctx.filter_size):.1f}": vis.lots_map(x, xa, ctx.filter_size, sigma=s)[0]
               for s in (2.0, None, 20.0)}
-half = {k: 100 * reports.concentration(v) for k, v in sigma_maps.items()}
+half = {k: 100 * results.concentration(v) for k, v in sigma_maps.items()}
 plots.show(
     plots.methods_figure(x, sigma_maps, first_title="original"),
     "fig-ex-map-sigma",

@@ -44,7 +44,8 @@ params = {}
 
 # %%
 from lotslib import benchmark
-from lotsbook import chapter, plots, reports
+from lotsbook import chapter, plots, results
+from lotsbook.pages import targets as page
 
 ctx = chapter.open_chapter(params, "3")
 net, images = ctx.net, ctx.images
@@ -52,7 +53,7 @@ net, images = ctx.net, ctx.images
 # %%
 df = ctx.benchmark(["lots", "lots_class", "lots_mean"], models=[net])
 t51 = benchmark.table_5_1(df)
-na = reports.na_rows(df)
+na = page.na_rows(df)
 others = int((df["method"] != "lots").sum())
 plots.summary_table(
     t51,
@@ -61,7 +62,7 @@ plots.summary_table(
     f"shown where its text gives them (the class-target row survives only as its Coherency). "
     f"{len(na)} of the {others} class/mean rows are N/A (no other reference image of the class in "
     f"{ctx.reference_set().description}) and are left out of the means; n counts the rest.",
-    thesis=plots.reference_wide("5.1") if net.name == "resnet50" else None,
+    thesis=plots.reference_wide(benchmark.TABLE_TARGETS) if net.name == "resnet50" else None,
 )
 
 # %%
@@ -73,14 +74,14 @@ else:
 
 # %%
 if net.name != "resnet50":
-    plots.table(plots.reference_wide("5.1"),
+    plots.table(plots.reference_wide(benchmark.TABLE_TARGETS),
                         "Thesis values of Table 5.1 (Weber 2023; ResNet-50, ImageNet 1k v2 weights, 1000 validation images), in %. "
                         "Missing cells were not recoverable from the thesis's text.", fmt="{:.2f}")
 else:
     plots.note("The thesis's ResNet-50 values are beside ours in Table 5.1 above.")
 
 # %%
-plots.table(reports.target_tests(df),
+plots.table(page.target_tests(df),
             "Paired comparison of the zero target with the class and mean targets (two-sided Wilcoxon signed-rank test over images; "
             "with this few images only large differences can reach p < 0.05)",
             fmt={"zero": "{:.2f}", "other": "{:.2f}", "p-value (Wilcoxon)": "{:.3f}", "n": "{:d}"})
@@ -89,10 +90,10 @@ plots.table(reports.target_tests(df),
 # ## One image, three targets (thesis Figure 5.1)
 
 # %%
-ex = reports.first_with_targets(df[df["method"] != "lots"], images)
+ex = page.first_with_targets(df[df["method"] != "lots"], images)
 x = ex.batch(net).to(ctx.device)
-top1, p0 = reports.top1(net, x)
-maps, notes = reports.target_maps(net, ctx.reference_set(), ex, x, top1, ctx.lots_maps)
+top1, p0 = results.top1(net, x)
+maps, notes = page.target_maps(net, ctx.reference_set(), ex, x, top1, ctx.lots_maps)
 name = plots.short_class(net.categories[int(top1)])
 plots.show(
     plots.methods_figure(x, maps, notes, first_title=f"original: {name} {100 * float(p0):.0f}%", ncols=4),
@@ -158,10 +159,10 @@ from lotslib.targets import image_target
 
 other = pair.ids[1]
 to_other = ctx.lots(net, pair.head(1), image_target(net, xp[1:2], key=other), f"image:{other}", x=xp[:1])
-plots.table(reports.lots_run_table(xp[:1], {"zero target": ctx.lots(net, pair.head(1), x=xp[:1]),
+plots.table(results.lots_run_table(xp[:1], {"zero target": ctx.lots(net, pair.head(1), x=xp[:1]),
                                              f"logits of {other}": to_other}, pair.ids[:1]),
             f"LOTS on {pair[0].id} towards two targets, {net.name}, at most {ctx.iters} iterations.")
-(c_t, _), (c_a, p_a) = reports.top1(net, xp[1:2]), reports.top1(net, to_other.x_adv.to(ctx.device))
+(c_t, _), (c_a, p_a) = results.top1(net, xp[1:2]), results.top1(net, to_other.x_adv.to(ctx.device))
 plots.note(f"After LOTS, {net.name} classifies the first photo as *{plots.short_class(net.categories[int(c_a)])}* "
            f"({100 * float(p_a):.0f}%); the target photo is a *{plots.short_class(net.categories[int(c_t)])}*: "
            f"{'the same' if int(c_a) == int(c_t) else 'a different'} class.")

@@ -43,50 +43,28 @@ params = {}
 from IPython.display import Markdown
 
 from lotslib import benchmark, metrics
-from lotsbook import chapter, plots, reports
+from lotsbook import chapter, plots
+from lotsbook.pages import benchmark as page
 
 ctx = chapter.open_chapter(params, "4")
-images, models = ctx.images, ctx.models
+images = ctx.images
 
 # %%
 df = ctx.benchmark(benchmark.METHODS)
-t52 = benchmark.table_5_2(df)
-thesis52 = plots.reference_wide("5.2")
-same_backbones = set(models) <= set(thesis52.index.get_level_values(0))
-flagged = int(df["flagged"].sum())
-plots.summary_table(
-    t52,
-    f"Table 5.2 (regenerated): {len(benchmark.METHODS)} methods on {', '.join(models)}, {len(images)} images; mean and 95% bootstrap "
-    f"interval in %, best mean per backbone and metric in bold. "
-    + ("The thesis's values are beside ours. " if same_backbones else "The thesis's values (other backbones) follow in the next table. ")
-    + f"{flagged} of {len(df)} rows are flagged (a constant map); they are included.",
-    thesis=thesis52 if same_backbones else None,
-)
+t52, thesis52 = page.show_table_5_2(ctx, df)
 
 # %%
-if not same_backbones:
-    plots.table(thesis52, "Thesis values of Table 5.2 (Weber 2023; 1000 ImageNet validation images), in %. "
-                        "The ConvNeXt Tiny LOTS row is missing from the thesis's text.", fmt="{:.2f}",
-                        best={c: plots.direction(c) for c in thesis52.columns}, best_by="model")
-else:
-    plots.note("The thesis's values are beside ours in Table 5.2 above (same backbones).")
+page.show_thesis_5_2(ctx.models, thesis52)
 
 # %%
-plots.rank_table(
-    t52, thesis52,
-    "Rank of each method per metric (1 = best), averaged over the backbones: ours beside the thesis's Table 5.2. "
-    "Ranks compare the methods even where the backbones differ.",
-)
+page.show_ranks(t52, thesis52)
 
 # %% [markdown]
 # The paired test below asks, per backbone and metric, whether LOTS differs from the best
 # CAM method (Random-CAM excluded) on the same images.
 
 # %%
-plots.table(reports.best_cam_tests(df),
-            "LOTS against the best CAM method per backbone and metric: means in % and a two-sided Wilcoxon signed-rank "
-            "test over images, with the smallest mean difference in points that these pairs detect with 80% power",
-            fmt={"LOTS": "{:.2f}", "best CAM's mean": "{:.2f}", "p-value": "{:.3f}", "detectable difference": "{:.1f}"})
+page.show_best_cam_tests(df)
 
 # %% [markdown]
 # ## A larger recorded study
@@ -100,20 +78,7 @@ plots.table(reports.best_cam_tests(df),
 # settings; the sentences below are generated from its rows.
 
 # %%
-study = reports.recorded("sample_study.csv")
-if study is None:
-    plots.note("results/sample_study.csv is absent: run `python experiments/sample_study.py` to record it.")
-else:
-    meta = reports.recorded_meta("sample_study.json")
-    rec = reports.recorded_study(study, meta)
-    plots.summary_table(rec["table"], f"Recorded study (`{meta['command']}`): Table 5.2's layout on {rec['n']} "
-                                      "images; mean and 95% bootstrap interval in %, best mean in bold.")
-    plots.table(rec["tests"], "Recorded study: LOTS against the best CAM method per metric (two-sided Wilcoxon "
-                              "signed-rank test over images), with the smallest mean difference in points that "
-                              "these pairs detect with 80% power (paired, from the spread of the differences).",
-                fmt={"LOTS": "{:.2f}", "best CAM's mean": "{:.2f}", "p-value": "{:.3g}",
-                     "detectable difference": "{:.1f}"})
-    plots.note(rec["text"])
+page.show_recorded_study()
 
 # %% [markdown]
 # ## Two conventions the thesis leaves open
@@ -127,21 +92,10 @@ else:
 # convention below (`lotslib.benchmark.rescore`); Coherency explains the masked image again.
 
 # %%
-fill_metrics = ["avg_drop", "avg_increase", "coherency"]
-other_fill = "mean" if ctx.fill == "black" else "black"
-alt_fill = benchmark.rescore(df, images, fill_metrics, {"fill": other_fill}, device=ctx.device)
-plots.summary_table(
-    benchmark.table_5_2(alt_fill, metrics=fill_metrics),
-    f"Table 5.2's Average Drop, Average Increase and Coherency with fill='{other_fill}' (masked pixels "
-    f"{'set to the model mean colour: the normalized tensor times the map' if other_fill == 'mean' else 'black'}) "
-    f"instead of fill='{ctx.fill}'; same maps, same {len(images)} images.",
-)
+fill = page.show_other_fill(ctx, df)
 
 # %%
-fill = reports.convention_verdict(df, alt_fill, fill_metrics, f"{ctx.fill} fill", f"{other_fill} fill")
-display(Markdown(fill["text"]))
-plots.table(fill["table"], "LOTS against the best CAM method under both fills (means in %; 'LOTS better' in the "
-            "metric's direction).")
+page.show_fill_verdict(fill)
 
 # %% [markdown]
 # **Which probability Insertion and Deletion track.** The thesis "adopted the highest class
@@ -152,18 +106,9 @@ plots.table(fill["table"], "LOTS against the best CAM method under both fills (m
 # also rewards a map whose deletion makes the network confident in another class.
 
 # %%
-other_score = "max" if ctx.score == "original" else "original"
-alt_score = benchmark.rescore(df, images, ["insertion", "deletion"], {"score": other_score}, device=ctx.device)
-plots.summary_table(
-    benchmark.table_5_2(alt_score, metrics=["insertion", "deletion"]),
-    f"Insertion and Deletion with score='{other_score}' "
-    f"({'the highest class probability at each step' if other_score == 'max' else 'the original top-1 class'}) "
-    f"instead of score='{ctx.score}'; same maps, same {len(images)} images, {ctx.steps} steps.",
-)
+score = page.show_other_score(ctx, df)
 
 # %%
-score = reports.convention_verdict(df, alt_score, ["insertion", "deletion"], f"score='{ctx.score}'",
-                                   f"score='{other_score}'")
 display(Markdown(score["text"]))
 
 # %% [markdown]
@@ -175,75 +120,29 @@ display(Markdown(score["text"]))
 # forward pass included, after an untimed warm-up.
 
 # %%
-plots.table(
-    reports.time_table(df),
-    f"Table 5.3 (regenerated): milliseconds per map, averaged over the images, on this machine ({ctx.device}, torch threads: "
-    f"{int(df['threads'].iloc[0])}) beside the thesis's values (its hardware is not stated). LOTS here runs at most {ctx.iters} "
-    f"iterations instead of 500, so its time is not comparable one to one; the CAM times include the forward and backward pass."
-    + (f" The book ran {ctx.jobs} chapters at a time, so other work shared the machine while these times were taken "
-       f"(`python -m lotsbook --jobs 1` times them alone)." if ctx.jobs > 1 else ""),
-    fmt="{:.1f}",
-)
+page.show_table_5_3(ctx, df)
 
 # %%
-paths = reports.timing_paths_table(ctx.cam_timing(benchmark.CAM_METHODS))
-plots.table(
-    paths,
-    f"Table 5.3, CAM methods on both paths: milliseconds per map (forward pass included, after a warm-up, "
-    f"{len(images)} images, {ctx.device}) with lotslib's graph cut and with stock pytorch-grad-cam's full backward "
-    f"pass — the set-up the thesis timed — and the speed-up (stock ÷ graph cut).",
-    fmt="{:.2f}",
-)
+page.show_timing_paths(ctx)
 
 # %% [markdown]
 # ## The metrics on one image (thesis Figures A.4–A.7)
 
 # %%
-net, ex = ctx.model(models[0]), images.head(1)
+net, ex = ctx.model(ctx.models[0]), images.head(1)
 x = ex.batch(net).to(ctx.device)
-row = reports.benchmark_row(df, net.name, "lots", ex.ids[0])
-m = ctx.lots_maps(net, ex, x=x)
-cls = int(row["top1"])
-plots.show(
-    plots.drop_increase_figure(x, m, net.categories[cls], row["y"], row["o"]),
-    "fig-a-4",
-    f"**Regenerates thesis Figure A.4 (drop/increase in confidence).** (a) {ex[0].id} with the confidence of {net.name} in its "
-    f"top-1 class; (b) the LOTS activation map; (c) as a heat-map; (d) the explanation map x ⊙ map and the confidence in the "
-    f"same class on it: a {'drop' if row['o'] < row['y'] else 'rise'} of {abs(row['y'] - row['o']) * 100:.1f} points "
-    f"(relative drop {row['avg_drop']:.1f}%).",
-)
+row = page.benchmark_row(df, net.name, "lots", ex.ids[0])
+m, cls = ctx.lots_maps(net, ex, x=x), int(row["top1"])
+page.show_figure_a_4(net, ex, x, m, row)
 
 # %%
-coh = metrics.coherency_details("lots", net, x, m, [cls], iters=ctx.iters, tau=ctx.tau, alpha=ctx.alpha,
-                                filter_size=ctx.filter_size, batch_size=ctx.batch_size)
-plots.show(
-    plots.coherency_figure(x, m, coh.maps_again, float(coh.values[0]) / 100),
-    "fig-a-5",
-    f"**Regenerates thesis Figure A.5 (coherency).** (a) LOTS map of the image; (b) the explanation map; (c) the LOTS map "
-    f"computed on the explanation map. Coherency is the Pearson correlation of (a) and (c), rescaled to [0, 100]: "
-    f"{float(coh.values[0]):.1f}% here (benchmark row: {row['coherency']:.1f}%).",
-)
+page.show_figure_a_5(ctx, net, x, m, row)
 
 # %%
-curves = reports.method_curves(df, net.name, ex.ids[0])
-for kind, fig_id, better in (("deletion", "A.6", "lower"), ("insertion", "A.7", "higher")):
-    plots.show(
-        plots.curves_figure(curves[kind][0], kind, aucs=curves[kind][1]),
-        f"fig-{fig_id.lower().replace('.', '-')}",
-        f"**Regenerates thesis Figure {fig_id} ({kind}).** Probability of the top-1 class ({plots.short_class(net.categories[cls])}) "
-        f"of {net.name} on {ex[0].id} while the pixels are {'replaced by a blurred copy' if kind == 'deletion' else 'restored into a blurred copy'}, "
-        f"most important first according to each method's map ({ctx.steps} steps); area under the curve in the legend, "
-        f"{better} is better.",
-    )
+page.show_figures_a_6_a_7(ctx, df, net, ex, row)
 
 # %%
-fr = (0.0, 0.1, 0.25, 0.5, 0.75)
-plots.show(
-    plots.curve_strip_figure(metrics.deletion_frames(x, m, fr), fr, "deletion"),
-    "fig-deletion-steps",
-    "**What the network sees during deletion (illustrates thesis Figure A.6).** The image with the most important pixels "
-    "of the LOTS map replaced by the blurred copy, at 0, 10, 25, 50 and 75% of the pixels.",
-)
+page.show_deletion_steps(x, m)
 
 # %% [markdown]
 # ## Exercises

@@ -32,7 +32,8 @@ params = {}
 import numpy as np
 
 from lotslib import explain
-from lotsbook import chapter, plots, reports
+from lotsbook import chapter, plots
+from lotsbook.pages import qualitative as page
 
 ctx = chapter.open_chapter(params, "5")
 images = ctx.images
@@ -41,20 +42,8 @@ images = ctx.images
 # ## All methods on one image (thesis Figures 5.2 and A.1–A.3)
 
 # %%
-one = reports.first_of_classes(ctx.open_images(None), (130, 129))
-thesis_fig = {0: ("5.2", "AlexNet"), 1: ("A.1", "ResNet-50"), 2: ("A.2", "DenseNet-121"), 3: ("A.3", "ConvNeXt Tiny")}
-for k, net in enumerate(map(ctx.model, ctx.backbones)):
-    x = one.batch(net).to(ctx.device)
-    c, p = reports.top1(net, x)
-    maps = {**reports.cam_maps(net, x, c, ctx.batch_size), "LOTS": ctx.lots_maps(net, one, x=x)[0]}
-    fig_no, thesis_net = thesis_fig.get(k, (f"A.{k}", "another backbone"))
-    plots.show(
-        plots.methods_figure(x, maps, first_title=f"{plots.short_class(net.categories[int(c)])} {100 * float(p):.1f}%"),
-        f"fig-{fig_no.lower().replace('.', '-')}",
-        f"**Regenerates thesis Figure {fig_no}** (there: {thesis_net}, a flamingo). {net.name} on {one[0].id}: (a) the image "
-        f"with its top-1 class and confidence; (b)–(g) the six CAM methods' heat-maps for that class (Random-CAM is the "
-        f"baseline); (h) LOTS, zero target, at most {ctx.iters} iterations, {ctx.filter_size} × {ctx.filter_size} blur.",
-    )
+one = page.first_of_classes(ctx.open_images(None), (130, 129))
+page.show_all_methods(ctx, one)
 
 # %% [markdown]
 # ## HiRes-CAM and LOTS on a grid of images (thesis Figures 5.3 and 5.4)
@@ -65,39 +54,13 @@ for k, net in enumerate(map(ctx.model, ctx.backbones)):
 
 # %%
 rng = np.random.default_rng(ctx.seed)
-for fig_no, name, n, thesis_n, thesis_net in (("5.3", ctx.params["model"], ctx.n_grid, 15, "ResNet-50"),
-                                                        ("5.4", ctx.compare_models[0], ctx.n_grid_large, 35, "DenseNet-121")):
-    net, src = ctx.model(name), reports.random_subset(images, n, rng)
-    x = src.batch(net).to(ctx.device)
-    c, _ = reports.top1(net, x)
-    titles = plots.class_titles(net, c)
-    hires = explain("hirescam", net, x, targets=c, batch_size=ctx.batch_size)
-    plots.show(
-        plots.paired_grid(x, hires, ctx.lots_maps(net, src, x=x), titles, titles, f"HiRes-CAM ({net.name})",
-                          f"LOTS, zero target ({net.name})", ncols=5),
-        f"fig-{fig_no.replace('.', '-')}",
-        f"**Regenerates thesis Figure {fig_no}** (there: {thesis_n} images on {thesis_net}). {len(src)} images drawn at random "
-        f"(seed {ctx.seed}) from the {len(images)} images of this run, on {net.name}: top half HiRes-CAM for the top-1 class, "
-        f"bottom half LOTS with the zero target; same images, same order, titles are the top-1 classes.",
-    )
+page.show_random_grids(ctx, rng)
 
 # %% [markdown]
 # ## LOTS on two backbones (thesis Figure 5.5)
 
 # %%
-a, b = ctx.model(ctx.compare_models[0]), ctx.model(ctx.compare_models[1])
-src = reports.random_subset(images, ctx.n_grid_large, rng)
-xa, xb = src.batch(a).to(ctx.device), src.batch(b).to(ctx.device)
-(ca, _), (cb, _) = reports.top1(a, xa), reports.top1(b, xb)
-same = float((ca == cb).float().mean()) * 100
-plots.show(
-    plots.model_pair_grid(xa, ctx.lots_maps(a, src, x=xa), xb, ctx.lots_maps(b, src, x=xb), plots.class_titles(a, ca),
-                          plots.class_titles(b, cb), f"LOTS on {a.name}", f"LOTS on {b.name}"),
-    "fig-5-5",
-    f"**Regenerates thesis Figure 5.5** (there: 35 images, DenseNet-121 against ConvNeXt Tiny). The same {len(src)} images "
-    f"with LOTS (zero target) on {a.name} (top) and {b.name} (bottom); titles are each model's top-1 class — they agree "
-    f"on {same:.0f}% of the images." + (f" {b.name}'s maps were resized to {a.name}'s input size." if xa.shape != xb.shape else ""),
-)
+page.show_model_pair(ctx, rng)
 
 # %% [markdown]
 # ## Exercises

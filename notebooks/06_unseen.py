@@ -31,7 +31,8 @@ params = {}
 
 # %%
 from lotslib import data
-from lotsbook import chapter, plots, reports
+from lotsbook import chapter, plots, results
+from lotsbook.pages import unseen as page
 from lotslib.targets import image_target
 
 ctx = chapter.open_chapter(params, "6", table=False)
@@ -49,7 +50,7 @@ display(ctx.run_table(used))
 
 # %%
 xs = {pid: photos.select([pid]).batch(net).to(ctx.device) for pid in used.ids}
-plots.table(reports.top_k_table(net, xs, 5),
+plots.table(page.top_k_table(net, xs, 5),
             f"Top-5 ImageNet classes of {net.name} for the photos of this chapter: none of them has a class of its own")
 
 # %% [markdown]
@@ -61,9 +62,9 @@ for k, (pid, tid, title, ttitle) in enumerate(cases):
     src, x = photos.select([pid]), xs[pid]
     runs[pid] = {"extracted": ctx.lots(net, src, image_target(net, xs[tid], key=tid), f"image:{tid}", x=x),
                  "zero": ctx.lots(net, src, x=x)}
-    maps, c = reports.extracted_target_maps(net, x, runs[pid], ctx.filter_size, ctx.batch_size)
+    maps, c = page.extracted_target_maps(net, x, runs[pid], ctx.filter_size, ctx.batch_size)
     plots.show(
-        plots.figure_5_7(x, xs[tid], maps, title, ttitle),
+        page.figure_5_7(x, xs[tid], maps, title, ttitle),
         f"fig-5-7-{k + 1}",
         f"**Regenerates thesis Figure 5.7** (there: black olives on ConvNeXt Tiny) for a {title.split(',')[0].split(' (')[0]}. "
         f"{net.name}: (a) the photo ({pid}); (b) the photo whose features are the extracted target ({tid}); (c) LOTS with "
@@ -72,7 +73,7 @@ for k, (pid, tid, title, ttitle) in enumerate(cases):
     )
 
 # %%
-plots.table(reports.distance_table(runs),
+plots.table(page.distance_table(runs),
             f"Distance of the logits to each LOTS target before and after the attack ({net.name}, at most {ctx.iters} iterations, τ = {ctx.tau:g})",
             fmt={"distance before": "{:.2f}", "distance after": "{:.2f}", "iterations": "{:d}", "reached τ": "{}"})
 
@@ -135,7 +136,7 @@ plots.note(f"Distance before the first step: {float(there.trace.distances[0, 0])
 #
 # The network must spread its probability over ImageNet's 1000 classes even for a photo
 # of none of them. Predict: is its top-1 probability lower on this chapter's photos than on
-# the ImageNet photos of this run? Compute both with `lotsbook.reports.top1`.
+# the ImageNet photos of this run? Compute both with `lotsbook.results.top1`.
 # ```
 #
 # ```{solution-start} ex-unseen-confidence
@@ -145,7 +146,7 @@ plots.note(f"Distance before the first step: {float(there.trace.distances[0, 0])
 # %% tags=["show-input"]
 import torch
 
-(_, p_unseen), (_, p_seen) = (reports.top1(net, t) for t in (torch.cat([xs[p] for p in used.ids]),
+(_, p_unseen), (_, p_seen) = (results.top1(net, t) for t in (torch.cat([xs[p] for p in used.ids]),
                                                             ctx.images.batch(net).to(ctx.device)))
 plots.note(f"Top-1 probability of {net.name}: mean {100 * float(p_unseen.mean()):.0f}% (from "
            f"{100 * float(p_unseen.min()):.0f}% to {100 * float(p_unseen.max()):.0f}%) on the {len(used)} photos of this "

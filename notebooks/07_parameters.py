@@ -33,7 +33,8 @@ params = {}
 
 # %%
 from lotslib import studies
-from lotsbook import chapter, plots, reports
+from lotsbook import chapter, plots, results
+from lotsbook.pages import parameters as page
 
 ctx = chapter.open_chapter(params, "7", n_images="study_images", table=False)
 net, images = ctx.net, ctx.images
@@ -43,10 +44,10 @@ display(ctx.run_table(notes={k: ctx.params[k] for k in ("study_iters", "patience
 # ## How many iterations does the map need?
 
 # %%
-it = studies.iteration_study(net, images, iters=ctx.study_iters, checkpoints=reports.iteration_caps(ctx.iters, ctx.study_iters),
+it = studies.iteration_study(net, images, iters=ctx.study_iters, checkpoints=page.iteration_caps(ctx.iters, ctx.study_iters),
                              tau=ctx.tau, alpha=ctx.alpha, filter_size=ctx.filter_size, steps=ctx.steps, cache_dir=ctx.cache_dir)
 plots.show(
-    plots.iteration_study_figure(it, chosen=int(ctx.iters)),
+    page.iteration_study_figure(it, chosen=int(ctx.iters)),
     "fig-iterations",
     f"**Iteration cap (no thesis figure).** Left: Pearson correlation of the LOTS map after k iterations with the "
     f"map after {ctx.study_iters} iterations ({net.name}, zero target, {len(images)} images, one line each, mean in black). "
@@ -80,7 +81,7 @@ plots.table(
 # is present it is summarised here, with the command that produced it.
 
 # %%
-rec = reports.recorded("early_stop_study.csv")
+rec = results.recorded("early_stop_study.csv")
 if rec is not None:
     plots.table(
         studies.early_stop_summary(rec),
@@ -102,10 +103,10 @@ else:
 # with the fewest forward+backward passes. Its recorded output is summarised here.
 
 # %%
-eq = reports.recorded("lots_equivalence.csv")
+eq = results.recorded("lots_equivalence.csv")
 if eq is not None:
-    frontier = reports.equivalence_frontier(eq, reports.recorded_meta("lots_equivalence.json"))
-    plots.table(frontier["table"], f"Recorded run of `{reports.recorded_meta('lots_equivalence.json')['command']}` "
+    frontier = page.equivalence_frontier(eq, results.recorded_meta("lots_equivalence.json"))
+    plots.table(frontier["table"], f"Recorded run of `{results.recorded_meta('lots_equivalence.json')['command']}` "
                 f"(EfficientNet-Lite0, {int(eq['n'].iloc[0])} photos): each schedule's passes per map, its maps' Pearson "
                 f"correlation with the protocol's, and the metrics whose paired interval excludes 0.")
     plots.note(frontier["text"])
@@ -149,7 +150,7 @@ plots.table(
 # After $k$ steps of width $\alpha$ no pixel has moved by more than $k\alpha$. Predict:
 # does LOTS with half the iteration cap and twice the step width give the same map as the
 # chapter's setting, for half the forward and backward passes? Check on the first photo:
-# the runs side by side (`lotsbook.reports.lots_run_table`) and the Pearson correlation of
+# the runs side by side (`lotsbook.results.lots_run_table`) and the Pearson correlation of
 # their maps.
 # ```
 #
@@ -164,7 +165,7 @@ from lotslib.visualize import default_sigma, lots_map
 one = images.head(1)
 x1 = one.batch(net).to(ctx.device)
 full, half = ctx.lots(net, one, x=x1), lots(net, x1, iters=max(1, ctx.iters // 2), tau=ctx.tau, alpha=2 * ctx.alpha)
-plots.table(reports.lots_run_table(x1, {f"at most {ctx.iters} steps of α": full,
+plots.table(results.lots_run_table(x1, {f"at most {ctx.iters} steps of α": full,
                                         f"at most {max(1, ctx.iters // 2)} steps of 2α": half}, one.ids),
             f"Two LOTS schedules with the same bound k·α on {one[0].id} ({net.name}, zero target); pixel changes in "
             f"units of 1/255.")

@@ -49,12 +49,13 @@ params = {}
 from IPython.display import Markdown
 
 from lotslib import benchmark, focus, metric_registry, sanity
-from lotsbook import chapter, plots, reports, sanity_figures
+from lotsbook import chapter, plots, results
+from lotsbook.pages import sanity as page
 
 ctx = chapter.open_chapter(params, "8", n_images="sanity_images")
 net, images = ctx.net, ctx.images
 x = images.batch(net).to(ctx.device)
-classes, _ = reports.top1(net, x)
+classes, _ = results.top1(net, x)
 methods = list(benchmark.METHODS)
 mp = sanity.method_params(methods, ctx.params)
 plots.note(f"Chapter 8's own parameters: {len(images)} photos (`sanity_images`), {ctx.sanity_steps} randomisation "
@@ -77,7 +78,7 @@ base, _ = sanity.explain_all(net, x, methods, classes, mp)
 cascade = sanity.cascading_randomisation(net, x, methods, classes, steps=ctx.sanity_steps, seed=ctx.seed, params=mp,
                                          original=base)
 plots.show(
-    sanity_figures.randomisation_figure(x, cascade),
+    page.randomisation_figure(x, cascade),
     "fig-8-randomisation",
     f"**Cascading randomisation (Adebayo et al. 2018, Figure 2), {net.name}, {images[0].id}.** One row per method, "
     f"one column per step: the trained model, then the network re-initialised from the logits down to the named "
@@ -87,7 +88,7 @@ plots.show(
 
 # %%
 plots.show(
-    sanity_figures.similarity_figure(cascade.rows),
+    page.similarity_figure(cascade.rows),
     "fig-8-similarity",
     f"**Similarity to the original map as the network is randomised.** Mean over {len(images)} photos of Spearman's "
     f"rank correlation (left) and SSIM (right) between each method's map at a step and its map on the trained model. "
@@ -159,10 +160,10 @@ display(Markdown(sanity.baseline_verdict(scored, keys)["text"] + " " + sanity.ro
 
 # %%
 x4 = ctx.open_images(4).batch(net).to(ctx.device)
-fres = focus.focus_study(net, x4, reports.top1(net, x4)[0], methods, params=mp, arrangements=ctx.focus_arrangements)
+fres = focus.focus_study(net, x4, results.top1(net, x4)[0], methods, params=mp, arrangements=ctx.focus_arrangements)
 fverdict = focus.focus_verdict(fres.rows)
 plots.show(
-    sanity_figures.focus_figure(fres, 0, class_names=net.categories),
+    page.focus_figure(fres, 0, class_names=net.categories),
     "fig-8-focus",
     f"**Focus (Arias-Duart et al. 2022) on a mosaic of four photos, {net.name}.** The first panel is the mosaic; the "
     f"others are each method's map for the class of its top-left photo, with that map's Focus (the share of the map "
@@ -197,7 +198,7 @@ h, w = receptive_field.feature_map_size(net, x0.shape[-1])
 cells = receptive_field.cell_boxes(receptive_field.grid_cells(h, w, 7), (h, w), tuple(x0.shape[-2:]))
 where = sanity.location_verdict(grid, rf, cells)
 plots.show(
-    sanity_figures.location_figure(x0, grid, rf, cells),
+    page.location_figure(x0, grid, rf, cells),
     "fig-8-location",
     f"**LOTS maps of the {grid.shape[0]} × {grid.shape[1]} cells of the last convolutional block, {net.name}, "
     f"{images[0].id}** ({ctx.location_iters} iterations per cell, {ctx.filter_size} × {ctx.filter_size} blur), laid "

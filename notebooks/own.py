@@ -48,18 +48,12 @@
 params = {}
 
 # %%
-from lotsbook import chapter, plots, reports, single_image
+from lotsbook import chapter, single_image
+from lotsbook.pages import own as page
 
 ctx = chapter.open_chapter(params, "own", table=False)
 source = single_image.open_image(ctx.params.get("image"))
-net = ctx.net
-display(single_image.run_table(ctx.params, source))
-plots.note(
-    f"**Image:** `{source[0].name}` ({source.description}), {source[0].image.shape[2]} × {source[0].image.shape[1]} "
-    f"pixels, shown to {net.name} as a {net.input_size} × {net.input_size} centre crop."
-    + ("" if ctx.params.get("image") else
-       " This is the default photo; run `python -m lotsbook --chapters own --image YOUR_PHOTO` to see yours.")
-)
+page.show_image(ctx, source)
 
 # %% [markdown]
 # ## Every method on the image (as thesis Figure 5.2)
@@ -70,38 +64,15 @@ plots.note(
 
 # %%
 run = chapter.benchmark_params(ctx.params)
-rep = single_image.explain_image(net, source.batch(net).to(ctx.device), lots=run["lots"], metrics=run["metrics"],
-                                 seed=ctx.seed)
-top1 = plots.short_class(net.categories[rep.target])
-plots.show(
-    plots.methods_figure(rep.x, rep.maps, first_title=f"{top1} {100 * rep.probability:.1f}%"),
-    "fig-own-maps",
-    f"**All methods on {source[0].name}, as in thesis Figure 5.2.** {net.name}: (a) the image with its top-1 class "
-    f"*{top1}* ({100 * rep.probability:.1f}%); then each method's heat-map: {rep.legend()}. The CAM methods explain "
-    f"the top-1 class; LOTS uses the zero target, at most {ctx.iters} iterations, {ctx.filter_size} × "
-    f"{ctx.filter_size} blur."
-    + (f" All-zero maps (a constant map): {', '.join(rep.degenerate)}." if rep.degenerate else ""),
-)
+rep = page.explain_image(ctx.net, source.batch(ctx.net).to(ctx.device), lots=run["lots"], metrics=run["metrics"],
+                         seed=ctx.seed)
+page.show_maps(ctx, source, rep)
 
 # %% [markdown]
 # ## Predictions before and after LOTS (as thesis Figure 4.1)
 
 # %%
-pred = reports.predictions(net, rep.x, rep.lots, source)
-plots.table(
-    pred.table,
-    f"Predictions of {net.name} on {source[0].name} before and after LOTS (zero target, at most {ctx.iters} "
-    f"iterations): the confidence in the original top-1 class went from {pred.confidence_before:.1f}% to "
-    f"{pred.confidence_after:.1f}%.",
-    fmt={"p(original top-1) after %": "{:.2f}", "final distance": "{:.2f}"},
-)
-plots.show(
-    plots.figure_4_1(rep.x, rep.lots.x_adv, pred.titles_before, pred.titles_after),
-    "fig-own-lots",
-    f"**The LOTS perturbation of {source[0].name}, as in thesis Figure 4.1.** Left: the image with its top-1 class; "
-    f"middle: adversarial − original, ×10, shifted by 128; right: the adversarial image with its top-1 class "
-    f"({net.name}, zero target, {int(rep.lots.trace.iterations[0])} iterations, stop: {rep.lots.trace.stop_reason[0]}).",
-)
+page.show_lots(ctx, source, rep)
 
 # %% [markdown]
 # ## The metrics for this image (as thesis Table 5.2)
@@ -111,26 +82,10 @@ plots.show(
 # significance.
 
 # %%
-plots.table(
-    rep.metrics,
-    f"The metrics of every method on {source[0].name} ({net.name}, top-1 class {top1}; {ctx.steps} insertion/deletion "
-    f"steps, fill={ctx.fill}, score={ctx.score}); the best value of each metric is bold. Time per map includes the "
-    f"first call's set-up.",
-    fmt="{:.1f}",
-    best={c: plots.direction(c) for c in rep.metrics.columns if plots.direction(c)},
-)
-plots.note("\n".join(f"* {s}" for s in single_image.metric_verdicts(rep)))
+page.show_metrics(ctx, source, rep)
 
 # %%
-for kind in ("insertion", "deletion"):
-    plots.show(
-        plots.curves_figure(rep.curves[kind], kind),
-        f"fig-own-{kind}",
-        f"**{kind.capitalize()} curves of {source[0].name}, as in thesis Figure A.{7 if kind == 'insertion' else 6}.** "
-        f"Probability of the top-1 class *{top1}* ({net.name}) as pixels are "
-        f"{'restored from a blurred copy' if kind == 'insertion' else 'replaced by a blurred copy'} in the order of "
-        f"each method's map, {ctx.steps} steps.",
-    )
+page.show_curves(ctx, source, rep)
 
 # %% [markdown]
 # One image is an anecdote: which method wins changes from image to image. Chapter 4 runs

@@ -22,49 +22,61 @@ params = {}
 # %%
 from pathlib import Path
 
-import pandas as pd
-
 from lotslib import data
-from lotsbook import chapter, plots, provenance, reports
+from lotsbook import chapter
+from lotsbook.pages import provenance as page
 
 ctx = chapter.open_chapter(params, "provenance")
-images = ctx.images
+
+# %% [markdown]
+# ## The build
+#
+# The machine and the date of this build, the profile it ran, and the state of the
+# repository: the git commit (marked when the tree had uncommitted changes) and the
+# fingerprint of the lotslib code, which is part of every chapter's execution key.
 
 # %%
-plots.table(reports.build_info(ctx.profile), "Build machine, date and repository state")
+page.show_build(ctx.profile)
+
+# %% [markdown]
+# ## The chapters
+#
+# Each chapter's last execution: when it ran, how long papermill took, and the key of its
+# source, parameters and lotslib code. A chapter whose key is unchanged is not executed again.
 
 # %%
-runs = reports.chapter_runs(Path("book"))
-if len(runs):
-    plots.table(runs, "Chapter executions recorded by lotsbook.build (seconds: papermill wall time; key: hash of source, parameters and lotslib code)",
-                fmt={"seconds": "{:.0f}"})
-else:
-    plots.note("No chapter execution is recorded in book/ yet.")
+page.show_chapter_runs(Path("book"))
+
+# %% [markdown]
+# ## Packages and weights
+#
+# The versions of the packages the book imports, and for every backbone the book used its
+# weight file, size and SHA-256 hash: the same hash means the same weights.
 
 # %%
-plots.table(pd.DataFrame(provenance.package_versions()).set_index("package"), "Package versions")
+page.show_packages()
 
 # %%
-used = list(dict.fromkeys([ctx.params["model"], *ctx.models, *ctx.compare_models]))
-plots.table(pd.DataFrame(provenance.weights(used)).set_index("model"), "Weight files and their SHA-256 hashes", fmt={"MB": "{:.1f}"})
+page.show_weights(list(dict.fromkeys([ctx.params["model"], *ctx.models, *ctx.compare_models])))
+
+# %% [markdown]
+# ## Images and reference values
+#
+# The image lists with a hash over their ids, labels and content digests, then every image
+# of chapters 1-5 with its own digest, and the hash of the thesis's values that the tables
+# are compared with.
 
 # %%
-plots.table(reports.image_lists(images, data.embedded("photos")), "Image lists (the list hash covers ids, labels and content digests, in order)")
+page.show_images(ctx.images, data.embedded("photos"))
 
 # %%
-plots.table(pd.DataFrame(provenance.images(images)).set_index("image"), "Images of chapters 1-5 and their content digests")
+page.show_reference()
+
+# %% [markdown]
+# ## Build times
+#
+# How long building this book took when it was last measured, with an empty cache and again
+# right after.
 
 # %%
-ref = Path("lotslib/resources/thesis_tables.csv")
-if ref.is_file():
-    plots.table(pd.DataFrame([{"file": str(ref), "sha256": provenance.sha256_file(ref)}]).set_index("file"),
-                "Reference values transcribed from the thesis (Tables 5.1-5.3)")
-else:
-    plots.note(f"{ref} is missing: the thesis's reference values are not shown.")
-
-# %%
-bt = reports.recorded("book_time.json")
-if bt is not None:
-    plots.table(bt, "Recorded build times of this book (experiments/book_time.py: cold = empty cache, warm = rerun right after)")
-else:
-    plots.note("No recorded build time: run `python experiments/book_time.py` (writes results/book_time.json).")
+page.show_build_times()

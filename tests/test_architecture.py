@@ -135,7 +135,8 @@ def test_cycle_checker_finds_a_cycle():
 
 
 def test_notebooks_use_no_private_lotslib_names():
-    names = "lotslib|lotsbook|build|plots|benchmark|studies|chapter|metrics|data|models|provenance|cache|reports|page"
+    names = ("lotslib|lotsbook|build|plots|benchmark|studies|chapter|metrics|data|models|provenance|cache|results|"
+             "single_image|page")
     pat = re.compile(rf"\b(?:{names})\.(_[a-z]\w*)")
     bad = []
     for nb in sorted((ROOT / "notebooks").glob("*.py")):

@@ -1,6 +1,6 @@
 """The chapters' exercises (issue 14, item 1): their sources, the book's sphinx-exercise
 extension (book/_ext/lotslib_exercise.py) on a two-page Sphinx project, and the helper their
-solutions call (:func:`lotsbook.reports.lots_run_table`). The built pages themselves are
+solutions call (:func:`lotsbook.results.lots_run_table`). The built pages themselves are
 checked in tests/test_book.py, which builds the tiny book once."""
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import torch
 from lotsbook import build as book
 from lotslib.errors import ParameterError
 from lotslib.attack import LotsResult, LotsTrace
-from lotsbook.reports import lots_run_table
+from lotsbook.results import lots_run_table
 
 EXT = book.ROOT / "book" / "_ext"
 #: the chapters that carry exercises (a chapter 8 is added when it has them)

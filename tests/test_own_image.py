@@ -1,4 +1,4 @@
-"""The "Try your own image" page (issue 14, item 4): lotsbook.single_image and the `own`
+"""The "Try your own image" page (issue 14, item 4): lotsbook.single_image, lotsbook.pages.own and the `own`
 chapter of the book, executed once at tiny scale on a scikit-image photo saved as a PNG."""
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from torch import nn
 
 from lotslib import wrap
 from lotsbook import build as book, single_image
+from lotsbook.pages import own
 from lotslib.errors import ImageDecodeError, ImageNotFoundError, ParameterError, UnknownModelError
 from lotslib.method_registry import METHODS
 from lotslib.metric_registry import METRICS
@@ -35,7 +36,7 @@ def _save(arr: np.ndarray, path):
 def test_explain_image_scores_every_method_with_every_metric(one_thread):
     model = _tiny_model()
     x = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(1))
-    rep = single_image.explain_image(model, x, lots={"iters": 3}, metrics={"steps": 8, "batch_size": 4})
+    rep = own.explain_image(model, x, lots={"iters": 3}, metrics={"steps": 8, "batch_size": 4})
     with torch.no_grad():
         p = model(x).softmax(1)[0]
     assert rep.target == int(p.argmax()) and rep.probability == pytest.approx(float(p.max()), abs=1e-6)
@@ -62,17 +63,17 @@ def test_explain_image_scores_every_method_with_every_metric(one_thread):
 def test_explain_image_rejects_bad_input_before_compute():
     model = _tiny_model()
     with pytest.raises(Exception, match="one"):
-        single_image.explain_image(model, torch.rand(2, 3, 32, 32))
+        own.explain_image(model, torch.rand(2, 3, 32, 32))
     with pytest.raises(Exception, match="takes parameter"):
-        single_image.explain_image(model, torch.rand(1, 3, 32, 32), lots={"iterations": 3})
+        own.explain_image(model, torch.rand(1, 3, 32, 32), lots={"iterations": 3})
 
 
 def test_metric_verdicts_known_answers():
     table = pd.DataFrame(
         {"Avg Increase ↑": [100.0, 100.0, 100.0], "Insertion ↑": [50.0, 70.0, 60.0], "Deletion ↓": [10.0, 10.0, 20.0]},
         index=pd.Index(["A", "B", "LOTS"], name="method"))
-    rep = single_image.ImageReport(x=torch.zeros(1, 3, 4, 4), target=0, probability=1.0, maps={}, metrics=table)
-    v = single_image.metric_verdicts(rep)
+    rep = own.ImageReport(x=torch.zeros(1, 3, 4, 4), target=0, probability=1.0, maps={}, metrics=table)
+    v = own.metric_verdicts(rep)
     assert v == [
         "Avg Increase ↑ (higher is better): all 3 methods tie at 100.0%.",
         "Insertion ↑ (higher is better): best B (70.0%); LOTS 60.0%, rank 2 of 3.",

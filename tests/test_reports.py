@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from lotsbook.reports import convention_verdict
+from lotsbook.pages.benchmark import convention_verdict
 
 
 def _rows(lots_drop, cam_drop, n=6):
@@ -40,7 +40,7 @@ def test_perturbation_summary_known_answers():
     verdict). Sizes are in 1/255 units."""
     import torch
 
-    from lotsbook.reports import perturbation_summary
+    from lotsbook.pages.attack import perturbation_summary
 
     x = torch.full((2, 3, 32, 32), 0.5)
     spot = x.clone()
@@ -100,7 +100,7 @@ def test_recorded_study_verdicts_follow_the_rows():
     """The recorded study's sentences come from its rows: LOTS 10 points below Grad-CAM's
     Average Drop is 'better'; 10 points above is 'worse'; equal metrics 'do not differ' and
     state a detectable difference."""
-    from lotsbook.reports import recorded_study
+    from lotsbook.pages.benchmark import recorded_study
 
     meta = {"params": {"lots": {"alpha": 1 / 255, "iters": 500, "tau": 0.1}}, "images": "toy"}
     better = recorded_study(_synthetic_rows(-0.10), meta)

@@ -144,7 +144,7 @@ def test_sanity_figures_render(x16):
     matplotlib.use("Agg")
     net = TinyNet(0)
     res = sanity.cascading_randomisation(net, x16[:2], ["gradcam", "edge"], steps=2)
-    from lotsbook import sanity_figures
+    from lotsbook.pages import sanity as sanity_figures
 
     f1 = sanity_figures.randomisation_figure(x16[:2], res)
     f2 = sanity_figures.similarity_figure(res.rows)

@@ -449,7 +449,8 @@ def execute_chapters(chosen, params_of, root: Path, jobs: int | None = None, for
 
 
 #: calls that put something on the page; a code cell making one of them must show an output
-SHOWS = ("plots.table(", "plots.summary_table(", "plots.rank_table(", "plots.show(", "plots.note(", "display(")
+SHOWS = ("plots.table(", "plots.summary_table(", "plots.rank_table(", "plots.show(", "plots.note(", "page.show_",
+         "display(")
 
 
 def silent_cells(nb_path: Path) -> list[int]:

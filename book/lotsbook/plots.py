@@ -1,6 +1,8 @@
-"""Figure and table helpers of the book, so the chapter notebooks stay thin.
+"""The book's generic display helpers, shared by its chapters: captioned figures and tables.
 
-Every ``*_figure`` function returns a matplotlib :class:`~matplotlib.figure.Figure`;
+The figures and tables of one chapter are in its page module (:mod:`lotsbook.pages`); this
+module holds what several chapters draw with. Every ``*_figure`` function returns a
+matplotlib :class:`~matplotlib.figure.Figure`;
 :func:`show` puts it on the page with a caption (as a real ``<figure>`` with
 ``<figcaption>`` in the built book), :func:`table` turns a DataFrame into a styled
 table with a caption. Images are ``(3,H,W)`` tensors in [0,1]; maps are ``(H,W)`` in [0,1].
@@ -23,20 +25,14 @@ __all__ = [
     "table",
     "styled_table",
     "note",
-    "distance_figure",
     "figure_4_1",
-    "figure_4_2",
-    "filter_size_figure",
-    "threshold_figure",
     "methods_figure",
-    "paired_grid",
     "curves_figure",
-    "drop_increase_figure",
-    "coherency_figure",
     "short_class",
-    "class_titles",
-    "model_pair_grid",
-    "iteration_study_figure",
+    "direction",
+    "reference_wide",
+    "summary_table",
+    "rank_table",
 ]
 
 PANEL = 2.3  # inches per panel
@@ -85,26 +81,6 @@ def short_class(name: str | None, n: int = 22) -> str:
         return "?"
     s = str(name).split(",")[0]
     return s if len(s) <= n else s[: n - 1] + "…"
-
-
-def class_titles(model, classes, n: int = 16) -> list[str]:
-    """Panel titles: the short names of classes.
-
-    Parameters
-    ----------
-    model : lotslib.models.ModelWrapper
-        Its ``categories`` name the classes.
-    classes : sequence of int or torch.Tensor
-        ``(N,)`` class indices in [0, 1000).
-    n : int
-        The longest title (:func:`short_class`).
-
-    Returns
-    -------
-    list of str
-        ``N`` titles.
-    """
-    return [short_class(model.categories[int(k)], n) for k in classes]
 
 
 def panel_grid(panels: Sequence[Mapping], ncols: int, size: float = PANEL, letters: bool = False,
@@ -328,55 +304,7 @@ def styled_table(df, caption: str, fmt: str | Mapping | None = None, best: Mappi
     return sty
 
 
-# --------------------------------------------------------------- chapter 1
-def distance_figure(distances, tau: float, labels: Sequence[str] | None = None, title: str = ""):
-    """Distance to the target vs iteration, one line per image (log scale).
-
-    Parameters
-    ----------
-    distances : numpy.ndarray or torch.Tensor
-        The distances to the target, one row per image, one column per iteration.
-    tau : float
-        The stopping threshold tau, drawn as a line.
-    labels : list of str or None, optional
-        A legend label per image (default None).
-    title : str, optional
-        The figure title (default ``""``).
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-        The figure, with tau and the share of images whose distance is below tau at each
-        iteration.
-    """
-    import matplotlib.pyplot as plt
-
-    d = torch.as_tensor(distances).float().numpy()
-    n, k = d.shape
-    it = np.arange(k)
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(9.5, 3.4), gridspec_kw={"width_ratios": [2.2, 1]})
-    cmap = plt.get_cmap("viridis")
-    for i in range(n):
-        ax.plot(it, d[i], lw=1.1, color=cmap(i / max(1, n - 1)), label=(labels[i] if labels and n <= 8 else None))
-    ax.plot(it, np.median(d, 0), color="black", lw=2.2, ls="--", label="median")
-    ax.axhline(tau, color="crimson", lw=1, ls=":")
-    ax.text(0, tau * 1.15, f"τ = {tau:g}", color="crimson", fontsize=8)
-    ax.set_yscale("log")
-    ax.set_xlabel("iteration k")
-    ax.set_ylabel("‖F(x_k) − F_t‖ (logits)")
-    ax.set_title(title or "Distance to the target")
-    if labels and n <= 8:
-        ax.legend(fontsize=7, ncol=2, frameon=False)
-    ax.grid(alpha=0.3, which="both")
-    share = (d <= tau).mean(0) * 100
-    ax2.plot(it, share, color="crimson", lw=2)
-    ax2.set_ylim(-3, 103)
-    ax2.set_xlabel("iteration k")
-    ax2.set_ylabel("images with distance ≤ τ (%)")
-    ax2.set_title("Share of images that reached τ")
-    ax2.grid(alpha=0.3)
-    fig.tight_layout()
-    return fig
+# --------------------------------------------------------------- chapters 1 and own
 
 
 def figure_4_1(x, x_adv, titles_orig: Sequence[str], titles_adv: Sequence[str], gain: float = 10.0):
@@ -413,101 +341,9 @@ def figure_4_1(x, x_adv, titles_orig: Sequence[str], titles_adv: Sequence[str], 
     return panel_grid(panels, 3, size=2.6, letters=len(x) == 1)
 
 
-# --------------------------------------------------------------- chapter 2
-def figure_4_2(x, x_adv, filter_size: int = 49):
-    """Thesis Figure 4.2 (a)-(h): the steps of Algorithm 2 on one image.
-
-    Parameters
-    ----------
-    x : torch.Tensor
-        The image, ``(1,3,H,W)`` float in [0,1].
-    x_adv : torch.Tensor
-        Its adversarial image, ``(1,3,H,W)`` float in [0,1].
-    filter_size : int, optional
-        The blur filter size (default 49).
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-        The eight panels.
-    """
-    from lotslib.visualize import explanation_map, gaussian_blur, lots_map, minmax, overlay, to_gray
-
-    g0, g1 = to_gray(x), to_gray(x_adv)
-    pert = minmax((g1 - g0).abs())
-    blurred = minmax(gaussian_blur(pert, filter_size))
-    amap = lots_map(x, x_adv, filter_size)
-    panels = [
-        {"image": x[0], "title": "original"},
-        {"image": x_adv[0], "title": "adversarial (LOTS)"},
-        {"image": g0[0], "title": "original, grayscale"},
-        {"image": g1[0], "title": "adversarial, grayscale"},
-        {"image": pert[0], "title": "|difference|, min-max"},
-        {"image": blurred[0], "title": f"Gaussian blur {filter_size}×{filter_size}"},
-        {"image": explanation_map(x, amap)[0], "title": "explanation map x ⊙ map"},
-        {"image": overlay(x, amap)[0], "title": "activation heat-map"},
-    ]
-    return panel_grid(panels, 4, size=2.4, letters=True)
 
 
-def filter_size_figure(x, x_adv, sizes=(49, 25, 13, 7, 3, 1)):
-    """Thesis Figure 5.6: the LOTS map of one image with decreasing blur filter sizes.
-
-    Parameters
-    ----------
-    x, x_adv
-        The image and its adversarial image, as in :func:`figure_4_2`.
-    sizes : Sequence of int, optional
-        The filter sizes, one panel each (default ``(49, 25, 13, 7, 3, 1)``).
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-        One panel per filter size.
-    """
-    from lotslib.visualize import lots_map, overlay
-
-    panels = [{"image": x[0], "title": "original"}]
-    for s in sizes:
-        title = f"filter {s}×{s}" + (" (no blur)" if s == 1 else "")
-        panels.append({"image": overlay(x, lots_map(x, x_adv, s))[0], "title": title})
-    panels.append({"image": lots_map(x, x_adv, sizes[-1])[0], "title": f"raw map, filter {sizes[-1]}",
-                   "cmap": "inferno"})
-    return panel_grid(panels, 4, size=2.4, letters=True)
-
-
-def threshold_figure(x, m, quantiles=(0.0, 0.5, 0.8, 0.9)):
-    """The post-processing of thesis section 6.2 on one LOTS map.
-
-    Parameters
-    ----------
-    x : torch.Tensor
-        The image, ``(1,3,H,W)`` float in [0,1].
-    m : torch.Tensor
-        Its LOTS map, ``(1,H,W)`` or ``(H,W)`` in [0,1].
-    quantiles : Sequence of float, optional
-        The per-image quantiles ``q`` in [0,1], one panel each (default ``(0.0, 0.5, 0.8, 0.9)``).
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-        Per panel, only the activations above the quantile ``q`` of the map are kept (q = 0 is
-        the unthresholded map).
-    """
-    from lotslib.visualize import explanation_map, overlay, threshold_map
-
-    panels = []
-    for q in quantiles:
-        mq = m if q == 0 else threshold_map(m, q)
-        lab = "no threshold" if q == 0 else f"keep top {100 - 100 * q:.0f}%"
-        panels.append({"image": overlay(x, mq)[0], "title": lab})
-    for q in quantiles:
-        mq = m if q == 0 else threshold_map(m, q)
-        panels.append({"image": explanation_map(x, mq)[0], "title": "explanation map"})
-    return panel_grid(panels, len(quantiles), size=2.4, letters=True)
-
-
-# ------------------------------------------------------------ chapters 4-6
+# ------------------------------------------------------------ chapters 2-5, own
 def methods_figure(x, maps: Mapping[str, torch.Tensor], titles: Mapping[str, str] | None = None,
                    first_title: str = "original", ncols: int = 4):
     """Thesis Figure 5.2 / A.1-A.3 / 5.7: one image and each method's map laid over it.
@@ -539,91 +375,6 @@ def methods_figure(x, maps: Mapping[str, torch.Tensor], titles: Mapping[str, str
             m = m[0]
         panels.append({"image": overlay(x, m[None])[0], "title": (titles or {}).get(name, name)})
     return panel_grid(panels, ncols, size=2.4, letters=True)
-
-
-def paired_grid(x, maps_a, maps_b, titles_a: Sequence[str], titles_b: Sequence[str], label_a: str, label_b: str,
-                ncols: int = 5, x_b=None):
-    """Thesis Figures 5.3-5.5: the same images twice, with two sets of maps.
-
-    Parameters
-    ----------
-    x : torch.Tensor
-        The images, ``(N,3,H,W)`` float in [0,1].
-    maps_a : torch.Tensor
-        The maps of the top half, ``(N,H,W)`` in [0,1].
-    maps_b : torch.Tensor
-        The maps of the bottom half, ``(N,H,W)`` in [0,1].
-    titles_a : list of str
-        A title per image of the top half.
-    titles_b : list of str
-        A title per image of the bottom half.
-    label_a : str
-        The label of the top half.
-    label_b : str
-        The label of the bottom half.
-    ncols : int, optional
-        Number of columns (default 5).
-    x_b : torch.Tensor or None, optional
-        The images as the second model saw them, ``(N,3,H,W)`` in [0,1], if different
-        (default None: ``x``).
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-        Top half with ``maps_a``, bottom half with ``maps_b``.
-    """
-    import matplotlib.pyplot as plt
-
-    from lotslib.visualize import overlay
-
-    x_b = x if x_b is None else x_b
-    n = len(x)
-    ncols = min(ncols, n)
-    rows = -(-n // ncols)
-    size = 2.0
-    fig = plt.figure(figsize=(ncols * size, 2 * rows * (size + 0.25) + 0.6))
-    sub = fig.subfigures(2, 1, hspace=0.02)
-    halves = ((x, maps_a, titles_a, label_a), (x_b, maps_b, titles_b, label_b))
-    for half, (xs, maps, titles, label) in enumerate(halves):
-        sub[half].suptitle(label, fontsize=10, fontweight="bold")
-        axes = sub[half].subplots(rows, ncols, squeeze=False)
-        ov = overlay(xs, torch.as_tensor(maps))
-        for k, ax in enumerate(axes.flat):
-            ax.set_axis_off()
-            if k < n:
-                ax.imshow(as_image(ov[k]))
-                ax.set_title(titles[k], fontsize=7)
-    return fig
-
-
-def model_pair_grid(x_a, maps_a, x_b, maps_b, titles_a: Sequence[str], titles_b: Sequence[str], label_a: str,
-                    label_b: str, ncols: int = 5):
-    """Thesis Figure 5.5: the same images explained on two models, as :func:`paired_grid`.
-
-    Parameters
-    ----------
-    x_a, x_b : torch.Tensor
-        ``(N,3,H,W)`` and ``(N,3,H',W')`` in [0,1]: the images as each model saw them.
-    maps_a, maps_b : torch.Tensor
-        ``(N,H,W)`` and ``(N,H',W')`` maps in [0,1].
-    titles_a, titles_b : sequence of str
-        One title per image and model.
-    label_a, label_b : str
-        The halves' headings.
-    ncols : int
-        Panels per row.
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-        Where the input sizes differ, both halves show ``x_a`` and ``maps_b`` is resized
-        (bilinear, clamped to [0,1]) to its size.
-    """
-    if x_a.shape != x_b.shape:
-        maps_b = torch.nn.functional.interpolate(maps_b[:, None], size=x_a.shape[-2:], mode="bilinear",
-                                                 align_corners=False)[:, 0].clamp(0, 1)
-        x_b = x_a
-    return paired_grid(x_a, maps_a, maps_b, titles_a, titles_b, label_a, label_b, ncols=ncols, x_b=x_b)
 
 
 def curves_figure(curves: Mapping[str, np.ndarray], kind: str, x_img=None, maps=None,
@@ -667,83 +418,6 @@ def curves_figure(curves: Mapping[str, np.ndarray], kind: str, x_img=None, maps=
     ax.set_title(kind.capitalize())
     fig.tight_layout()
     return fig
-
-
-def curve_strip_figure(frames, fractions, kind: str):
-    """The images at a few steps of deletion/insertion (what the network sees)."""
-    verb = "removed" if kind == "deletion" else "inserted"
-    panels = [{"image": f, "title": f"{100 * q:.0f}% {verb}"} for f, q in zip(frames, fractions)]
-    return panel_grid(panels, len(panels), size=1.9)
-
-
-def drop_increase_figure(x, m, class_name: str, p_before: float, p_after: float, method: str = "LOTS"):
-    """Thesis Figure A.4: the image, its map and its explanation map.
-
-    Parameters
-    ----------
-    x, m : torch.Tensor
-        The image ``(1,3,H,W)`` and its activation map ``(1,H,W)`` or ``(H,W)``, in [0,1].
-    class_name : str
-        The explained class.
-    p_before : float
-        The confidence on the original image, in [0,1].
-    p_after : float
-        The confidence on the explanation map, in [0,1].
-    method : str, optional
-        The method's name (default ``"LOTS"``).
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-        Original (confidence), activation map, heat-map, explanation map x ⊙ map (confidence
-        on it).
-    """
-    from lotslib.visualize import explanation_map, overlay
-
-    m = torch.as_tensor(m)
-    if m.dim() == 2:
-        m = m[None]
-    panels = [
-        {"image": x[0], "title": f"original: {100 * p_before:.1f}% {short_class(class_name)}"},
-        {"image": m[0], "title": f"{method} activation map", "cmap": "inferno"},
-        {"image": overlay(x, m)[0], "title": "heat-map"},
-        {"image": explanation_map(x, m)[0], "title": f"explanation map: {100 * p_after:.1f}%"},
-    ]
-    return panel_grid(panels, 4, size=2.4, letters=True)
-
-
-def coherency_figure(x, m_orig, m_expl, score: float, method: str = "LOTS"):
-    """Thesis Figure A.5: the map of the original and the map of the explanation map.
-
-    Parameters
-    ----------
-    x : torch.Tensor
-        The image, ``(1,3,H,W)`` float in [0,1].
-    m_orig : torch.Tensor
-        The map of the original image, ``(1,H,W)`` or ``(H,W)`` in [0,1].
-    m_expl : torch.Tensor
-        The map of the explanation map, ``(1,H,W)`` or ``(H,W)`` in [0,1].
-    score : float
-        The Coherency in %.
-    method : str, optional
-        The method's name (default ``"LOTS"``).
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-        Three panels.
-    """
-    from lotslib.visualize import explanation_map, overlay
-
-    m_orig = torch.as_tensor(m_orig).reshape(1, *torch.as_tensor(m_orig).shape[-2:])
-    m_expl = torch.as_tensor(m_expl).reshape(1, *torch.as_tensor(m_expl).shape[-2:])
-    e = explanation_map(x, m_orig)
-    panels = [
-        {"image": overlay(x, m_orig)[0], "title": f"{method} map of the original"},
-        {"image": e[0], "title": "explanation map (input)"},
-        {"image": overlay(e, m_expl)[0], "title": f"{method} map of (b): coherency {100 * score:.1f}%"},
-    ]
-    return panel_grid(panels, 3, size=2.6, letters=True)
 
 
 # ------------------------------------------------------- benchmark tables
@@ -840,58 +514,3 @@ def rank_table(ours_wide, thesis_wide, caption: str):
             disp[(lab, "thesis")] = b[lab].reindex(rows)
     disp.columns = pd.MultiIndex.from_tuples(disp.columns, names=["metric", ""])
     _show(styled_table(disp, caption, fmt="{:.1f}"))
-
-
-def figure_5_7(x, x_target, maps: Mapping[str, torch.Tensor], title: str, target_title: str, ncols: int = 5):
-    """Thesis Figure 5.7: (a) the image, (b) the image whose features are the LOTS target,
-    then each method's heat-map on (a)."""
-    from lotslib.visualize import overlay
-
-    panels = [{"image": x[0], "title": title}, {"image": x_target[0], "title": target_title}]
-    for name, m in maps.items():
-        m = torch.as_tensor(m)
-        m = m if m.dim() == 3 else m[None]
-        panels.append({"image": overlay(x, m)[0], "title": name})
-    return panel_grid(panels, ncols, size=2.4, letters=True)
-
-
-# --------------------------------------------------------------- chapter 7
-def iteration_study_figure(df, chosen: int | None = None):
-    """Three panels over the iteration cap k of an iteration study.
-
-    Parameters
-    ----------
-    df : pandas.DataFrame
-        The rows of :func:`lotslib.studies.iteration_study`.
-    chosen : int or None, optional
-        An iteration cap to mark (default None: none is marked).
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-        Map Pearson vs the longest run, distance to the target, Deletion/Insertion AUC.
-    """
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 3, figsize=(11, 3.2))
-    for ax, col, label in ((axes[0], "pearson_vs_final", "Pearson r with the final map"),
-                           (axes[1], "distance", "distance to the target")):
-        for _, g in df.groupby("image_id"):
-            ax.plot(g["cap"], g[col], color="0.6", lw=0.9)
-        mean = df.groupby("cap")[col].mean()
-        ax.plot(mean.index, mean.values, color="black", lw=2, marker="o", ms=3)
-        ax.set_ylabel(label)
-    for col, color in (("deletion", "tab:red"), ("insertion", "tab:blue")):
-        mean = df.groupby("cap")[col].mean()
-        axes[2].plot(mean.index, mean.values, color=color, lw=2, marker="o", ms=3, label=col)
-    axes[2].set_ylabel("AUC (%)")
-    axes[2].legend(fontsize=8, frameon=False)
-    axes[1].set_yscale("log")
-    for ax in axes:
-        ax.set_xscale("log")
-        ax.set_xlabel("iteration cap k")
-        ax.grid(alpha=0.3, which="both")
-        if chosen:
-            ax.axvline(chosen, color="crimson", ls="--", lw=1)
-    fig.tight_layout()
-    return fig

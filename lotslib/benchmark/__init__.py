@@ -67,7 +67,7 @@ format version (:mod:`lotslib.benchmark.store`). A killed run resumes where it s
 per-image random seeds (Random-CAM, SmoothGrad-CAM++) are derived from the image id, so a map
 does not depend on the batch it ran in.
 """
-from ..method_registry import ALL_METHODS, CAM_METHODS, METHODS, TABLE_METHODS, TABLE_TARGETS
+from ..method_registry import ALL_METHODS, CAM_METHODS, METHODS, TABLE_METHODS, TABLE_TARGETS, TABLE_TIMING
 from ..metric_registry import METRICS
 from .feature_targets import lots_targets, open_reference
 from .params import CACHE_VERSION, DEFAULT_CACHE_DIR, METRIC_DEFAULTS, resolve_params
@@ -99,6 +99,7 @@ __all__ = [
     "CAM_METHODS",
     "TABLE_METHODS",
     "TABLE_TARGETS",
+    "TABLE_TIMING",
     "LOTS_VARIANTS",
     "METRICS",
     "METRIC_DEFAULTS",

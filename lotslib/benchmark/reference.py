@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import DatasetError
-from ..method_registry import TABLE_METHODS, TABLE_TARGETS
+from ..method_registry import TABLE_METHODS, TABLE_TARGETS, TABLE_TIMING
 from ..metric_registry import METRICS
 from ..paths import THESIS_TABLES
 from .tables import summarize, table_rows
@@ -72,7 +72,7 @@ def compare_with_reference(df: pd.DataFrame, table: str = TABLE_METHODS, **kw) -
         same (model, method, metric) (empty where the thesis has no such cell, e.g. for the
         EfficientNet-Lite models).
     """
-    metrics = ("ms_per_map",) if table == "5.3" else tuple(METRICS)
+    metrics = ("ms_per_map",) if table == TABLE_TIMING else tuple(METRICS)
     rows = table_rows(TABLE_TARGETS if table == TABLE_TARGETS else TABLE_METHODS)
     ours = summarize(df[df["method"].isin(rows)], metrics, **kw)
     ref = reference_tables()

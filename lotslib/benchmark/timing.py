@@ -58,7 +58,7 @@ def cam_path_timing(model, methods, images, params: dict | None = None, cache_di
     -------
     pandas.DataFrame
         Rows ``model, method, path, fast, mean, ci_low, ci_high, n`` (ms per map, 95 %
-        bootstrap interval over images); :func:`lotsbook.reports.timing_paths_table` lays
+        bootstrap interval over images); :func:`lotsbook.pages.benchmark.timing_paths_table` lays
         them out with the speed-up.
     """
     params = {k: as_params_dict(v) for k, v in dict(params or {}).items()}  # typed parameters to dicts

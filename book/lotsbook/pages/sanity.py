@@ -1,5 +1,5 @@
-"""The figures of chapter 8 (sanity checks): maps of a randomisation cascade, the similarity
-curves, the LOTS map of every cell of the location grid, and a Focus mosaic.
+"""Chapter 8, "Sanity checks" (``notebooks/08_sanity.py``): maps of a randomisation cascade,
+the similarity curves, the LOTS map of every cell of the location grid, and a Focus mosaic.
 
 The checks themselves are in :mod:`lotslib.sanity` and :mod:`lotslib.focus`; this module only
 draws their results. Pixels ``(N,3,H,W)`` in [0,1] in; maps ``(N,H,W)`` in [0,1].
@@ -16,7 +16,7 @@ from lotslib.method_registry import ALL_METHODS
 from lotslib.sanity import CascadeResult, randomisation_summary
 from lotslib.visualize import overlay
 
-from .plots import panel_grid, short_class
+from ..plots import panel_grid, short_class
 
 __all__ = ["randomisation_figure", "similarity_figure", "location_figure", "focus_figure"]
 
@@ -60,7 +60,6 @@ def location_figure(x: torch.Tensor, maps: torch.Tensor, rf_boxes: torch.Tensor,
     return fig
 
 
-
 def randomisation_figure(x: torch.Tensor, result: CascadeResult, image: int = 0, methods: Sequence[str] | None = None,
                          size: float = 1.45):
     """Adebayo et al.'s Figure 2 for one image: one row per method, one column per step.
@@ -93,7 +92,6 @@ def randomisation_figure(x: torch.Tensor, result: CascadeResult, image: int = 0,
                            "title": result.labels[s] if m == methods[0] else ""})
     return panel_grid(panels, len(steps), size=size, title_size=7,
                       row_labels=[ALL_METHODS[m] for m in methods])
-
 
 
 def similarity_figure(rows: pd.DataFrame):

@@ -1,0 +1,629 @@
+"""Chapter 4, "LOTS against six CAM methods" (``notebooks/04_benchmark.py``): the tests of
+LOTS against the best CAM method, the recorded larger study, the conventions' verdicts,
+Table 5.3 (time per map) and the figures of the metrics (Average Drop/Increase, Coherency,
+the deletion strip).
+
+The benchmark itself is :mod:`lotslib.benchmark`; Table 5.2's layout is
+:func:`lotslib.benchmark.table_5_2`. Images ``(1,3,H,W)`` in [0,1]; maps in [0,1].
+"""
+from __future__ import annotations
+
+import pandas as pd
+import torch
+
+from ..plots import (curves_figure, direction, note, panel_grid, rank_table, reference_wide, short_class, show,
+                     summary_table, table)
+from ..results import recorded, recorded_meta
+
+__all__ = [
+    "best_cam_tests",
+    "recorded_study",
+    "convention_verdict",
+    "time_table",
+    "timing_paths_table",
+    "benchmark_row",
+    "method_curves",
+    "drop_increase_figure",
+    "coherency_figure",
+    "curve_strip_figure",
+    "show_table_5_2",
+    "show_thesis_5_2",
+    "show_ranks",
+    "show_best_cam_tests",
+    "show_recorded_study",
+    "FILL_METRICS",
+    "show_other_fill",
+    "show_fill_verdict",
+    "show_other_score",
+    "show_table_5_3",
+    "show_timing_paths",
+    "show_figure_a_4",
+    "show_figure_a_5",
+    "show_figures_a_6_a_7",
+    "show_deletion_steps",
+]
+
+
+def best_cam_tests(df: pd.DataFrame) -> pd.DataFrame:
+    """LOTS against the best CAM method per backbone and metric
+    (:func:`lotslib.benchmark.lots_vs_best_cam`), with the tables' labels.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Benchmark rows (:func:`lotslib.benchmark.run`) of LOTS and the CAM methods.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index (``model``, ``metric``: the table label); columns ``best CAM`` (its name),
+        ``LOTS`` and ``best CAM's mean`` (in %), ``n``, ``pairs ≠ 0``, ``p-value`` in [0,1],
+        ``differs (p < 0.05)`` and ``detectable difference`` (the smallest mean difference, in
+        points, that the ``n`` pairs detect with 80 % power; :func:`lotslib.stats.paired_mde`).
+    """
+    from lotslib.benchmark import METHODS, METRICS, lots_vs_best_cam
+
+    w = lots_vs_best_cam(df)
+    w["metric"] = w["metric"].map(lambda m: METRICS[m].label)
+    w["best_cam"] = w["best_cam"].map(METHODS.get)
+    w = w.rename(columns={"best_cam": "best CAM", "lots_mean": "LOTS", "best_mean": "best CAM's mean",
+                          "n_nonzero": "pairs ≠ 0", "p_value": "p-value", "differs": "differs (p < 0.05)",
+                          "mde": "detectable difference"})
+    return w.drop(columns=["lots_method", "statistic"]).set_index(["model", "metric"])
+
+
+def recorded_study(rows: pd.DataFrame, meta: dict) -> dict:
+    """The recorded larger benchmark (``experiments/sample_study.py``): its table, tests and verdicts.
+
+    Parameters
+    ----------
+    rows : pandas.DataFrame
+        The recorded benchmark rows (``results/sample_study.csv``).
+    meta : dict
+        Its JSON sidecar (command, schedule, parameters, wall time).
+
+    Returns
+    -------
+    dict
+        ``table`` (Table 5.2's layout, :func:`lotslib.benchmark.table_5_2`), ``tests``
+        (:func:`best_cam_tests`, with the detectable difference at 80 % power), ``n`` (images)
+        and ``text``: Markdown sentences generated from those tables -- the best method per
+        metric, and for each metric whether LOTS differs from the best CAM method, or else the
+        smallest difference the study could have detected.
+    """
+    from lotslib.benchmark import METRICS, table_5_2
+    from lotslib.method_registry import ALL_METHODS, get_method
+
+    table = table_5_2(rows)
+    tests = best_cam_tests(rows)
+    n = int(rows["image_id"].nunique())
+    lots = dict(meta.get("params", {}).get("lots", {}))
+    sched = (f"LOTS at α = {lots.get('alpha', float('nan')) * 255:.3g}/255, at most {lots.get('iters')} iterations, "
+             f"τ = {lots.get('tau')}" + (f", plateau stop (patience {lots['patience']}, {lots['min_delta']:.0%})"
+                                        if lots.get("patience") else ""))
+    wall = meta.get("wall_s")
+    how = (f" in {wall / 60:.0f} min on {meta.get('procs')} process(es) × {meta.get('threads')} thread(s)"
+           if wall else "")
+    lines = [f"The recorded study ran {n} images ({meta.get('images', 'a labelled folder')}) on "
+             f"{', '.join(rows['model'].unique())} ({sched}){how}."]
+    baselines = {get_method(k).name for k in ALL_METHODS if get_method(k).baseline}
+    for (model, label), r in tests.iterrows():
+        met = next(m for m in METRICS.values() if m.label == label)
+        means = table.loc[model][(label, "mean")]
+        best = met.best({k: v for k, v in means.items() if k not in baselines and v == v})
+        lots_v, cam_v, cam = r["LOTS"], r["best CAM's mean"], r["best CAM"]
+        lead = f"**{label}** ({model}): best method {best}; "
+        if r["differs (p < 0.05)"]:
+            side = "better" if (lots_v > cam_v) == met.higher_is_better else "worse"
+            lines.append(lead + f"LOTS ({lots_v:.1f}) is {side} than {cam} ({cam_v:.1f}), p = {r['p-value']:.2g}.")
+        else:
+            lines.append(lead + f"LOTS ({lots_v:.1f}) and {cam} ({cam_v:.1f}) do not differ at p < 0.05 "
+                         f"(p = {r['p-value']:.2g}); {r['n']} pairs would have detected a mean difference of "
+                         f"{r['detectable difference']:.1f} points with 80 % power.")
+    return {"table": table, "tests": tests, "n": n, "text": "\n\n".join(lines)}
+
+
+def _lots_vs_best(df: pd.DataFrame, metrics) -> pd.DataFrame:
+    from lotslib.benchmark import lots_vs_best_cam
+
+    return lots_vs_best_cam(df, metrics=metrics).set_index(["model", "metric"])
+
+
+def convention_verdict(base: pd.DataFrame, other: pd.DataFrame, metrics, base_name: str, other_name: str) -> dict:
+    """Does LOTS beat the best CAM method under both conventions? Written from the numbers.
+
+    Parameters
+    ----------
+    base, other : pandas.DataFrame
+        Benchmark rows under the default convention and rescored under the other one
+        (:func:`lotslib.benchmark.rescore`).
+    metrics : Sequence of str
+        The metric keys that depend on the convention.
+    base_name, other_name : str
+        The conventions' names for the sentences (e.g. "black fill", "mean-colour fill").
+
+    Returns
+    -------
+    dict
+        ``table``: a DataFrame indexed by (model, metric label) with LOTS's and the best CAM
+        method's means and whether LOTS is better, per convention; ``changed``: the number of
+        (model, metric) pairs whose verdict differs; ``pairs``: their total; ``text``: the
+        sentences for the page.
+    """
+    from lotslib.method_registry import ALL_METHODS
+    from lotslib.metric_registry import METRICS
+
+    a, b = _lots_vs_best(base, metrics), _lots_vs_best(other, metrics)
+    rows, lines, changed = [], [], 0
+    for (model, key), ra in a.iterrows():
+        rb = b.loc[(model, key)]
+        met = METRICS[key]
+
+        def better(r):
+            return r["lots_mean"] > r["best_mean"] if met.higher_is_better else r["lots_mean"] < r["best_mean"]
+
+        va, vb = bool(better(ra)), bool(better(rb))
+        changed += va != vb
+        rows.append({"model": model, "metric": met.label,
+                     f"LOTS ({base_name})": ra["lots_mean"], f"best CAM ({base_name})": ALL_METHODS[ra["best_cam"]],
+                     f"its mean ({base_name})": ra["best_mean"], f"LOTS better ({base_name})": va,
+                     f"LOTS ({other_name})": rb["lots_mean"], f"best CAM ({other_name})": ALL_METHODS[rb["best_cam"]],
+                     f"its mean ({other_name})": rb["best_mean"], f"LOTS better ({other_name})": vb})
+        if va != vb:
+            lines.append(f"on {model}, {met.name}: LOTS is {'better' if va else 'worse'} than the best CAM method "
+                         f"({ALL_METHODS[ra['best_cam']]}) with the {base_name} ({ra['lots_mean']:.1f} vs "
+                         f"{ra['best_mean']:.1f}) but {'better' if vb else 'worse'} than the best CAM method "
+                         f"({ALL_METHODS[rb['best_cam']]}) with the {other_name} ({rb['lots_mean']:.1f} vs "
+                         f"{rb['best_mean']:.1f})")
+    n = len(rows)
+    if changed:
+        text = (f"The LOTS-versus-best-CAM verdict changes in {changed} of {n} (backbone, metric) pairs when the "
+                f"{base_name} is replaced by the {other_name}: " + "; ".join(lines) + ".")
+    else:
+        text = (f"The LOTS-versus-best-CAM verdict is the same in all {n} (backbone, metric) pairs under the "
+                f"{base_name} and the {other_name}; the values move, the ordering of LOTS against the best CAM "
+                f"method does not.")
+    table = pd.DataFrame(rows).set_index(["model", "metric"])
+    return {"table": table, "changed": int(changed), "pairs": n, "text": text}
+
+
+def time_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Table 5.3: the mean milliseconds per map of this run beside the thesis's values.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Benchmark rows (:func:`lotslib.benchmark.run`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``method`` (names); columns (``this run`` | ``thesis``, model): ms >= 0, NaN
+        where the thesis has no value.
+    """
+    from lotslib.benchmark import METHODS, MODELS_ORDER, TABLE_TIMING, reference_tables, table_5_3
+
+    ms = table_5_3(df).xs("mean", axis=1, level="stat")
+    ref = reference_tables()
+    ref53 = ref[ref["table"] == TABLE_TIMING].pivot_table(index="method", columns="model", values="value", aggfunc="first")
+    ref53.index = ref53.index.map(lambda m: METHODS.get(m, m))
+    ref53 = ref53.reindex(index=ms.index, columns=[c for c in MODELS_ORDER if c in ref53.columns])
+    return pd.concat({"this run": ms, "thesis": ref53}, axis=1)
+
+
+def timing_paths_table(timing: pd.DataFrame) -> pd.DataFrame:
+    """Table 5.3 on both CAM paths, from :func:`lotslib.benchmark.cam_path_timing` rows.
+
+    Parameters
+    ----------
+    timing : pandas.DataFrame
+        Rows ``model, method, path, fast, mean, ...`` of one or more models.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``method`` (display names); columns (model, path) with the mean ms per map and
+        (model, ``speed-up``): the stock path's time divided by the graph cut's.
+    """
+    from lotslib.method_registry import ALL_METHODS
+
+    t = timing.copy()
+    t["method"] = t["method"].map(lambda m: ALL_METHODS.get(m, m))
+    wide = t.pivot_table(index="method", columns=["model", "path"], values="mean", aggfunc="first", sort=False)
+    for model in dict.fromkeys(t["model"]):
+        cut = t[(t["model"] == model) & t["fast"]].set_index("method")["mean"]
+        stock = t[(t["model"] == model) & ~t["fast"]].set_index("method")["mean"]
+        wide[(model, "speed-up")] = (stock / cut).reindex(wide.index)
+    order = [c for m in dict.fromkeys(t["model"]) for c in wide.columns if c[0] == m]
+    return wide[order]
+
+
+def benchmark_row(df: pd.DataFrame, model: str, method: str, image_id: str) -> pd.Series:
+    """The benchmark row of one (model, method, image).
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Benchmark rows (:func:`lotslib.benchmark.run`).
+    model, method, image_id : str
+        The model name, the method key and the image id of the row.
+
+    Returns
+    -------
+    pandas.Series
+        The first matching row: ``top1`` (class index), ``y``, ``o`` (probabilities in
+        [0,1]), ``avg_drop``, ``coherency``, ... (in %; the columns of :mod:`lotslib.benchmark`).
+    """
+    return df[(df["model"] == model) & (df["method"] == method) & (df["image_id"] == image_id)].iloc[0]
+
+
+def method_curves(df: pd.DataFrame, model: str, image_id: str) -> dict:
+    """The insertion and deletion curves of every Table 5.2 method on one image.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Benchmark rows (:func:`lotslib.benchmark.run`); the curves are read from its cache.
+    model, image_id : str
+        The backbone and the image.
+
+    Returns
+    -------
+    dict
+        ``{"deletion" | "insertion": (curves, aucs)}``: ``curves`` ``{method name: (steps+1,)
+        probabilities in [0,1]}`` and ``aucs`` ``{method name: AUC in [0,1]}``, in the
+        table's method order.
+    """
+    from lotslib.benchmark import METHODS, load_curves
+
+    sub = df[(df["model"] == model) & (df["image_id"] == image_id) & df["method"].isin(list(METHODS))]
+    sub = sub.set_index("method").loc[[k for k in METHODS if k in set(sub["method"])]].reset_index()
+    cur = load_curves(sub)
+    names = [METHODS[k] for k in sub["method"]]
+    return {kind: (dict(zip(names, cur[kind])), dict(zip(names, sub[kind] / 100)))
+            for kind in ("deletion", "insertion")}
+
+
+def drop_increase_figure(x, m, class_name: str, p_before: float, p_after: float, method: str = "LOTS"):
+    """Thesis Figure A.4: the image, its map and its explanation map.
+
+    Parameters
+    ----------
+    x, m : torch.Tensor
+        The image ``(1,3,H,W)`` and its activation map ``(1,H,W)`` or ``(H,W)``, in [0,1].
+    class_name : str
+        The explained class.
+    p_before : float
+        The confidence on the original image, in [0,1].
+    p_after : float
+        The confidence on the explanation map, in [0,1].
+    method : str, optional
+        The method's name (default ``"LOTS"``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Original (confidence), activation map, heat-map, explanation map x ⊙ map (confidence
+        on it).
+    """
+    from lotslib.visualize import explanation_map, overlay
+
+    m = torch.as_tensor(m)
+    if m.dim() == 2:
+        m = m[None]
+    panels = [
+        {"image": x[0], "title": f"original: {100 * p_before:.1f}% {short_class(class_name)}"},
+        {"image": m[0], "title": f"{method} activation map", "cmap": "inferno"},
+        {"image": overlay(x, m)[0], "title": "heat-map"},
+        {"image": explanation_map(x, m)[0], "title": f"explanation map: {100 * p_after:.1f}%"},
+    ]
+    return panel_grid(panels, 4, size=2.4, letters=True)
+
+
+def coherency_figure(x, m_orig, m_expl, score: float, method: str = "LOTS"):
+    """Thesis Figure A.5: the map of the original and the map of the explanation map.
+
+    Parameters
+    ----------
+    x : torch.Tensor
+        The image, ``(1,3,H,W)`` float in [0,1].
+    m_orig : torch.Tensor
+        The map of the original image, ``(1,H,W)`` or ``(H,W)`` in [0,1].
+    m_expl : torch.Tensor
+        The map of the explanation map, ``(1,H,W)`` or ``(H,W)`` in [0,1].
+    score : float
+        The Coherency in %.
+    method : str, optional
+        The method's name (default ``"LOTS"``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Three panels.
+    """
+    from lotslib.visualize import explanation_map, overlay
+
+    m_orig = torch.as_tensor(m_orig).reshape(1, *torch.as_tensor(m_orig).shape[-2:])
+    m_expl = torch.as_tensor(m_expl).reshape(1, *torch.as_tensor(m_expl).shape[-2:])
+    e = explanation_map(x, m_orig)
+    panels = [
+        {"image": overlay(x, m_orig)[0], "title": f"{method} map of the original"},
+        {"image": e[0], "title": "explanation map (input)"},
+        {"image": overlay(e, m_expl)[0], "title": f"{method} map of (b): coherency {100 * score:.1f}%"},
+    ]
+    return panel_grid(panels, 3, size=2.6, letters=True)
+
+
+def curve_strip_figure(frames, fractions, kind: str):
+    """The images at a few steps of deletion/insertion (what the network sees)."""
+    verb = "removed" if kind == "deletion" else "inserted"
+    panels = [{"image": f, "title": f"{100 * q:.0f}% {verb}"} for f, q in zip(frames, fractions)]
+    return panel_grid(panels, len(panels), size=1.9)
+
+
+# ------------------------------------------------------------------ the page's tables and figures, with their captions
+def show_table_5_2(ctx, df: pd.DataFrame):
+    """Show Table 5.2 regenerated from ``df``, beside the thesis's values when the backbones are the same.
+
+    Parameters
+    ----------
+    ctx : lotsbook.chapter.ChapterContext
+        The chapter's context (its images and models name the table).
+    df : pandas.DataFrame
+        Benchmark rows (:func:`lotslib.benchmark.run`) of Table 5.2's methods.
+
+    Returns
+    -------
+    t52, thesis52 : pandas.DataFrame
+        Table 5.2 of this run (:func:`lotslib.benchmark.table_5_2`) and the thesis's
+        (:func:`lotsbook.plots.reference_wide`), for :func:`show_thesis_5_2` and the rank table.
+    """
+    from lotslib import benchmark
+
+    t52, thesis52 = benchmark.table_5_2(df), reference_wide(benchmark.TABLE_METHODS)
+    same = set(ctx.models) <= set(thesis52.index.get_level_values(0))
+    flagged = int(df["flagged"].sum())
+    summary_table(
+        t52,
+        f"Table 5.2 (regenerated): {len(benchmark.METHODS)} methods on {', '.join(ctx.models)}, {len(ctx.images)} "
+        f"images; mean and 95% bootstrap interval in %, best mean per backbone and metric in bold. "
+        + ("The thesis's values are beside ours. " if same else
+           "The thesis's values (other backbones) follow in the next table. ")
+        + f"{flagged} of {len(df)} rows are flagged (a constant map); they are included.",
+        thesis=thesis52 if same else None,
+    )
+    return t52, thesis52
+
+
+def show_thesis_5_2(models, thesis52: pd.DataFrame) -> None:
+    """Show the thesis's Table 5.2 on its own when ``models`` are not its backbones, else a note.
+
+    Parameters
+    ----------
+    models : sequence of str
+        This run's backbones.
+    thesis52 : pandas.DataFrame
+        :func:`lotsbook.plots.reference_wide` of Table 5.2.
+    """
+    if not set(models) <= set(thesis52.index.get_level_values(0)):
+        table(thesis52, "Thesis values of Table 5.2 (Weber 2023; 1000 ImageNet validation images), in %. "
+                        "The ConvNeXt Tiny LOTS row is missing from the thesis's text.", fmt="{:.2f}",
+              best={c: direction(c) for c in thesis52.columns}, best_by="model")
+    else:
+        note("The thesis's values are beside ours in Table 5.2 above (same backbones).")
+
+
+def show_ranks(t52: pd.DataFrame, thesis52: pd.DataFrame) -> None:
+    """Show each method's mean rank per metric beside the thesis's (:func:`lotsbook.plots.rank_table`)."""
+    rank_table(
+        t52, thesis52,
+        "Rank of each method per metric (1 = best), averaged over the backbones: ours beside the thesis's Table 5.2. "
+        "Ranks compare the methods even where the backbones differ.",
+    )
+
+
+def show_best_cam_tests(df: pd.DataFrame) -> None:
+    """Show :func:`best_cam_tests` of ``df`` with its caption."""
+    table(best_cam_tests(df),
+          "LOTS against the best CAM method per backbone and metric: means in % and a two-sided Wilcoxon signed-rank "
+          "test over images, with the smallest mean difference in points that these pairs detect with 80% power",
+          fmt={"LOTS": "{:.2f}", "best CAM's mean": "{:.2f}", "p-value": "{:.3f}", "detectable difference": "{:.1f}"})
+
+
+def show_recorded_study() -> None:
+    """Show the recorded larger study (:func:`recorded_study`): its table, its tests and their sentences,
+    or how to record it when ``results/sample_study.csv`` is absent."""
+    study = recorded("sample_study.csv")
+    if study is None:
+        note("results/sample_study.csv is absent: run `python experiments/sample_study.py` to record it.")
+        return
+    meta = recorded_meta("sample_study.json")
+    rec = recorded_study(study, meta)
+    summary_table(rec["table"], f"Recorded study (`{meta['command']}`): Table 5.2's layout on {rec['n']} "
+                                "images; mean and 95% bootstrap interval in %, best mean in bold.")
+    table(rec["tests"], "Recorded study: LOTS against the best CAM method per metric (two-sided Wilcoxon "
+                        "signed-rank test over images), with the smallest mean difference in points that "
+                        "these pairs detect with 80% power (paired, from the spread of the differences).",
+          fmt={"LOTS": "{:.2f}", "best CAM's mean": "{:.2f}", "p-value": "{:.3g}", "detectable difference": "{:.1f}"})
+    note(rec["text"])
+
+
+#: the metrics that depend on the fill convention
+FILL_METRICS = ["avg_drop", "avg_increase", "coherency"]
+
+
+def show_other_fill(ctx, df: pd.DataFrame) -> dict:
+    """Rescore the fill-dependent metrics with the other fill and show them in Table 5.2's layout.
+
+    Parameters
+    ----------
+    ctx : lotsbook.chapter.ChapterContext
+        The chapter's context (``fill``, ``images``, ``device``).
+    df : pandas.DataFrame
+        Benchmark rows under ``ctx.fill``.
+
+    Returns
+    -------
+    dict
+        :func:`convention_verdict` of the two fills (``table``, ``text``, ...).
+    """
+    from lotslib import benchmark
+
+    other = "mean" if ctx.fill == "black" else "black"
+    alt = benchmark.rescore(df, ctx.images, FILL_METRICS, {"fill": other}, device=ctx.device)
+    summary_table(
+        benchmark.table_5_2(alt, metrics=FILL_METRICS),
+        f"Table 5.2's Average Drop, Average Increase and Coherency with fill='{other}' (masked pixels "
+        f"{'set to the model mean colour: the normalized tensor times the map' if other == 'mean' else 'black'}) "
+        f"instead of fill='{ctx.fill}'; same maps, same {len(ctx.images)} images.",
+    )
+    return convention_verdict(df, alt, FILL_METRICS, f"{ctx.fill} fill", f"{other} fill")
+
+
+def show_fill_verdict(verdict: dict) -> None:
+    """Show :func:`show_other_fill`'s verdict: its sentences, then its table."""
+    from IPython.display import Markdown, display
+
+    display(Markdown(verdict["text"]))
+    table(verdict["table"], "LOTS against the best CAM method under both fills (means in %; 'LOTS better' in the "
+          "metric's direction).")
+
+
+def show_other_score(ctx, df: pd.DataFrame) -> dict:
+    """Rescore Insertion and Deletion with the other ``score`` convention and show them in Table 5.2's layout.
+
+    Parameters
+    ----------
+    ctx : lotsbook.chapter.ChapterContext
+        The chapter's context (``score``, ``steps``, ``images``, ``device``).
+    df : pandas.DataFrame
+        Benchmark rows under ``ctx.score``.
+
+    Returns
+    -------
+    dict
+        :func:`convention_verdict` of the two conventions.
+    """
+    from lotslib import benchmark
+
+    other = "max" if ctx.score == "original" else "original"
+    alt = benchmark.rescore(df, ctx.images, ["insertion", "deletion"], {"score": other}, device=ctx.device)
+    summary_table(
+        benchmark.table_5_2(alt, metrics=["insertion", "deletion"]),
+        f"Insertion and Deletion with score='{other}' "
+        f"({'the highest class probability at each step' if other == 'max' else 'the original top-1 class'}) "
+        f"instead of score='{ctx.score}'; same maps, same {len(ctx.images)} images, {ctx.steps} steps.",
+    )
+    return convention_verdict(df, alt, ["insertion", "deletion"], f"score='{ctx.score}'", f"score='{other}'")
+
+
+def show_table_5_3(ctx, df: pd.DataFrame) -> None:
+    """Show Table 5.3 (:func:`time_table`) with its caption: the machine, the threads and the iteration cap."""
+    table(
+        time_table(df),
+        f"Table 5.3 (regenerated): milliseconds per map, averaged over the images, on this machine ({ctx.device}, "
+        f"torch threads: {int(df['threads'].iloc[0])}) beside the thesis's values (its hardware is not stated). LOTS "
+        f"here runs at most {ctx.iters} iterations instead of 500, so its time is not comparable one to one; the CAM "
+        f"times include the forward and backward pass."
+        + (f" The book ran {ctx.jobs} chapters at a time, so other work shared the machine while these times were "
+           f"taken (`python -m lotsbook --jobs 1` times them alone)." if ctx.jobs > 1 else ""),
+        fmt="{:.1f}",
+    )
+
+
+def show_timing_paths(ctx) -> None:
+    """Show Table 5.3's CAM methods timed on both paths (:func:`timing_paths_table`)."""
+    from lotslib.method_registry import CAM_METHODS
+
+    table(
+        timing_paths_table(ctx.cam_timing(CAM_METHODS)),
+        f"Table 5.3, CAM methods on both paths: milliseconds per map (forward pass included, after a warm-up, "
+        f"{len(ctx.images)} images, {ctx.device}) with lotslib's graph cut and with stock pytorch-grad-cam's full "
+        f"backward pass — the set-up the thesis timed — and the speed-up (stock ÷ graph cut).",
+        fmt="{:.2f}",
+    )
+
+
+def show_figure_a_4(net, ex, x: torch.Tensor, m: torch.Tensor, row: pd.Series) -> None:
+    """Show thesis Figure A.4 (drop/increase in confidence) of one image with its caption.
+
+    Parameters
+    ----------
+    net : lotslib.models.ModelWrapper
+        The backbone.
+    ex : lotslib.data.ImageSource
+        The one image.
+    x, m : torch.Tensor
+        Its pixels ``(1,3,H,W)`` and its LOTS map ``(1,H,W)``, in [0,1].
+    row : pandas.Series
+        Its benchmark row (:func:`benchmark_row`).
+    """
+    show(
+        drop_increase_figure(x, m, net.categories[int(row["top1"])], row["y"], row["o"]),
+        "fig-a-4",
+        f"**Regenerates thesis Figure A.4 (drop/increase in confidence).** (a) {ex[0].id} with the confidence of "
+        f"{net.name} in its top-1 class; (b) the LOTS activation map; (c) as a heat-map; (d) the explanation map "
+        f"x ⊙ map and the confidence in the same class on it: a {'drop' if row['o'] < row['y'] else 'rise'} of "
+        f"{abs(row['y'] - row['o']) * 100:.1f} points (relative drop {row['avg_drop']:.1f}%).",
+    )
+
+
+def show_figure_a_5(ctx, net, x: torch.Tensor, m: torch.Tensor, row: pd.Series) -> None:
+    """Show thesis Figure A.5 (coherency) of one image: LOTS's map again on its explanation map.
+
+    Parameters
+    ----------
+    ctx : lotsbook.chapter.ChapterContext
+        The chapter's context (LOTS's parameters).
+    net, x, m, row
+        As :func:`show_figure_a_4`.
+    """
+    from lotslib import metrics
+
+    coh = metrics.coherency_details("lots", net, x, m, [int(row["top1"])], iters=ctx.iters, tau=ctx.tau,
+                                    alpha=ctx.alpha, filter_size=ctx.filter_size, batch_size=ctx.batch_size)
+    show(
+        coherency_figure(x, m, coh.maps_again, float(coh.values[0]) / 100),
+        "fig-a-5",
+        f"**Regenerates thesis Figure A.5 (coherency).** (a) LOTS map of the image; (b) the explanation map; (c) the "
+        f"LOTS map computed on the explanation map. Coherency is the Pearson correlation of (a) and (c), rescaled to "
+        f"[0, 100]: {float(coh.values[0]):.1f}% here (benchmark row: {row['coherency']:.1f}%).",
+    )
+
+
+def show_figures_a_6_a_7(ctx, df: pd.DataFrame, net, ex, row: pd.Series) -> None:
+    """Show thesis Figures A.6 (deletion) and A.7 (insertion): every method's curve on one image.
+
+    Parameters
+    ----------
+    ctx : lotsbook.chapter.ChapterContext
+        The chapter's context (``steps``).
+    df : pandas.DataFrame
+        Benchmark rows (the curves are read from its cache, :func:`method_curves`).
+    net, ex, row
+        As :func:`show_figure_a_4`.
+    """
+    curves = method_curves(df, net.name, ex.ids[0])
+    name = short_class(net.categories[int(row["top1"])])
+    for kind, fig_id, better in (("deletion", "A.6", "lower"), ("insertion", "A.7", "higher")):
+        how = "replaced by a blurred copy" if kind == "deletion" else "restored into a blurred copy"
+        show(
+            curves_figure(curves[kind][0], kind, aucs=curves[kind][1]),
+            f"fig-{fig_id.lower().replace('.', '-')}",
+            f"**Regenerates thesis Figure {fig_id} ({kind}).** Probability of the top-1 class ({name}) "
+            f"of {net.name} on {ex[0].id} while the pixels are {how}, "
+            f"most important first according to each method's map ({ctx.steps} steps); area under the curve in the "
+            f"legend, {better} is better.",
+        )
+
+
+def show_deletion_steps(x: torch.Tensor, m: torch.Tensor, fractions=(0.0, 0.1, 0.25, 0.5, 0.75)) -> None:
+    """Show what the network sees during deletion: the image at a few ``fractions`` of deleted pixels."""
+    from lotslib import metrics
+
+    show(
+        curve_strip_figure(metrics.deletion_frames(x, m, fractions), fractions, "deletion"),
+        "fig-deletion-steps",
+        "**What the network sees during deletion (illustrates thesis Figure A.6).** The image with the most important "
+        "pixels of the LOTS map replaced by the blurred copy, at 0, 10, 25, 50 and 75% of the pixels.",
+    )

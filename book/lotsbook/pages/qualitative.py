@@ -1,0 +1,253 @@
+"""Chapter 5, "Qualitative comparison" (``notebooks/05_qualitative.py``): the choice of its
+images and the paired grids of maps (method against method, backbone against backbone).
+
+Images ``(N,3,H,W)`` in [0,1]; maps ``(N,H,W)`` in [0,1].
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+
+from ..plots import PANEL, as_image, methods_figure, panel_grid, short_class, show
+
+__all__ = ["first_of_classes", "random_subset", "class_titles", "paired_grid", "model_pair_grid", "show_all_methods",
+           "show_random_grids", "show_model_pair"]
+
+
+def first_of_classes(source, classes=(130, 129)):
+    """One image of ``source``, chosen by its label.
+
+    Parameters
+    ----------
+    source : lotslib.data.ImageSource
+        The images to choose from (unlabelled images never match).
+    classes : sequence of int
+        ImageNet class indices in [0, 1000), in order of preference (130 flamingo, 129 spoonbill).
+
+    Returns
+    -------
+    lotslib.data.ImageSource
+        The first image whose label is ``classes[0]``, failing that ``classes[1]`` ..., failing
+        all the first image of ``source``.
+    """
+    pick = next((i for lab in classes for i, label in enumerate(source.labels) if label == lab), 0)
+    return source[pick : pick + 1]
+
+
+def random_subset(images, n: int, rng):
+    """Images drawn at random, without replacement.
+
+    Parameters
+    ----------
+    images : lotslib.data.ImageSource
+        The images to draw from.
+    n : int
+        How many (at most ``len(images)``).
+    rng : numpy.random.Generator
+        Draws one permutation of ``len(images)``.
+
+    Returns
+    -------
+    lotslib.data.ImageSource
+        ``min(n, len(images))`` images, in their order in ``images``.
+    """
+    n = min(n, len(images))
+    idx = sorted(rng.permutation(len(images))[:n].tolist())
+    return images.select([images.ids[i] for i in idx])
+
+
+def class_titles(model, classes, n: int = 16) -> list[str]:
+    """Panel titles: the short names of classes.
+
+    Parameters
+    ----------
+    model : lotslib.models.ModelWrapper
+        Its ``categories`` name the classes.
+    classes : sequence of int or torch.Tensor
+        ``(N,)`` class indices in [0, 1000).
+    n : int
+        The longest title (:func:`lotsbook.plots.short_class`).
+
+    Returns
+    -------
+    list of str
+        ``N`` titles.
+    """
+    return [short_class(model.categories[int(k)], n) for k in classes]
+
+
+def paired_grid(x, maps_a, maps_b, titles_a: Sequence[str], titles_b: Sequence[str], label_a: str, label_b: str,
+                ncols: int = 5, x_b=None):
+    """Thesis Figures 5.3-5.5: the same images twice, with two sets of maps.
+
+    Parameters
+    ----------
+    x : torch.Tensor
+        The images, ``(N,3,H,W)`` float in [0,1].
+    maps_a : torch.Tensor
+        The maps of the top half, ``(N,H,W)`` in [0,1].
+    maps_b : torch.Tensor
+        The maps of the bottom half, ``(N,H,W)`` in [0,1].
+    titles_a : list of str
+        A title per image of the top half.
+    titles_b : list of str
+        A title per image of the bottom half.
+    label_a : str
+        The label of the top half.
+    label_b : str
+        The label of the bottom half.
+    ncols : int, optional
+        Number of columns (default 5).
+    x_b : torch.Tensor or None, optional
+        The images as the second model saw them, ``(N,3,H,W)`` in [0,1], if different
+        (default None: ``x``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Top half with ``maps_a``, bottom half with ``maps_b``.
+    """
+    import matplotlib.pyplot as plt
+
+    from lotslib.visualize import overlay
+
+    x_b = x if x_b is None else x_b
+    n = len(x)
+    ncols = min(ncols, n)
+    rows = -(-n // ncols)
+    size = 2.0
+    fig = plt.figure(figsize=(ncols * size, 2 * rows * (size + 0.25) + 0.6))
+    sub = fig.subfigures(2, 1, hspace=0.02)
+    halves = ((x, maps_a, titles_a, label_a), (x_b, maps_b, titles_b, label_b))
+    for half, (xs, maps, titles, label) in enumerate(halves):
+        sub[half].suptitle(label, fontsize=10, fontweight="bold")
+        axes = sub[half].subplots(rows, ncols, squeeze=False)
+        ov = overlay(xs, torch.as_tensor(maps))
+        for k, ax in enumerate(axes.flat):
+            ax.set_axis_off()
+            if k < n:
+                ax.imshow(as_image(ov[k]))
+                ax.set_title(titles[k], fontsize=7)
+    return fig
+
+
+def model_pair_grid(x_a, maps_a, x_b, maps_b, titles_a: Sequence[str], titles_b: Sequence[str], label_a: str,
+                    label_b: str, ncols: int = 5):
+    """Thesis Figure 5.5: the same images explained on two models, as :func:`paired_grid`.
+
+    Parameters
+    ----------
+    x_a, x_b : torch.Tensor
+        ``(N,3,H,W)`` and ``(N,3,H',W')`` in [0,1]: the images as each model saw them.
+    maps_a, maps_b : torch.Tensor
+        ``(N,H,W)`` and ``(N,H',W')`` maps in [0,1].
+    titles_a, titles_b : sequence of str
+        One title per image and model.
+    label_a, label_b : str
+        The halves' headings.
+    ncols : int
+        Panels per row.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Where the input sizes differ, both halves show ``x_a`` and ``maps_b`` is resized
+        (bilinear, clamped to [0,1]) to its size.
+    """
+    if x_a.shape != x_b.shape:
+        maps_b = torch.nn.functional.interpolate(maps_b[:, None], size=x_a.shape[-2:], mode="bilinear",
+                                                 align_corners=False)[:, 0].clamp(0, 1)
+        x_b = x_a
+    return paired_grid(x_a, maps_a, maps_b, titles_a, titles_b, label_a, label_b, ncols=ncols, x_b=x_b)
+
+
+# ------------------------------------------------------------------ the page's figures, with their captions
+def show_all_methods(ctx, one) -> None:
+    """Show thesis Figure 5.2 (and A.1-A.3) on each backbone: one image, its top-1 class, every
+    CAM method's map and LOTS's.
+
+    Parameters
+    ----------
+    ctx : lotsbook.chapter.ChapterContext
+        The chapter's context (``backbones``, ``iters``, ``filter_size``, ``batch_size``).
+    one : lotslib.data.ImageSource
+        The one image (:func:`first_of_classes`).
+    """
+    from ..results import cam_maps, top1
+
+    thesis_fig = {0: ("5.2", "AlexNet"), 1: ("A.1", "ResNet-50"), 2: ("A.2", "DenseNet-121"), 3: ("A.3", "ConvNeXt Tiny")}
+    for k, net in enumerate(map(ctx.model, ctx.backbones)):
+        x = one.batch(net).to(ctx.device)
+        c, p = top1(net, x)
+        maps = {**cam_maps(net, x, c, ctx.batch_size), "LOTS": ctx.lots_maps(net, one, x=x)[0]}
+        fig_no, thesis_net = thesis_fig.get(k, (f"A.{k}", "another backbone"))
+        show(
+            methods_figure(x, maps, first_title=f"{short_class(net.categories[int(c)])} {100 * float(p):.1f}%"),
+            f"fig-{fig_no.lower().replace('.', '-')}",
+            f"**Regenerates thesis Figure {fig_no}** (there: {thesis_net}, a flamingo). {net.name} on {one[0].id}: (a) "
+            f"the image with its top-1 class and confidence; (b)–(g) the six CAM methods' heat-maps for that class "
+            f"(Random-CAM is the baseline); (h) LOTS, zero target, at most {ctx.iters} iterations, {ctx.filter_size} × "
+            f"{ctx.filter_size} blur.",
+        )
+
+
+def show_random_grids(ctx, rng) -> None:
+    """Show thesis Figures 5.3 and 5.4: HiRes-CAM above LOTS on images drawn at random.
+
+    Parameters
+    ----------
+    ctx : lotsbook.chapter.ChapterContext
+        The chapter's context (``images``, ``n_grid``, ``n_grid_large``, the models).
+    rng : numpy.random.Generator
+        Draws the images (:func:`random_subset`), one draw per figure.
+    """
+    from lotslib import explain
+
+    from ..results import top1
+
+    images = ctx.images
+    for fig_no, name, n, thesis_n, thesis_net in (("5.3", ctx.params["model"], ctx.n_grid, 15, "ResNet-50"),
+                                                  ("5.4", ctx.compare_models[0], ctx.n_grid_large, 35, "DenseNet-121")):
+        net, src = ctx.model(name), random_subset(images, n, rng)
+        x = src.batch(net).to(ctx.device)
+        c, _ = top1(net, x)
+        titles = class_titles(net, c)
+        hires = explain("hirescam", net, x, targets=c, batch_size=ctx.batch_size)
+        show(
+            paired_grid(x, hires, ctx.lots_maps(net, src, x=x), titles, titles, f"HiRes-CAM ({net.name})",
+                        f"LOTS, zero target ({net.name})", ncols=5),
+            f"fig-{fig_no.replace('.', '-')}",
+            f"**Regenerates thesis Figure {fig_no}** (there: {thesis_n} images on {thesis_net}). {len(src)} images drawn "
+            f"at random (seed {ctx.seed}) from the {len(images)} images of this run, on {net.name}: top half HiRes-CAM "
+            f"for the top-1 class, bottom half LOTS with the zero target; same images, same order, titles are the top-1 "
+            f"classes.",
+        )
+
+
+def show_model_pair(ctx, rng) -> None:
+    """Show thesis Figure 5.5: LOTS on two backbones (``ctx.compare_models``) on the same random images.
+
+    Parameters
+    ----------
+    ctx : lotsbook.chapter.ChapterContext
+        The chapter's context.
+    rng : numpy.random.Generator
+        Draws the images (:func:`random_subset`).
+    """
+    from ..results import top1
+
+    a, b = ctx.model(ctx.compare_models[0]), ctx.model(ctx.compare_models[1])
+    src = random_subset(ctx.images, ctx.n_grid_large, rng)
+    xa, xb = src.batch(a).to(ctx.device), src.batch(b).to(ctx.device)
+    (ca, _), (cb, _) = top1(a, xa), top1(b, xb)
+    same = float((ca == cb).float().mean()) * 100
+    show(
+        model_pair_grid(xa, ctx.lots_maps(a, src, x=xa), xb, ctx.lots_maps(b, src, x=xb), class_titles(a, ca),
+                        class_titles(b, cb), f"LOTS on {a.name}", f"LOTS on {b.name}"),
+        "fig-5-5",
+        f"**Regenerates thesis Figure 5.5** (there: 35 images, DenseNet-121 against ConvNeXt Tiny). The same {len(src)} "
+        f"images with LOTS (zero target) on {a.name} (top) and {b.name} (bottom); titles are each model's top-1 class — "
+        f"they agree on {same:.0f}% of the images."
+        + (f" {b.name}'s maps were resized to {a.name}'s input size." if xa.shape != xb.shape else ""),
+    )
