@@ -13,13 +13,13 @@ imagenet_classes  the 1000 ImageNet-1k class names
 models            ImageNet classifiers behind one wrapper: pixels in [0,1] in, logits out
 data              image sources: embedded photos, labelled folders, ImageNet validation
 attack            LOTS, Algorithm 1 (the function lotslib.lots), batched, with per-sample stopping and snapshots
-targets           feature targets F_t (zero, another image, class reference, class mean)
+targets           feature targets F_t: zero, any image, and Table 5.1's class, mean and other-class targets
 visualize         Algorithm 2 (the LOTS map) and the views built on maps
 method_registry   the Method records: key, name, defaults, order, compute; register your own
 cams              the six CAM methods (pytorch-grad-cam) and their registration
 baselines         the image-only baseline: Sobel edges blurred like the LOTS map
 lots_explainer    LOTS as an explanation method (zero, class and mean targets)
-lots_targets      LOTS down the class logit, toward another class, on one cell of the last conv block
+lots_variants     LOTS down the class logit, toward another class, on one cell of the last conv block
 receptive_field   a cell's activation, receptive field box and grid; a map's mass inside a box
 explanation       explain(method, model, x) (lotslib.explain) for every registered method
 metrics           the metric formulas: Average Drop/Increase, Coherency, Insertion/Deletion
@@ -51,7 +51,7 @@ from .attack import LotsResult, LotsTrace, lots  # noqa: F401
 from .models import known_models, load_model, wrap  # noqa: F401
 from .visualize import lots_map  # noqa: F401
 from .method_registry import ALL_METHODS, METHODS, Method, register_method  # noqa: F401
-from . import cams, baselines, lots_explainer, lots_targets  # noqa: F401,E402  (register the built-in methods; each record's order is the table order)
+from . import cams, baselines, lots_explainer, lots_variants  # noqa: F401,E402  (register the built-in methods; each record's order is the table order)
 from .explanation import explain, explain_with_info  # noqa: F401
 
 __version__ = "0.1.0"

@@ -479,7 +479,7 @@ class LocationObjective(LotsObjective):
     cancel). The trace records that sum; a sample has converged once it is <= ``tau``. The
     perturbation shows the pixels that feed the cell. Each image has its own cell, so one
     batch of copies of a photo explains many cells at once
-    (:func:`lotslib.lots_targets.location_maps`).
+    (:func:`lotslib.lots_variants.location_maps`).
 
     Parameters
     ----------

@@ -15,7 +15,7 @@ key                name              ``F_t``
 =================  ================  ================================================================
 
 The class and mean targets need a labelled reference set: :mod:`lotslib.benchmark` builds
-them (:mod:`lotslib.benchmark.feature_targets`); through :func:`lotslib.explanation.explain` pass
+them (:mod:`lotslib.targets`); through :func:`lotslib.explanation.explain` pass
 them as ``target=`` (features ``(D,)`` or ``(N,D)`` from :mod:`lotslib.targets`). LOTS
 ignores the explained class: its map shows the move toward ``F_t``.
 """

@@ -121,7 +121,7 @@ def _model_id(model) -> str:
 @lru_cache(maxsize=1)
 def _code_hash() -> str:
     """The source hash of the LOTS code this process runs (read once, not once per image)."""
-    return hashlib.sha256(Path(__file__).with_name("lots.py").read_bytes()).hexdigest()[:12]
+    return hashlib.sha256(Path(__file__).with_name("attack.py").read_bytes()).hexdigest()[:12]
 
 
 def entry_key(model, x_i: torch.Tensor, target_i, params: dict) -> str:
@@ -317,7 +317,7 @@ def cached_lots(model, images, target="zero", target_key: str = "zero", iters: i
 
     The store (:func:`lotslib.lots_store.stored_lots`) keys each image's run by content:
     the model and its weights, the preprocessed image, the target's values, every LOTS
-    parameter that changes the result and the source of ``lotslib/lots.py``; the
+    parameter that changes the result and the source of ``lotslib/attack.py``; the
     benchmark's runs land in the same store, so a chapter reads them. Only missing images
     are attacked (one batched call).
 

@@ -3,7 +3,7 @@
 The CAM methods read the activation ``A`` of ``model.cam_layer`` (the last convolutional
 block; :func:`lotslib.models.default_cam_layer`) cell by cell and upsample it, as if cell
 ``(i, j)`` saw only the pixels under it. LOTS with the location objective
-(:class:`lotslib.attack.LocationObjective`, :func:`lotslib.lots_targets.location_maps`) shows
+(:class:`lotslib.attack.LocationObjective`, :func:`lotslib.lots_variants.location_maps`) shows
 what a cell really responds to; this module gives the boxes to compare that map with:
 
 * :func:`receptive_field_boxes` -- the *theoretical* receptive field of each cell: every
@@ -275,7 +275,7 @@ def mass_inside(maps: torch.Tensor, boxes) -> torch.Tensor:
     ----------
     maps : torch.Tensor
         ``(..., H, W)`` maps >= 0 (e.g. ``(g, g, H, W)`` of
-        :func:`lotslib.lots_targets.location_maps`).
+        :func:`lotslib.lots_variants.location_maps`).
     boxes : torch.Tensor or Sequence
         ``(..., 4)`` boxes ``(top, left, bottom, right)``, bottom/right exclusive, the leading
         shape that of ``maps`` (or one box for all).

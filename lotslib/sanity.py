@@ -854,10 +854,10 @@ def location_verdict(maps: torch.Tensor, rf_boxes: torch.Tensor, cell_boxes: tor
     Parameters
     ----------
     maps : torch.Tensor
-        ``(gh, gw, H, W)`` maps in [0,1] (:func:`lotslib.lots_targets.location_maps`).
+        ``(gh, gw, H, W)`` maps in [0,1] (:func:`lotslib.lots_variants.location_maps`).
     rf_boxes, cell_boxes : torch.Tensor
         ``(gh, gw, 4)`` boxes ``(top, left, bottom, right)``: the receptive fields
-        (:func:`lotslib.lots_targets.location_boxes`) and the cells' upsampled areas
+        (:func:`lotslib.lots_variants.location_boxes`) and the cells' upsampled areas
         (:func:`lotslib.receptive_field.cell_boxes`).
 
     Returns

@@ -5,13 +5,15 @@ Pixels are ``(N,3,H,W)`` float tensors in [0,1] throughout lotslib.
 """
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import torch
 from PIL import Image
 
 from .errors import ImageDecodeError, InputRangeError
 
-__all__ = ["to_tensor", "pil_to_array", "check_pixels", "model_device", "is_int"]
+__all__ = ["to_tensor", "pil_to_array", "check_pixels", "model_device", "is_int", "id_seed"]
 
 
 def is_int(v) -> bool:
@@ -187,3 +189,22 @@ def check_pixels(x, name: str = "x") -> torch.Tensor:
             f"normalizes inside the model wrapper. Fix: pass un-normalized pixels (e.g. x / 255, not (x-mean)/std)."
         )
     return x
+
+
+def id_seed(base: int, image_id: str) -> int:
+    """The per-image seed of a stochastic method.
+
+    Parameters
+    ----------
+    base : int
+        The method's seed.
+    image_id : str
+        The image id.
+
+    Returns
+    -------
+    int
+        ``base`` plus a hash of the image id, in [0, 2**31 - 2], so a map does not depend on
+        the batch it ran in.
+    """
+    return (int(base) + int(hashlib.sha256(image_id.encode()).hexdigest()[:8], 16)) % (2**31 - 1)

@@ -183,17 +183,17 @@ plots.table(fverdict["table"], "Focus per method: mean over every (mosaic, class
 # CAM methods stretch the last convolutional block's 7 × 7 cells over the image, as if each
 # cell saw only the pixels under it. LOTS can ask a cell directly: drive that cell's
 # activation (summed over channels) toward zero and map the perturbation
-# (`lots_targets.location_maps`). Each panel below is one cell's LOTS map over the photo,
+# (`lots_variants.location_maps`). Each panel below is one cell's LOTS map over the photo,
 # with the cell's theoretical receptive field (dashed white: every pixel the cell depends
 # on) and the pixels the CAMs stretch it over (black).
 
 # %%
-from lotslib import lots_targets, receptive_field
+from lotslib import lots_variants, receptive_field
 
 x0 = x[:1]
-grid = lots_targets.location_maps(net, x0, grid=7, iters=ctx.location_iters, filter_size=ctx.filter_size,
+grid = lots_variants.location_maps(net, x0, grid=7, iters=ctx.location_iters, filter_size=ctx.filter_size,
                                   batch_size=ctx.batch_size)
-rf = lots_targets.location_boxes(net, x0, grid=7)
+rf = lots_variants.location_boxes(net, x0, grid=7)
 h, w = receptive_field.feature_map_size(net, x0.shape[-1])
 cells = receptive_field.cell_boxes(receptive_field.grid_cells(h, w, 7), (h, w), tuple(x0.shape[-2:]))
 where = sanity.location_verdict(grid, rf, cells)

@@ -11,7 +11,7 @@ import torch
 from helpers import TinyNet, noise_image
 
 from lotslib import benchmark as B
-from lotslib.benchmark.feature_targets import lots_targets, open_reference
+from lotslib.targets import open_reference, reference_targets
 from lotslib.data import folder
 from lotslib.errors import DatasetError
 
@@ -59,7 +59,7 @@ def test_class_target_is_never_the_evaluated_image_and_the_mean_is_by_hand(folde
     others = _features(net, ref, ["r3_0", "r3_1", "r3_2"])
     seen = set()
     for seed in range(12):
-        t = lots_targets(net, "class", ref, images.items, images.labels, top1, "logits", seed=seed)
+        t = reference_targets(net, "class", ref, images.items, images.labels, top1, "logits", seed=seed)
         assert t.reference_ids[0] in {"r3_0", "r3_1", "r3_2"}  # never copy_of_e3 (same content as e3)
         j = ["r3_0", "r3_1", "r3_2"].index(t.reference_ids[0])
         assert torch.allclose(t.features[0], others[j], atol=1e-6)
@@ -67,10 +67,10 @@ def test_class_target_is_never_the_evaluated_image_and_the_mean_is_by_hand(folde
         assert t.na_reasons[1].startswith("no other reference image of class 5") and t.classes[1] == -1
         assert torch.isnan(t.features[1]).all() and t.ok.tolist() == [True, False]
     assert len(seen) > 1  # the draw really is random over the class's other images
-    m = lots_targets(net, "mean", ref, images.items, images.labels, top1, "logits")
+    m = reference_targets(net, "mean", ref, images.items, images.labels, top1, "logits")
     assert torch.allclose(m.features[0], others.mean(0), atol=1e-6) and m.reference_ids[0] == "mean of 3"
-    again = lots_targets(net, "class", ref, images.items, images.labels, top1, "logits", seed=3)
-    assert again.reference_ids == lots_targets(net, "class", ref, images.items, images.labels, top1, "logits",
+    again = reference_targets(net, "class", ref, images.items, images.labels, top1, "logits", seed=3)
+    assert again.reference_ids == reference_targets(net, "class", ref, images.items, images.labels, top1, "logits",
                                                seed=3).reference_ids  # reproducible
 
 

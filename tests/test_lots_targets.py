@@ -12,10 +12,10 @@ from torch import nn
 
 from lotslib import benchmark as B
 from lotslib import explain_with_info
-from lotslib import lots_targets as LT
+from lotslib import lots_variants as LT, targets as TG
 from lotslib import receptive_field as RF
-from lotslib.benchmark.feature_targets import lots_targets, open_reference
-from lotslib.benchmark.params import id_seed
+from lotslib.targets import open_reference, reference_targets
+from lotslib.tensors import id_seed
 from lotslib.data import folder
 from lotslib.errors import DatasetError, ParameterError
 from lotslib.attack import LocationObjective, LogitObjective, lots
@@ -189,28 +189,28 @@ def _labelled(root, files):
 def test_other_class_reference_is_another_class_seeded_and_clearly_refused_without_one(tmp_path):
     ref = open_reference(_labelled(tmp_path / "ref", {"a3.png": 3, "b3.png": 3, "a5.png": 5, "b5.png": 5,
                                                       "a7.png": 7}))
-    drawn = [LT.other_class_reference(ref, 3, seed=s).id for s in range(16)]
+    drawn = [TG.other_class_reference(ref, 3, seed=s).id for s in range(16)]
     assert set(drawn) <= {"a5", "b5", "a7"} and len(set(drawn)) > 1  # never class 3, and really drawn
-    assert drawn == [LT.other_class_reference(ref, 3, seed=s).id for s in range(16)]  # reproducible
+    assert drawn == [TG.other_class_reference(ref, 3, seed=s).id for s in range(16)]  # reproducible
     a5 = next(it for it in ref.items if it.id == "a5")
-    assert all(LT.other_class_reference(ref, 7, seed=s, exclude_digest=a5.digest).id != "a5" for s in range(16))
+    assert all(TG.other_class_reference(ref, 7, seed=s, exclude_digest=a5.digest).id != "a5" for s in range(16))
     only3 = open_reference(_labelled(tmp_path / "only3", {"a3.png": 3, "b3.png": 3}))
     with pytest.raises(DatasetError, match="no reference image of a class other than 3"):
-        LT.other_class_reference(only3, 3)
+        TG.other_class_reference(only3, 3)
     net = TinyNet(0, name="tinyother")
-    chosen = LT.other_class_reference(ref, 5, seed=3)
+    chosen = TG.other_class_reference(ref, 5, seed=3)
     with torch.no_grad():
         f = net(ref.select([chosen.id]).batch(net))[0]
-    assert torch.allclose(LT.other_class_target(net, ref, 5, seed=3), f, atol=1e-6)
+    assert torch.allclose(TG.other_class_target(net, ref, 5, seed=3), f, atol=1e-6)
 
 
 def test_benchmark_runs_lots_other_and_lots_logit(tmp_path):
     images = folder(_labelled(tmp_path / "eval", {"e3.png": 3, "e5.png": 5}))
     ref = open_reference(_labelled(tmp_path / "ref", {"r3.png": 3, "s3.png": 3}))  # class 3 only
     net = TinyNet(0, name="tinyother", weights_id="tinyother:seeded")
-    t = lots_targets(net, "other", ref, images.items, images.labels, torch.tensor([0, 0]), "logits", seed=1)
+    t = reference_targets(net, "other", ref, images.items, images.labels, torch.tensor([0, 0]), "logits", seed=1)
     assert t.ok.tolist() == [False, True] and t.na_reasons[0].startswith("no reference image of a class other than 3")
-    assert t.classes[1] == 3 and t.reference_ids[1] == LT.other_class_reference(ref, 5, id_seed(1, "e5")).id
+    assert t.classes[1] == 3 and t.reference_ids[1] == TG.other_class_reference(ref, 5, id_seed(1, "e5")).id
     df = B.run([net], ["lots_other", "lots_logit"], images, reference=ref, cache_dir=tmp_path / "c", progress=False,
                params={"lots": {"iters": 3, "tau": 0.1, "filter_size": 5}, "metrics": {"steps": 4}})
     other = df[df["method"] == "lots_other"].set_index("image_id")

@@ -48,8 +48,8 @@ def test_book_stops_at_a_failing_chapter_naming_it_and_keeps_the_rest(tmp_path, 
     (nbs / "t1_ok.py").write_text(NB_OK)
     (nbs / "t2_fail.py").write_text(NB_FAIL)
     (nbs / "t3_never.py").write_text(NB_NEVER)
-    root = tmp_path.resolve()
-    monkeypatch.setattr(book, "ROOT", root)
+    monkeypatch.setattr(book, "ROOT", tmp_path.resolve())
+    root = tmp_path.resolve() / "book-root"  # a book root of its own, never the repository
     monkeypatch.setattr(book, "NOTEBOOKS", nbs)
     monkeypatch.setattr(book, "CHAPTERS", (book.Chapter("1", "t1_ok", "ok"), book.Chapter("2", "t2_fail", "fails"),
                                            book.Chapter("3", "t3_never", "after")))
@@ -77,3 +77,16 @@ def test_book_stops_at_a_failing_chapter_naming_it_and_keeps_the_rest(tmp_path, 
     # the earlier chapter is intact, the later one never ran
     assert ok_nb.read_bytes() == ok_bytes
     assert not (out / "t3_never.ipynb").exists() and not (root / "chapter_three_ran.txt").exists()
+
+
+def test_the_book_root_is_never_the_repository_or_its_sources(capsys):
+    """Sources and generated output stay apart: --root refuses the repository and book/."""
+    from lotsbook import build as book
+    from lotsbook.paths import ROOT, SOURCES
+
+    for bad in (ROOT, SOURCES, SOURCES / "sub"):
+        with pytest.raises(book.ChapterFailed, match="never in the repository or its sources"):
+            book.check_root(bad)
+        assert book.main(["--root", str(bad), "--no-build", "--chapters", "1"]) == 1
+        assert "Fix: leave --root out" in capsys.readouterr().err
+    assert book.check_root(ROOT / "_build" / "book") == (ROOT / "_build" / "book").resolve()

@@ -71,7 +71,7 @@ def wheel(tmp_path_factory) -> Path:
 def test_the_wheel_holds_the_library_and_its_data_and_not_the_book(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     assert "lotslib/resources/thesis_tables.csv" in names
-    assert "lotslib/lots.py" in names and "lotslib/benchmark/runner.py" in names
+    assert "lotslib/attack.py" in names and "lotslib/benchmark/runner.py" in names
     assert not [n for n in names if n.startswith(("lotsbook/", "tests/", "notebooks/", "book/"))]
 
 

@@ -536,7 +536,7 @@ def check_root(root: Path) -> Path:
     root = Path(root).resolve()
     if root == ROOT or root.is_relative_to(SOURCES):
         raise ChapterFailed(f"--root {root}: the book is assembled in a folder of its own, never in the repository "
-                            f"or its sources. Fix: leave --root out (default {DEFAULT_BOOK_ROOT.relative_to(ROOT)}) "
+                            f"or its sources. Fix: leave --root out (default _build/book) "
                             f"or give an empty folder.")
     return root
 

@@ -37,7 +37,7 @@ flagged instead.
 
 Methods are the registered keys (:data:`lotslib.method_registry.ALL_METHODS`): the seven
 of Table 5.2 and the LOTS target variants of Table 5.1, ``"lots_class"`` and ``"lots_mean"``
-(:mod:`lotslib.benchmark.feature_targets`: from a labelled reference set, never the
+(:func:`lotslib.targets.reference_targets`: from a labelled reference set, never the
 evaluated image itself; N/A rows where a class has no other reference image). Metrics are
 the registered metric objects (:data:`lotslib.metric_registry.METRICS`):
 the benchmark computes every one of them.
@@ -47,10 +47,9 @@ The package, one concern per module:
 =====================  ==================================================================
 module                 what it holds
 =====================  ==================================================================
-``params``             parameter validation and defaults, per-image seeds, cache keys' parts
+``params``             parameter validation and defaults, cache keys' parts
 ``store``              the result store: parts written atomically, resumed, damaged parts
                        moved aside (the policy of :func:`lotslib.cache.quarantine`)
-``feature_targets``    the class and mean feature targets of Table 5.1
 ``scoring``            one batch: explain, score with every metric, lay out the rows
 ``runner``             :func:`run`: models x methods x images, cached and shardable
 ``rescoring``          the stored maps scored again under other metric conventions
@@ -69,7 +68,7 @@ does not depend on the batch it ran in.
 """
 from ..method_registry import ALL_METHODS, CAM_METHODS, METHODS, TABLE_METHODS, TABLE_TARGETS, TABLE_TIMING
 from ..metric_registry import METRICS
-from .feature_targets import lots_targets, open_reference
+from ..targets import open_reference, reference_targets
 from .params import CACHE_VERSION, DEFAULT_CACHE_DIR, METRIC_DEFAULTS, resolve_params
 from .reference import REFERENCE_CSV, compare_with_reference, reference_tables
 from .rescoring import rescore
@@ -108,7 +107,7 @@ __all__ = [
     "REFERENCE_CSV",
     "MODELS_ORDER",
     "resolve_params",
-    "lots_targets",
+    "reference_targets",
     "open_reference",
     "summarize",
     "table_5_1",

@@ -18,7 +18,7 @@ from ..method_registry import ALL_METHODS, check_params, get_method
 from ..metric_registry import check_metric_params, metric_defaults
 from ..params import as_params_dict
 
-__all__ = ["resolve_params", "cache_spec", "METRIC_DEFAULTS", "DEFAULT_CACHE_DIR", "CACHE_VERSION", "id_seed",
+__all__ = ["resolve_params", "cache_spec", "METRIC_DEFAULTS", "DEFAULT_CACHE_DIR", "CACHE_VERSION",
            "model_fingerprint"]
 
 CACHE_VERSION = 1
@@ -117,25 +117,6 @@ def cache_spec(resolved: dict, method: str, model: str, weights: str, device: st
     """
     return {"version": CACHE_VERSION, "model": model, "weights": weights, "method": method,
             "params": resolved[method], "metrics": resolved["metrics"], "device": device, "timing": timing}
-
-
-def id_seed(base: int, image_id: str) -> int:
-    """The per-image seed of a stochastic method.
-
-    Parameters
-    ----------
-    base : int
-        The method's seed.
-    image_id : str
-        The image id.
-
-    Returns
-    -------
-    int
-        ``base`` plus a hash of the image id, in [0, 2**31 - 2], so a map does not depend on
-        the batch it ran in.
-    """
-    return (int(base) + int(hashlib.sha256(image_id.encode()).hexdigest()[:8], 16)) % (2**31 - 1)
 
 
 def model_fingerprint(model) -> str:

@@ -22,7 +22,7 @@ from ..metrics import check_insdel_params
 from ..lots_store import active_store, sharing
 from ..models import load_model
 from .params import DEFAULT_CACHE_DIR, cache_spec, model_fingerprint, resolve_params
-from .feature_targets import REFERENCE_KINDS, open_reference
+from ..targets import REFERENCE_KINDS, open_reference
 from .scoring import compute_batch, warm_up
 from .store import key_for, load_done, write_meta, write_part
 
@@ -70,7 +70,7 @@ def run(
         Show progress (default True).
     reference : lotslib.data.ImageSource or str or None, optional
         The labelled reference set of the LOTS class/mean targets: an image source or a
-        folder (:func:`lotslib.benchmark.feature_targets.open_reference`); default None:
+        folder (:func:`lotslib.targets.open_reference`); default None:
         ``images``. An image whose class has no *other* reference image gets an N/A row for
         those variants.
     threads : int or None, optional

@@ -17,8 +17,8 @@ from ..lots_store import sharing
 from ..method_registry import get_method
 from ..metric_registry import METRICS, ScoreBatch
 from ..metrics import changed_pixels
-from .feature_targets import REFERENCE_KINDS, lots_targets
-from .params import id_seed
+from ..targets import REFERENCE_KINDS, reference_targets
+from ..tensors import id_seed
 
 __all__ = ["compute_batch", "explain_timed", "is_na", "lots_info", "warm_up"]
 
@@ -83,8 +83,8 @@ def _method_params(model, method, p, images, idx, top1, reference):
     if kind == "zero":
         ep["target"] = "zero"
     elif kind in REFERENCE_KINDS:
-        targets = lots_targets(model, kind, reference, [images.items[i] for i in idx], [images.labels[i] for i in idx],
-                               top1, ep["layer"])
+        targets = reference_targets(model, kind, reference, [images.items[i] for i in idx],
+                                    [images.labels[i] for i in idx], top1, ep["layer"])
         ep["target"] = targets.features
     return ep, targets
 

@@ -4,7 +4,7 @@
 and LOTS, :data:`lotslib.method_registry.METHODS`, registered ones included) and scores each
 map with every registered metric (:data:`lotslib.metric_registry.METRICS`), exactly as the
 benchmark scores a batch, but without its cache and per-dataset bookkeeping;
-:func:`metric_verdicts` states the outcome per metric and :func:`run_table` is the page's run
+:func:`metric_verdicts` states the outcome per metric and :func:`page_run_table` is the page's run
 table. The checks of ``--image`` and ``--model`` and the image itself are
 :mod:`lotsbook.single_image`. Pixels are ``(1,3,H,W)`` in [0,1]; maps ``(H,W)`` in [0,1].
 """
@@ -21,7 +21,7 @@ from lotslib.errors import ParameterError
 #: run-table rows that do not apply to one image (the chapters' image counts, the benchmark's backbones)
 _NOT_ON_PAGE = ("models", "compare_models", "image_source", "image_path", "n_images", "n_grid", "n_grid_large")
 
-__all__ = ["ImageReport", "explain_image", "metric_verdicts", "run_table", "show_image", "show_maps", "show_lots",
+__all__ = ["ImageReport", "explain_image", "metric_verdicts", "page_run_table", "show_image", "show_maps", "show_lots",
            "show_metrics", "show_curves"]
 
 
@@ -213,14 +213,14 @@ def metric_verdicts(report: ImageReport, method: str = "LOTS") -> list[str]:
     return out
 
 
-def run_table(params: dict, images):
-    """The page's run table: :func:`lotsbook.chapter.run_table` without the rows that count or
-    choose the chapters' images and backbones (one image, one model here).
+def page_run_table(ctx, images):
+    """The page's run table: :meth:`lotsbook.chapter.ChapterContext.run_table` without the rows
+    that count or choose the chapters' images and backbones (one image, one model here).
 
     Parameters
     ----------
-    params : dict
-        The page's parameters (:func:`lotsbook.single_image.page_params`).
+    ctx : lotsbook.chapter.ChapterContext
+        The page's context (its parameters: :func:`lotsbook.single_image.page_params`).
     images : lotslib.data.ImageSource
         The page's one image.
 
@@ -229,12 +229,10 @@ def run_table(params: dict, images):
     pandas.io.formats.style.Styler
         Profile, image, model and every LOTS and metric parameter beside the thesis's value.
     """
-    from ..chapter import run_table as chapter_table
-
     notes = {"model": "the page's model: --model KEY (default: the profile's model)",
              "iters": "the profile's LOTS iterations, fewer than the thesis's so that the book builds on a CPU "
                       "(chapter 1 shows the distance falling; chapter 7 compares caps)"}
-    sty = chapter_table(params, "own", images, notes=notes)
+    sty = ctx.run_table(images, notes=notes)
     rows = [r for r in _NOT_ON_PAGE if r in sty.data.index]
     return sty.hide(rows, axis="index").set_caption(
         "Run parameters of this page: this run beside the thesis protocol (Weber 2023, section 5.1)")
@@ -256,7 +254,7 @@ def show_image(ctx, source) -> None:
     from ..plots import note
 
     net = ctx.net
-    display(run_table(ctx.params, source))
+    display(page_run_table(ctx, source))
     note(
         f"**Image:** `{source[0].name}` ({source.description}), {source[0].image.shape[2]} × "
         f"{source[0].image.shape[1]} pixels, shown to {net.name} as a {net.input_size} × {net.input_size} centre crop."

@@ -93,7 +93,7 @@ def target_tests(df: pd.DataFrame) -> pd.DataFrame:
 
 def target_maps(model, reference, example, x: torch.Tensor, classes, lots_maps) -> tuple[dict, dict]:
     """The LOTS map of one image with each target of Table 5.1 (zero, class, mean), the class
-    and mean targets from the reference set (:func:`lotslib.benchmark.lots_targets`).
+    and mean targets from the reference set (:func:`lotslib.targets.reference_targets`).
 
     Parameters
     ----------
@@ -119,7 +119,8 @@ def target_maps(model, reference, example, x: torch.Tensor, classes, lots_maps) 
     notes : dict
         ``{row label: panel title}`` (with the reference image used).
     """
-    from lotslib.benchmark import lots_targets, table_rows
+    from lotslib.benchmark import table_rows
+    from lotslib.targets import reference_targets
     from lotslib.method_registry import TABLE_TARGETS, get_method
 
     maps, notes = {}, {}
@@ -128,7 +129,7 @@ def target_maps(model, reference, example, x: torch.Tensor, classes, lots_maps) 
         if kind == "zero":
             tgt, key, used = "zero", "zero", ""
         else:
-            t = lots_targets(model, kind, reference, example.items, example.labels, classes, "logits")
+            t = reference_targets(model, kind, reference, example.items, example.labels, classes, "logits")
             if not t.ok[0]:
                 continue
             tgt, used = t.features[0], t.reference_ids[0]

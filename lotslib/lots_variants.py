@@ -26,10 +26,10 @@ such a sample would otherwise stop before its first step with an empty map.
 
 ``lots_other`` is LOTS with a feature target and has no table row: Table 5.1's chapter and
 its paired tests compare the thesis's three targets. The benchmark builds its target from
-the reference set (:func:`lotslib.benchmark.lots_targets` with kind ``"other"``; rows whose
+the reference set (:func:`lotslib.targets.reference_targets` with kind ``"other"``; rows whose
 image has no reference of another class are N/A), so ``lotslib.benchmark.run(...,
 ["lots_other"])`` runs it; through :func:`lotslib.explanation.explain` pass the features of
-:func:`other_class_target` as ``target``.
+:func:`lotslib.targets.other_class_target` as ``target``.
 
 The location objective is a function API, not a registered method: its target is a cell
 per image, not a class, so the registry's ``targets`` (classes) and the metrics that
@@ -38,7 +38,7 @@ re-explain for a class (Coherency) do not apply to it.
 Usage::
 
     import lotslib
-    from lotslib import lots_targets as LT, receptive_field as RF
+    from lotslib import lots_variants as LT, receptive_field as RF
     maps = lotslib.explain("lots_logit", model, x, targets=[281], iters=100)        # (N,H,W) in [0,1]
     grid = LT.location_maps(model, x[:1], grid=7, iters=50)                          # (7,7,H,W) in [0,1]
     share = RF.mass_inside(grid, LT.location_boxes(model, x[:1], grid=7))            # (7,7) in [0,1]
@@ -47,10 +47,9 @@ from __future__ import annotations
 
 import warnings
 
-import numpy as np
 import torch
 
-from .errors import DatasetError, ParameterError
+from .errors import ParameterError
 from .attack import LocationObjective, LogitObjective, check_logit_params, lots
 from .lots_explainer import LOTS_DEFAULTS, lots_compute
 from .params import LotsParams
@@ -61,7 +60,7 @@ from .tensors import check_pixels, model_device
 from .visualize import lots_map
 
 __all__ = ["LOTS_LOGIT_DEFAULTS", "LOTS_OTHER_DEFAULTS", "LOCATION_DEFAULTS", "lots_logit_compute",
-           "other_class_reference", "other_class_target", "location_maps", "location_boxes"]
+           "location_maps", "location_boxes"]
 
 _FEATURE_KEYS = ("target", "layer", "distance", "tau")  # the feature objective's own parameters
 _STEP_KEYS = [k for k in LOTS_DEFAULTS if k not in _FEATURE_KEYS]
@@ -137,76 +136,6 @@ def lots_logit_compute(model, x: torch.Tensor, targets: torch.Tensor, params: di
     if store is not None:  # counted in the store's pass ledger (lotslib.lots_store), not stored
         record_passes(store, res, via="benchmark")
     return _run_maps(x, res, params)[1]
-
-
-def other_class_reference(reference, class_index: int, seed: int = 0, exclude_digest: str | None = None):
-    """A reference image of a class other than ``class_index``, drawn with ``seed`` (uniform over those images).
-
-    The draw is ``numpy.random.default_rng(seed)`` over the labelled images of other classes
-    in the reference set's order; a drawn image whose content is the explained image's is
-    set aside and the draw repeated (only drawn images are read for their digest). The
-    benchmark draws with the seed :func:`lotslib.benchmark.params.id_seed` of the image id.
-
-    Parameters
-    ----------
-    reference : lotslib.data.ImageSource
-        Labelled reference images (unlabelled ones are skipped).
-    class_index : int
-        The explained image's class.
-    seed : int
-        Seed of the draw: the same seed and reference set give the same image. Default 0.
-    exclude_digest : str or None
-        The content digest of the explained image: a reference with the same content (the
-        same photo under another name) is never drawn. Default None.
-
-    Returns
-    -------
-    object
-        The drawn item of ``reference.items`` (``.id``, ``.label``, ``.loader()``, ``.digest``).
-
-    Raises
-    ------
-    lotslib.errors.DatasetError
-        ``reference`` has no labelled image of another class (the message says which class
-        and where).
-    """
-    cands = [it for it in reference.items if it.label is not None and int(it.label) != int(class_index)]
-    rng = np.random.default_rng(int(seed))
-    while cands:  # a draw with the explained image's content is put aside and drawn again
-        it = cands.pop(int(rng.integers(len(cands))))
-        if exclude_digest is None or it.digest != exclude_digest:
-            return it
-    raise DatasetError(f"no reference image of a class other than {int(class_index)} in {reference.description}. "
-                       f"Fix: add labelled images of at least one other class to the reference set.")
-
-
-def other_class_target(model, reference, class_index: int, layer: str = "logits", seed: int = 0,
-                       exclude_digest: str | None = None) -> torch.Tensor:
-    """The features ``(D,)`` of :func:`other_class_reference`'s image: the target of ``"lots_other"``.
-
-    Parameters
-    ----------
-    model : lotslib.models.ModelWrapper
-        Whose features are the target (its ``preprocess`` sizes the reference image).
-    reference, class_index, seed, exclude_digest
-        The draw, as in :func:`other_class_reference`.
-    layer : str
-        ``"logits"`` (the default) or ``"penultimate"``.
-
-    Returns
-    -------
-    torch.Tensor
-        ``(D,)`` float features on the CPU (cached per model, layer and image content).
-
-    Raises
-    ------
-    lotslib.errors.DatasetError
-        No labelled reference image of another class.
-    """
-    from . import targets as T
-
-    it = other_class_reference(reference, class_index, seed, exclude_digest)
-    return T.image_target(model, model.preprocess(it.loader())[None], layer, key=f"ref:{it.digest}").float()
 
 
 def _one_photo(x: torch.Tensor) -> torch.Tensor:
