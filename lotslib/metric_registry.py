@@ -594,6 +594,15 @@ class _RoadMetric(Metric):
     def check(self, params: dict) -> None:
         _check_percentiles(params["road_percentiles"])
 
+    def compute(self, batch: ScoreBatch) -> MetricValues:
+        r = batch.road
+        return MetricValues(self.value(r.morf, r.lerf), flags=r.degenerate)
+
+    @staticmethod
+    def value(morf: np.ndarray, lerf: np.ndarray) -> np.ndarray:
+        """The metric from the two ROAD curves' means ``(N,)`` (percentage points); one subclass each."""
+        raise NotImplementedError
+
 
 class RoadMostRelevantFirst(_RoadMetric):
     """ROAD most relevant first (MoRF), lower is better: the change of the class probability,
@@ -602,10 +611,7 @@ class RoadMostRelevantFirst(_RoadMetric):
 
     key, name, short, higher_is_better = "road_morf", "ROAD most relevant first", "ROAD MoRF", False
     order = 60
-
-    def compute(self, batch: ScoreBatch) -> MetricValues:
-        r = batch.road
-        return MetricValues(r.morf, flags=r.degenerate)
+    value = staticmethod(lambda morf, lerf: morf)
 
 
 class RoadLeastRelevantFirst(_RoadMetric):
@@ -614,10 +620,7 @@ class RoadLeastRelevantFirst(_RoadMetric):
 
     key, name, short, higher_is_better = "road_lerf", "ROAD least relevant first", "ROAD LeRF", True
     order = 70
-
-    def compute(self, batch: ScoreBatch) -> MetricValues:
-        r = batch.road
-        return MetricValues(r.lerf, flags=r.degenerate)
+    value = staticmethod(lambda morf, lerf: lerf)
 
 
 class RoadCombined(_RoadMetric):
@@ -626,10 +629,7 @@ class RoadCombined(_RoadMetric):
 
     key, name, short, higher_is_better = "road", "ROAD combined", "ROAD", True
     order = 80
-
-    def compute(self, batch: ScoreBatch) -> MetricValues:
-        r = batch.road
-        return MetricValues((r.lerf - r.morf) / 2.0, flags=r.degenerate)
+    value = staticmethod(lambda morf, lerf: (lerf - morf) / 2.0)
 
 
 #: the three ROAD metrics, not registered by default (about 5 s per image and method). Opt in

@@ -28,12 +28,12 @@ from .errors import ParameterError
 from .attack import lots
 from .metric_registry import METRICS
 from .metrics import confidence_change, insertion_deletion
-from .metrics import pearson as metric_pearson
+from .metrics import pearson
 from .models import weights_fingerprint
 from .visualize import ZeroPerturbationWarning, lots_map
 
 __all__ = [
-    "pearson",
+    "map_correlation",
     "iteration_study",
     "early_stop_study",
     "early_stop_summary",
@@ -42,7 +42,7 @@ __all__ = [
 ]
 
 
-def pearson(a, b) -> np.ndarray:
+def map_correlation(a, b) -> np.ndarray:
     """Per-sample Pearson correlation ``(N,)`` of two ``(N,H,W)`` map stacks.
 
     Computed by :func:`lotslib.metrics.pearson`: 1.0 where both are equal constants, 0.0
@@ -65,7 +65,7 @@ def pearson(a, b) -> np.ndarray:
     lotslib.errors.InputRangeError
         ``a`` and ``b`` differ in shape.
     """
-    return metric_pearson(a, b)[0]
+    return pearson(a, b)[0]
 
 
 def _maps(x, x_adv, filter_size=49, sigma=None):
@@ -154,7 +154,7 @@ def iteration_study(model, images, iters: int = 500, checkpoints=(10, 20, 40, 80
         for k in checkpoints:
             m = _maps(x, res.trace.snapshots[k], filter_size)
             met = _metrics(model, x, m, cls, steps)
-            r = pearson(m, final)
+            r = map_correlation(m, final)
             for i, iid in enumerate(images.ids):
                 done = min(k, int(res.trace.iterations[i]))
                 rows.append(dict(image_id=iid, cap=k, iterations=done, distance=float(res.trace.distances[i, k]),
@@ -215,7 +215,7 @@ def early_stop_study(model, images, patience: int = 50, min_delta: float = 0.02,
         runs[tag] = run([model], ["lots"], images, params={"lots": {**base, **extra}, "metrics": mp},
                         cache_dir=cache_dir, batch_size=batch_size, threads=threads, progress=progress)
     full, early = runs["full"], runs["early"]
-    r = pearson(load_maps(early), load_maps(full))
+    r = map_correlation(load_maps(early), load_maps(full))
     out = pd.DataFrame({"image_id": full["image_id"], "iters_full": full["lots_iters"],
                         "iters_early": early["lots_iters"].values,
                         "stop_early": early["lots_stop"].values, "pearson": r,
@@ -311,7 +311,7 @@ def alpha_study(model, images, alphas=(0.5 / 255, 1 / 255, 2 / 255, 4 / 255), it
         rows = []
         for a in alphas:
             met = _metrics(model, x, maps[a], cls, steps)
-            r = pearson(maps[a], maps[float(reference_alpha)])
+            r = map_correlation(maps[a], maps[float(reference_alpha)])
             res = results[a]
             for i, iid in enumerate(images.ids):
                 rows.append(dict(image_id=iid, alpha=a, alpha_255=a * 255, iterations=int(res.trace.iterations[i]),

@@ -183,7 +183,7 @@ plots.note(f"Y = {y:.4f} and O = {o:.4f}, so the drop is max(0, Y − O) / Y × 
 # :nonumber:
 #
 # Compute the LOTS map and the Grad-CAM map (top-1 class) of every image of this chapter
-# on the first backbone, and their Pearson correlation per image (`lotslib.studies.pearson`).
+# on the first backbone, and their Pearson correlation per image (`lotslib.studies.map_correlation`).
 # Show the image where they disagree most. Looking at it, why do the two methods disagree
 # there?
 # ```
@@ -197,7 +197,7 @@ from lotslib import explain, studies
 
 xs = images.batch(net).to(ctx.device)
 lots_all, gradcam_all = ctx.lots_maps(net, images, x=xs), explain("gradcam", net, xs, batch_size=ctx.batch_size)
-r = studies.pearson(lots_all, gradcam_all)
+r = studies.map_correlation(lots_all, gradcam_all)
 k = int(r.argmin())
 plots.show(
     plots.methods_figure(xs[k:k + 1], {"LOTS": lots_all[k], "Grad-CAM": gradcam_all[k]}, first_title=images[k].id),

@@ -75,7 +75,7 @@ page.show_model_pair(ctx, rng)
 # HiRes-CAM explains the class you ask for; LOTS with the zero target asks for none. For
 # the image of Figure 5.2, compute HiRes-CAM for the top-1 and for the top-2 class, and the
 # LOTS map. Predict which two of the three maps correlate most, then compute the Pearson
-# correlations (`lotslib.studies.pearson`).
+# correlations (`lotslib.studies.map_correlation`).
 # ```
 #
 # ```{solution-start} ex-qual-class
@@ -97,8 +97,8 @@ class_maps["LOTS"] = ctx.lots_maps(net, one, x=x1)
 (n1, h1), (n2, h2), (_, lm) = class_maps.items()
 plots.show(plots.methods_figure(x1, class_maps, first_title=one[0].id), "fig-ex-qual-class",
            f"HiRes-CAM for the top-1 and the top-2 class of {net.name}, and LOTS (zero target), on {one[0].id}.")
-plots.note(f"Pearson r between the two HiRes-CAM maps: {studies.pearson(h1, h2)[0]:.2f}; between LOTS and "
-           f"{n1}: {studies.pearson(lm, h1)[0]:.2f}; between LOTS and {n2}: {studies.pearson(lm, h2)[0]:.2f}.")
+plots.note(f"Pearson r between the two HiRes-CAM maps: {studies.map_correlation(h1, h2)[0]:.2f}; between LOTS and "
+           f"{n1}: {studies.map_correlation(lm, h1)[0]:.2f}; between LOTS and {n2}: {studies.map_correlation(lm, h2)[0]:.2f}.")
 
 # %% [markdown]
 # The LOTS map is the same whichever class one asks about: the zero target removes the
@@ -131,8 +131,8 @@ from lotslib.visualize import threshold_map
 few = images.head(2)
 xf = few.batch(net).to(ctx.device)
 lots_few, hires_few = ctx.lots_maps(net, few, x=xf), explain("hirescam", net, xf, batch_size=ctx.batch_size)
-kept_r = {"LOTS": studies.pearson(lots_few, hires_few),
-          "LOTS, top 20% kept": studies.pearson(threshold_map(lots_few, 0.8), hires_few)}
+kept_r = {"LOTS": studies.map_correlation(lots_few, hires_few),
+          "LOTS, top 20% kept": studies.map_correlation(threshold_map(lots_few, 0.8), hires_few)}
 plots.table(pd.DataFrame(kept_r, index=pd.Index(few.ids, name="image")),
             f"Pearson correlation of the LOTS map with HiRes-CAM (top-1 class, {net.name}), before and after thresholding.")
 

@@ -117,7 +117,7 @@ plots.show(plots.panel_grid([{"image": vis.overlay(xs[v], swap_maps[v])[0], "tit
 plots.note(f"Distance before the first step: {float(there.trace.distances[0, 0]):.2f} (left → right) and "
            f"{float(back.trace.distances[0, 0]):.2f} (right → left); after the runs {float(there.trace.final_distance[0]):.2f} "
            f"and {float(back.trace.final_distance[0]):.2f}. Pearson r of the two maps, pixel by pixel: "
-           f"{studies.pearson(swap_maps[left], swap_maps[right])[0]:.2f}.")
+           f"{studies.map_correlation(swap_maps[left], swap_maps[right])[0]:.2f}.")
 
 # %% [markdown]
 # Before the first step both runs measure the same Euclidean distance between the same two

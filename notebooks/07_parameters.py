@@ -170,7 +170,7 @@ plots.table(results.lots_run_table(x1, {f"at most {ctx.iters} steps of α": full
             f"Two LOTS schedules with the same bound k·α on {one[0].id} ({net.name}, zero target); pixel changes in "
             f"units of 1/255.")
 m_full, m_half = (lots_map(x1, r.x_adv.to(ctx.device), ctx.filter_size) for r in (full, half))
-plots.note(f"Pearson r of the two maps: {studies.pearson(m_full, m_half)[0]:.3f}.")
+plots.note(f"Pearson r of the two maps: {studies.map_correlation(m_full, m_half)[0]:.3f}.")
 
 # %% [markdown]
 # Twice the step width follows the gradient of the starting point further before it looks
@@ -200,7 +200,7 @@ s49, s25 = default_sigma(49), default_sigma(25)
 ref = lots_map(x1, full.x_adv.to(ctx.device), 49)
 kernels = {f"25 × 25, σ = {s49:.1f}": (25, s49), f"49 × 49, σ = {s25:.1f}": (49, s25)}
 plots.note(f"Pearson r with the 49 × 49, σ = {s49:.1f} map: " + "; ".join(
-    f"{name}: {studies.pearson(ref, lots_map(x1, full.x_adv.to(ctx.device), k, sigma=s))[0]:.3f}"
+    f"{name}: {studies.map_correlation(ref, lots_map(x1, full.x_adv.to(ctx.device), k, sigma=s))[0]:.3f}"
     for name, (k, s) in kernels.items()) + ".")
 
 # %% [markdown]

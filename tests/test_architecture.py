@@ -245,3 +245,26 @@ def test_a_registered_metric_reaches_the_benchmark(tiny_model, tmp_path):
         assert "Mass ↓" in B.table_5_2(df).columns.get_level_values(0)
     finally:
         unregister_metric("map_mass")
+
+
+def _public_defs(path: Path) -> list[str]:
+    """The public top-level function and class names a module defines."""
+    return [n.name for n in ast.parse(path.read_text()).body
+            if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and not n.name.startswith("_")]
+
+
+def test_no_function_or_class_name_is_defined_in_two_modules():
+    """One name, one meaning, across both packages (``main``, a command's entry point, aside)."""
+    seen: dict[str, list[str]] = {}
+    for name, path in _modules().items():
+        for d in _public_defs(path):
+            seen.setdefault(d, []).append(name)
+    dupes = {d: mods for d, mods in seen.items() if len(mods) > 1 and d != "main"}
+    assert dupes == {}
+
+
+def test_the_duplicate_name_check_can_fail(tmp_path):
+    a, b = tmp_path / "a.py", tmp_path / "b.py"
+    a.write_text("def run_table():\n    pass\n\n\ndef _private():\n    pass\n")
+    b.write_text("class run_table:\n    pass\n")
+    assert _public_defs(a) == ["run_table"] and _public_defs(b) == ["run_table"]

@@ -8,7 +8,7 @@ from lotslib.studies import (
     early_stop_study,
     early_stop_summary,
     iteration_study,
-    pearson,
+    map_correlation,
     postprocess_study,
 )
 
@@ -23,13 +23,13 @@ def two_images():
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-def test_pearson_known_answers():
+def test_map_correlation_known_answers():
     a = np.random.default_rng(0).random((3, 5, 5))
-    assert np.allclose(pearson(a, a), 1.0)
-    assert np.allclose(pearson(a, -a), -1.0)
-    assert np.allclose(pearson(a, 2 * a + 3), 1.0)
+    assert np.allclose(map_correlation(a, a), 1.0)
+    assert np.allclose(map_correlation(a, -a), -1.0)
+    assert np.allclose(map_correlation(a, 2 * a + 3), 1.0)
     c = np.zeros((1, 4, 4))
-    assert pearson(c, c)[0] == 1.0 and pearson(c, a[:1, :4, :4])[0] == 0.0
+    assert map_correlation(c, c)[0] == 1.0 and map_correlation(c, a[:1, :4, :4])[0] == 0.0
 
 
 def test_iteration_study_final_cap_is_identity_and_cached(lite0, two_images, tmp_path):

@@ -321,13 +321,8 @@ def show_lots(ctx, source, rep: ImageReport) -> None:
 
 
 def show_metrics(ctx, source, rep: ImageReport) -> None:
-    """Show every method's metrics on the image (best in bold) and :func:`metric_verdicts`.
-
-    Parameters
-    ----------
-    ctx, source, rep
-        As :func:`show_maps`.
-    """
+    """Show every method's metrics on the image (best in bold) and :func:`metric_verdicts`; the
+    arguments are :func:`show_maps`'s."""
     from ..plots import direction, note, short_class, table
 
     net, top1 = ctx.net, short_class(ctx.net.categories[rep.target])

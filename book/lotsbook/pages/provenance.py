@@ -11,7 +11,7 @@ from .. import provenance
 from ..plots import note, table
 from ..results import recorded
 
-__all__ = ["build_info", "chapter_runs", "image_lists", "show_build", "show_chapter_runs", "show_packages",
+__all__ = ["build_info", "chapter_runs_table", "image_lists", "show_build", "show_chapter_runs", "show_packages",
            "show_weights", "show_images", "show_reference", "show_build_times"]
 
 
@@ -41,7 +41,7 @@ def build_info(profile: str) -> pd.DataFrame:
     ]).set_index("item")
 
 
-def chapter_runs(book_dir) -> pd.DataFrame:
+def chapter_runs_table(book_dir) -> pd.DataFrame:
     """The chapter executions recorded in the executed notebooks.
 
     Parameters
@@ -93,14 +93,14 @@ def show_build(profile: str) -> None:
 
 
 def show_chapter_runs(book_dir) -> None:
-    """Show :func:`chapter_runs` with its caption, or a note when no execution is recorded.
+    """Show :func:`chapter_runs_table` with its caption, or a note when no execution is recorded.
 
     Parameters
     ----------
     book_dir : str or pathlib.Path
         The folder of the executed notebooks.
     """
-    runs = chapter_runs(book_dir)
+    runs = chapter_runs_table(book_dir)
     if len(runs):
         table(runs, "Chapter executions recorded by lotsbook.build (seconds: papermill wall time; key: hash of source, "
                     "parameters and lotslib code)", fmt={"seconds": "{:.0f}"})
