@@ -1,4 +1,4 @@
-"""Which cheaper LOTS schedule gives the thesis protocol's maps and metrics? (issue 11, item 1)
+"""Which cheaper LOTS schedule gives the thesis protocol's maps and metrics?
 
 The protocol (Weber 2023, section 5.1): alpha = 1/255, at most 500 iterations, tau = 0.1.
 Candidates: fewer iterations with a larger alpha, a geometrically decaying alpha

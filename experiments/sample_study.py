@@ -1,4 +1,4 @@
-"""Table 5.2 on a larger labelled sample, recorded in ``results/`` (issue 11, item 5).
+"""Table 5.2 on a larger labelled sample, recorded in ``results/``.
 
 Runs the benchmark (the seven methods of Table 5.2, all five metrics, Coherency's second
 LOTS run included) on ``--n-images`` images of a labelled folder (default

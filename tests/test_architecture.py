@@ -268,3 +268,11 @@ def test_the_duplicate_name_check_can_fail(tmp_path):
     a.write_text("def run_table():\n    pass\n\n\ndef _private():\n    pass\n")
     b.write_text("class run_table:\n    pass\n")
     assert _public_defs(a) == ["run_table"] and _public_defs(b) == ["run_table"]
+
+
+def test_no_source_cites_a_tracker_issue_number():
+    """The issue tracker is not in the repository: docstrings say what and why, not 'issue 11'."""
+    pat = re.compile(r"\bissues? #?\d+", re.I)
+    hits = [f"{name}: {m.group(0)}" for name, path in _modules().items() for m in pat.finditer(path.read_text())]
+    assert hits == []
+    assert pat.search("as issue 11, item 5 said")  # the pattern can fail

@@ -1,4 +1,4 @@
-"""lotslib.benchmark: cached, resumable runs and the thesis's summary tables (issue 3)."""
+"""lotslib.benchmark: cached, resumable runs and the thesis's summary tables."""
 import numpy as np
 import pandas as pd
 import pytest

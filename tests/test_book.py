@@ -59,10 +59,10 @@ EXPECTED = {
                    "Gildenblat", "Weber"],
     "provenance": ["Package versions", "Weight files and their SHA-256 hashes", "Image lists", "Build machine"],
 }
-#: the terms of the glossary page (book/glossary.md), each a <dt> there (issue 14, item 5)
+#: the terms of the glossary page (book/glossary.md), each a <dt> there
 GLOSSARY_TERMS = ["Activation map", "Average Drop", "Average Increase", "Coherency", "Deletion", "Explanation map",
                   "Feature target", "Focus", "Grad-CAM", "Insertion", "LOTS", "Perturbation", "ROAD", "Sanity check"]
-#: the pages that end with exercises, each with a solution in a closed dropdown (issue 14, item 1)
+#: the pages that end with exercises, each with a solution in a closed dropdown
 EXERCISE_PAGES = [c.stem for c in book.CHAPTERS if c.number.isdigit()]
 FIGURES_PER_PAGE = {"01_attack": 2, "02_visualization": 3, "03_targets": 1, "04_benchmark": 5, "05_qualitative": 5,
                     "06_unseen": 2, "07_parameters": 1, "08_sanity": 4, "own": 4}
@@ -130,7 +130,7 @@ def test_pages_reference_nothing_outside(built):
 
 
 def test_no_repository_or_launch_button_unless_configured(built, tmp_path, monkeypatch):
-    """Issue 14, item 3: with no repository configured no page links to one (no repository,
+    """With no repository configured no page links to one (no repository,
     issues, Binder or Colab button); with one, the build's config sets it and the buttons."""
     import yaml
 
@@ -154,7 +154,7 @@ def test_no_repository_or_launch_button_unless_configured(built, tmp_path, monke
 
 
 def test_exercises_and_glossary_in_the_html(built):
-    """Issue 14, items 1 and 5: every chapter ends with at least two exercises, each followed
+    """Every chapter ends with at least two exercises, each followed
     by its solution in a closed dropdown that holds executed code; every glossary term is a
     <dt> of the glossary page and is linked from a chapter."""
     root, _ = built
@@ -416,7 +416,7 @@ if params.get("iters", 0) > 100:
 
 
 def test_a_cell_that_should_show_a_table_but_shows_nothing_fails(tmp_path, monkeypatch):
-    """Issue 11, item 7: a table helper inside an `if` without `else` would leave its cell empty;
+    """A table helper inside an `if` without `else` would leave its cell empty;
     the build names the cell instead of publishing a page without the table."""
     src = tmp_path / "notebooks"
     src.mkdir()

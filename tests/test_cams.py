@@ -1,4 +1,4 @@
-"""lotslib.cams: one interface for the six CAMs and LOTS (issue 3)."""
+"""lotslib.cams: one interface for the six CAMs and LOTS."""
 import copy
 
 import numpy as np

@@ -1,4 +1,4 @@
-"""CAM maps do not depend on the device (issue 10, item 4).
+"""CAM maps do not depend on the device.
 
 pytorch-grad-cam stores ``activation.cpu().detach()``: an alias on the CPU, a copy on a GPU.
 AlexNet's last ReLU and DenseNet-121's ReLU after ``norm5`` are in place, so without care the

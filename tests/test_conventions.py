@@ -1,5 +1,5 @@
 """The two masking conventions (fill) and the two insertion/deletion scores, by hand on tiny
-models (issue 10, items 2 and 3)."""
+models."""
 from __future__ import annotations
 
 import math

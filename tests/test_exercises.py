@@ -1,4 +1,4 @@
-"""The chapters' exercises (issue 14, item 1): their sources, the book's sphinx-exercise
+"""The chapters' exercises: their sources, the book's sphinx-exercise
 extension (book/_ext/lotslib_exercise.py) on a two-page Sphinx project, and the helper their
 solutions call (:func:`lotsbook.results.lots_run_table`). The built pages themselves are
 checked in tests/test_book.py, which builds the tiny book once."""

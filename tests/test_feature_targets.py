@@ -1,4 +1,4 @@
-"""Table 5.1's class and mean targets from a reference set (issue 10, item 1): never the
+"""Table 5.1's class and mean targets from a reference set: never the
 evaluated image, the mean by hand, N/A rows where a class has no other reference image."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The LOTS targets of issue 12: the class logit (signed, per-step fall by hand), another class's
+"""The LOTS variants: the class logit (signed, per-step fall by hand), another class's
 reference image (seeded, N/A when none), one cell of the last conv block (its map stays inside
 the cell's receptive field, known by construction)."""
 from __future__ import annotations

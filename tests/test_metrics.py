@@ -1,4 +1,4 @@
-"""lotslib.metrics and lotslib.stats: known answers and invariants (issue 3)."""
+"""lotslib.metrics and lotslib.stats: known answers and invariants."""
 import numpy as np
 import pytest
 import torch

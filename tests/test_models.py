@@ -136,7 +136,7 @@ def test_embedded_names():
 
 
 def test_torchvision_backbones_use_their_weights_transforms():
-    """Issue 10, item 6: resize 232 (ResNet-50 V2), 236 (ConvNeXt-Tiny), 256 (the others), crop 224,
+    """Resize 232 (ResNet-50 V2), 236 (ConvNeXt-Tiny), 256 (the others), crop 224,
     the values torchvision's weight enums carry."""
     import torchvision.models as tvm
 

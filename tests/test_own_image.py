@@ -1,4 +1,4 @@
-"""The "Try your own image" page (issue 14, item 4): lotsbook.single_image, lotsbook.pages.own and the `own`
+"""The "Try your own image" page: lotsbook.single_image, lotsbook.pages.own and the `own`
 chapter of the book, executed once at tiny scale on a scikit-image photo saved as a PNG."""
 from __future__ import annotations
 

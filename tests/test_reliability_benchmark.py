@@ -1,4 +1,4 @@
-"""Reliability (issue 6), :func:`lotslib.benchmark.run`: bad input is rejected before any
+"""Reliability, :func:`lotslib.benchmark.run`: bad input is rejected before any
 compute, a bad image file stops the run naming it while finished images are kept, awkward
 image modes work, and constant images / zero-gradient models are flagged with no NaN in any
 table.

@@ -1,4 +1,4 @@
-"""Reliability (issue 6), the book entry point (:mod:`lotsbook.build`): a failing chapter stops
+"""Reliability, the book entry point (:mod:`lotsbook.build`): a failing chapter stops
 the build naming it, keeps its partial notebook and leaves the other chapters intact.
 
 Split from the former ``test_reliability.py``.

@@ -1,4 +1,4 @@
-"""Reliability (issue 6), the caches (:mod:`lotslib.cache`, the benchmark's and the CLI's):
+"""Reliability, the caches (:mod:`lotslib.cache`, the benchmark's and the CLI's):
 results are never lost. Damaged cache files are detected, reported and recomputed; writes are
 atomic; stale keys never serve old results; a run SIGKILLed in the middle resumes without
 losing a finished image; two clean runs (in subprocesses with different hash seeds) give

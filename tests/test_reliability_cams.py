@@ -1,4 +1,4 @@
-"""Reliability (issue 6), :func:`lotslib.explanation.explain`: bad tensors and bad parameters are
+"""Reliability, :func:`lotslib.explanation.explain`: bad tensors and bad parameters are
 rejected before any compute (exact error class, a message naming the culprit and the fix);
 constant images and zero gradients give zero maps with a warning; any image shape works.
 

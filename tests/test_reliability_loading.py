@@ -1,4 +1,4 @@
-"""Reliability (issue 6), safe loading: no pickle anywhere in lotslib, the chapters, the
+"""Reliability, safe loading: no pickle anywhere in lotslib, the chapters, the
 scripts or the benchmarks (a static check of their sources).
 
 Split from the former ``test_reliability.py``.

@@ -1,4 +1,4 @@
-"""Reliability (issue 6), :mod:`lotslib.metrics`: bad maps and too many steps are rejected
+"""Reliability, :mod:`lotslib.metrics`: bad maps and too many steps are rejected
 before any compute, with the exact error class and a message naming the culprit and the fix.
 
 Split from the former ``test_reliability.py``.

@@ -1,4 +1,4 @@
-"""Reliability (issue 6), :func:`lotslib.visualize.lots_map`: property-based, any shape and
+"""Reliability, :func:`lotslib.visualize.lots_map`: property-based, any shape and
 any perturbation gives a finite map in [0, 1] (a zero map for a zero perturbation).
 
 Split from the former ``test_reliability.py``.

@@ -1,4 +1,4 @@
-"""Sentences that state a result are written from the numbers (issue 11, item 6): the same
+"""Sentences that state a result are written from the numbers: the same
 function on two inputs whose numbers differ gives different verdicts."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Stored maps reproduce the table (issue 10, item 8), and score again under the other
+"""Stored maps reproduce the table, and score again under the other
 conventions (items 2 and 3)."""
 from __future__ import annotations
 

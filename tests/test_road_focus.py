@@ -1,4 +1,4 @@
-"""ROAD (opt-in metric), Focus on mosaics and the Sobel edge baseline (issue 12)."""
+"""ROAD (opt-in metric), Focus on mosaics and the Sobel edge baseline."""
 from __future__ import annotations
 
 import warnings

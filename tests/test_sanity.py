@@ -1,4 +1,4 @@
-"""lotslib.sanity: cascading model randomisation, the random-logit test, and their verdicts (issue 12)."""
+"""lotslib.sanity: cascading model randomisation, the random-logit test, and their verdicts."""
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,4 @@
-"""lotslib.wrap: any classifier behind the same wrapper (issue 13, item 1)."""
+"""lotslib.wrap: any classifier behind the same wrapper."""
 from __future__ import annotations
 
 import pytest
