@@ -339,7 +339,7 @@ def main(argv=None) -> int:
                                                    ms_per_map_1image=oi)
             if math.isfinite(ob / th):
                 ratios.append(ob / th)
-            print(f"{METHODS[m]:<18}{th:>11.2f}{ob:>14.2f}{ob / th:>8.3f}{oi:>14.2f}{oi / th:>8.3f}")
+            print(f"{METHODS[m].name:<18}{th:>11.2f}{ob:>14.2f}{ob / th:>8.3f}{oi:>14.2f}{oi / th:>8.3f}")
         if "lots" in pr["methods"] and "overheads" in rec:
             li = pr["methods"]["lots"].get("lots_iters_mean", float("nan"))
             per_it = rec["overheads"]["lots_ms_per_iter"] / min(n, 8)

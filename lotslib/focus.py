@@ -265,7 +265,7 @@ def focus_study(model, x: torch.Tensor, classes, methods: Sequence[str], params:
         focus, degenerate = focus_scores(maps[m], quads)
         for j, (k, c, q) in enumerate(pairs):
             same = [i for i, (kk, _, _) in enumerate(pairs) if kk == k]
-            rows.append({"method": m, "method_name": ALL_METHODS[m], "mosaic": k, "pair": j, "class": c,
+            rows.append({"method": m, "method_name": ALL_METHODS[m].name, "mosaic": k, "pair": j, "class": c,
                          "quadrants": ", ".join(QUADRANTS[i] for i in np.flatnonzero(q)), "focus": focus[j],
                          "chance": 100.0 * q.sum() / 4.0, "degenerate": bool(degenerate[j]),
                          "mosaic_top1": bool(c == top1[k]),
@@ -293,7 +293,7 @@ def focus_verdict(rows: pd.DataFrame) -> dict:
     out = []
     for m, d in rows.groupby("method", sort=False):
         t = d[d["mosaic_top1"]]
-        out.append({"method": ALL_METHODS[m], "Focus %": d["focus"].mean(), "chance %": d["chance"].mean(),
+        out.append({"method": ALL_METHODS[m].name, "Focus %": d["focus"].mean(), "chance %": d["chance"].mean(),
                     "Focus on the mosaic's top-1 class %": t["focus"].mean() if len(t) else np.nan,
                     "class-blind": bool(d["same_map"].all()), "pairs": len(d)})
     table = pd.DataFrame(out).set_index("method")
@@ -313,7 +313,7 @@ def focus_verdict(rows: pd.DataFrame) -> dict:
                  f"so their mean Focus is the chance level by construction ({values}): for them Focus measures "
                  f"nothing about classes.")
     if "lots" in set(rows["method"]):
-        v = table.loc[ALL_METHODS["lots"], "Focus on the mosaic's top-1 class %"]
+        v = table.loc[ALL_METHODS["lots"].name, "Focus on the mosaic's top-1 class %"]
         if np.isfinite(v):
             text += (f" What zero-target LOTS does say is where it puts its mass: {v:.1f}% of it lies on the photo of "
                      f"the class the network sees in the mosaic (its top-1 class on the mosaic), against "
@@ -321,9 +321,9 @@ def focus_verdict(rows: pd.DataFrame) -> dict:
         else:
             text += (" The network's top-1 class on the mosaics is none of the photos' classes, so zero-target LOTS's "
                      "mass cannot be tied to a class here.")
-    if "lots_logit" in set(rows["method"]) and ALL_METHODS["lots_logit"] in specific.index:
+    if "lots_logit" in set(rows["method"]) and ALL_METHODS["lots_logit"].name in specific.index:
         text += (f" Class-logit LOTS, which descends the explained class's logit, reaches "
-                 f"{specific.loc[ALL_METHODS['lots_logit'], 'Focus %']:.1f}%.")
+                 f"{specific.loc[ALL_METHODS['lots_logit'].name, 'Focus %']:.1f}%.")
     return {"table": table, "best": best, "text": text}
 
 

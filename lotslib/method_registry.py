@@ -34,14 +34,14 @@ from .tensors import is_int
 __all__ = [
     "Method",
     "MethodOutput",
-    "MethodNames",
+    "MethodView",
     "register_method",
     "unregister_method",
     "TABLE_METHODS",
     "TABLE_TARGETS",
     "get_method",
     "method_keys",
-    "method_names",
+    "method_name",
     "default_params",
     "check_params",
     "METHODS",
@@ -240,27 +240,30 @@ def method_keys(table: str | None = None) -> list[str]:
     return [m.key for m in _sorted() if table is None or table in m.tables]
 
 
-def method_names(table: str | None = None) -> dict[str, str]:
-    """``{key: display name}`` in the tables' order (only ``table``'s rows if given).
+def method_name(key: str) -> str:
+    """The display name of a registered method, or ``key`` itself when none is registered under it.
 
     Parameters
     ----------
-    table : str or None
-        As in :func:`method_keys`.
+    key : str
+        A method key, e.g. ``"gradcam"``.
 
     Returns
     -------
-    dict
-        ``{key: display name}``, a snapshot (see :class:`MethodNames` for a live view).
+    str
+        ``get_method(key).name`` (e.g. ``"Grad-CAM"``), else ``key`` unchanged (for rows of a
+        method registered in another session).
     """
-    return {k: _REGISTRY[k].name for k in method_keys(table)}
+    m = _REGISTRY.get(key)
+    return m.name if m is not None else key
 
 
-class MethodNames(Mapping):
-    """A live, read-only ``{key: display name}`` view of the registry (a filter on records).
+class MethodView(Mapping):
+    """A live, read-only ``{key: Method}`` view of the registry (a filter on records), in the
+    tables' order -- the same shape as :data:`lotslib.metric_registry.METRICS`.
 
-    It always reflects the methods registered now, in the tables' order, so a method
-    registered later shows up in every table and menu built from it.
+    It always reflects the methods registered now, so a method registered later shows up in
+    every table and menu built from it. A record's display name is ``view[key].name``.
 
     Parameters
     ----------
@@ -274,31 +277,31 @@ class MethodNames(Mapping):
         self._keep = keep
         self.__doc__ = doc or self.__doc__
 
-    def _items(self) -> list[tuple[str, str]]:
-        return [(m.key, m.name) for m in _sorted() if self._keep(m)]
+    def _records(self) -> list[Method]:
+        return [m for m in _sorted() if self._keep(m)]
 
-    def __getitem__(self, key: str) -> str:
-        for k, name in self._items():
-            if k == key:
-                return name
+    def __getitem__(self, key: str) -> Method:
+        for m in self._records():
+            if m.key == key:
+                return m
         raise KeyError(key)
 
     def __iter__(self) -> Iterator[str]:
-        return iter([k for k, _ in self._items()])
+        return iter([m.key for m in self._records()])
 
     def __len__(self) -> int:
-        return len(self._items())
+        return len(self._records())
 
     def __repr__(self) -> str:
-        return f"MethodNames({dict(self._items())!r})"
+        return f"MethodView({[m.key for m in self._records()]!r})"
 
 
-#: the method comparison of thesis Table 5.2 -- key -> display name, Random-CAM first, LOTS last
-METHODS = MethodNames(lambda m: TABLE_METHODS in m.tables)
-#: every registered method (Table 5.2's plus the LOTS target variants) -> display name
-ALL_METHODS = MethodNames(lambda m: True)
+#: the method comparison of thesis Table 5.2 -- key -> Method record, Random-CAM first, LOTS last
+METHODS = MethodView(lambda m: TABLE_METHODS in m.tables)
+#: every registered method (Table 5.2's plus the LOTS target variants) -> Method record
+ALL_METHODS = MethodView(lambda m: True)
 #: Table 5.2's methods that are not LOTS and use the model (the CAM methods; not the image-only baselines)
-CAM_METHODS = MethodNames(lambda m: TABLE_METHODS in m.tables and not m.is_lots and not m.image_only)
+CAM_METHODS = MethodView(lambda m: TABLE_METHODS in m.tables and not m.is_lots and not m.image_only)
 
 
 def default_params(method) -> dict:

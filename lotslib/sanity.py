@@ -45,7 +45,7 @@ from torch import nn
 
 from .errors import ParameterError
 from .explanation import explain_with_info
-from .method_registry import ALL_METHODS, get_method
+from .method_registry import ALL_METHODS, get_method, method_name
 from .tensors import check_pixels, is_int, model_device
 
 __all__ = [
@@ -434,7 +434,7 @@ def cascading_randomisation(model, x: torch.Tensor, methods: Sequence[str], clas
             er = map_similarity(edge, step_maps[m])[0] if edge is not None else np.full(len(x), np.nan)
             dg = degen[m] if s == 0 else degen[(s, m)]
             for i in range(len(x)):
-                rows.append({"step": s, "units": k, "label": labels[s], "method": m, "method_name": ALL_METHODS[m],
+                rows.append({"step": s, "units": k, "label": labels[s], "method": m, "method_name": ALL_METHODS[m].name,
                              "image": i, "spearman": rho[i], "ssim": q[i], "edge_spearman": er[i],
                              "degenerate": bool(dg[i])})
     return CascadeResult(pd.DataFrame(rows), maps, labels, names, cls)
@@ -503,7 +503,7 @@ def randomisation_verdict(rows: pd.DataFrame, threshold: float = 0.5) -> dict:
     for m in dict.fromkeys(rows["method"]):
         a, z = mean.loc[(m, first)], mean.loc[(m, last)]
         ok = bool(z["abs_spearman"] <= threshold)
-        name = ALL_METHODS[m]
+        name = ALL_METHODS[m].name
         (passed if ok else failed).append(f"{name} ({z['abs_spearman']:.2f})")
         out.append({"method": name, "|ρ| first step": a["abs_spearman"], "|ρ| all randomised": z["abs_spearman"],
                     "ρ all randomised": z["spearman"], "SSIM first step": a["ssim"], "SSIM all randomised": z["ssim"],
@@ -633,7 +633,7 @@ def random_logit_test(model, x: torch.Tensor, methods: Sequence[str], classes=No
         rho, q = map_similarity(base[m], maps[m])
         diff = (base[m] - maps[m]).abs().flatten(1).amax(1)
         for i in range(len(x)):
-            rows.append({"method": m, "method_name": ALL_METHODS[m], "image": i, "class": int(cls[i]),
+            rows.append({"method": m, "method_name": ALL_METHODS[m].name, "image": i, "class": int(cls[i]),
                          "other_class": int(other[i]), "spearman": rho[i], "ssim": q[i],
                          "max_abs_diff": float(diff[i])})
     return RandomLogitResult(pd.DataFrame(rows), maps, other)
@@ -663,8 +663,8 @@ def random_logit_verdict(rows: pd.DataFrame, changed_below: float = 0.9) -> dict
     for m, d in g:
         same = bool((d["max_abs_diff"] == 0).all())
         verdict = "same map" if same else ("changes" if d["ssim"].mean() < changed_below else "barely changes")
-        groups[verdict].append(f"{ALL_METHODS[m]} (SSIM {d['ssim'].mean():.2f})")
-        out.append({"method": ALL_METHODS[m], "Spearman": d["spearman"].mean(), "SSIM": d["ssim"].mean(),
+        groups[verdict].append(f"{ALL_METHODS[m].name} (SSIM {d['ssim'].mean():.2f})")
+        out.append({"method": ALL_METHODS[m].name, "Spearman": d["spearman"].mean(), "SSIM": d["ssim"].mean(),
                     "largest pixel difference": d["max_abs_diff"].max(), "verdict": verdict})
     table = pd.DataFrame(out).set_index("method")
     n = rows["image"].nunique()
@@ -767,7 +767,7 @@ def score_maps(model, x: torch.Tensor, maps: dict, classes, metrics: Sequence[st
                 if v.flags is not None:
                     flagged |= np.asarray(v.flags, dtype=bool)
         frames.append(pd.DataFrame({"model": getattr(model, "name", type(model).__name__), "method": method,
-                                    "method_name": ALL_METHODS.get(method, method), "image_id": ids, **cols,
+                                    "method_name": method_name(method), "image_id": ids, **cols,
                                     "flagged": flagged}))
     return pd.concat(frames, ignore_index=True)
 
@@ -790,7 +790,7 @@ def road_verdict(rows: pd.DataFrame) -> dict:
     mean = rows.groupby("method", sort=False)[["road_morf", "road_lerf", "road"]].mean()
     mean = mean.sort_values("road", ascending=False)
     mean["rank"] = np.arange(1, len(mean) + 1)
-    table = mean.rename(index=lambda m: ALL_METHODS.get(m, m)).rename(
+    table = mean.rename(index=method_name).rename(
         columns={"road_morf": "ROAD MoRF ↓", "road_lerf": "ROAD LeRF ↑", "road": "ROAD ↑"})
     best = table.index[0]
     text = (f"By combined ROAD, {best} ranks first ({table['ROAD ↑'].iloc[0]:.2f}: removing its most relevant pixels "
@@ -831,13 +831,13 @@ def baseline_verdict(rows: pd.DataFrame, metrics: Sequence[str], method: str = "
         met = _metric(k)
         a = rows.loc[rows["method"] == method, met.col].mean() * met.scale
         b = rows.loc[rows["method"] == baseline, met.col].mean() * met.scale
-        out.append({"metric": met.label, ALL_METHODS[method]: a, ALL_METHODS[baseline]: b,
+        out.append({"metric": met.label, ALL_METHODS[method].name: a, ALL_METHODS[baseline].name: b,
                     "better": bool(a > b if met.higher_is_better else a < b), "name": met.name})
     table = pd.DataFrame(out).set_index("metric")
     wins = table[table["better"]]
     losses = table[~table["better"]]
     n = rows.loc[rows["method"] == method, "image_id"].nunique()
-    a_name, b_name = ALL_METHODS[method], ALL_METHODS[baseline]
+    a_name, b_name = ALL_METHODS[method].name, ALL_METHODS[baseline].name
     text = (f"On the {n} photo{'s' if n != 1 else ''} scored here, {a_name} beats the image-only {b_name} map on "
             f"{len(wins)} of {len(table)} metrics" + (f" ({_fmt_list(list(wins['name']))})" if len(wins) else ""))
     if len(losses):
@@ -911,8 +911,8 @@ def lots_summary(cascade_rows: pd.DataFrame, logit_rows: pd.DataFrame, focus_tab
         One bullet per check, each with its numbers.
     """
     def lines(table, say) -> list[str]:  # one line per LOTS variant that has a row in ``table``
-        return [say(ALL_METHODS[k], table.loc[ALL_METHODS[k]]) for k in ("lots", "lots_logit")
-                if ALL_METHODS.get(k) in table.index]
+        return [say(ALL_METHODS[k].name, table.loc[ALL_METHODS[k].name]) for k in ("lots", "lots_logit")
+                if k in ALL_METHODS and ALL_METHODS[k].name in table.index]
 
     out = lines(randomisation_verdict(cascade_rows, threshold)["table"], lambda name, r: (
         f"- **Model randomisation, {name}:** {'passes' if r['passes'] else 'fails'} (mean |ρ| "

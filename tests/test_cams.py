@@ -7,7 +7,7 @@ import torch
 from helpers import TinyCNN
 
 from lotslib.explanation import DegenerateMapWarning, explain, explain_with_info
-from lotslib.method_registry import CAM_METHODS, METHODS, default_params
+from lotslib.method_registry import CAM_METHODS, METHODS, default_params, get_method
 from lotslib.errors import InputRangeError, ParameterError
 from lotslib.visualize import minmax
 
@@ -27,7 +27,8 @@ def x2(lite0):
 def test_methods_registry():
     assert list(METHODS) == ["random", "gradcam", "gradcampp", "smoothgradcampp", "layercam", "hirescam", "edge",
                              "lots", "lots_logit"]
-    assert METHODS["smoothgradcampp"] == "SmoothGrad-CAM++" and METHODS["random"] == "Random-CAM"
+    assert METHODS["smoothgradcampp"].name == "SmoothGrad-CAM++" and METHODS["random"].name == "Random-CAM"
+    assert METHODS["gradcam"] is get_method("gradcam")  # a view of the records, as METRICS is of its Metric objects
     lots = default_params("lots")
     assert lots["iters"] == 500 and lots["filter_size"] == 49 and lots["target"] == "zero"
 

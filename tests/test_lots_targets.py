@@ -96,7 +96,7 @@ def test_lots_logit_is_a_class_specific_table_5_2_method():
     assert a.maps.shape == (2, 32, 32) and float(a.maps.amax()) == 1.0 and float(a.maps.amin()) == 0.0
     assert not torch.allclose(a.maps, b.maps, atol=1e-3)  # another class, another map
     assert torch.allclose(a.trace.distances[:, 0], net(x)[:, 0], atol=1e-5)  # the trace holds the logit
-    assert "lots_logit" in METHODS and METHODS["lots_logit"] == "LOTS (class logit)"
+    assert "lots_logit" in METHODS and METHODS["lots_logit"].name == "LOTS (class logit)"
     p = default_params("lots_logit")
     assert p["stop"] == "rank" and p["iters"] == 500 and "tau" not in p and "target" not in p
     calls = net.calls

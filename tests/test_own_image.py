@@ -40,7 +40,7 @@ def test_explain_image_scores_every_method_with_every_metric(one_thread):
     with torch.no_grad():
         p = model(x).softmax(1)[0]
     assert rep.target == int(p.argmax()) and rep.probability == pytest.approx(float(p.max()), abs=1e-6)
-    names = list(METHODS.values())
+    names = [m.name for m in METHODS.values()]
     assert list(rep.maps) == names and list(rep.metrics.index) == names
     panels = rep.legend().split(", ")
     assert panels[0] == "(b) Random-CAM" and panels[-1] == f"({chr(ord('a') + len(names))}) {names[-1]}"
@@ -155,7 +155,7 @@ def test_own_page_on_a_scikit_image_photo(tmp_path):
     assert "coffee.png" in text and "default photo" not in text
     for fig in ("fig-own-maps", "fig-own-lots", "fig-own-insertion", "fig-own-deletion"):
         assert f"{{glue:figure}} {fig}" in text
-    for name in METHODS.values():
+    for name in (m.name for m in METHODS.values()):
         assert name in text
     for m in METRICS.values():
         assert m.label in text

@@ -169,7 +169,7 @@ def cam_maps(model, x: torch.Tensor, classes, batch_size: int | None = None, ski
     from lotslib.explanation import explain
     from lotslib.method_registry import CAM_METHODS
 
-    return {CAM_METHODS[k]: explain(k, model, x, targets=classes, batch_size=batch_size)[0]
+    return {CAM_METHODS[k].name: explain(k, model, x, targets=classes, batch_size=batch_size)[0]
             for k in CAM_METHODS if k not in skip}
 
 

@@ -123,7 +123,7 @@ __all__ = [
 ]
 
 #: the LOTS target variants of Table 5.1 beside ``"lots"`` (zero target): key -> display name
-LOTS_VARIANTS = {k: v for k, v in ALL_METHODS.items() if k in table_rows(TABLE_TARGETS) and k != "lots"}
+LOTS_VARIANTS = {k: m.name for k, m in ALL_METHODS.items() if k in table_rows(TABLE_TARGETS) and k != "lots"}
 
 
 def main(argv=None) -> int:

@@ -11,7 +11,8 @@ from typing import Iterable, Sequence
 
 import pandas as pd
 
-from ..method_registry import ALL_METHODS, CAM_METHODS, TABLE_METHODS, TABLE_TARGETS, get_method, method_keys
+from ..method_registry import (ALL_METHODS, CAM_METHODS, TABLE_METHODS, TABLE_TARGETS, get_method, method_keys,
+                               method_name)
 from ..metric_registry import METRICS
 from ..stats import mean_ci, paired_mde, paired_wilcoxon
 
@@ -184,7 +185,7 @@ def table_5_3(df: pd.DataFrame, **kw) -> pd.DataFrame:
     s = summarize(d, ("ms_per_map",), **kw)
     if s.empty:
         return pd.DataFrame()
-    s["method_name"] = s["method"].map(lambda m: ALL_METHODS.get(m, m))
+    s["method_name"] = s["method"].map(method_name)
     t = s.pivot_table(index="method_name", columns="model", values=_STATS, aggfunc="first", sort=False)
     t = t.swaplevel(0, 1, axis=1)
     models = list(dict.fromkeys(s["model"]))

@@ -65,7 +65,7 @@ def best_cam_tests(df: pd.DataFrame) -> pd.DataFrame:
 
     w = lots_vs_best_cam(df)
     w["metric"] = w["metric"].map(lambda m: METRICS[m].label)
-    w["best_cam"] = w["best_cam"].map(METHODS.get)
+    w["best_cam"] = w["best_cam"].map(lambda k: METHODS[k].name if k in METHODS else None)
     w = w.rename(columns={"best_cam": "best CAM", "lots_mean": "LOTS", "best_mean": "best CAM's mean",
                           "n_nonzero": "pairs ≠ 0", "p_value": "p-value", "differs": "differs (p < 0.05)",
                           "mde": "detectable difference"})
@@ -165,15 +165,15 @@ def convention_verdict(base: pd.DataFrame, other: pd.DataFrame, metrics, base_na
         va, vb = bool(better(ra)), bool(better(rb))
         changed += va != vb
         rows.append({"model": model, "metric": met.label,
-                     f"LOTS ({base_name})": ra["lots_mean"], f"best CAM ({base_name})": ALL_METHODS[ra["best_cam"]],
+                     f"LOTS ({base_name})": ra["lots_mean"], f"best CAM ({base_name})": ALL_METHODS[ra["best_cam"]].name,
                      f"its mean ({base_name})": ra["best_mean"], f"LOTS better ({base_name})": va,
-                     f"LOTS ({other_name})": rb["lots_mean"], f"best CAM ({other_name})": ALL_METHODS[rb["best_cam"]],
+                     f"LOTS ({other_name})": rb["lots_mean"], f"best CAM ({other_name})": ALL_METHODS[rb["best_cam"]].name,
                      f"its mean ({other_name})": rb["best_mean"], f"LOTS better ({other_name})": vb})
         if va != vb:
             lines.append(f"on {model}, {met.name}: LOTS is {'better' if va else 'worse'} than the best CAM method "
-                         f"({ALL_METHODS[ra['best_cam']]}) with the {base_name} ({ra['lots_mean']:.1f} vs "
+                         f"({ALL_METHODS[ra['best_cam']].name}) with the {base_name} ({ra['lots_mean']:.1f} vs "
                          f"{ra['best_mean']:.1f}) but {'better' if vb else 'worse'} than the best CAM method "
-                         f"({ALL_METHODS[rb['best_cam']]}) with the {other_name} ({rb['lots_mean']:.1f} vs "
+                         f"({ALL_METHODS[rb['best_cam']].name}) with the {other_name} ({rb['lots_mean']:.1f} vs "
                          f"{rb['best_mean']:.1f})")
     n = len(rows)
     if changed:
@@ -201,12 +201,13 @@ def time_table(df: pd.DataFrame) -> pd.DataFrame:
         Index ``method`` (names); columns (``this run`` | ``thesis``, model): ms >= 0, NaN
         where the thesis has no value.
     """
-    from lotslib.benchmark import METHODS, MODELS_ORDER, TABLE_TIMING, reference_tables, table_5_3
+    from lotslib.benchmark import MODELS_ORDER, TABLE_TIMING, reference_tables, table_5_3
+    from lotslib.method_registry import method_name
 
     ms = table_5_3(df).xs("mean", axis=1, level="stat")
     ref = reference_tables()
     ref53 = ref[ref["table"] == TABLE_TIMING].pivot_table(index="method", columns="model", values="value", aggfunc="first")
-    ref53.index = ref53.index.map(lambda m: METHODS.get(m, m))
+    ref53.index = ref53.index.map(method_name)
     ref53 = ref53.reindex(index=ms.index, columns=[c for c in MODELS_ORDER if c in ref53.columns])
     return pd.concat({"this run": ms, "thesis": ref53}, axis=1)
 
@@ -225,10 +226,10 @@ def timing_paths_table(timing: pd.DataFrame) -> pd.DataFrame:
         Index ``method`` (display names); columns (model, path) with the mean ms per map and
         (model, ``speed-up``): the stock path's time divided by the graph cut's.
     """
-    from lotslib.method_registry import ALL_METHODS
+    from lotslib.method_registry import ALL_METHODS, method_name
 
     t = timing.copy()
-    t["method"] = t["method"].map(lambda m: ALL_METHODS.get(m, m))
+    t["method"] = t["method"].map(method_name)
     wide = t.pivot_table(index="method", columns=["model", "path"], values="mean", aggfunc="first", sort=False)
     for model in dict.fromkeys(t["model"]):
         cut = t[(t["model"] == model) & t["fast"]].set_index("method")["mean"]
@@ -279,7 +280,7 @@ def method_curves(df: pd.DataFrame, model: str, image_id: str) -> dict:
     sub = df[(df["model"] == model) & (df["image_id"] == image_id) & df["method"].isin(list(METHODS))]
     sub = sub.set_index("method").loc[[k for k in METHODS if k in set(sub["method"])]].reset_index()
     cur = load_curves(sub)
-    names = [METHODS[k] for k in sub["method"]]
+    names = [METHODS[k].name for k in sub["method"]]
     return {kind: (dict(zip(names, cur[kind])), dict(zip(names, sub[kind] / 100)))
             for kind in ("deletion", "insertion")}
 
