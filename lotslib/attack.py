@@ -43,14 +43,14 @@ from typing import Callable
 import torch
 
 from .errors import ParameterError
+from .params import DISTANCES, LotsParams, check_lots_params
 from .receptive_field import cam_activation
 from .tensors import check_pixels, model_device
 
-__all__ = ["lots", "LotsResult", "LotsTrace", "feature_distance", "check_pixels", "check_lots_params",
+__all__ = ["lots", "LotsResult", "LotsTrace", "feature_distance", "check_pixels",
            "check_logit_params", "LotsObjective", "ObjectiveStep", "FeatureObjective", "LogitObjective",
            "LocationObjective", "LOGIT_STOPS"]
 
-DISTANCES = ("euclidean", "cosine")
 #: the stop rules of :class:`LogitObjective`
 LOGIT_STOPS = ("rank", "margin", "iters")
 
@@ -156,50 +156,6 @@ def feature_distance(fs: torch.Tensor, ft: torch.Tensor, distance: str = "euclid
     if distance == "cosine":
         return 1.0 - torch.nn.functional.cosine_similarity(fs.flatten(1), ft.flatten(1), dim=1)
     raise ParameterError(f"Unknown distance {distance!r}; choose one of {list(DISTANCES)}.")
-
-
-def check_lots_params(iters, tau, alpha, distance, batch_size, patience, min_delta):
-    """Raise :class:`~lotslib.errors.ParameterError` for a bad LOTS parameter (before any compute).
-
-    The parameters are those of :func:`lots`.
-
-    Parameters
-    ----------
-    iters : int
-        Iteration cap; an integer >= 1.
-    tau : float
-        Distance at which a sample stops; finite, >= 0.
-    alpha : float
-        Step width (largest pixel change per step); finite, > 0.
-    distance : str
-        ``"euclidean"`` or ``"cosine"``.
-    batch_size : int or None
-        A positive integer, or None.
-    patience : int or None
-        A positive integer, or None (plateau stop off).
-    min_delta : float
-        Relative improvement threshold of the plateau stop, in [0, 1).
-
-    Raises
-    ------
-    lotslib.errors.ParameterError
-        A parameter is out of range or of the wrong type; the message names it.
-    """
-    if isinstance(iters, bool) or not isinstance(iters, int) or iters < 1:
-        raise ParameterError(f"iters={iters!r}: must be an integer >= 1 (the thesis uses 500).")
-    for nm, v, lo_ok in (("tau", tau, True), ("alpha", alpha, False)):
-        if not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0 or (v == 0 and not lo_ok):
-            raise ParameterError(
-                f"{nm}={v!r}: must be a finite number {'>= 0' if lo_ok else '> 0'} (thesis: tau=0.1, alpha=1/255)."
-            )
-    if distance not in DISTANCES:
-        raise ParameterError(f"distance={distance!r}: choose one of {list(DISTANCES)}.")
-    if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
-        raise ParameterError(f"batch_size={batch_size!r}: must be a positive integer or None.")
-    if patience is not None and (not isinstance(patience, int) or patience < 1):
-        raise ParameterError(f"patience={patience!r}: must be a positive integer or None (off).")
-    if not (isinstance(min_delta, (int, float)) and 0 <= min_delta < 1):
-        raise ParameterError(f"min_delta={min_delta!r}: must be in [0, 1).")
 
 
 def _resolve_target(model, x, target, layer, distance) -> torch.Tensor:
@@ -345,7 +301,8 @@ class FeatureObjective(LotsObjective):
 
     key = "feature"
 
-    def __init__(self, target="zero", layer: str = "logits", distance: str = "euclidean", tau: float = 0.1):
+    def __init__(self, target="zero", layer: str = LotsParams.layer, distance: str = LotsParams.distance,
+                 tau: float = LotsParams.tau):
         self.target, self.layer, self.distance, self.tau = target, layer, distance, tau
 
     def check(self) -> None:
@@ -534,17 +491,17 @@ def lots(
     model,
     x: torch.Tensor,
     target="zero",
-    layer: str = "logits",
-    iters: int = 500,
-    tau: float = 0.1,
-    alpha: float = 1 / 255,
-    distance: str = "euclidean",
-    batch_size: int | None = None,
-    patience: int | None = None,
-    min_delta: float = 1e-3,
+    layer: str = LotsParams.layer,
+    iters: int = LotsParams.iters,
+    tau: float = LotsParams.tau,
+    alpha: float = LotsParams.alpha,
+    distance: str = LotsParams.distance,
+    batch_size: int | None = LotsParams.batch_size,
+    patience: int | None = LotsParams.patience,
+    min_delta: float = LotsParams.min_delta,
     progress: bool = False,
     snapshots=None,
-    alpha_final: float | None = None,
+    alpha_final: float | None = LotsParams.alpha_final,
     objective: LotsObjective | None = None,
 ) -> LotsResult:
     """Run LOTS on ``x`` ``(N,3,H,W)`` (pixels in [0,1]) toward ``target``, or down any ``objective``.

@@ -62,7 +62,7 @@ def sobel_magnitude(x: torch.Tensor) -> torch.Tensor:
     return torch.from_numpy(np.stack([sobel(g, mode="reflect") for g in gray]).astype(np.float32))
 
 
-def edge_maps(x: torch.Tensor, filter_size: int = 49, sigma: float | None = None) -> torch.Tensor:
+def edge_maps(x: torch.Tensor, filter_size: int = LotsParams.filter_size, sigma: float | None = None) -> torch.Tensor:
     """The edge baseline: Sobel magnitude, min-max, the LOTS map's Gaussian blur, min-max.
 
     Parameters

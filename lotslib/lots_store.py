@@ -40,6 +40,7 @@ import numpy as np
 import torch
 
 from .cache import atomic_write, cache_key, read_npz
+from .params import LotsParams
 from .paths import cache_root
 
 __all__ = ["sharing", "active_store", "entry_key", "stored_lots", "cached_lots", "store_results", "record_passes",
@@ -310,8 +311,9 @@ def stored_lots(model, x: torch.Tensor, target="zero", *, store_dir, via: str = 
     return LotsResult(x_adv, trace)
 
 
-def cached_lots(model, images, target="zero", target_key: str = "zero", iters: int = 500, tau: float = 0.1,
-                alpha: float = 1 / 255, layer: str = "logits", batch_size: int | None = None,
+def cached_lots(model, images, target="zero", target_key: str = "zero", iters: int = LotsParams.iters,
+                tau: float = LotsParams.tau, alpha: float = LotsParams.alpha, layer: str = LotsParams.layer,
+                batch_size: int | None = LotsParams.batch_size,
                 cache_dir=None, x=None, **lots_kw):
     """:func:`lotslib.attack.lots` on ``images`` with each image's result in the LOTS store ``cache_dir/lots``.
 

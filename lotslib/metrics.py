@@ -42,7 +42,6 @@ plain functions of those.
 """
 from __future__ import annotations
 
-import math
 import warnings
 from dataclasses import dataclass, field
 
@@ -52,15 +51,13 @@ import torch
 from .errors import InputRangeError, ParameterError
 from .explanation import DegenerateMapWarning, explain_with_info
 from .method_registry import check_params, get_method
+from .params import SCORES, MetricParams, check_batch_size, check_fill, check_insdel_params
 from .tensors import check_pixels, is_int, model_device
 from .visualize import explanation_map, gaussian_blur
 
 __all__ = [
     "class_probs",
     "masked_image",
-    "check_fill",
-    "FILLS",
-    "SCORES",
     "confidence_change",
     "Confidence",
     "drop",
@@ -82,12 +79,6 @@ __all__ = [
 
 
 # ------------------------------------------------------------------ checks
-def _check_batch_size(batch_size):
-    if not is_int(batch_size) or batch_size < 1:
-        raise ParameterError(f"batch_size={batch_size!r}: must be a positive integer "
-                             f"(perturbed images per forward pass).")
-
-
 def _check_inputs(x, maps, classes):
     check_pixels(x)
     n, _, h, w = x.shape
@@ -115,7 +106,7 @@ def _check_inputs(x, maps, classes):
 
 
 # ------------------------------------------------------------------ confidence
-def class_probs(model, x: torch.Tensor, classes, batch_size: int = 32) -> np.ndarray:
+def class_probs(model, x: torch.Tensor, classes, batch_size: int = MetricParams.batch_size) -> np.ndarray:
     """Softmax probability of ``classes[i]`` on ``x[i]``, without gradients.
 
     Parameters
@@ -139,7 +130,7 @@ def class_probs(model, x: torch.Tensor, classes, batch_size: int = 32) -> np.nda
     lotslib.errors.ParameterError
         If ``batch_size`` is not a positive integer.
     """
-    _check_batch_size(batch_size)
+    check_batch_size(batch_size)
     dev = model_device(model)
     cl = torch.as_tensor(np.array(classes)).flatten().long()
     if cl.numel() == 1 and len(x) > 1:
@@ -168,36 +159,7 @@ class Confidence:
         return increase(self.y, self.o)
 
 
-#: the ``fill`` and ``score`` conventions; the first of each is the default (written here once:
-#: :class:`lotslib.params.MetricParams` and the functions below take it from here)
-FILLS = ("black", "mean")
-SCORES = ("original", "max")
-DEFAULT_FILL, DEFAULT_SCORE = FILLS[0], SCORES[0]
-
-
-def check_fill(fill) -> None:
-    """Check that ``fill`` is one of :data:`FILLS`.
-
-    Parameters
-    ----------
-    fill : str
-        The fill of the masked pixels: ``"black"`` or ``"mean"``.
-
-    Returns
-    -------
-    None
-
-    Raises
-    ------
-    lotslib.errors.ParameterError
-        Unless ``fill`` is one of :data:`FILLS`.
-    """
-    if fill not in FILLS:
-        raise ParameterError(f"fill={fill!r}: choose 'black' (x * map, the thesis) or 'mean' (the normalized tensor "
-                             f"times the map: masked pixels take the model's mean colour).")
-
-
-def masked_image(model, x: torch.Tensor, maps: torch.Tensor, fill: str = DEFAULT_FILL) -> torch.Tensor:
+def masked_image(model, x: torch.Tensor, maps: torch.Tensor, fill: str = MetricParams.fill) -> torch.Tensor:
     """The explanation map as an image the model sees.
 
     Parameters
@@ -230,8 +192,8 @@ def masked_image(model, x: torch.Tensor, maps: torch.Tensor, fill: str = DEFAULT
     return xe + mean.view(1, 3, 1, 1).to(x.device, x.dtype) * (1.0 - m)
 
 
-def confidence_change(model, x: torch.Tensor, maps: torch.Tensor, classes, batch_size: int = 32,
-                      fill: str = DEFAULT_FILL) -> Confidence:
+def confidence_change(model, x: torch.Tensor, maps: torch.Tensor, classes, batch_size: int = MetricParams.batch_size,
+                      fill: str = MetricParams.fill) -> Confidence:
     """Per-image ``Y_c`` (softmax on ``x``) and ``O_c`` (softmax on the explanation map).
 
     Parameters
@@ -256,7 +218,7 @@ def confidence_change(model, x: torch.Tensor, maps: torch.Tensor, classes, batch
     lotslib.errors.ParameterError
         If ``classes`` does not have one entry per image, or a parameter is invalid.
     """
-    _check_batch_size(batch_size)
+    check_batch_size(batch_size)
     check_fill(fill)
     maps, cl = _check_inputs(x, maps, classes)
     y = class_probs(model, x, cl, batch_size)
@@ -420,7 +382,7 @@ class CoherencyResult:
 _RESEED = 1_000_003  # offset of the second draw of a random method's seed
 
 
-def coherency_details(method, model, x: torch.Tensor, maps: torch.Tensor, classes, fill: str = DEFAULT_FILL,
+def coherency_details(method, model, x: torch.Tensor, maps: torch.Tensor, classes, fill: str = MetricParams.fill,
                       **params) -> CoherencyResult:
     """Coherency (Poppi et al. 2021) with its flags and the second maps.
 
@@ -616,32 +578,17 @@ def changed_pixels(steps: int, n_pixels: int) -> list[int]:
     return [(i * n_pixels) // steps for i in range(steps + 1)]
 
 
-def check_insdel_params(steps, blur_kernel, blur_sigma, batch_size, n_pixels: int | None = None) -> None:
-    """Raise :class:`ParameterError` for bad insertion/deletion parameters."""
-    if not is_int(steps) or steps < 1:
-        raise ParameterError(f"steps={steps!r}: must be an integer >= 1 (the thesis uses 224 for 224x224 input).")
-    if n_pixels is not None and steps > n_pixels:
-        raise ParameterError(f"steps={steps} exceeds the {n_pixels} pixels of the image. "
-                             f"Fix: steps <= H*W (224 for 224x224).")
-    if not is_int(blur_kernel) or blur_kernel < 1 or blur_kernel % 2 == 0:
-        raise ParameterError(f"blur_kernel={blur_kernel!r}: must be a positive odd integer (default 11).")
-    if (not isinstance(blur_sigma, (int, float)) or isinstance(blur_sigma, bool) or not math.isfinite(blur_sigma)
-            or blur_sigma <= 0):
-        raise ParameterError(f"blur_sigma={blur_sigma!r}: must be a finite number > 0 (default 5.0).")
-    _check_batch_size(batch_size)
-
-
 def insertion_deletion(
     model,
     x: torch.Tensor,
     maps: torch.Tensor,
     classes,
-    steps: int = 224,
-    blur_kernel: int = 11,
-    blur_sigma: float = 5.0,
-    batch_size: int = 32,
+    steps: int = MetricParams.steps,
+    blur_kernel: int = MetricParams.blur_kernel,
+    blur_sigma: float = MetricParams.blur_sigma,
+    batch_size: int = MetricParams.batch_size,
     progress: bool = False,
-    score: str = DEFAULT_SCORE,
+    score: str = MetricParams.score,
 ) -> InsertionDeletion:
     """Insertion and deletion curves and AUCs (Petsiuk et al. 2018) of ``maps`` for ``classes``.
 

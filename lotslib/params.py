@@ -17,15 +17,134 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Mapping
 
+import math
+
+import numpy as np
+
 from .errors import ParameterError
-from .attack import check_lots_params
-from .metrics import DEFAULT_FILL, DEFAULT_SCORE, SCORES, check_fill, check_insdel_params
 from .tensors import is_int
-from .visualize import gaussian_kernel1d
 
-__all__ = ["LotsParams", "MetricParams", "defaults_of", "as_params_dict"]
+__all__ = ["LotsParams", "MetricParams", "defaults_of", "as_params_dict", "DISTANCES", "FILLS", "SCORES",
+           "DEFAULT_FILL", "DEFAULT_SCORE", "check_lots_params", "check_filter", "check_fill", "check_batch_size",
+           "check_insdel_params"]
 
 
+# ------------------------------------------------------------------ the checks
+DISTANCES = ("euclidean", "cosine")
+
+
+#: the ``fill`` and ``score`` conventions; the first of each is the default (written here once:
+#: :class:`MetricParams` and the metric functions take it from here)
+FILLS = ("black", "mean")
+SCORES = ("original", "max")
+DEFAULT_FILL, DEFAULT_SCORE = FILLS[0], SCORES[0]
+
+
+def check_lots_params(iters, tau, alpha, distance, batch_size, patience, min_delta):
+    """Raise :class:`~lotslib.errors.ParameterError` for a bad LOTS parameter (before any compute).
+
+    The parameters are those of :func:`lots`.
+
+    Parameters
+    ----------
+    iters : int
+        Iteration cap; an integer >= 1.
+    tau : float
+        Distance at which a sample stops; finite, >= 0.
+    alpha : float
+        Step width (largest pixel change per step); finite, > 0.
+    distance : str
+        ``"euclidean"`` or ``"cosine"``.
+    batch_size : int or None
+        A positive integer, or None.
+    patience : int or None
+        A positive integer, or None (plateau stop off).
+    min_delta : float
+        Relative improvement threshold of the plateau stop, in [0, 1).
+
+    Raises
+    ------
+    lotslib.errors.ParameterError
+        A parameter is out of range or of the wrong type; the message names it.
+    """
+    if isinstance(iters, bool) or not isinstance(iters, int) or iters < 1:
+        raise ParameterError(f"iters={iters!r}: must be an integer >= 1 (the thesis uses 500).")
+    for nm, v, lo_ok in (("tau", tau, True), ("alpha", alpha, False)):
+        if not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0 or (v == 0 and not lo_ok):
+            raise ParameterError(
+                f"{nm}={v!r}: must be a finite number {'>= 0' if lo_ok else '> 0'} (thesis: tau=0.1, alpha=1/255)."
+            )
+    if distance not in DISTANCES:
+        raise ParameterError(f"distance={distance!r}: choose one of {list(DISTANCES)}.")
+    if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
+        raise ParameterError(f"batch_size={batch_size!r}: must be a positive integer or None.")
+    if patience is not None and (not isinstance(patience, int) or patience < 1):
+        raise ParameterError(f"patience={patience!r}: must be a positive integer or None (off).")
+    if not (isinstance(min_delta, (int, float)) and 0 <= min_delta < 1):
+        raise ParameterError(f"min_delta={min_delta!r}: must be in [0, 1).")
+
+
+def check_filter(filter_size, sigma) -> None:
+    """Check the blur of Algorithm 2: ``filter_size`` a positive odd integer (1 = no blur),
+    ``sigma`` a positive number or None; raise :class:`~lotslib.errors.ParameterError` otherwise."""
+    if (
+        isinstance(filter_size, bool)
+        or not isinstance(filter_size, (int, np.integer))
+        or filter_size < 1
+        or filter_size % 2 == 0
+    ):
+        raise ParameterError(
+            f"filter_size={filter_size!r}: must be a positive odd integer (the thesis uses 49; 1 = no blur)."
+        )
+    if sigma is not None and not (isinstance(sigma, (int, float)) and np.isfinite(sigma) and sigma > 0):
+        raise ParameterError(f"sigma={sigma!r}: must be a positive number or None (default for the kernel size).")
+
+
+def check_batch_size(batch_size) -> None:
+    """Check a forward-pass batch size: a positive integer, else :class:`~lotslib.errors.ParameterError`."""
+    if not is_int(batch_size) or batch_size < 1:
+        raise ParameterError(f"batch_size={batch_size!r}: must be a positive integer "
+                             f"(perturbed images per forward pass).")
+
+
+def check_fill(fill) -> None:
+    """Check that ``fill`` is one of :data:`FILLS`.
+
+    Parameters
+    ----------
+    fill : str
+        The fill of the masked pixels: ``"black"`` or ``"mean"``.
+
+    Returns
+    -------
+    None
+
+    Raises
+    ------
+    lotslib.errors.ParameterError
+        Unless ``fill`` is one of :data:`FILLS`.
+    """
+    if fill not in FILLS:
+        raise ParameterError(f"fill={fill!r}: choose 'black' (x * map, the thesis) or 'mean' (the normalized tensor "
+                             f"times the map: masked pixels take the model's mean colour).")
+
+
+def check_insdel_params(steps, blur_kernel, blur_sigma, batch_size, n_pixels: int | None = None) -> None:
+    """Raise :class:`ParameterError` for bad insertion/deletion parameters."""
+    if not is_int(steps) or steps < 1:
+        raise ParameterError(f"steps={steps!r}: must be an integer >= 1 (the thesis uses 224 for 224x224 input).")
+    if n_pixels is not None and steps > n_pixels:
+        raise ParameterError(f"steps={steps} exceeds the {n_pixels} pixels of the image. "
+                             f"Fix: steps <= H*W (224 for 224x224).")
+    if not is_int(blur_kernel) or blur_kernel < 1 or blur_kernel % 2 == 0:
+        raise ParameterError(f"blur_kernel={blur_kernel!r}: must be a positive odd integer (default 11).")
+    if (not isinstance(blur_sigma, (int, float)) or isinstance(blur_sigma, bool) or not math.isfinite(blur_sigma)
+            or blur_sigma <= 0):
+        raise ParameterError(f"blur_sigma={blur_sigma!r}: must be a finite number > 0 (default 5.0).")
+    check_batch_size(batch_size)
+
+
+# ------------------------------------------------------------------ the parameter classes
 class _Params:
     """What both parameter classes share: a dict at the boundary, a validated copy with changes."""
 
@@ -94,7 +213,7 @@ class LotsParams(_Params):
     def __post_init__(self):
         check_lots_params(self.iters, self.tau, self.alpha, self.distance, self.batch_size, self.patience,
                           self.min_delta)
-        gaussian_kernel1d(self.filter_size, self.sigma)  # raises ParameterError on a bad filter
+        check_filter(self.filter_size, self.sigma)
         af = self.alpha_final
         if af is not None and not (isinstance(af, (int, float)) and not isinstance(af, bool) and 0 < af < float("inf")):
             raise ParameterError(f"alpha_final={af!r}: must be a finite number > 0, or None (a constant alpha).")

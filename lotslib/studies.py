@@ -30,6 +30,7 @@ from .metric_registry import METRICS
 from .metrics import confidence_change, insertion_deletion
 from .metrics import pearson
 from .models import weights_fingerprint
+from .params import LotsParams, MetricParams
 from .visualize import ZeroPerturbationWarning, lots_map
 
 __all__ = [
@@ -68,7 +69,7 @@ def map_correlation(a, b) -> np.ndarray:
     return pearson(a, b)[0]
 
 
-def _maps(x, x_adv, filter_size=49, sigma=None):
+def _maps(x, x_adv, filter_size=LotsParams.filter_size, sigma=None):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ZeroPerturbationWarning)
         return lots_map(x, x_adv, filter_size, sigma)
@@ -98,8 +99,9 @@ def _check_steps(steps, x):
         )
 
 
-def iteration_study(model, images, iters: int = 500, checkpoints=(10, 20, 40, 80, 160, 320, 500), tau: float = 0.1,
-                    alpha: float = 1 / 255, filter_size: int = 49, steps: int = 56, cache_dir=None) -> pd.DataFrame:
+def iteration_study(model, images, iters: int = LotsParams.iters, checkpoints=(10, 20, 40, 80, 160, 320, 500),
+                    tau: float = LotsParams.tau, alpha: float = LotsParams.alpha,
+                    filter_size: int = LotsParams.filter_size, steps: int = 56, cache_dir=None) -> pd.DataFrame:
     """One LOTS run (zero target) of ``iters`` steps with snapshots at ``checkpoints``.
 
     The table is cached under a key of every parameter, the model weights and the image list.
@@ -167,8 +169,9 @@ def iteration_study(model, images, iters: int = 500, checkpoints=(10, 20, 40, 80
     return cached_frame(cache_dir, "study-iterations", key, compute)
 
 
-def early_stop_study(model, images, patience: int = 50, min_delta: float = 0.02, iters: int = 500, tau: float = 0.1,
-                     alpha: float = 1 / 255, filter_size: int = 49, steps: int = 224, cache_dir=None,
+def early_stop_study(model, images, patience: int = 50, min_delta: float = 0.02, iters: int = LotsParams.iters,
+                     tau: float = LotsParams.tau, alpha: float = LotsParams.alpha,
+                     filter_size: int = LotsParams.filter_size, steps: int = MetricParams.steps, cache_dir=None,
                      batch_size: int = 4, threads: int | None = None, progress: bool = False) -> pd.DataFrame:
     """The plateau early stop against the full protocol, through :func:`lotslib.benchmark.run`.
 
@@ -262,9 +265,9 @@ def early_stop_summary(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("quantity")
 
 
-def alpha_study(model, images, alphas=(0.5 / 255, 1 / 255, 2 / 255, 4 / 255), iters: int = 100, tau: float = 0.1,
-                filter_size: int = 49, steps: int = 56, reference_alpha: float = 1 / 255,
-                cache_dir=None) -> pd.DataFrame:
+def alpha_study(model, images, alphas=(0.5 / 255, 1 / 255, 2 / 255, 4 / 255), iters: int = 100,
+                tau: float = LotsParams.tau, filter_size: int = LotsParams.filter_size, steps: int = 56,
+                reference_alpha: float = LotsParams.alpha, cache_dir=None) -> pd.DataFrame:
     """LOTS (zero target, ``iters`` steps) for each step width alpha.
 
     The LOTS results are cached per image (:func:`lotslib.lots_store.cached_lots`), the table
@@ -326,7 +329,8 @@ def alpha_study(model, images, alphas=(0.5 / 255, 1 / 255, 2 / 255, 4 / 255), it
 
 
 def postprocess_study(model, images, filter_sizes=(49, 25, 13, 7, 3, 1), sigmas=(None,), iters: int = 100,
-                      tau: float = 0.1, alpha: float = 1 / 255, steps: int = 56, cache_dir=None) -> pd.DataFrame:
+                      tau: float = LotsParams.tau, alpha: float = LotsParams.alpha, steps: int = 56,
+                      cache_dir=None) -> pd.DataFrame:
     """Algorithm 2's Gaussian filter (size, sigma; None = the size's default) on one set of LOTS results.
 
     Parameters

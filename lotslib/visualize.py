@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import warnings
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 from .errors import ParameterError
 from .attack import check_pixels
+from .params import LotsParams, check_filter
 
 __all__ = [
     "to_gray",
@@ -92,20 +92,6 @@ def default_sigma(filter_size: int) -> float:
     return 0.3 * ((filter_size - 1) * 0.5 - 1) + 0.8
 
 
-def _check_filter(filter_size, sigma):
-    if (
-        isinstance(filter_size, bool)
-        or not isinstance(filter_size, (int, np.integer))
-        or filter_size < 1
-        or filter_size % 2 == 0
-    ):
-        raise ParameterError(
-            f"filter_size={filter_size!r}: must be a positive odd integer (the thesis uses 49; 1 = no blur)."
-        )
-    if sigma is not None and not (isinstance(sigma, (int, float)) and np.isfinite(sigma) and sigma > 0):
-        raise ParameterError(f"sigma={sigma!r}: must be a positive number or None (default for the kernel size).")
-
-
 def gaussian_kernel1d(filter_size: int, sigma: float | None = None) -> torch.Tensor:
     """Normalized 1-D Gaussian of length ``filter_size`` (sigma None = :func:`default_sigma`).
 
@@ -128,7 +114,7 @@ def gaussian_kernel1d(filter_size: int, sigma: float | None = None) -> torch.Ten
         ``filter_size`` is not a positive odd integer, or ``sigma`` is not a positive
         number or None.
     """
-    _check_filter(filter_size, sigma)
+    check_filter(filter_size, sigma)
     s = default_sigma(filter_size) if sigma is None else float(sigma)
     if filter_size == 1:
         return torch.ones(1)
@@ -137,7 +123,8 @@ def gaussian_kernel1d(filter_size: int, sigma: float | None = None) -> torch.Ten
     return (k / k.sum()).float()
 
 
-def gaussian_blur(m: torch.Tensor, filter_size: int = 49, sigma: float | None = None) -> torch.Tensor:
+def gaussian_blur(m: torch.Tensor, filter_size: int = LotsParams.filter_size,
+                  sigma: float | None = None) -> torch.Tensor:
     """Separable Gaussian blur of ``(N,H,W)`` maps with a ``filter_size`` square kernel.
 
     Borders are reflected (OpenCV's default BORDER_REFLECT_101); maps smaller than the
@@ -176,7 +163,7 @@ def gaussian_blur(m: torch.Tensor, filter_size: int = 49, sigma: float | None = 
 
 
 def lots_map(
-    x: torch.Tensor, x_adv: torch.Tensor, filter_size: int = 49, sigma: float | None = None
+    x: torch.Tensor, x_adv: torch.Tensor, filter_size: int = LotsParams.filter_size, sigma: float | None = None
 ) -> torch.Tensor:
     """Algorithm 2: ``(N,3,H,W)`` original and adversarial pixels in [0,1] -> ``(N,H,W)`` map in [0,1].
 
@@ -208,7 +195,7 @@ def lots_map(
     lotslib.errors.InputRangeError
         ``x`` or ``x_adv`` is not ``(N,3,H,W)`` finite float pixels in [0,1].
     """
-    _check_filter(filter_size, sigma)
+    check_filter(filter_size, sigma)
     check_pixels(x, "x")
     check_pixels(x_adv, "x_adv")
     if x.shape != x_adv.shape:

@@ -62,7 +62,7 @@ plots.note(f"Chapter 8's own parameters: {len(images)} photos (`sanity_images`),
            f"steps after the original (`sanity_steps`), {ctx.focus_arrangements} mosaic arrangement(s) of the first "
            f"four photos (`focus_arrangements`), {ctx.road_images} photo(s) scored with ROAD (`road_images`) and "
            f"{ctx.location_iters} LOTS iterations per cell of the location grid (`location_iters`). Methods: "
-           f"{', '.join(benchmark.METHODS.values())}.")
+           f"{', '.join(m.name for m in benchmark.METHODS.values())}.")
 
 # %% [markdown]
 # ## Cascading model-parameter randomisation
@@ -242,7 +242,7 @@ display(Markdown(sanity.lots_summary(cascade.rows, logit.rows, fverdict["table"]
 # %% tags=["show-input"]
 import pandas as pd
 
-edge_rho = {benchmark.METHODS[m]: float(sanity.map_similarity(base[m], base["edge"])[0].mean()) for m in methods}
+edge_rho = {benchmark.METHODS[m].name: float(sanity.map_similarity(base[m], base["edge"])[0].mean()) for m in methods}
 plots.table(pd.DataFrame({"ρ with the edge map": edge_rho}).sort_values("ρ with the edge map", ascending=False),
             f"Mean Spearman correlation with the Sobel edge map, {len(images)} photos, trained model", fmt="{:.2f}")
 

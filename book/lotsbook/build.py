@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lotslib.errors import LotsError, ParameterError
-from lotslib.metrics import FILLS, SCORES
+from lotslib.params import FILLS, SCORES
 from .profiles import PROFILES, BookProfile, resolve_profile
 
 from .paths import DEFAULT_BOOK_ROOT, NOTEBOOKS, RESULTS, ROOT, SOURCES

@@ -18,7 +18,7 @@ import torch
 from ..data import ImageSource
 from ..errors import DatasetError, ParameterError
 from ..method_registry import METHODS, get_method
-from ..metrics import check_insdel_params
+from ..params import check_insdel_params
 from ..lots_store import active_store, sharing
 from ..models import load_model
 from .params import DEFAULT_CACHE_DIR, cache_spec, model_fingerprint, resolve_params

@@ -91,7 +91,7 @@ def randomisation_figure(x: torch.Tensor, result: CascadeResult, image: int = 0,
             panels.append({"image": overlay(x[image : image + 1].cpu(), result.maps[s][m][image][None])[0],
                            "title": result.labels[s] if m == methods[0] else ""})
     return panel_grid(panels, len(steps), size=size, title_size=7,
-                      row_labels=[ALL_METHODS[m] for m in methods])
+                      row_labels=[ALL_METHODS[m].name for m in methods])
 
 
 def similarity_figure(rows: pd.DataFrame):
@@ -161,5 +161,5 @@ def focus_figure(result: FocusResult, pair: int = 0, methods: Sequence[str] | No
     panels = [{"image": x[0], "title": f"mosaic; explained: {name} ({row['quadrants']})"}]
     for m in list(methods or result.maps):
         f = float(r[(r["method"] == m) & (r["pair"] == pair)]["focus"].iloc[0])
-        panels.append({"image": overlay(x, result.maps[m][pair][None])[0], "title": f"{ALL_METHODS[m]}: {f:.0f}%"})
+        panels.append({"image": overlay(x, result.maps[m][pair][None])[0], "title": f"{ALL_METHODS[m].name}: {f:.0f}%"})
     return panel_grid(panels, ncols, size=2.0)

@@ -10,6 +10,8 @@ from typing import Mapping
 import pandas as pd
 import torch
 
+from lotslib.params import LotsParams
+
 from ..plots import panel_grid, short_class
 from ..results import cam_maps
 
@@ -45,7 +47,8 @@ def top_k_table(model, xs: dict, k: int = 5) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("photo")
 
 
-def extracted_target_maps(model, x: torch.Tensor, runs: dict, filter_size: int = 49, batch_size: int | None = None):
+def extracted_target_maps(model, x: torch.Tensor, runs: dict, filter_size: int = LotsParams.filter_size,
+                          batch_size: int | None = None):
     """Thesis Figure 5.7's maps of one image: LOTS with the extracted and with the zero
     target, and the CAM methods but Random-CAM for the top-1 class.
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 import pandas as pd
 import torch
 
+from lotslib.params import LotsParams
+
 from ..plots import panel_grid
 from ..results import concentration
 
@@ -77,7 +79,7 @@ def threshold_confidence(model, x: torch.Tensor, m: torch.Tensor, quantiles, cls
     return pd.DataFrame(rows).set_index("quantile q"), y
 
 
-def figure_4_2(x, x_adv, filter_size: int = 49):
+def figure_4_2(x, x_adv, filter_size: int = LotsParams.filter_size):
     """Thesis Figure 4.2 (a)-(h): the steps of Algorithm 2 on one image.
 
     Parameters
