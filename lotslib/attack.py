@@ -128,7 +128,7 @@ class LotsResult:
     trace: LotsTrace
 
 
-def feature_distance(fs: torch.Tensor, ft: torch.Tensor, distance: str = "euclidean") -> torch.Tensor:
+def feature_distance(fs: torch.Tensor, ft: torch.Tensor, distance: str = LotsParams.distance) -> torch.Tensor:
     """Per-sample distance ``(N,)`` between features ``(N,D)``: Euclidean or 1 - cosine similarity.
 
     Parameters

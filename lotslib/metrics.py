@@ -485,8 +485,8 @@ def blur_images(x: torch.Tensor, kernel: int = 11, sigma: float = 5.0) -> torch.
     return gaussian_blur(x.reshape(n * c, h, w), kernel, sigma).reshape(n, c, h, w).clamp(0.0, 1.0)
 
 
-def deletion_frames(x: torch.Tensor, m: torch.Tensor, fractions, blur_kernel: int = 11, blur_sigma: float = 5.0,
-                    stable: bool = False) -> torch.Tensor:
+def deletion_frames(x: torch.Tensor, m: torch.Tensor, fractions, blur_kernel: int = MetricParams.blur_kernel,
+                    blur_sigma: float = MetricParams.blur_sigma, stable: bool = False) -> torch.Tensor:
     """The images the network sees during deletion: the most important pixels of ``m``
     replaced by the blurred copy of :func:`blur_images`, for each fraction of the pixels.
 

@@ -39,6 +39,7 @@ from torch import nn
 
 from .errors import UnknownModelError, WeightsNotFoundError
 from .imagenet_classes import imagenet_categories
+from .params import LotsParams
 from .tensors import to_tensor
 
 __all__ = [
@@ -321,7 +322,7 @@ class ModelWrapper(nn.Module):
         """
         return self.net(self.normalize(x))
 
-    def features(self, x: torch.Tensor, layer: str = "logits") -> torch.Tensor:
+    def features(self, x: torch.Tensor, layer: str = LotsParams.layer) -> torch.Tensor:
         """Deep features of ``x`` at ``layer``, the features LOTS works on.
 
         Parameters

@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from .errors import DatasetError
+from .params import LotsParams
 from .tensors import id_seed
 
 __all__ = ["zero_target", "image_target", "REFERENCE_KINDS", "FeatureTargets", "reference_targets", "open_reference",
@@ -53,7 +54,7 @@ def _features(model, x: torch.Tensor, layer: str, batch_size: int = 16) -> torch
     return torch.cat(out)
 
 
-def zero_target(model, layer: str = "logits") -> torch.Tensor:
+def zero_target(model, layer: str = LotsParams.layer) -> torch.Tensor:
     """The zero vector of the layer's size ``(D,)``: push every class score toward zero.
 
     Parameters
@@ -75,7 +76,7 @@ def zero_target(model, layer: str = "logits") -> torch.Tensor:
     return _CACHE[key]
 
 
-def image_target(model, x: torch.Tensor, layer: str = "logits", key: str | None = None) -> torch.Tensor:
+def image_target(model, x: torch.Tensor, layer: str = LotsParams.layer, key: str | None = None) -> torch.Tensor:
     """Features of one image ``(1,3,H,W)`` or ``(3,H,W)`` (pixels in [0,1]) -> ``(D,)``.
 
     Used for unseen objects (one view's features as the target of another).
@@ -309,7 +310,7 @@ def other_class_reference(reference, class_index: int, seed: int = 0, exclude_di
                        f"Fix: add labelled images of at least one other class to the reference set.")
 
 
-def other_class_target(model, reference, class_index: int, layer: str = "logits", seed: int = 0,
+def other_class_target(model, reference, class_index: int, layer: str = LotsParams.layer, seed: int = 0,
                        exclude_digest: str | None = None) -> torch.Tensor:
     """The features ``(D,)`` of :func:`other_class_reference`'s image: the target of ``"lots_other"``.
 

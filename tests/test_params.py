@@ -130,3 +130,48 @@ def test_defaults_are_shared_not_repeated():
     assert {k: get_method("lots").defaults[k] for k in LotsParams().as_dict()} == LotsParams().as_dict()
     assert METRICS["insertion"].defaults["score"] == MetricParams.score
     assert METRICS["avg_drop"].defaults["fill"] == MetricParams.fill
+
+
+# ------------------------------------------------------------------ defaults written once
+def _repeated_defaults(source: str, defaults: dict) -> list[str]:
+    """Function parameters whose default is a literal equal to the dataclass default of the
+    same name: a second place where that default is written."""
+    import ast
+
+    out = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        args = node.args.posonlyargs + node.args.args
+        pairs = list(zip(args[len(args) - len(node.args.defaults):], node.args.defaults))
+        pairs += [(a, d) for a, d in zip(node.args.kwonlyargs, node.args.kw_defaults) if d is not None]
+        for arg, default in pairs:
+            if not all(isinstance(n, (ast.Constant, ast.BinOp, ast.UnaryOp, ast.operator, ast.unaryop))
+                       for n in ast.walk(default)):
+                continue  # not a literal (a name, an attribute such as LotsParams.iters, a call)
+            value = eval(compile(ast.Expression(default), "<default>", "eval"), {"__builtins__": {}})
+            if arg.arg in defaults and value is not None and value == defaults[arg.arg]:
+                out.append(f"{node.name}({arg.arg}={ast.unparse(default)})")
+    return out
+
+
+def test_no_function_repeats_a_parameter_default():
+    """LotsParams and MetricParams are the only place their defaults are written: no function
+    of either package repeats one as a literal (it reads ``LotsParams.iters`` etc. instead)."""
+    from pathlib import Path
+
+    from lotslib.params import LotsParams, MetricParams, defaults_of
+
+    defaults = {**defaults_of(LotsParams), **defaults_of(MetricParams)}
+    defaults.pop("batch_size")  # a name both use with different meanings and defaults
+    root = Path(__file__).resolve().parents[1]
+    files = [p for base in (root / "lotslib", root / "book" / "lotsbook") for p in base.rglob("*.py")
+             if p.name != "params.py"]
+    hits = [f"{p.relative_to(root)}: {h}" for p in files for h in _repeated_defaults(p.read_text(), defaults)]
+    assert hits == []
+
+
+def test_the_repeated_default_check_can_fail():
+    src = "def f(x, iters=500, tau=0.2, fill='black', alpha=1 / 255, *, steps=224):\n    pass\n"
+    found = _repeated_defaults(src, {"iters": 500, "tau": 0.1, "fill": "black", "alpha": 1 / 255, "steps": 224})
+    assert found == ["f(iters=500)", "f(fill='black')", "f(alpha=1 / 255)", "f(steps=224)"]  # tau 0.2 differs
