@@ -29,7 +29,7 @@
 params = {}
 
 # %%
-from lotsbook import chapter
+from lotsbook import chapter, results
 from lotsbook.pages import visualization as page
 
 ctx = chapter.open_chapter(params, "2", table=False)
@@ -113,7 +113,8 @@ page.show_gap(by_hand, vis.lots_map(x, xa, ctx.filter_size))
 # %% tags=["show-input"]
 sigma_maps = {f"σ = {s or vis.default_sigma(ctx.filter_size):.1f}": vis.lots_map(x, xa, ctx.filter_size, sigma=s)[0]
               for s in (2.0, None, 20.0)}
-page.show_sigma_maps(ctx, example, x, sigma_maps)
+half = {k: 100 * results.concentration(v) for k, v in sigma_maps.items()}
+page.show_sigma_maps(ctx, example, x, sigma_maps, half)
 
 # %% [markdown]
 # A small $\sigma$ averages each pixel with few neighbours, so the map keeps the perturbation's

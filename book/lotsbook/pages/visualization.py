@@ -274,10 +274,9 @@ def show_gap(by_hand: torch.Tensor, reference: torch.Tensor) -> None:
     note(f"Largest difference between the map built step by step and `lots_map`: {gap:.1e} (the maps are in [0, 1]).")
 
 
-def show_sigma_maps(ctx, example, x: torch.Tensor, sigma_maps: dict) -> None:
+def show_sigma_maps(ctx, example, x: torch.Tensor, sigma_maps: dict, half: dict) -> None:
     """Show the exercise's LOTS maps with several σ of the Gaussian blur, and the sentence
-    giving each map's concentration (the share of pixels, in %, that hold half of its mass,
-    :func:`lotsbook.results.concentration`) and the most concentrated one.
+    giving each map's concentration and the most concentrated one.
 
     Parameters
     ----------
@@ -289,8 +288,10 @@ def show_sigma_maps(ctx, example, x: torch.Tensor, sigma_maps: dict) -> None:
         The image ``(1,3,H,W)`` in [0,1].
     sigma_maps : dict
         Label (``"σ = …"``) -> map ``(H,W)`` in [0,1].
+    half : dict
+        The same labels -> the share of the pixels, in %, that hold half of the map's mass
+        (:func:`lotsbook.results.concentration` × 100).
     """
-    half = {k: 100 * concentration(v) for k, v in sigma_maps.items()}
     show(
         methods_figure(x, sigma_maps, first_title="original"),
         "fig-ex-map-sigma",
