@@ -122,11 +122,11 @@ def show_distance(ctx, net, images, res) -> None:
 
     Parameters
     ----------
-    ctx : lotsbook.chapter.Chapter
+    ctx : lotsbook.chapter.ChapterContext
         The chapter (its ``tau``, ``alpha`` and ``iters``).
-    net : torch.nn.Module
+    net : lotslib.models.ModelWrapper
         The model, with a ``name``.
-    images : lotslib.data.Images
+    images : lotslib.data.ImageSource
         The photos, one legend label each (their class names).
     res : lotslib.attack.LotsResult
         The runs: ``res.trace.distances`` ``(N, iters)`` and ``res.trace.converged`` ``(N,)``.
@@ -152,16 +152,13 @@ def show_predictions(ctx, net, x: torch.Tensor, res, images):
 
     Parameters
     ----------
-    ctx : lotsbook.chapter.Chapter
+    ctx : lotsbook.chapter.ChapterContext
         The chapter (its ``iters``).
-    net : torch.nn.Module
-        The model.
-    x : torch.Tensor
-        The photos ``(N,3,H,W)`` in [0,1].
-    res : lotslib.attack.LotsResult
-        Their LOTS runs.
-    images : lotslib.data.Images
-        The photos' records.
+    net : lotslib.models.ModelWrapper
+        The classifier (pixels in [0,1] -> logits), whose name the caption gives.
+    x, res, images
+        The photos ``(N,3,H,W)`` in [0,1], their LOTS runs (:class:`lotslib.attack.LotsResult`)
+        and their records (:class:`lotslib.data.ImageSource`).
 
     Returns
     -------
@@ -185,9 +182,9 @@ def show_figure_4_1(ctx, net, x: torch.Tensor, res, pred, k: int = 3) -> None:
 
     Parameters
     ----------
-    ctx : lotsbook.chapter.Chapter
+    ctx : lotsbook.chapter.ChapterContext
         The chapter (its ``iters`` and ``alpha``).
-    net : torch.nn.Module
+    net : lotslib.models.ModelWrapper
         The model.
     x : torch.Tensor
         The photos ``(N,3,H,W)`` in [0,1].
@@ -209,21 +206,11 @@ def show_figure_4_1(ctx, net, x: torch.Tensor, res, pred, k: int = 3) -> None:
 
 
 def show_alpha_runs(ctx, net, image_id: str, alpha_runs) -> None:
-    """Show the exercise's two LOTS runs with step widths α and 4 α, and the sentence that
-    compares them (distance after the run, iterations, ratio of the largest pixel changes).
-
-    Parameters
-    ----------
-    ctx : lotsbook.chapter.Chapter
-        The chapter (its ``iters``).
-    net : torch.nn.Module
-        The model.
-    image_id : str
-        The photo's id.
-    alpha_runs : pandas.DataFrame
-        :func:`lotsbook.results.lots_run_table` of the two runs, α first; pixel changes in
-        units of 1/255.
-    """
+    """Show the exercise's two LOTS runs on photo ``image_id`` with step widths α and 4 α
+    (``alpha_runs``: :func:`lotsbook.results.lots_run_table` of the two runs, α first; pixel
+    changes in units of 1/255), with ``net``'s name and ``ctx.iters`` in the caption, and the
+    sentence that compares them: distance after the run, iterations, ratio of the largest
+    pixel changes."""
     table(alpha_runs, f"LOTS on {image_id} with two step widths, at most {ctx.iters} iterations, zero target, "
           f"{net.name}; pixel changes in units of 1/255.")
     small, large = alpha_runs.iloc[0], alpha_runs.iloc[1]
@@ -234,19 +221,11 @@ def show_alpha_runs(ctx, net, image_id: str, alpha_runs) -> None:
 
 
 def show_bound(ctx, net, sizes) -> None:
-    """Show each run's largest pixel change beside its bound k·α, and the sentence on how
-    many runs stay within it and how close they come (mean share of the bound, in %).
-
-    Parameters
-    ----------
-    ctx : lotsbook.chapter.Chapter
-        The chapter (its ``iters``).
-    net : torch.nn.Module
-        The model.
-    sizes : pandas.DataFrame
-        :func:`lotsbook.results.lots_run_table` of the runs with a column ``bound k·α``;
-        pixel changes in units of 1/255.
-    """
+    """Show each run's largest pixel change beside its bound k·α (``sizes``:
+    :func:`lotsbook.results.lots_run_table` of the runs with a column ``bound k·α``; pixel
+    changes in units of 1/255; ``net``'s name and ``ctx.iters`` go into the caption), and the
+    sentence on how many runs stay within the bound and how close they come (mean share of
+    the bound, in %)."""
     table(sizes, f"The largest pixel change of each LOTS run of this chapter beside its bound k·α (units of 1/255, "
           f"{net.name}, at most {ctx.iters} iterations).")
     within = int((sizes["largest pixel change"] <= sizes["bound k·α"] + 1e-3).sum())

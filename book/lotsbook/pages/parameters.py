@@ -172,25 +172,11 @@ def show_iteration_study(ctx, net, images) -> pd.DataFrame:
 
 
 def show_early_stop(ctx, net, images) -> pd.DataFrame:
-    """Run the plateau early stop against the full run (:func:`lotslib.studies.early_stop_study`,
-    two full benchmark runs: all five metrics) and show its summary
-    (:func:`lotslib.studies.early_stop_summary`) with its caption.
-
-    Parameters
-    ----------
-    ctx : lotsbook.chapter.ChapterContext
-        The chapter (``patience``, ``min_delta``, ``study_iters``, ``tau``, ``alpha``, ``filter_size``, ``steps``,
-        ``cache_dir``, ``batch_size``).
-    net : lotslib.models.ModelWrapper
-        The backbone.
-    images : lotslib.data.ImageSource
-        The study's images.
-
-    Returns
-    -------
-    pandas.DataFrame
-        The study's rows.
-    """
+    """Run the plateau early stop against the full run on ``images`` with backbone ``net``
+    (:func:`lotslib.studies.early_stop_study` with the chapter's ``patience``, ``min_delta``,
+    ``study_iters``, ``tau``, ``alpha``, ``filter_size``, ``steps``: two full benchmark runs,
+    all five metrics) and show its summary (:func:`lotslib.studies.early_stop_summary`) with
+    its caption. Returns the study's rows (a DataFrame)."""
     from lotslib.studies import early_stop_study, early_stop_summary
 
     es = early_stop_study(net, images, patience=ctx.patience, min_delta=ctx.min_delta, iters=ctx.study_iters,
@@ -243,25 +229,11 @@ def show_equivalence() -> None:
 
 
 def show_alpha_study(ctx, net, images) -> pd.DataFrame:
-    """Run the step-width study (:func:`lotslib.studies.alpha_study`: LOTS with α = k/255 for
-    k in 0.5, the chapter's α, 2, 4, zero target, ``ctx.iters`` iterations) and show its means
-    per α with their caption (Pearson correlation in [-1,1] with the chapter's α's map,
-    metrics in %).
-
-    Parameters
-    ----------
-    ctx : lotsbook.chapter.ChapterContext
-        The chapter (``alpha``, ``iters``, ``tau``, ``filter_size``, ``steps``, ``cache_dir``).
-    net : lotslib.models.ModelWrapper
-        The backbone.
-    images : lotslib.data.ImageSource
-        The study's images.
-
-    Returns
-    -------
-    pandas.DataFrame
-        The study's rows, one per (image, α).
-    """
+    """Run the step-width study on ``images`` with backbone ``net``
+    (:func:`lotslib.studies.alpha_study`: LOTS with α = k/255 for k in 0.5, the chapter's α, 2
+    and 4, zero target, ``ctx.iters`` iterations) and show its means per α with their caption
+    (Pearson correlation in [-1,1] with the map at the chapter's α, metrics in %). Returns the
+    study's rows, one per (image, α)."""
     from lotslib.studies import alpha_study
 
     a = ALPHAS_255
@@ -278,24 +250,11 @@ def show_alpha_study(ctx, net, images) -> pd.DataFrame:
 
 
 def show_filter_study(ctx, net, images) -> pd.DataFrame:
-    """Run the blur study (:func:`lotslib.studies.postprocess_study`: Algorithm 2 with each
-    filter size of :data:`FILTER_SIZES` and σ of :data:`SIGMAS` on one set of LOTS runs) and
-    show the metrics' means (in %) per (size, σ) with their caption.
-
-    Parameters
-    ----------
-    ctx : lotsbook.chapter.ChapterContext
-        The chapter (``iters``, ``tau``, ``alpha``, ``steps``, ``cache_dir``).
-    net : lotslib.models.ModelWrapper
-        The backbone.
-    images : lotslib.data.ImageSource
-        The study's images.
-
-    Returns
-    -------
-    pandas.DataFrame
-        The study's rows, one per (image, size, σ).
-    """
+    """Run the blur study on ``images`` with backbone ``net``
+    (:func:`lotslib.studies.postprocess_study`: Algorithm 2 with each filter size of
+    :data:`FILTER_SIZES` and σ of :data:`SIGMAS` on one set of LOTS runs of ``ctx.iters``
+    iterations) and show the metrics' means (in %) per (size, σ) with their caption. Returns
+    the study's rows, one per (image, size, σ)."""
     from lotslib.studies import postprocess_study
 
     pp = postprocess_study(net, images, filter_sizes=FILTER_SIZES, sigmas=SIGMAS, iters=int(ctx.iters), tau=ctx.tau,

@@ -185,25 +185,12 @@ def show_distances(ctx, net, runs: dict) -> None:
 
 
 def show_swap(ctx, net, xs: dict, swap_maps: dict, there, back, r: float) -> None:
-    """Show the exercise's two LOTS maps (each view of the motorcycle moved towards the other
-    view's logits) as heat-maps, and the sentence with both runs' distances before and after
-    and the Pearson r (in [-1,1]) of the two maps, pixel by pixel.
-
-    Parameters
-    ----------
-    ctx : lotsbook.chapter.ChapterContext
-        The chapter (its ``iters``).
-    net : lotslib.models.ModelWrapper
-        The backbone.
-    xs : dict
-        Photo id -> pixels ``(1,3,H,W)`` in [0,1].
-    swap_maps : dict
-        ``{left id: map, right id: map}``, maps ``(1,H,W)`` in [0,1], left first.
-    there, back : lotslib.attack.LotsResult
-        The runs left → right and right → left.
-    r : float
-        The Pearson correlation of the two maps (:func:`lotslib.studies.pearson`).
-    """
+    """Show the exercise's two LOTS maps, each view of the motorcycle moved towards the other
+    view's logits, as heat-maps over the photos ``xs`` (id -> ``(1,3,H,W)`` in [0,1];
+    ``swap_maps``: left id -> map, right id -> map, ``(1,H,W)`` in [0,1], left first), and the
+    sentence with the distances before and after of both runs (``there``: left → right,
+    ``back``: right → left) and the Pearson ``r`` (in [-1,1], :func:`lotslib.studies.pearson`)
+    of the two maps, pixel by pixel; ``net``'s name and ``ctx.iters`` go into the caption."""
     from lotslib.visualize import overlay
 
     left, right = swap_maps

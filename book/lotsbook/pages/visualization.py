@@ -185,11 +185,11 @@ def show_figure_4_2(ctx, net, example, x: torch.Tensor, x_adv: torch.Tensor, res
 
     Parameters
     ----------
-    ctx : lotsbook.chapter.Chapter
+    ctx : lotsbook.chapter.ChapterContext
         The chapter (its ``filter_size``, ``iters``, ``tau``, ``alpha``).
     net : lotslib.models.ModelWrapper
         The model, with ``name`` and ``categories``.
-    example : lotslib.data.Images
+    example : lotslib.data.ImageSource
         The one image's record.
     x, x_adv : torch.Tensor
         The image and its LOTS adversarial, ``(1,3,H,W)`` in [0,1].
@@ -239,7 +239,7 @@ def show_threshold(ctx, net, x: torch.Tensor, m: torch.Tensor, top: int, quantil
 
     Parameters
     ----------
-    ctx : lotsbook.chapter.Chapter
+    ctx : lotsbook.chapter.ChapterContext
         The chapter (its ``filter_size``).
     net : lotslib.models.ModelWrapper
         The model.
@@ -275,23 +275,11 @@ def show_gap(by_hand: torch.Tensor, reference: torch.Tensor) -> None:
 
 
 def show_sigma_maps(ctx, example, x: torch.Tensor, sigma_maps: dict, half: dict) -> None:
-    """Show the exercise's LOTS maps with several σ of the Gaussian blur, and the sentence
-    giving each map's concentration and the most concentrated one.
-
-    Parameters
-    ----------
-    ctx : lotsbook.chapter.Chapter
-        The chapter (its ``filter_size``).
-    example : lotslib.data.Images
-        The one image's record.
-    x : torch.Tensor
-        The image ``(1,3,H,W)`` in [0,1].
-    sigma_maps : dict
-        Label (``"σ = …"``) -> map ``(H,W)`` in [0,1].
-    half : dict
-        The same labels -> the share of the pixels, in %, that hold half of the map's mass
-        (:func:`lotsbook.results.concentration` × 100).
-    """
+    """Show the exercise's LOTS maps of the one image ``x`` (``(1,3,H,W)`` in [0,1], record
+    ``example``) with several σ of the ``ctx.filter_size`` Gaussian blur (``sigma_maps``:
+    label ``"σ = …"`` -> map ``(H,W)`` in [0,1]), and the sentence giving each map's
+    concentration (``half``: the same labels -> the share of the pixels, in %, that hold half
+    of the map's mass, :func:`lotsbook.results.concentration` × 100) and the most concentrated one."""
     show(
         methods_figure(x, sigma_maps, first_title="original"),
         "fig-ex-map-sigma",
