@@ -36,7 +36,7 @@
 params = {}
 
 # %%
-from lotsbook import chapter, plots, results
+from lotsbook import chapter, results
 from lotsbook.pages import attack as page
 
 ctx = chapter.open_chapter(params, "1")
@@ -51,18 +51,7 @@ net, images = ctx.net, ctx.images
 # %%
 x = images.batch(net).to(ctx.device)
 res = ctx.lots(net, images, x=x)
-tr = res.trace
-reached = float(tr.converged.float().mean()) * 100
-plots.show(
-    page.distance_figure(tr.distances, ctx.tau, [plots.short_class(s.name, 16) for s in images],
-                          title=f"LOTS, zero target, {net.name}"),
-    "fig-lots-distance",
-    f"**LOTS convergence (Algorithm 1 of the thesis; the thesis has no figure of it).** "
-    f"Left: Euclidean distance between the logits of the image and the zero target after each "
-    f"iteration, for {len(images)} images on {net.name} (α = {ctx.alpha:.4g}, at most {ctx.iters} "
-    f"iterations; dashed: median). Right: share of the images whose distance is at most τ = {ctx.tau:g}: "
-    f"{reached:.0f}% reached it within {ctx.iters} iterations.",
-)
+page.show_distance(ctx, net, images, res)
 
 # %% [markdown]
 # ## Predictions before and after
@@ -72,14 +61,7 @@ plots.show(
 # new top-1 class is.
 
 # %%
-pred = results.predictions(net, x, res, images)
-plots.table(
-    pred.table,
-    f"Predictions of {net.name} before and after LOTS (zero target, at most {ctx.iters} iterations). "
-    f"The top-1 class changed for {pred.changed:.0f}% of the images; the mean confidence in the original "
-    f"top-1 class fell from {pred.confidence_before:.1f}% to {pred.confidence_after:.1f}%.",
-    fmt={"p(original top-1) after %": "{:.2f}", "final distance": "{:.2f}"},
-)
+pred = page.show_predictions(ctx, net, x, res, images)
 
 # %% [markdown]
 # ## The perturbation (thesis Figure 4.1)
@@ -88,21 +70,14 @@ plots.table(
 # true scale; as in the thesis it is multiplied by 10 and shifted to mid-grey (128).
 
 # %%
-k = min(3, len(images))
-plots.show(
-    plots.figure_4_1(x[:k], res.x_adv[:k], pred.titles_before[:k], pred.titles_after[:k]),
-    "fig-4-1",
-    f"**Regenerates thesis Figure 4.1.** Left: original image with its top-1 class and confidence; middle: "
-    f"the LOTS perturbation (adversarial − original) ×10, shifted by 128 and clamped; right: the adversarial "
-    f"image with its new top-1 class. {net.name}, zero target, at most {ctx.iters} iterations, α = {ctx.alpha:.4g}.",
-)
+page.show_figure_4_1(ctx, net, x, res, pred)
 
 # %% [markdown]
 # How large is the perturbation, and is it spread over the image or gathered in a few
 # places? The sentence below is computed from this build's runs.
 
 # %%
-plots.note(page.perturbation_summary(x, res.x_adv)["text"])
+page.show_perturbation(x, res.x_adv)
 
 # %% [markdown]
 # Whether the places the perturbation gathers in are the object the network recognises is
@@ -138,13 +113,7 @@ from lotslib import lots
 x1, steps = x[:1], {"α": ctx.alpha, "4 α": 4 * ctx.alpha}
 runs = {f"{k} = {a * 255:g}/255": lots(net, x1, iters=ctx.iters, tau=ctx.tau, alpha=a) for k, a in steps.items()}
 alpha_runs = results.lots_run_table(x1, runs, images.ids[:1])
-plots.table(alpha_runs, f"LOTS on {images[0].id} with two step widths, at most {ctx.iters} iterations, zero target, "
-            f"{net.name}; pixel changes in units of 1/255.")
-small, large = alpha_runs.iloc[0], alpha_runs.iloc[1]
-plots.note(f"With 4 α the distance after the run is {large['distance after']:.2f} instead of "
-           f"{small['distance after']:.2f} (iterations taken: {large['iterations']} with 4 α, {small['iterations']} with "
-           f"α), and the largest pixel change is {large['largest pixel change'] / small['largest pixel change']:.1f} "
-           f"times as large.")
+page.show_alpha_runs(ctx, net, images[0].id, alpha_runs)
 
 # %% [markdown]
 # A wider step moves the features further per iteration, so the target can be reached in
@@ -176,13 +145,7 @@ plots.note(f"With 4 α the distance after the run is {large['distance after']:.2
 # %% tags=["show-input"]
 sizes = results.lots_run_table(x, {"zero target": res}, images.ids)
 sizes["bound k·α"] = sizes["iterations"] * ctx.alpha * 255
-plots.table(sizes, f"The largest pixel change of each LOTS run of this chapter beside its bound k·α (units of 1/255, "
-            f"{net.name}, at most {ctx.iters} iterations).")
-within = int((sizes["largest pixel change"] <= sizes["bound k·α"] + 1e-3).sum())
-share = (sizes["largest pixel change"] / sizes["bound k·α"]).mean() * 100
-mean_share = (sizes["mean pixel change"] / sizes["largest pixel change"]).mean() * 100
-plots.note(f"The largest change stays within k·α on {within} of {len(sizes)} photos and reaches {share:.0f}% of the "
-           f"bound on average; the mean change over all pixels is {mean_share:.0f}% of the largest one.")
+page.show_bound(ctx, net, sizes)
 
 # %% [markdown]
 # The bound is met exactly when one pixel has the largest gradient, with the same sign, in

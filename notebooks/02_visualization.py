@@ -29,7 +29,7 @@
 params = {}
 
 # %%
-from lotsbook import chapter, plots, results
+from lotsbook import chapter, results
 from lotsbook.pages import visualization as page
 
 ctx = chapter.open_chapter(params, "2", table=False)
@@ -40,18 +40,7 @@ display(ctx.run_table(example))
 x = example.batch(net).to(ctx.device)
 res = ctx.lots(net, example, x=x)
 xa = res.x_adv.to(ctx.device)
-classes, probs = results.top1(net, x)
-top = int(classes[0])
-what = f"{example[0].id} (predicted {plots.short_class(net.categories[top])}, {100 * float(probs[0]):.1f}%)"
-plots.show(
-    page.figure_4_2(x, xa, ctx.filter_size),
-    "fig-4-2",
-    f"**Regenerates thesis Figure 4.2 (a)–(h).** The LOTS visualization procedure on {what}, {net.name}: "
-    f"(a) original; (b) adversarial image from LOTS (zero target, {int(res.trace.iterations[0])} iterations of at most {ctx.iters}, "
-    f"τ = {ctx.tau:g}, α = {ctx.alpha:.4g}); (c), (d) both in grayscale; (e) their absolute difference, "
-    f"min-max normalised; (f) after a {ctx.filter_size} × {ctx.filter_size} Gaussian blur and a second min-max normalisation: the activation map; "
-    f"(g) explanation map, the original multiplied by the map; (h) the map as a heat-map over the original.",
-)
+top = page.show_figure_4_2(ctx, net, example, x, xa, res)
 
 # %% [markdown]
 # ## Filter size and localisation
@@ -60,18 +49,7 @@ plots.show(
 # one keeps the pixel-level structure of the perturbation (and its noise).
 
 # %%
-sizes = (49, 25, 13, 7, 3, 1)
-plots.show(
-    page.filter_size_figure(x, xa, sizes),
-    "fig-5-6",
-    f"**Regenerates thesis Figure 5.6.** The LOTS activation map of the same image as a heat-map for Gaussian "
-    f"filter sizes {', '.join(map(str, sizes))} (panels b–g; 1 means no blur) and, in (h), the unblurred map itself. "
-    f"The thesis shows this on DenseNet-121; here {net.name}.",
-)
-
-# %%
-plots.table(page.map_concentration(x, xa, sizes),
-            "How concentrated the LOTS map is for each filter size (no thesis table; a numeric reading of Figure 5.6).")
+page.show_figure_5_6(net, x, xa)
 
 # %% [markdown]
 # ## Thresholding the map (thesis section 6.2)
@@ -83,22 +61,7 @@ plots.table(page.map_concentration(x, xa, sizes),
 
 # %%
 m = ctx.lots_maps(net, example, x=x)
-qs = (0.0, 0.5, 0.8, 0.9)
-plots.show(
-    page.threshold_figure(x, m, qs),
-    "fig-threshold",
-    f"**Thresholding proposed in thesis section 6.2 (no thesis figure).** Top row: the LOTS heat-map "
-    f"({ctx.filter_size} × {ctx.filter_size} filter) without threshold and keeping only the activations above the "
-    f"50%, 80% and 90% quantile of the map; bottom row: the corresponding explanation maps (image × map).",
-)
-
-# %%
-kept, p_orig = page.threshold_confidence(net, x, m, qs, top)
-plots.table(kept,
-            f"Confidence of {net.name} in its top-1 class ({plots.short_class(net.categories[top])}, "
-            f"{100 * float(p_orig):.1f}% on the original) on the explanation maps of the thresholded LOTS maps "
-            f"(one image; the drop is the thesis's Average Drop for this image).",
-            fmt={"pixels kept (%)": "{:.1f}", "confidence on x ⊙ map (%)": "{:.1f}", "drop (%)": "{:.1f}"})
+page.show_threshold(ctx, net, x, m, top)
 
 # %% [markdown]
 # ## Exercises
@@ -127,8 +90,7 @@ plots.table(kept,
 from lotslib import visualize as vis
 
 by_hand = vis.minmax(vis.gaussian_blur(vis.minmax((vis.to_gray(xa) - vis.to_gray(x)).abs()), ctx.filter_size))
-gap = float((by_hand - vis.lots_map(x, xa, ctx.filter_size)).abs().max())
-plots.note(f"Largest difference between the map built step by step and `lots_map`: {gap:.1e} (the maps are in [0, 1]).")
+page.show_gap(by_hand, vis.lots_map(x, xa, ctx.filter_size))
 
 # %% [markdown]
 # ```{solution-end}
@@ -152,13 +114,7 @@ plots.note(f"Largest difference between the map built step by step and `lots_map
 sigma_maps = {f"σ = {s or vis.default_sigma(ctx.filter_size):.1f}": vis.lots_map(x, xa, ctx.filter_size, sigma=s)[0]
               for s in (2.0, None, 20.0)}
 half = {k: 100 * results.concentration(v) for k, v in sigma_maps.items()}
-plots.show(
-    plots.methods_figure(x, sigma_maps, first_title="original"),
-    "fig-ex-map-sigma",
-    f"The LOTS map of {example[0].id} with a {ctx.filter_size} × {ctx.filter_size} filter and three values of σ.",
-)
-plots.note("Share of the pixels that hold half of the map's mass: " + ", ".join(f"{k}: {v:.1f}%" for k, v in half.items())
-           + f". The most concentrated map is the one with {min(half, key=half.get)}.")
+page.show_sigma_maps(ctx, example, x, sigma_maps, half)
 
 # %% [markdown]
 # A small $\sigma$ averages each pixel with few neighbours, so the map keeps the perturbation's
@@ -188,8 +144,7 @@ from lotslib import metrics
 
 blur_drop = {k: float(metrics.confidence_change(net, x, vis.lots_map(x, xa, k), [top], batch_size=1).drop[0])
              for k in (ctx.filter_size, 13, 3)}
-plots.note(f"Drop in the confidence in *{plots.short_class(net.categories[top])}* on x ⊙ map, per filter size: "
-           + ", ".join(f"{k} × {k}: {v:.1f}%" for k, v in blur_drop.items()) + ".")
+page.show_blur_drop(net, top, blur_drop)
 
 # %% [markdown]
 # With less blur the map stays close to the scattered perturbation: the explanation map

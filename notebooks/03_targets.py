@@ -43,8 +43,7 @@
 params = {}
 
 # %%
-from lotslib import benchmark
-from lotsbook import chapter, plots, results
+from lotsbook import chapter
 from lotsbook.pages import targets as page
 
 ctx = chapter.open_chapter(params, "3")
@@ -52,58 +51,22 @@ net, images = ctx.net, ctx.images
 
 # %%
 df = ctx.benchmark(["lots", "lots_class", "lots_mean"], models=[net])
-t51 = benchmark.table_5_1(df)
-na = page.na_rows(df)
-others = int((df["method"] != "lots").sum())
-plots.summary_table(
-    t51,
-    f"Table 5.1 (regenerated): LOTS with the zero, class and mean target on {net.name}, {len(images)} images, "
-    f"mean and 95% bootstrap interval in %; the best mean per metric in bold. The thesis's ResNet-50 values are "
-    f"shown where its text gives them (the class-target row survives only as its Coherency). "
-    f"{len(na)} of the {others} class/mean rows are N/A (no other reference image of the class in "
-    f"{ctx.reference_set().description}) and are left out of the means; n counts the rest.",
-    thesis=plots.reference_wide(benchmark.TABLE_TARGETS) if net.name == "resnet50" else None,
-)
+page.show_table_5_1(ctx, net, df)
 
 # %%
-if len(na):
-    plots.table(na, f"The {len(na)} N/A rows of Table 5.1 and why: a class with no other reference image has "
-                    f"no class or mean target (the thesis's training set always had one).")
-else:
-    plots.note("No row of Table 5.1 is N/A: every image's class has another reference image.")
+page.show_na_rows(df)
 
 # %%
-if net.name != "resnet50":
-    plots.table(plots.reference_wide(benchmark.TABLE_TARGETS),
-                        "Thesis values of Table 5.1 (Weber 2023; ResNet-50, ImageNet 1k v2 weights, 1000 validation images), in %. "
-                        "Missing cells were not recoverable from the thesis's text.", fmt="{:.2f}")
-else:
-    plots.note("The thesis's ResNet-50 values are beside ours in Table 5.1 above.")
+page.show_thesis_5_1(net)
 
 # %%
-plots.table(page.target_tests(df),
-            "Paired comparison of the zero target with the class and mean targets (two-sided Wilcoxon signed-rank test over images; "
-            "with this few images only large differences can reach p < 0.05)",
-            fmt={"zero": "{:.2f}", "other": "{:.2f}", "p-value (Wilcoxon)": "{:.3f}", "n": "{:d}"})
+page.show_target_tests(df)
 
 # %% [markdown]
 # ## One image, three targets (thesis Figure 5.1)
 
 # %%
-ex = page.first_with_targets(df[df["method"] != "lots"], images)
-x = ex.batch(net).to(ctx.device)
-top1, p0 = results.top1(net, x)
-maps, notes = page.target_maps(net, ctx.reference_set(), ex, x, top1, ctx.lots_maps)
-name = plots.short_class(net.categories[int(top1)])
-plots.show(
-    plots.methods_figure(x, maps, notes, first_title=f"original: {name} {100 * float(p0):.0f}%", ncols=4),
-    "fig-5-1",
-    f"**Regenerates thesis Figure 5.1.** (a) The image ({ex[0].id}, the first with a class and mean target); then the "
-    f"LOTS heat-maps on {net.name} with the {', '.join(k.split()[0].lower() for k in maps)} target "
-    f"(at most {ctx.iters} iterations, α = {ctx.alpha:.4g}, {ctx.filter_size} × {ctx.filter_size} blur"
-    + ("" if len(maps) == 3 else "; no image here has a class or mean target") + "). "
-    f"The thesis shows a sea lion on ResNet-50.",
-)
+page.show_figure_5_1(ctx, net, df)
 
 # %% [markdown]
 # ## Exercises
@@ -134,8 +97,7 @@ xp = pair.batch(net).to(ctx.device)
 with torch.no_grad():
     norms = net(xp).norm(dim=1)
 zero_run = ctx.lots(net, pair, x=xp)
-plots.note("Norm of the logits and the trace's first distance: " + "; ".join(
-    f"{i}: {float(n):.3f} and {float(d):.3f}" for i, n, d in zip(pair.ids, norms, zero_run.trace.distances[:, 0])) + ".")
+page.show_norms(pair, norms, zero_run)
 
 # %% [markdown]
 # ```{solution-end}
@@ -159,13 +121,7 @@ from lotslib.targets import image_target
 
 other = pair.ids[1]
 to_other = ctx.lots(net, pair.head(1), image_target(net, xp[1:2], key=other), f"image:{other}", x=xp[:1])
-plots.table(results.lots_run_table(xp[:1], {"zero target": ctx.lots(net, pair.head(1), x=xp[:1]),
-                                             f"logits of {other}": to_other}, pair.ids[:1]),
-            f"LOTS on {pair[0].id} towards two targets, {net.name}, at most {ctx.iters} iterations.")
-(c_t, _), (c_a, p_a) = results.top1(net, xp[1:2]), results.top1(net, to_other.x_adv.to(ctx.device))
-plots.note(f"After LOTS, {net.name} classifies the first photo as *{plots.short_class(net.categories[int(c_a)])}* "
-           f"({100 * float(p_a):.0f}%); the target photo is a *{plots.short_class(net.categories[int(c_t)])}*: "
-           f"{'the same' if int(c_a) == int(c_t) else 'a different'} class.")
+page.show_photo_target(ctx, net, pair, xp, to_other)
 
 # %% [markdown]
 # Both targets are points of the same 1000-dimensional logit space, and the "distance

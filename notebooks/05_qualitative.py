@@ -95,8 +95,7 @@ class_maps = {f"HiRes-CAM: {plots.short_class(net.categories[c], 14)}": explain(
               for c in top2}
 class_maps["LOTS"] = ctx.lots_maps(net, one, x=x1)
 (n1, h1), (n2, h2), (_, lm) = class_maps.items()
-plots.show(plots.methods_figure(x1, class_maps, first_title=one[0].id), "fig-ex-qual-class",
-           f"HiRes-CAM for the top-1 and the top-2 class of {net.name}, and LOTS (zero target), on {one[0].id}.")
+page.show_class_maps(net, one, x1, class_maps)
 plots.note(f"Pearson r between the two HiRes-CAM maps: {studies.map_correlation(h1, h2)[0]:.2f}; between LOTS and "
            f"{n1}: {studies.map_correlation(lm, h1)[0]:.2f}; between LOTS and {n2}: {studies.map_correlation(lm, h2)[0]:.2f}.")
 
@@ -124,8 +123,6 @@ plots.note(f"Pearson r between the two HiRes-CAM maps: {studies.map_correlation(
 # ```
 
 # %% tags=["show-input"]
-import pandas as pd
-
 from lotslib.visualize import threshold_map
 
 few = images.head(2)
@@ -133,8 +130,7 @@ xf = few.batch(net).to(ctx.device)
 lots_few, hires_few = ctx.lots_maps(net, few, x=xf), explain("hirescam", net, xf, batch_size=ctx.batch_size)
 kept_r = {"LOTS": studies.map_correlation(lots_few, hires_few),
           "LOTS, top 20% kept": studies.map_correlation(threshold_map(lots_few, 0.8), hires_few)}
-plots.table(pd.DataFrame(kept_r, index=pd.Index(few.ids, name="image")),
-            f"Pearson correlation of the LOTS map with HiRes-CAM (top-1 class, {net.name}), before and after thresholding.")
+page.show_threshold_correlation(net, few, kept_r)
 
 # %% [markdown]
 # Thresholding zeroes about 80% of the pixels, so the map turns into a few islands; Pearson's $r$

@@ -31,17 +31,13 @@ params = {}
 
 # %%
 from lotslib import data
-from lotsbook import chapter, plots, results
+from lotsbook import chapter, results
 from lotsbook.pages import unseen as page
 from lotslib.targets import image_target
 
 ctx = chapter.open_chapter(params, "6", table=False)
 photos = data.embedded("photos")
-cases = [
-    ("motorcycle_left", "motorcycle_right", "motorcycle, left view", "right view (target)"),
-    ("astronaut", "grace_hopper", "person (astronaut)", "another person (target)"),
-]
-used = photos.select([c[0] for c in cases] + [c[1] for c in cases])
+used = photos.select(page.PHOTO_IDS)
 net = ctx.model(ctx.compare_models[-1])
 display(ctx.run_table(used))
 
@@ -50,32 +46,16 @@ display(ctx.run_table(used))
 
 # %%
 xs = {pid: photos.select([pid]).batch(net).to(ctx.device) for pid in used.ids}
-plots.table(page.top_k_table(net, xs, 5),
-            f"Top-5 ImageNet classes of {net.name} for the photos of this chapter: none of them has a class of its own")
+page.show_top_k(net, xs)
 
 # %% [markdown]
 # ## LOTS with an extracted target against the CAMs (thesis Figure 5.7)
 
 # %%
-runs = {}
-for k, (pid, tid, title, ttitle) in enumerate(cases):
-    src, x = photos.select([pid]), xs[pid]
-    runs[pid] = {"extracted": ctx.lots(net, src, image_target(net, xs[tid], key=tid), f"image:{tid}", x=x),
-                 "zero": ctx.lots(net, src, x=x)}
-    maps, c = page.extracted_target_maps(net, x, runs[pid], ctx.filter_size, ctx.batch_size)
-    plots.show(
-        page.figure_5_7(x, xs[tid], maps, title, ttitle),
-        f"fig-5-7-{k + 1}",
-        f"**Regenerates thesis Figure 5.7** (there: black olives on ConvNeXt Tiny) for a {title.split(',')[0].split(' (')[0]}. "
-        f"{net.name}: (a) the photo ({pid}); (b) the photo whose features are the extracted target ({tid}); (c) LOTS with "
-        f"the extracted target; (d) LOTS with the zero target; (e)–(i) Grad-CAM, Grad-CAM++, SmoothGrad-CAM++, Layer-CAM "
-        f"and HiRes-CAM for the network's top-1 class, *{plots.short_class(net.categories[int(c)])}*, the nearest of ImageNet's 1000 classes.",
-    )
+runs = page.show_figure_5_7(ctx, net, photos, xs)
 
 # %%
-plots.table(page.distance_table(runs),
-            f"Distance of the logits to each LOTS target before and after the attack ({net.name}, at most {ctx.iters} iterations, τ = {ctx.tau:g})",
-            fmt={"distance before": "{:.2f}", "distance after": "{:.2f}", "iterations": "{:d}", "reached τ": "{}"})
+page.show_distances(ctx, net, runs)
 
 # %% [markdown]
 # As in the thesis, one or two examples cannot show that LOTS localises unseen objects
@@ -110,14 +90,7 @@ left, right = "motorcycle_left", "motorcycle_right"
 there, back = runs[left]["extracted"], ctx.lots(net, photos.select([right]), image_target(net, xs[left], key=left),
                                                 f"image:{left}", x=xs[right])
 swap_maps = {v: vis.lots_map(xs[v], r.x_adv.to(ctx.device), ctx.filter_size) for v, r in ((left, there), (right, back))}
-plots.show(plots.panel_grid([{"image": vis.overlay(xs[v], swap_maps[v])[0], "title": f"{v}, target: the other view"}
-                             for v in (left, right)], 2), "fig-ex-unseen-swap",
-           f"LOTS with the other view's logits as the target, in both directions ({net.name}, at most {ctx.iters} "
-           f"iterations).")
-plots.note(f"Distance before the first step: {float(there.trace.distances[0, 0]):.2f} (left → right) and "
-           f"{float(back.trace.distances[0, 0]):.2f} (right → left); after the runs {float(there.trace.final_distance[0]):.2f} "
-           f"and {float(back.trace.final_distance[0]):.2f}. Pearson r of the two maps, pixel by pixel: "
-           f"{studies.map_correlation(swap_maps[left], swap_maps[right])[0]:.2f}.")
+page.show_swap(ctx, net, xs, swap_maps, there, back, studies.map_correlation(swap_maps[left], swap_maps[right])[0])
 
 # %% [markdown]
 # Before the first step both runs measure the same Euclidean distance between the same two
@@ -148,10 +121,7 @@ import torch
 
 (_, p_unseen), (_, p_seen) = (results.top1(net, t) for t in (torch.cat([xs[p] for p in used.ids]),
                                                             ctx.images.batch(net).to(ctx.device)))
-plots.note(f"Top-1 probability of {net.name}: mean {100 * float(p_unseen.mean()):.0f}% (from "
-           f"{100 * float(p_unseen.min()):.0f}% to {100 * float(p_unseen.max()):.0f}%) on the {len(used)} photos of this "
-           f"chapter, mean {100 * float(p_seen.mean()):.0f}% (from {100 * float(p_seen.min()):.0f}% to "
-           f"{100 * float(p_seen.max()):.0f}%) on the {len(ctx.images)} ImageNet photos of this run.")
+page.show_confidence(ctx, net, used, p_unseen, p_seen)
 
 # %% [markdown]
 # A softmax classifier has no "none of these" answer: a photo outside its classes still

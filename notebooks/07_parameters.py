@@ -33,7 +33,7 @@ params = {}
 
 # %%
 from lotslib import studies
-from lotsbook import chapter, plots, results
+from lotsbook import chapter, results
 from lotsbook.pages import parameters as page
 
 ctx = chapter.open_chapter(params, "7", n_images="study_images", table=False)
@@ -44,18 +44,7 @@ display(ctx.run_table(notes={k: ctx.params[k] for k in ("study_iters", "patience
 # ## How many iterations does the map need?
 
 # %%
-it = studies.iteration_study(net, images, iters=ctx.study_iters, checkpoints=page.iteration_caps(ctx.iters, ctx.study_iters),
-                             tau=ctx.tau, alpha=ctx.alpha, filter_size=ctx.filter_size, steps=ctx.steps, cache_dir=ctx.cache_dir)
-plots.show(
-    page.iteration_study_figure(it, chosen=int(ctx.iters)),
-    "fig-iterations",
-    f"**Iteration cap (no thesis figure).** Left: Pearson correlation of the LOTS map after k iterations with the "
-    f"map after {ctx.study_iters} iterations ({net.name}, zero target, {len(images)} images, one line each, mean in black). "
-    f"Middle: distance to the target. Right: Deletion and Insertion AUC ({ctx.steps} steps). The dashed line marks the "
-    f"iteration cap the other chapters of this build use ({ctx.iters}).",
-)
-summary = it.groupby("cap")[["iterations", "distance", "pearson_vs_final", "seconds", "avg_drop", "insertion", "deletion"]].mean()
-plots.table(summary, f"Means over {len(images)} images for each iteration cap (time: measured seconds per step × steps).")
+it = page.show_iteration_study(ctx, net, images)
 
 # %% [markdown]
 # ## Plateau early stop
@@ -64,16 +53,7 @@ plots.table(summary, f"Means over {len(images)} images for each iteration cap (t
 # Coherency included, are measured both ways on the same images.
 
 # %%
-es = studies.early_stop_study(net, images, patience=ctx.patience, min_delta=ctx.min_delta, iters=ctx.study_iters, tau=ctx.tau,
-                              alpha=ctx.alpha, filter_size=ctx.filter_size, steps=ctx.steps, cache_dir=ctx.cache_dir,
-                              batch_size=ctx.batch_size, threads=None)
-plots.table(
-    studies.early_stop_summary(es),
-    f"**Plateau early stop (no thesis table).** {net.name}, {len(images)} images, at most {ctx.study_iters} iterations, "
-    f"patience {ctx.patience}, min_delta {ctx.min_delta}: iterations and time (full ÷ early in the last column), the Pearson "
-    f"correlation of the early-stopped map with the full run's map (mean; minimum in the last column), and each metric "
-    f"both ways with the paired Wilcoxon p-value.",
-)
+es = page.show_early_stop(ctx, net, images)
 
 # %% [markdown]
 # The same study at the thesis's 500 iterations on 20 real photos is recorded by
@@ -81,16 +61,7 @@ plots.table(
 # is present it is summarised here, with the command that produced it.
 
 # %%
-rec = results.recorded("early_stop_study.csv")
-if rec is not None:
-    plots.table(
-        studies.early_stop_summary(rec),
-        f"**Recorded run of `python experiments/early_stop.py --out results/early_stop_study.csv`** (EfficientNet-Lite0, "
-        f"{len(rec)} images, 500 iterations, patience 50, min_delta 0.02, 112 insertion/deletion steps; not re-run by "
-        f"this build).",
-    )
-else:
-    plots.note("results/early_stop_study.csv is absent: run `python experiments/early_stop.py --out results/early_stop_study.csv`.")
+page.show_recorded_early_stop()
 
 # %% [markdown]
 # ## A cheaper schedule with the protocol's maps?
@@ -103,39 +74,19 @@ else:
 # with the fewest forward+backward passes. Its recorded output is summarised here.
 
 # %%
-eq = results.recorded("lots_equivalence.csv")
-if eq is not None:
-    frontier = page.equivalence_frontier(eq, results.recorded_meta("lots_equivalence.json"))
-    plots.table(frontier["table"], f"Recorded run of `{results.recorded_meta('lots_equivalence.json')['command']}` "
-                f"(EfficientNet-Lite0, {int(eq['n'].iloc[0])} photos): each schedule's passes per map, its maps' Pearson "
-                f"correlation with the protocol's, and the metrics whose paired interval excludes 0.")
-    plots.note(frontier["text"])
-else:
-    plots.note("results/lots_equivalence.csv is absent: run `python experiments/lots_equivalence.py`.")
+page.show_equivalence()
 
 # %% [markdown]
 # ## Step width α
 
 # %%
-al = studies.alpha_study(net, images, alphas=(0.5 / 255, ctx.alpha, 2 / 255, 4 / 255), iters=int(ctx.iters), tau=ctx.tau,
-                         filter_size=ctx.filter_size, steps=ctx.steps, reference_alpha=ctx.alpha, cache_dir=ctx.cache_dir)
-plots.table(
-    al.groupby("alpha_255")[["iterations", "distance", "seconds", "pearson_vs_reference", "avg_drop", "insertion", "deletion"]].mean(),
-    f"**Step width α (no thesis table).** Means over {len(images)} images for α = k/255 (rows: k), {ctx.iters} iterations, "
-    f"zero target; Pearson correlation with the map at α = {ctx.alpha * 255:g}/255.",
-)
+al = page.show_alpha_study(ctx, net, images)
 
 # %% [markdown]
 # ## Gaussian filter of Algorithm 2
 
 # %%
-pp = studies.postprocess_study(net, images, filter_sizes=(49, 25, 13, 7, 3, 1), sigmas=(None, 3.0, 15.0),
-                               iters=int(ctx.iters), tau=ctx.tau, alpha=ctx.alpha, steps=ctx.steps, cache_dir=ctx.cache_dir)
-plots.table(
-    pp.groupby(["filter_size", "sigma"])[["avg_drop", "increase", "insertion", "deletion", "seconds"]].mean(),
-    f"**Filter size and σ (no thesis table).** Metrics of the LOTS map for each Gaussian filter "
-    f"(σ 'default' = 0.3·((k−1)/2 − 1) + 0.8, 7.7 for k = 49), {len(images)} images, {ctx.iters} iterations.",
-)
+pp = page.show_filter_study(ctx, net, images)
 
 # %% [markdown]
 # ## Exercises
@@ -165,12 +116,10 @@ from lotslib.visualize import default_sigma, lots_map
 one = images.head(1)
 x1 = one.batch(net).to(ctx.device)
 full, half = ctx.lots(net, one, x=x1), lots(net, x1, iters=max(1, ctx.iters // 2), tau=ctx.tau, alpha=2 * ctx.alpha)
-plots.table(results.lots_run_table(x1, {f"at most {ctx.iters} steps of α": full,
-                                        f"at most {max(1, ctx.iters // 2)} steps of 2α": half}, one.ids),
-            f"Two LOTS schedules with the same bound k·α on {one[0].id} ({net.name}, zero target); pixel changes in "
-            f"units of 1/255.")
 m_full, m_half = (lots_map(x1, r.x_adv.to(ctx.device), ctx.filter_size) for r in (full, half))
-plots.note(f"Pearson r of the two maps: {studies.map_correlation(m_full, m_half)[0]:.3f}.")
+runs = results.lots_run_table(x1, {f"at most {ctx.iters} steps of α": full,
+                                  f"at most {max(1, ctx.iters // 2)} steps of 2α": half}, one.ids)
+page.show_budget(net, one, runs, studies.map_correlation(m_full, m_half)[0])
 
 # %% [markdown]
 # Twice the step width follows the gradient of the starting point further before it looks
@@ -199,9 +148,8 @@ plots.note(f"Pearson r of the two maps: {studies.map_correlation(m_full, m_half)
 s49, s25 = default_sigma(49), default_sigma(25)
 ref = lots_map(x1, full.x_adv.to(ctx.device), 49)
 kernels = {f"25 × 25, σ = {s49:.1f}": (25, s49), f"49 × 49, σ = {s25:.1f}": (49, s25)}
-plots.note(f"Pearson r with the 49 × 49, σ = {s49:.1f} map: " + "; ".join(
-    f"{name}: {studies.map_correlation(ref, lots_map(x1, full.x_adv.to(ctx.device), k, sigma=s))[0]:.3f}"
-    for name, (k, s) in kernels.items()) + ".")
+page.show_kernels(s49, {name: studies.map_correlation(ref, lots_map(x1, full.x_adv.to(ctx.device), k, sigma=s))[0]
+                        for name, (k, s) in kernels.items()})
 
 # %% [markdown]
 # $\sigma$ sets how far the blur spreads; the filter size only cuts the Gaussian off. A

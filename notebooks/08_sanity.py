@@ -46,10 +46,8 @@
 params = {}
 
 # %%
-from IPython.display import Markdown
-
-from lotslib import benchmark, focus, metric_registry, sanity
-from lotsbook import chapter, plots, results
+from lotslib import benchmark, metric_registry, sanity
+from lotsbook import chapter, results
 from lotsbook.pages import sanity as page
 
 ctx = chapter.open_chapter(params, "8", n_images="sanity_images")
@@ -58,11 +56,7 @@ x = images.batch(net).to(ctx.device)
 classes, _ = results.top1(net, x)
 methods = list(benchmark.METHODS)
 mp = sanity.method_params(methods, ctx.params)
-plots.note(f"Chapter 8's own parameters: {len(images)} photos (`sanity_images`), {ctx.sanity_steps} randomisation "
-           f"steps after the original (`sanity_steps`), {ctx.focus_arrangements} mosaic arrangement(s) of the first "
-           f"four photos (`focus_arrangements`), {ctx.road_images} photo(s) scored with ROAD (`road_images`) and "
-           f"{ctx.location_iters} LOTS iterations per cell of the location grid (`location_iters`). Methods: "
-           f"{', '.join(m.name for m in benchmark.METHODS.values())}.")
+page.show_parameters(ctx, images)
 
 # %% [markdown]
 # ## Cascading model-parameter randomisation
@@ -77,31 +71,13 @@ plots.note(f"Chapter 8's own parameters: {len(images)} photos (`sanity_images`),
 base, _ = sanity.explain_all(net, x, methods, classes, mp)
 cascade = sanity.cascading_randomisation(net, x, methods, classes, steps=ctx.sanity_steps, seed=ctx.seed, params=mp,
                                          original=base)
-plots.show(
-    page.randomisation_figure(x, cascade),
-    "fig-8-randomisation",
-    f"**Cascading randomisation (Adebayo et al. 2018, Figure 2), {net.name}, {images[0].id}.** One row per method, "
-    f"one column per step: the trained model, then the network re-initialised from the logits down to the named "
-    f"block ({', '.join(cascade.labels[1:])}; {len(cascade.units)} blocks in all). Maps for the trained model's "
-    f"top-1 class, *{plots.short_class(net.categories[int(classes[0])])}*, at every step.",
-)
+page.show_randomisation(net, images, x, classes, cascade)
 
 # %%
-plots.show(
-    page.similarity_figure(cascade.rows),
-    "fig-8-similarity",
-    f"**Similarity to the original map as the network is randomised.** Mean over {len(images)} photos of Spearman's "
-    f"rank correlation (left) and SSIM (right) between each method's map at a step and its map on the trained model. "
-    f"A method that explains the model falls towards 0; the Sobel edge map, which never sees the model, stays at 1.",
-)
+page.show_similarity(images, cascade)
 
 # %%
-verdict = sanity.randomisation_verdict(cascade.rows)
-display(Markdown(verdict["text"]))
-plots.table(verdict["table"], "Randomisation test per method: mean over the photos of |ρ|, ρ and SSIM with the "
-            "trained model's maps after the first step (logits only) and with every block randomised, and the rank "
-            "correlation of the last maps with the Sobel edge map of the photo; a method passes when |ρ| ≤ 0.5 at the "
-            "end", fmt="{:.2f}")
+page.show_randomisation_verdict(cascade)
 
 # %% [markdown]
 # ## Random logit
@@ -111,12 +87,7 @@ plots.table(verdict["table"], "Randomisation test per method: mean over the phot
 
 # %%
 logit = sanity.random_logit_test(net, x, methods, classes, seed=ctx.seed, params=mp, original=base)
-logit_verdict = sanity.random_logit_verdict(logit.rows)
-display(Markdown(logit_verdict["text"]))
-plots.table(logit_verdict["table"], f"Random-logit test on {len(images)} photos: mean Spearman and SSIM between the "
-            f"maps for the top-1 class and for a random other class, the largest pixel difference between them, and "
-            f"the verdict ('same map': not one pixel changed)", fmt={"Spearman": "{:.3f}", "SSIM": "{:.3f}",
-                                                                   "largest pixel difference": "{:.3g}"})
+page.show_random_logit(images, logit)
 
 # %% [markdown]
 # ## What an image-only map earns: the edge baseline, and ROAD
@@ -129,25 +100,10 @@ plots.table(logit_verdict["table"], f"Random-logit test on {len(images)} photos:
 # the explanation map.
 
 # %%
-for m in metric_registry.ROAD_METRICS:  # opt in: registered, ROAD gets its columns in Table 5.2's layout
-    metric_registry.register_metric(m, replace=True)
-road_keys = [m.key for m in metric_registry.ROAD_METRICS]
-keys = ["avg_drop", "avg_increase", "insertion", "deletion"] + road_keys
-k = min(ctx.road_images, len(images))
-scored = sanity.score_maps(net, x[:k], {m: base[m][:k] for m in methods}, classes[:k], keys,
-                           metric_params={"steps": ctx.steps, "batch_size": 8, "fill": ctx.fill, "score": ctx.score},
-                           image_ids=images.ids[:k])
-plots.summary_table(
-    benchmark.table_5_2(scored, metrics=keys),
-    f"Table 5.2's layout with the ROAD columns, {net.name}, {k} photo(s): mean and 95% bootstrap interval, best per "
-    f"metric in bold. ROAD (Rong et al. 2022) through pytorch-grad-cam's ROADMostRelevantFirst / "
-    f"ROADLeastRelevantFirst at the percentiles of their ...Average classes, "
-    f"{', '.join(str(p) for p in metric_registry.ROAD_PERCENTILES)} (10% to 90% of the pixels removed); the change "
-    f"of the class probability in percentage points; combined = (LeRF − MoRF) / 2.",
-)
+scored, keys = page.show_road(ctx, net, images, x, base, classes)
 
 # %%
-display(Markdown(sanity.baseline_verdict(scored, keys)["text"] + " " + sanity.road_verdict(scored)["text"]))
+page.show_baseline_verdict(scored, keys)
 
 # %% [markdown]
 # ## Focus: localisation on mosaics
@@ -159,23 +115,10 @@ display(Markdown(sanity.baseline_verdict(scored, keys)["text"] + " " + sanity.ro
 # that ignores the class scores 25% on average.
 
 # %%
-x4 = ctx.open_images(4).batch(net).to(ctx.device)
-fres = focus.focus_study(net, x4, results.top1(net, x4)[0], methods, params=mp, arrangements=ctx.focus_arrangements)
-fverdict = focus.focus_verdict(fres.rows)
-plots.show(
-    page.focus_figure(fres, 0, class_names=net.categories),
-    "fig-8-focus",
-    f"**Focus (Arias-Duart et al. 2022) on a mosaic of four photos, {net.name}.** The first panel is the mosaic; the "
-    f"others are each method's map for the class of its top-left photo, with that map's Focus (the share of the map "
-    f"in the top-left quadrant; 25% is chance). The network's top-1 class on the whole mosaic is "
-    f"*{plots.short_class(net.categories[int(fres.top1[0])])}*.",
-)
+fres, fverdict = page.show_focus(ctx, net, methods, mp)
 
 # %%
-display(Markdown(fverdict["text"]))
-plots.table(fverdict["table"], "Focus per method: mean over every (mosaic, class) pair, the chance level, the Focus "
-            "on the class the network predicts for the mosaic, and whether the method gives one map for every class",
-            fmt={"Focus %": "{:.1f}", "chance %": "{:.0f}", "Focus on the mosaic's top-1 class %": "{:.1f}"})
+page.show_focus_verdict(fverdict)
 
 # %% [markdown]
 # ## Where LOTS looks for one cell of the last convolutional block
@@ -188,30 +131,13 @@ plots.table(fverdict["table"], "Focus per method: mean over every (mosaic, class
 # on) and the pixels the CAMs stretch it over (black).
 
 # %%
-from lotslib import lots_variants, receptive_field
-
-x0 = x[:1]
-grid = lots_variants.location_maps(net, x0, grid=7, iters=ctx.location_iters, filter_size=ctx.filter_size,
-                                  batch_size=ctx.batch_size)
-rf = lots_variants.location_boxes(net, x0, grid=7)
-h, w = receptive_field.feature_map_size(net, x0.shape[-1])
-cells = receptive_field.cell_boxes(receptive_field.grid_cells(h, w, 7), (h, w), tuple(x0.shape[-2:]))
-where = sanity.location_verdict(grid, rf, cells)
-plots.show(
-    page.location_figure(x0, grid, rf, cells),
-    "fig-8-location",
-    f"**LOTS maps of the {grid.shape[0]} × {grid.shape[1]} cells of the last convolutional block, {net.name}, "
-    f"{images[0].id}** ({ctx.location_iters} iterations per cell, {ctx.filter_size} × {ctx.filter_size} blur), laid "
-    f"out as the cells are. Dashed white: the cell's theoretical receptive field; black: the pixels a CAM stretches "
-    f"the cell over.",
-)
-display(Markdown(where["text"]))
+page.show_location(ctx, net, images, x)
 
 # %% [markdown]
 # ## What the checks mean for LOTS
 
 # %%
-display(Markdown(sanity.lots_summary(cascade.rows, logit.rows, fverdict["table"], scored)))
+page.show_lots_summary(cascade, logit, fverdict, scored)
 
 # %% [markdown]
 # A zero-target LOTS map is not a class explanation: the random-logit test and Focus show
@@ -240,11 +166,8 @@ display(Markdown(sanity.lots_summary(cascade.rows, logit.rows, fverdict["table"]
 # ```
 
 # %% tags=["show-input"]
-import pandas as pd
-
 edge_rho = {benchmark.METHODS[m].name: float(sanity.map_similarity(base[m], base["edge"])[0].mean()) for m in methods}
-plots.table(pd.DataFrame({"ρ with the edge map": edge_rho}).sort_values("ρ with the edge map", ascending=False),
-            f"Mean Spearman correlation with the Sobel edge map, {len(images)} photos, trained model", fmt="{:.2f}")
+page.show_edge_rho(images, edge_rho)
 
 # %% [markdown]
 # The higher a method's correlation, the more of its map is the photo's own structure. The
@@ -268,8 +191,7 @@ plots.table(pd.DataFrame({"ρ with the edge map": edge_rho}).sort_values("ρ wit
 
 # %% tags=["show-input"]
 marks = {t: sanity.randomisation_verdict(cascade.rows, threshold=t)["table"]["passes"] for t in (0.3, 0.5, 0.7)}
-plots.table(pd.DataFrame({f"passes at {t:g}": v for t, v in marks.items()}),
-            "Pass or fail of the randomisation test at three pass marks (mean |ρ| after randomising every block)")
+page.show_marks(marks)
 
 # %% [markdown]
 # A method whose verdict flips between marks sits close to the line on these few photos;
@@ -294,15 +216,7 @@ plots.table(pd.DataFrame({f"passes at {t:g}": v for t, v in marks.items()}),
 # %% tags=["show-input"]
 curve = sanity.randomisation_summary(cascade.rows)["spearman"].unstack("step")
 fall = -curve.diff(axis=1).iloc[:, 1:]
-falls = fall.max(axis=1) > 0  # the edge map never falls
-plots.table(pd.DataFrame({"largest fall after": [cascade.labels[int(c)] if f else "never (no fall)"
-                                                 for c, f in zip(fall.idxmax(axis=1), falls)],
-                          "fall in ρ": fall.max(axis=1).clip(lower=0) + 0.0}, index=fall.index),
-            "The step after which each method's mean Spearman correlation with its original map falls most",
-            fmt={"fall in ρ": "{:.2f}"})
-at_logits = (fall.idxmax(axis=1) == fall.columns[0]) & falls
-plots.note(f"{int(at_logits.sum())} of {len(fall)} methods lose most of their similarity when only the classifier "
-           f"({cascade.labels[1]}) is re-initialised: {', '.join(at_logits[at_logits].index) or 'none'}.")
+page.show_falls(cascade, fall)
 
 # %% [markdown]
 # The CAM methods weight the CAM layer's channels by the gradient of the class logit, and

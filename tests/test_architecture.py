@@ -148,6 +148,45 @@ def test_notebooks_use_no_private_lotslib_names():
     assert bad == []
 
 
+def _notebook_ratio():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("notebook_ratio", ROOT / "scripts" / "notebook_ratio.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.ratio
+
+
+#: the most code a chapter may carry, in characters per character of prose
+MAX_CODE_PER_PROSE = 0.5
+
+
+def test_every_chapter_has_at_most_half_as_much_code_as_prose():
+    """Each chapter is parameters, a few calls into its page module, the figures and the prose:
+    its code cells hold at most half as many characters as its markdown cells."""
+    ratio = _notebook_ratio()
+    heavy = {}
+    for nb in sorted((ROOT / "notebooks").glob("*.py")):
+        code, prose = ratio(nb)
+        if code > MAX_CODE_PER_PROSE * prose:
+            heavy[nb.name] = round(code / prose, 2) if prose else float("inf")
+    assert heavy == {}
+
+
+def test_the_notebook_ratio_counts_code_and_prose(tmp_path):
+    """The counter skips the header and the cell markers, strips the markdown's ``# ``, and
+    flags a code-heavy chapter."""
+    ratio = _notebook_ratio()
+    nb = tmp_path / "nb.py"
+    nb.write_text("# ---\n# jupyter:\n#   jupytext: {}\n# ---\n\n"
+                  "# %% [markdown]\n# Hello prose\n#\n# ab\n\n"
+                  "# %% tags=[\"parameters\"]\nx = 1\n\n"
+                  "# %%\nprint(x)  # note\n\n")
+    assert ratio(nb) == (len("x = 1") + len("print(x)  # note"), len("Hello prose") + len("ab"))
+    code, prose = ratio(nb)
+    assert code > MAX_CODE_PER_PROSE * prose  # this toy chapter would fail the rule
+
+
 def test_explain_is_exported_and_every_module_is_listed():
     import lotslib
 

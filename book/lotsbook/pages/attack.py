@@ -1,5 +1,6 @@
 """Chapter 1, "LOTS on real photos" (``notebooks/01_attack.py``): the distance curves of
-the attack and the sentence on how large and how concentrated its perturbations are.
+the attack, the predictions before and after, Figure 4.1, the sentence on how large and how
+concentrated its perturbations are, and the exercises' tables and sentences.
 
 Images ``(N,3,H,W)`` in [0,1].
 """
@@ -10,9 +11,11 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from ..results import concentration
+from ..plots import figure_4_1, note, short_class, show, table
+from ..results import concentration, predictions
 
-__all__ = ["perturbation_summary", "distance_figure"]
+__all__ = ["perturbation_summary", "distance_figure", "show_distance", "show_predictions", "show_figure_4_1",
+           "show_perturbation", "show_alpha_runs", "show_bound"]
 
 
 def perturbation_summary(x: torch.Tensor, x_adv: torch.Tensor) -> dict:
@@ -56,6 +59,12 @@ def perturbation_summary(x: torch.Tensor, x_adv: torch.Tensor) -> dict:
             f"it is {how}. The mean gray-level change is {mean:.2f}/255 and the largest {mx:.0f}/255, so the "
             f"perturbation is {seen}.")
     return {"half_mass_pct": half, "mean_change": mean, "max_change": mx, "n": len(d), "text": text}
+
+
+def show_perturbation(x: torch.Tensor, x_adv: torch.Tensor) -> None:
+    """Show the sentence of :func:`perturbation_summary` (size and concentration of the
+    perturbations of ``(N,3,H,W)`` images in [0,1])."""
+    note(perturbation_summary(x, x_adv)["text"])
 
 
 def distance_figure(distances, tau: float, labels: Sequence[str] | None = None, title: str = ""):
@@ -106,3 +115,121 @@ def distance_figure(distances, tau: float, labels: Sequence[str] | None = None, 
     ax2.grid(alpha=0.3)
     fig.tight_layout()
     return fig
+
+
+def show_distance(ctx, net, images, res) -> None:
+    """Show the convergence figure of the chapter's LOTS runs with its caption.
+
+    Parameters
+    ----------
+    ctx : lotsbook.chapter.ChapterContext
+        The chapter (its ``tau``, ``alpha`` and ``iters``).
+    net : lotslib.models.ModelWrapper
+        The model, with a ``name``.
+    images : lotslib.data.ImageSource
+        The photos, one legend label each (their class names).
+    res : lotslib.attack.LotsResult
+        The runs: ``res.trace.distances`` ``(N, iters)`` and ``res.trace.converged`` ``(N,)``.
+        The caption states the share of images (in %) that reached τ.
+    """
+    tr = res.trace
+    reached = float(tr.converged.float().mean()) * 100
+    show(
+        distance_figure(tr.distances, ctx.tau, [short_class(s.name, 16) for s in images],
+                        title=f"LOTS, zero target, {net.name}"),
+        "fig-lots-distance",
+        f"**LOTS convergence (Algorithm 1 of the thesis; the thesis has no figure of it).** "
+        f"Left: Euclidean distance between the logits of the image and the zero target after each "
+        f"iteration, for {len(images)} images on {net.name} (α = {ctx.alpha:.4g}, at most {ctx.iters} "
+        f"iterations; dashed: median). Right: share of the images whose distance is at most τ = {ctx.tau:g}: "
+        f"{reached:.0f}% reached it within {ctx.iters} iterations.",
+    )
+
+
+def show_predictions(ctx, net, x: torch.Tensor, res, images):
+    """Show the table of predictions before and after LOTS, with the share of changed top-1
+    classes and the mean confidence before/after in its caption.
+
+    Parameters
+    ----------
+    ctx : lotsbook.chapter.ChapterContext
+        The chapter (its ``iters``).
+    net : lotslib.models.ModelWrapper
+        The classifier (pixels in [0,1] -> logits), whose name the caption gives.
+    x, res, images
+        The photos ``(N,3,H,W)`` in [0,1], their LOTS runs (:class:`lotslib.attack.LotsResult`)
+        and their records (:class:`lotslib.data.ImageSource`).
+
+    Returns
+    -------
+    lotsbook.results.Predictions
+        The predictions (:func:`lotsbook.results.predictions`), whose titles serve Figure 4.1.
+    """
+    pred = predictions(net, x, res, images)
+    table(
+        pred.table,
+        f"Predictions of {net.name} before and after LOTS (zero target, at most {ctx.iters} iterations). "
+        f"The top-1 class changed for {pred.changed:.0f}% of the images; the mean confidence in the original "
+        f"top-1 class fell from {pred.confidence_before:.1f}% to {pred.confidence_after:.1f}%.",
+        fmt={"p(original top-1) after %": "{:.2f}", "final distance": "{:.2f}"},
+    )
+    return pred
+
+
+def show_figure_4_1(ctx, net, x: torch.Tensor, res, pred, k: int = 3) -> None:
+    """Show thesis Figure 4.1 for the first ``k`` photos: original, perturbation ×10 around
+    mid-grey, adversarial, with their top-1 classes and confidences, and its caption.
+
+    Parameters
+    ----------
+    ctx : lotsbook.chapter.ChapterContext
+        The chapter (its ``iters`` and ``alpha``).
+    net : lotslib.models.ModelWrapper
+        The model.
+    x : torch.Tensor
+        The photos ``(N,3,H,W)`` in [0,1].
+    res : lotslib.attack.LotsResult
+        Their LOTS runs (``res.x_adv``, same shape).
+    pred : lotsbook.results.Predictions
+        Their predictions (:func:`show_predictions`), for the panel titles.
+    k : int, optional
+        At most this many photos (default 3).
+    """
+    k = min(k, len(x))
+    show(
+        figure_4_1(x[:k], res.x_adv[:k], pred.titles_before[:k], pred.titles_after[:k]),
+        "fig-4-1",
+        f"**Regenerates thesis Figure 4.1.** Left: original image with its top-1 class and confidence; middle: "
+        f"the LOTS perturbation (adversarial − original) ×10, shifted by 128 and clamped; right: the adversarial "
+        f"image with its new top-1 class. {net.name}, zero target, at most {ctx.iters} iterations, α = {ctx.alpha:.4g}.",
+    )
+
+
+def show_alpha_runs(ctx, net, image_id: str, alpha_runs) -> None:
+    """Show the exercise's two LOTS runs on photo ``image_id`` with step widths α and 4 α
+    (``alpha_runs``: :func:`lotsbook.results.lots_run_table` of the two runs, α first; pixel
+    changes in units of 1/255), with ``net``'s name and ``ctx.iters`` in the caption, and the
+    sentence that compares them: distance after the run, iterations, ratio of the largest
+    pixel changes."""
+    table(alpha_runs, f"LOTS on {image_id} with two step widths, at most {ctx.iters} iterations, zero target, "
+          f"{net.name}; pixel changes in units of 1/255.")
+    small, large = alpha_runs.iloc[0], alpha_runs.iloc[1]
+    note(f"With 4 α the distance after the run is {large['distance after']:.2f} instead of "
+         f"{small['distance after']:.2f} (iterations taken: {large['iterations']} with 4 α, {small['iterations']} with "
+         f"α), and the largest pixel change is {large['largest pixel change'] / small['largest pixel change']:.1f} "
+         f"times as large.")
+
+
+def show_bound(ctx, net, sizes) -> None:
+    """Show each run's largest pixel change beside its bound k·α (``sizes``:
+    :func:`lotsbook.results.lots_run_table` of the runs with a column ``bound k·α``; pixel
+    changes in units of 1/255; ``net``'s name and ``ctx.iters`` go into the caption), and the
+    sentence on how many runs stay within the bound and how close they come (mean share of
+    the bound, in %)."""
+    table(sizes, f"The largest pixel change of each LOTS run of this chapter beside its bound k·α (units of 1/255, "
+          f"{net.name}, at most {ctx.iters} iterations).")
+    within = int((sizes["largest pixel change"] <= sizes["bound k·α"] + 1e-3).sum())
+    share = (sizes["largest pixel change"] / sizes["bound k·α"]).mean() * 100
+    mean_share = (sizes["mean pixel change"] / sizes["largest pixel change"]).mean() * 100
+    note(f"The largest change stays within k·α on {within} of {len(sizes)} photos and reaches {share:.0f}% of the "
+         f"bound on average; the mean change over all pixels is {mean_share:.0f}% of the largest one.")

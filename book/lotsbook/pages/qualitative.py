@@ -1,5 +1,6 @@
 """Chapter 5, "Qualitative comparison" (``notebooks/05_qualitative.py``): the choice of its
-images and the paired grids of maps (method against method, backbone against backbone).
+images, the paired grids of maps (method against method, backbone against backbone) and the
+exercises' figure and table.
 
 Images ``(N,3,H,W)`` in [0,1]; maps ``(N,H,W)`` in [0,1].
 """
@@ -9,10 +10,10 @@ from typing import Sequence
 
 import torch
 
-from ..plots import PANEL, as_image, methods_figure, panel_grid, short_class, show
+from ..plots import PANEL, as_image, methods_figure, panel_grid, short_class, show, table
 
 __all__ = ["first_of_classes", "random_subset", "class_titles", "paired_grid", "model_pair_grid", "show_all_methods",
-           "show_random_grids", "show_model_pair"]
+           "show_random_grids", "show_model_pair", "show_class_maps", "show_threshold_correlation"]
 
 
 def first_of_classes(source, classes=(130, 129)):
@@ -251,3 +252,41 @@ def show_model_pair(ctx, rng) -> None:
         f"they agree on {same:.0f}% of the images."
         + (f" {b.name}'s maps were resized to {a.name}'s input size." if xa.shape != xb.shape else ""),
     )
+
+
+def show_class_maps(net, one, x: torch.Tensor, class_maps: dict) -> None:
+    """Show the exercise's figure: HiRes-CAM for the top-1 and the top-2 class and the LOTS map
+    of one image, with its caption.
+
+    Parameters
+    ----------
+    net : lotslib.models.ModelWrapper
+        The backbone.
+    one : lotslib.data.ImageSource
+        The one image.
+    x : torch.Tensor
+        Its pixels ``(1,3,H,W)`` in [0,1].
+    class_maps : dict
+        Panel title -> map ``(1,H,W)`` or ``(H,W)`` in [0,1]: the two HiRes-CAM maps, then LOTS.
+    """
+    show(methods_figure(x, class_maps, first_title=one[0].id), "fig-ex-qual-class",
+         f"HiRes-CAM for the top-1 and the top-2 class of {net.name}, and LOTS (zero target), on {one[0].id}.")
+
+
+def show_threshold_correlation(net, few, kept_r: dict) -> None:
+    """Show the exercise's table: per image, the Pearson correlation (in [-1,1]) of the LOTS map
+    with HiRes-CAM before and after thresholding.
+
+    Parameters
+    ----------
+    net : lotslib.models.ModelWrapper
+        The backbone.
+    few : lotslib.data.ImageSource
+        The images (their ids index the rows).
+    kept_r : dict
+        Column label -> ``(N,)`` correlations, one per image.
+    """
+    import pandas as pd
+
+    table(pd.DataFrame(kept_r, index=pd.Index(few.ids, name="image")),
+          f"Pearson correlation of the LOTS map with HiRes-CAM (top-1 class, {net.name}), before and after thresholding.")

@@ -1,8 +1,10 @@
 """Chapter 8, "Sanity checks" (``notebooks/08_sanity.py``): maps of a randomisation cascade,
-the similarity curves, the LOTS map of every cell of the location grid, and a Focus mosaic.
+the similarity curves, the LOTS map of every cell of the location grid, and a Focus mosaic;
+each check's figure, table, caption and verdict as one ``show_*`` call, and the exercises'
+tables.
 
-The checks themselves are in :mod:`lotslib.sanity` and :mod:`lotslib.focus`; this module only
-draws their results. Pixels ``(N,3,H,W)`` in [0,1] in; maps ``(N,H,W)`` in [0,1].
+The checks themselves are in :mod:`lotslib.sanity` and :mod:`lotslib.focus`; this module
+runs the chapter's studies of them and draws their results. Pixels ``(N,3,H,W)`` in [0,1] in; maps ``(N,H,W)`` in [0,1].
 """
 from __future__ import annotations
 
@@ -16,9 +18,13 @@ from lotslib.method_registry import ALL_METHODS
 from lotslib.sanity import CascadeResult, randomisation_summary
 from lotslib.visualize import overlay
 
-from ..plots import panel_grid, short_class
+from ..plots import note, panel_grid, short_class, show, summary_table, table
+from ..results import top1
 
-__all__ = ["randomisation_figure", "similarity_figure", "location_figure", "focus_figure"]
+__all__ = ["randomisation_figure", "similarity_figure", "location_figure", "focus_figure", "show_parameters",
+           "show_randomisation", "show_similarity", "show_randomisation_verdict", "show_random_logit", "show_road",
+           "show_baseline_verdict", "show_focus", "show_focus_verdict", "show_location", "show_lots_summary",
+           "show_edge_rho", "show_marks", "show_falls"]
 
 
 def location_figure(x: torch.Tensor, maps: torch.Tensor, rf_boxes: torch.Tensor, cell_boxes: torch.Tensor,
@@ -163,3 +169,275 @@ def focus_figure(result: FocusResult, pair: int = 0, methods: Sequence[str] | No
         f = float(r[(r["method"] == m) & (r["pair"] == pair)]["focus"].iloc[0])
         panels.append({"image": overlay(x, result.maps[m][pair][None])[0], "title": f"{ALL_METHODS[m].name}: {f:.0f}%"})
     return panel_grid(panels, ncols, size=2.0)
+
+
+# ------------------------------------------------------------------ the page's figures, tables and sentences
+def show_parameters(ctx, images) -> None:
+    """Show the sentence listing chapter 8's own parameters (photos, randomisation steps,
+    mosaic arrangements, ROAD photos, location iterations) and the methods it checks."""
+    from lotslib.benchmark import METHODS
+
+    note(f"Chapter 8's own parameters: {len(images)} photos (`sanity_images`), {ctx.sanity_steps} randomisation "
+         f"steps after the original (`sanity_steps`), {ctx.focus_arrangements} mosaic arrangement(s) of the first "
+         f"four photos (`focus_arrangements`), {ctx.road_images} photo(s) scored with ROAD (`road_images`) and "
+         f"{ctx.location_iters} LOTS iterations per cell of the location grid (`location_iters`). Methods: "
+         f"{', '.join(METHODS.values())}.")
+
+
+def show_randomisation(net, images, x: torch.Tensor, classes, cascade: CascadeResult) -> None:
+    """Show the cascading randomisation's maps of the first photo (:func:`randomisation_figure`:
+    one row per method, one column per step) with its caption.
+
+    Parameters
+    ----------
+    net : lotslib.models.ModelWrapper
+        The trained model.
+    images : lotslib.data.ImageSource
+        The photos (the first one's id goes into the caption).
+    x : torch.Tensor
+        Their pixels ``(N,3,H,W)`` in [0,1].
+    classes : torch.Tensor
+        ``(N,)`` the trained model's top-1 classes, which the maps explain.
+    cascade : lotslib.sanity.CascadeResult
+        :func:`lotslib.sanity.cascading_randomisation` of ``x``.
+    """
+    show(
+        randomisation_figure(x, cascade),
+        "fig-8-randomisation",
+        f"**Cascading randomisation (Adebayo et al. 2018, Figure 2), {net.name}, {images[0].id}.** One row per method, "
+        f"one column per step: the trained model, then the network re-initialised from the logits down to the named "
+        f"block ({', '.join(cascade.labels[1:])}; {len(cascade.units)} blocks in all). Maps for the trained model's "
+        f"top-1 class, *{short_class(net.categories[int(classes[0])])}*, at every step.",
+    )
+
+
+def show_similarity(images, cascade: CascadeResult) -> None:
+    """Show the similarity curves of the cascade (:func:`similarity_figure`: mean Spearman ρ and
+    SSIM, in [-1,1], with the trained model's maps per step) with their caption."""
+    show(
+        similarity_figure(cascade.rows),
+        "fig-8-similarity",
+        f"**Similarity to the original map as the network is randomised.** Mean over {len(images)} photos of Spearman's "
+        f"rank correlation (left) and SSIM (right) between each method's map at a step and its map on the trained "
+        f"model. A method that explains the model falls towards 0; the Sobel edge map, which never sees the model, "
+        f"stays at 1.",
+    )
+
+
+def show_randomisation_verdict(cascade: CascadeResult) -> None:
+    """Show the randomisation test's verdict (:func:`lotslib.sanity.randomisation_verdict` of
+    ``cascade.rows``): its sentences, then its table per method with the caption."""
+    from lotslib.sanity import randomisation_verdict
+
+    verdict = randomisation_verdict(cascade.rows)
+    note(verdict["text"])
+    table(verdict["table"], "Randomisation test per method: mean over the photos of |ρ|, ρ and SSIM with the "
+          "trained model's maps after the first step (logits only) and with every block randomised, and the rank "
+          "correlation of the last maps with the Sobel edge map of the photo; a method passes when |ρ| ≤ 0.5 at the "
+          "end", fmt="{:.2f}")
+
+
+def show_random_logit(images, logit) -> None:
+    """Show the random-logit test's verdict (:func:`lotslib.sanity.random_logit_verdict` of
+    ``logit.rows``, from :func:`lotslib.sanity.random_logit_test`): its sentences, then its
+    table (Spearman, SSIM, largest pixel difference, verdict per method) with the caption."""
+    from lotslib.sanity import random_logit_verdict
+
+    logit_verdict = random_logit_verdict(logit.rows)
+    note(logit_verdict["text"])
+    table(logit_verdict["table"], f"Random-logit test on {len(images)} photos: mean Spearman and SSIM between the "
+          f"maps for the top-1 class and for a random other class, the largest pixel difference between them, and "
+          f"the verdict ('same map': not one pixel changed)", fmt={"Spearman": "{:.3f}", "SSIM": "{:.3f}",
+                                                                 "largest pixel difference": "{:.3g}"})
+
+
+def show_road(ctx, net, images, x: torch.Tensor, base: dict, classes) -> tuple[pd.DataFrame, list]:
+    """Opt in to ROAD (register :data:`lotslib.metric_registry.ROAD_METRICS`), score the trained
+    model's maps of the first ``ctx.road_images`` photos with Average Drop/Increase,
+    Insertion, Deletion and ROAD (:func:`lotslib.sanity.score_maps`), and show them in Table
+    5.2's layout (means and 95 % bootstrap intervals, in %) with the caption.
+
+    Parameters
+    ----------
+    ctx : lotsbook.chapter.ChapterContext
+        The chapter (``road_images``, ``steps``, ``fill``, ``score``).
+    net : lotslib.models.ModelWrapper
+        The trained model.
+    images : lotslib.data.ImageSource
+        The photos.
+    x : torch.Tensor
+        Their pixels ``(N,3,H,W)`` in [0,1].
+    base : dict
+        Method key -> maps ``(N,H,W)`` in [0,1] on the trained model (every method of
+        :data:`lotslib.benchmark.METHODS`, and ``edge``).
+    classes : torch.Tensor
+        ``(N,)`` the explained classes.
+
+    Returns
+    -------
+    scored : pandas.DataFrame
+        One row per (method, photo), the benchmark's layout.
+    keys : list of str
+        The metric keys scored.
+    """
+    from lotslib.benchmark import METHODS, table_5_2
+    from lotslib.metric_registry import ROAD_METRICS, ROAD_PERCENTILES, register_metric
+    from lotslib.sanity import score_maps
+
+    for m in ROAD_METRICS:  # opt in: registered, ROAD gets its columns in Table 5.2's layout
+        register_metric(m, replace=True)
+    keys = ["avg_drop", "avg_increase", "insertion", "deletion"] + [m.key for m in ROAD_METRICS]
+    k = min(ctx.road_images, len(images))
+    scored = score_maps(net, x[:k], {m: base[m][:k] for m in METHODS}, classes[:k], keys,
+                        metric_params={"steps": ctx.steps, "batch_size": 8, "fill": ctx.fill, "score": ctx.score},
+                        image_ids=images.ids[:k])
+    summary_table(
+        table_5_2(scored, metrics=keys),
+        f"Table 5.2's layout with the ROAD columns, {net.name}, {k} photo(s): mean and 95% bootstrap interval, best per "
+        f"metric in bold. ROAD (Rong et al. 2022) through pytorch-grad-cam's ROADMostRelevantFirst / "
+        f"ROADLeastRelevantFirst at the percentiles of their ...Average classes, "
+        f"{', '.join(str(p) for p in ROAD_PERCENTILES)} (10% to 90% of the pixels removed); the change "
+        f"of the class probability in percentage points; combined = (LeRF − MoRF) / 2.",
+    )
+    return scored, keys
+
+
+def show_baseline_verdict(scored: pd.DataFrame, keys) -> None:
+    """Show the sentences of :func:`lotslib.sanity.baseline_verdict` (what the edge map earns)
+    and :func:`lotslib.sanity.road_verdict` on the scored maps."""
+    from lotslib.sanity import baseline_verdict, road_verdict
+
+    note(baseline_verdict(scored, keys)["text"] + " " + road_verdict(scored)["text"])
+
+
+def show_focus(ctx, net, methods, mp: dict) -> tuple:
+    """Run Focus on mosaics of the first four photos (:func:`lotslib.focus.focus_study`, each
+    photo's class its top-1 alone) and show the first mosaic with each method's map for the
+    top-left photo's class (:func:`focus_figure`) with its caption.
+
+    Parameters
+    ----------
+    ctx : lotsbook.chapter.ChapterContext
+        The chapter (``focus_arrangements``, images, device).
+    net : lotslib.models.ModelWrapper
+        The trained model.
+    methods : list of str
+        The method keys.
+    mp : dict
+        Each method's parameters (:func:`lotslib.sanity.method_params`).
+
+    Returns
+    -------
+    fres : lotslib.focus.FocusResult
+        The study.
+    fverdict : dict
+        :func:`lotslib.focus.focus_verdict` of its rows (``text``, ``table``; Focus in %).
+    """
+    from lotslib.focus import focus_study, focus_verdict
+
+    x4 = ctx.open_images(4).batch(net).to(ctx.device)
+    fres = focus_study(net, x4, top1(net, x4)[0], methods, params=mp, arrangements=ctx.focus_arrangements)
+    fverdict = focus_verdict(fres.rows)
+    show(
+        focus_figure(fres, 0, class_names=net.categories),
+        "fig-8-focus",
+        f"**Focus (Arias-Duart et al. 2022) on a mosaic of four photos, {net.name}.** The first panel is the mosaic; "
+        f"the others are each method's map for the class of its top-left photo, with that map's Focus (the share of the "
+        f"map in the top-left quadrant; 25% is chance). The network's top-1 class on the whole mosaic is "
+        f"*{short_class(net.categories[int(fres.top1[0])])}*.",
+    )
+    return fres, fverdict
+
+
+def show_focus_verdict(fverdict: dict) -> None:
+    """Show the Focus verdict (from :func:`show_focus`): its sentences, then its table per
+    method (Focus, chance level, Focus on the mosaic's top-1 class, all in %) with the caption."""
+    note(fverdict["text"])
+    table(fverdict["table"], "Focus per method: mean over every (mosaic, class) pair, the chance level, the Focus "
+          "on the class the network predicts for the mosaic, and whether the method gives one map for every class",
+          fmt={"Focus %": "{:.1f}", "chance %": "{:.0f}", "Focus on the mosaic's top-1 class %": "{:.1f}"})
+
+
+def show_location(ctx, net, images, x: torch.Tensor) -> None:
+    """Run LOTS on every cell of a 7 × 7 grid over the last convolutional block for the first
+    photo (:func:`lotslib.lots_variants.location_maps`), and show the maps laid out as the
+    cells are (:func:`location_figure`, with each cell's receptive field and the pixels a CAM
+    stretches it over) with the caption, then the sentences of
+    :func:`lotslib.sanity.location_verdict`.
+
+    Parameters
+    ----------
+    ctx : lotsbook.chapter.ChapterContext
+        The chapter (``location_iters``, ``filter_size``, ``batch_size``).
+    net : lotslib.models.ModelWrapper
+        The trained model.
+    images : lotslib.data.ImageSource
+        The photos (the first one's id goes into the caption).
+    x : torch.Tensor
+        Their pixels ``(N,3,H,W)`` in [0,1]; only the first is used.
+    """
+    from lotslib import lots_variants, receptive_field
+    from lotslib.sanity import location_verdict
+
+    x0 = x[:1]
+    grid = lots_variants.location_maps(net, x0, grid=7, iters=ctx.location_iters, filter_size=ctx.filter_size,
+                                      batch_size=ctx.batch_size)
+    rf = lots_variants.location_boxes(net, x0, grid=7)
+    h, w = receptive_field.feature_map_size(net, x0.shape[-1])
+    cells = receptive_field.cell_boxes(receptive_field.grid_cells(h, w, 7), (h, w), tuple(x0.shape[-2:]))
+    where = location_verdict(grid, rf, cells)
+    show(
+        location_figure(x0, grid, rf, cells),
+        "fig-8-location",
+        f"**LOTS maps of the {grid.shape[0]} × {grid.shape[1]} cells of the last convolutional block, {net.name}, "
+        f"{images[0].id}** ({ctx.location_iters} iterations per cell, {ctx.filter_size} × {ctx.filter_size} blur), laid "
+        f"out as the cells are. Dashed white: the cell's theoretical receptive field; black: the pixels a CAM stretches "
+        f"the cell over.",
+    )
+    note(where["text"])
+
+
+def show_lots_summary(cascade: CascadeResult, logit, fverdict: dict, scored: pd.DataFrame) -> None:
+    """Show what the checks mean for LOTS (:func:`lotslib.sanity.lots_summary` of the
+    randomisation and random-logit rows, the Focus table and the scored maps)."""
+    from lotslib.sanity import lots_summary
+
+    note(lots_summary(cascade.rows, logit.rows, fverdict["table"], scored))
+
+
+def show_edge_rho(images, edge_rho: dict) -> None:
+    """Show the exercise's table: each method's mean Spearman ρ (in [-1,1]) with the Sobel edge
+    map (``edge_rho``: method name -> ρ), highest first, with its caption."""
+    table(pd.DataFrame({"ρ with the edge map": edge_rho}).sort_values("ρ with the edge map", ascending=False),
+          f"Mean Spearman correlation with the Sobel edge map, {len(images)} photos, trained model", fmt="{:.2f}")
+
+
+def show_marks(marks: dict) -> None:
+    """Show the exercise's table: pass or fail of the randomisation test per method at each
+    pass mark (``marks``: mark -> boolean Series per method)."""
+    table(pd.DataFrame({f"passes at {t:g}": v for t, v in marks.items()}),
+          "Pass or fail of the randomisation test at three pass marks (mean |ρ| after randomising every block)")
+
+
+def show_falls(cascade: CascadeResult, fall: pd.DataFrame) -> None:
+    """Show the exercise's table of the step after which each method's mean Spearman ρ with its
+    original map falls most, and the sentence naming the methods that lose most when only the
+    classifier is re-initialised.
+
+    Parameters
+    ----------
+    cascade : lotslib.sanity.CascadeResult
+        The cascade (its step labels).
+    fall : pandas.DataFrame
+        Index method; one column per randomisation step after the first: the fall in mean ρ
+        from the step before (positive: the similarity fell).
+    """
+    falls = fall.max(axis=1) > 0  # the edge map never falls
+    table(pd.DataFrame({"largest fall after": [cascade.labels[int(c)] if f else "never (no fall)"
+                                               for c, f in zip(fall.idxmax(axis=1), falls)],
+                        "fall in ρ": fall.max(axis=1).clip(lower=0) + 0.0}, index=fall.index),
+          "The step after which each method's mean Spearman correlation with its original map falls most",
+          fmt={"fall in ρ": "{:.2f}"})
+    at_logits = (fall.idxmax(axis=1) == fall.columns[0]) & falls
+    note(f"{int(at_logits.sum())} of {len(fall)} methods lose most of their similarity when only the classifier "
+         f"({cascade.labels[1]}) is re-initialised: {', '.join(at_logits[at_logits].index) or 'none'}.")

@@ -1,12 +1,17 @@
 """Chapter 3, "Choice of the LOTS target" (``notebooks/03_targets.py``): the tests of the
-zero target against the class and mean targets, the N/A rows and the maps of Figure 5.1.
+zero target against the class and mean targets, the N/A rows, Table 5.1 and Figure 5.1 with
+their captions, and the exercises' tables and sentences.
 """
 from __future__ import annotations
 
 import pandas as pd
 import torch
 
-__all__ = ["na_rows", "first_with_targets", "target_tests", "target_maps"]
+from ..plots import methods_figure, note, reference_wide, short_class, show, summary_table, table
+from ..results import lots_run_table, top1
+
+__all__ = ["na_rows", "first_with_targets", "target_tests", "target_maps", "show_table_5_1", "show_na_rows",
+           "show_thesis_5_1", "show_target_tests", "show_figure_5_1", "show_norms", "show_photo_target"]
 
 
 def na_rows(df: pd.DataFrame) -> pd.DataFrame:
@@ -137,3 +142,131 @@ def target_maps(model, reference, example, x: torch.Tensor, classes, lots_maps) 
         maps[label] = lots_maps(model, example, tgt, key, x=x)[0]
         notes[label] = f"LOTS, {label.split()[0].lower()} target" + (f" ({used})" if used else "")
     return maps, notes
+
+
+def show_table_5_1(ctx, net, df: pd.DataFrame) -> None:
+    """Show Table 5.1 regenerated (LOTS with the zero, class and mean target; mean and 95 %
+    bootstrap interval in %, :func:`lotslib.benchmark.table_5_1`), beside the thesis's
+    ResNet-50 values when ``net`` is ResNet-50, with its caption (how many class/mean rows
+    are N/A, :func:`na_rows`).
+
+    Parameters
+    ----------
+    ctx : lotsbook.chapter.ChapterContext
+        The chapter (its images and reference set).
+    net : lotslib.models.ModelWrapper
+        The backbone.
+    df : pandas.DataFrame
+        Benchmark rows of ``lots``, ``lots_class`` and ``lots_mean`` on ``net``.
+    """
+    from lotslib.benchmark import TABLE_TARGETS, table_5_1
+
+    na = na_rows(df)
+    others = int((df["method"] != "lots").sum())
+    summary_table(
+        table_5_1(df),
+        f"Table 5.1 (regenerated): LOTS with the zero, class and mean target on {net.name}, {len(ctx.images)} images, "
+        f"mean and 95% bootstrap interval in %; the best mean per metric in bold. The thesis's ResNet-50 values are "
+        f"shown where its text gives them (the class-target row survives only as its Coherency). "
+        f"{len(na)} of the {others} class/mean rows are N/A (no other reference image of the class in "
+        f"{ctx.reference_set().description}) and are left out of the means; n counts the rest.",
+        thesis=reference_wide(TABLE_TARGETS) if net.name == "resnet50" else None,
+    )
+
+
+def show_na_rows(df: pd.DataFrame) -> None:
+    """Show the N/A rows of Table 5.1 and why (:func:`na_rows`), or a sentence that there are none."""
+    na = na_rows(df)
+    if len(na):
+        table(na, f"The {len(na)} N/A rows of Table 5.1 and why: a class with no other reference image has "
+                  f"no class or mean target (the thesis's training set always had one).")
+    else:
+        note("No row of Table 5.1 is N/A: every image's class has another reference image.")
+
+
+def show_thesis_5_1(net) -> None:
+    """Show the thesis's Table 5.1 (ResNet-50, in %) on its own, unless ``net`` is ResNet-50,
+    whose values Table 5.1 already shows beside ours (then a sentence says so)."""
+    from lotslib.benchmark import TABLE_TARGETS
+
+    if net.name != "resnet50":
+        table(reference_wide(TABLE_TARGETS),
+              "Thesis values of Table 5.1 (Weber 2023; ResNet-50, ImageNet 1k v2 weights, 1000 validation images), in %. "
+              "Missing cells were not recoverable from the thesis's text.", fmt="{:.2f}")
+    else:
+        note("The thesis's ResNet-50 values are beside ours in Table 5.1 above.")
+
+
+def show_target_tests(df: pd.DataFrame) -> None:
+    """Show the paired Wilcoxon tests of the zero target against the class and mean targets
+    (:func:`target_tests`; means in %, p-values in [0,1]) with their caption."""
+    table(target_tests(df),
+          "Paired comparison of the zero target with the class and mean targets (two-sided Wilcoxon signed-rank test "
+          "over images; with this few images only large differences can reach p < 0.05)",
+          fmt={"zero": "{:.2f}", "other": "{:.2f}", "p-value (Wilcoxon)": "{:.3f}", "n": "{:d}"})
+
+
+def show_figure_5_1(ctx, net, df: pd.DataFrame) -> None:
+    """Show thesis Figure 5.1: the first image with a class and mean target (:func:`first_with_targets`)
+    and its LOTS heat-maps with the zero, class and mean target (:func:`target_maps`), with its
+    caption.
+
+    Parameters
+    ----------
+    ctx : lotsbook.chapter.ChapterContext
+        The chapter (images, reference set, cached LOTS maps, ``iters``, ``alpha``, ``filter_size``).
+    net : lotslib.models.ModelWrapper
+        The backbone.
+    df : pandas.DataFrame
+        The benchmark rows of Table 5.1.
+    """
+    ex = first_with_targets(df[df["method"] != "lots"], ctx.images)
+    x = ex.batch(net).to(ctx.device)
+    cls, p0 = top1(net, x)
+    maps, notes = target_maps(net, ctx.reference_set(), ex, x, cls, ctx.lots_maps)
+    name = short_class(net.categories[int(cls)])
+    show(
+        methods_figure(x, maps, notes, first_title=f"original: {name} {100 * float(p0):.0f}%", ncols=4),
+        "fig-5-1",
+        f"**Regenerates thesis Figure 5.1.** (a) The image ({ex[0].id}, the first with a class and mean target); then "
+        f"the LOTS heat-maps on {net.name} with the {', '.join(k.split()[0].lower() for k in maps)} target "
+        f"(at most {ctx.iters} iterations, α = {ctx.alpha:.4g}, {ctx.filter_size} × {ctx.filter_size} blur"
+        + ("" if len(maps) == 3 else "; no image here has a class or mean target") + "). "
+        f"The thesis shows a sea lion on ResNet-50.",
+    )
+
+
+def show_norms(pair, norms: torch.Tensor, zero_run) -> None:
+    """Show the sentence pairing each photo's logit norm ``(N,)`` with the first distance of
+    its LOTS trace towards the zero target (``zero_run.trace.distances[:, 0]``)."""
+    note("Norm of the logits and the trace's first distance: " + "; ".join(
+        f"{i}: {float(n):.3f} and {float(d):.3f}" for i, n, d in zip(pair.ids, norms, zero_run.trace.distances[:, 0]))
+        + ".")
+
+
+def show_photo_target(ctx, net, pair, xp: torch.Tensor, to_other) -> None:
+    """Show the first photo's LOTS runs towards the zero target and towards the second
+    photo's logits (:func:`lotsbook.results.lots_run_table`), and the sentence on whether the
+    adversarial takes the second photo's top-1 class.
+
+    Parameters
+    ----------
+    ctx : lotsbook.chapter.ChapterContext
+        The chapter (cached LOTS runs, ``iters``, device).
+    net : lotslib.models.ModelWrapper
+        The backbone.
+    pair : lotslib.data.ImageSource
+        The two photos.
+    xp : torch.Tensor
+        Their pixels ``(2,3,H,W)`` in [0,1].
+    to_other : lotslib.attack.LotsResult
+        The first photo's run towards the second photo's logits.
+    """
+    other = pair.ids[1]
+    table(lots_run_table(xp[:1], {"zero target": ctx.lots(net, pair.head(1), x=xp[:1]),
+                                  f"logits of {other}": to_other}, pair.ids[:1]),
+          f"LOTS on {pair[0].id} towards two targets, {net.name}, at most {ctx.iters} iterations.")
+    (c_t, _), (c_a, p_a) = top1(net, xp[1:2]), top1(net, to_other.x_adv.to(ctx.device))
+    note(f"After LOTS, {net.name} classifies the first photo as *{short_class(net.categories[int(c_a)])}* "
+         f"({100 * float(p_a):.0f}%); the target photo is a *{short_class(net.categories[int(c_t)])}*: "
+         f"{'the same' if int(c_a) == int(c_t) else 'a different'} class.")

@@ -1,5 +1,6 @@
 """Chapter 6, "Objects without an ImageNet class" (``notebooks/06_unseen.py``): the photos'
-top-k classes, Figure 5.7's maps and the distances to each LOTS target.
+top-k classes, Figure 5.7 and the distances to each LOTS target with their captions, and the
+exercises' figure and sentences.
 
 Images ``(1,3,H,W)`` in [0,1]; maps ``(H,W)`` in [0,1].
 """
@@ -12,10 +13,11 @@ import torch
 
 from lotslib.params import LotsParams
 
-from ..plots import panel_grid, short_class
+from ..plots import note, panel_grid, short_class, show, table
 from ..results import cam_maps
 
-__all__ = ["top_k_table", "extracted_target_maps", "distance_table", "figure_5_7"]
+__all__ = ["top_k_table", "extracted_target_maps", "distance_table", "figure_5_7", "CASES", "PHOTO_IDS", "show_top_k",
+           "show_figure_5_7", "show_distances", "show_swap", "show_confidence"]
 
 
 def top_k_table(model, xs: dict, k: int = 5) -> pd.DataFrame:
@@ -116,3 +118,99 @@ def figure_5_7(x, x_target, maps: Mapping[str, torch.Tensor], title: str, target
         m = m if m.dim() == 3 else m[None]
         panels.append({"image": overlay(x, m)[0], "title": name})
     return panel_grid(panels, ncols, size=2.4, letters=True)
+
+
+#: the chapter's objects without an ImageNet class: (photo, target photo, photo's title, target's title),
+#: all ids of ``lotslib.data.embedded("photos")``
+CASES = (
+    ("motorcycle_left", "motorcycle_right", "motorcycle, left view", "right view (target)"),
+    ("astronaut", "grace_hopper", "person (astronaut)", "another person (target)"),
+)
+#: every photo of the chapter: the photos of :data:`CASES`, then their target photos
+PHOTO_IDS = [c[0] for c in CASES] + [c[1] for c in CASES]
+
+
+def show_top_k(net, xs: dict, k: int = 5) -> None:
+    """Show the top-``k`` ImageNet classes of ``net`` for each photo (:func:`top_k_table`;
+    ``xs``: photo id -> ``(1,3,H,W)`` in [0,1]) with its caption."""
+    table(top_k_table(net, xs, k),
+          f"Top-5 ImageNet classes of {net.name} for the photos of this chapter: none of them has a class of its own")
+
+
+def show_figure_5_7(ctx, net, photos, xs: dict) -> dict:
+    """Run LOTS on each photo of :data:`CASES` with the extracted target (the target photo's
+    logits) and with the zero target, and show thesis Figure 5.7 for each, with its caption.
+
+    Parameters
+    ----------
+    ctx : lotsbook.chapter.ChapterContext
+        The chapter (cached LOTS runs, ``filter_size``, ``batch_size``).
+    net : lotslib.models.ModelWrapper
+        The backbone.
+    photos : lotslib.data.ImageSource
+        The embedded photos.
+    xs : dict
+        Photo id -> pixels ``(1,3,H,W)`` in [0,1], for every id of :data:`PHOTO_IDS`.
+
+    Returns
+    -------
+    dict
+        Photo id -> ``{"extracted": LotsResult, "zero": LotsResult}``.
+    """
+    from lotslib.targets import image_target
+
+    runs = {}
+    for k, (pid, tid, title, ttitle) in enumerate(CASES):
+        src, x = photos.select([pid]), xs[pid]
+        runs[pid] = {"extracted": ctx.lots(net, src, image_target(net, xs[tid], key=tid), f"image:{tid}", x=x),
+                     "zero": ctx.lots(net, src, x=x)}
+        maps, c = extracted_target_maps(net, x, runs[pid], ctx.filter_size, ctx.batch_size)
+        show(
+            figure_5_7(x, xs[tid], maps, title, ttitle),
+            f"fig-5-7-{k + 1}",
+            f"**Regenerates thesis Figure 5.7** (there: black olives on ConvNeXt Tiny) for a "
+            f"{title.split(',')[0].split(' (')[0]}. "
+            f"{net.name}: (a) the photo ({pid}); (b) the photo whose features are the extracted target ({tid}); (c) LOTS "
+            f"with the extracted target; (d) LOTS with the zero target; (e)–(i) Grad-CAM, Grad-CAM++, SmoothGrad-CAM++, "
+            f"Layer-CAM and HiRes-CAM for the network's top-1 class, *{short_class(net.categories[int(c)])}*, the nearest "
+            f"of ImageNet's 1000 classes.",
+        )
+    return runs
+
+
+def show_distances(ctx, net, runs: dict) -> None:
+    """Show the distance of the logits to each LOTS target before and after the attack
+    (:func:`distance_table` of ``runs``, as returned by :func:`show_figure_5_7`) with its caption."""
+    table(distance_table(runs),
+          f"Distance of the logits to each LOTS target before and after the attack ({net.name}, at most {ctx.iters} "
+          f"iterations, τ = {ctx.tau:g})",
+          fmt={"distance before": "{:.2f}", "distance after": "{:.2f}", "iterations": "{:d}", "reached τ": "{}"})
+
+
+def show_swap(ctx, net, xs: dict, swap_maps: dict, there, back, r: float) -> None:
+    """Show the exercise's two LOTS maps, each view of the motorcycle moved towards the other
+    view's logits, as heat-maps over the photos ``xs`` (id -> ``(1,3,H,W)`` in [0,1];
+    ``swap_maps``: left id -> map, right id -> map, ``(1,H,W)`` in [0,1], left first), and the
+    sentence with the distances before and after of both runs (``there``: left → right,
+    ``back``: right → left) and the Pearson ``r`` (in [-1,1], :func:`lotslib.studies.map_correlation`)
+    of the two maps, pixel by pixel; ``net``'s name and ``ctx.iters`` go into the caption."""
+    from lotslib.visualize import overlay
+
+    left, right = swap_maps
+    show(panel_grid([{"image": overlay(xs[v], swap_maps[v])[0], "title": f"{v}, target: the other view"}
+                     for v in (left, right)], 2), "fig-ex-unseen-swap",
+         f"LOTS with the other view's logits as the target, in both directions ({net.name}, at most {ctx.iters} "
+         f"iterations).")
+    note(f"Distance before the first step: {float(there.trace.distances[0, 0]):.2f} (left → right) and "
+         f"{float(back.trace.distances[0, 0]):.2f} (right → left); after the runs {float(there.trace.final_distance[0]):.2f} "
+         f"and {float(back.trace.final_distance[0]):.2f}. Pearson r of the two maps, pixel by pixel: "
+         f"{r:.2f}.")
+
+
+def show_confidence(ctx, net, used, p_unseen: torch.Tensor, p_seen: torch.Tensor) -> None:
+    """Show the sentence comparing the top-1 probabilities (in [0,1]; mean, min, max) of the
+    chapter's ``used`` photos (``p_unseen``) with those of the run's ImageNet photos (``p_seen``)."""
+    note(f"Top-1 probability of {net.name}: mean {100 * float(p_unseen.mean()):.0f}% (from "
+         f"{100 * float(p_unseen.min()):.0f}% to {100 * float(p_unseen.max()):.0f}%) on the {len(used)} photos of this "
+         f"chapter, mean {100 * float(p_seen.mean()):.0f}% (from {100 * float(p_seen.min()):.0f}% to "
+         f"{100 * float(p_seen.max()):.0f}%) on the {len(ctx.images)} ImageNet photos of this run.")

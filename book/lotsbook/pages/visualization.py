@@ -1,5 +1,6 @@
 """Chapter 2, "From perturbation to activation map" (``notebooks/02_visualization.py``):
-Figure 4.2, the filter-size and threshold figures, and their tables.
+Figure 4.2, the filter-size and threshold figures, their tables and captions, and the
+exercises' figure and sentences.
 
 Images ``(1,3,H,W)`` in [0,1]; maps ``(H,W)`` or ``(1,H,W)`` in [0,1].
 """
@@ -10,10 +11,12 @@ import torch
 
 from lotslib.params import LotsParams
 
-from ..plots import panel_grid
-from ..results import concentration
+from ..plots import methods_figure, note, panel_grid, short_class, show, table
+from ..results import concentration, top1
 
-__all__ = ["map_concentration", "threshold_confidence", "figure_4_2", "filter_size_figure", "threshold_figure"]
+__all__ = ["map_concentration", "threshold_confidence", "figure_4_2", "filter_size_figure", "threshold_figure",
+           "FILTER_SIZES", "QUANTILES", "show_figure_4_2", "show_figure_5_6", "show_threshold", "show_gap",
+           "show_sigma_maps", "show_blur_drop"]
 
 
 def map_concentration(x: torch.Tensor, x_adv: torch.Tensor, sizes) -> pd.DataFrame:
@@ -170,3 +173,126 @@ def threshold_figure(x, m, quantiles=(0.0, 0.5, 0.8, 0.9)):
         mq = m if q == 0 else threshold_map(m, q)
         panels.append({"image": explanation_map(x, mq)[0], "title": "explanation map"})
     return panel_grid(panels, len(quantiles), size=2.4, letters=True)
+
+
+#: the Gaussian filter sizes of Figure 5.6 (1: no blur)
+FILTER_SIZES = (49, 25, 13, 7, 3, 1)
+#: the per-image quantiles of the thresholding figure and table (0: no threshold)
+QUANTILES = (0.0, 0.5, 0.8, 0.9)
+
+
+def show_figure_4_2(ctx, net, example, x: torch.Tensor, x_adv: torch.Tensor, res) -> int:
+    """Show thesis Figure 4.2 (a)-(h), the steps of Algorithm 2 on the chapter's image, with
+    its caption (the image's top-1 class and confidence, the LOTS run's settings).
+
+    Parameters
+    ----------
+    ctx : lotsbook.chapter.ChapterContext
+        The chapter (its ``filter_size``, ``iters``, ``tau``, ``alpha``).
+    net : lotslib.models.ModelWrapper
+        The model, with ``name`` and ``categories``.
+    example : lotslib.data.ImageSource
+        The one image's record.
+    x, x_adv : torch.Tensor
+        The image and its LOTS adversarial, ``(1,3,H,W)`` in [0,1].
+    res : lotslib.attack.LotsResult
+        The LOTS run (its iterations go into the caption).
+
+    Returns
+    -------
+    int
+        The image's top-1 class index, the class the later tables explain.
+    """
+    classes, probs = top1(net, x)
+    top = int(classes[0])
+    what = f"{example[0].id} (predicted {short_class(net.categories[top])}, {100 * float(probs[0]):.1f}%)"
+    show(
+        figure_4_2(x, x_adv, ctx.filter_size),
+        "fig-4-2",
+        f"**Regenerates thesis Figure 4.2 (a)–(h).** The LOTS visualization procedure on {what}, {net.name}: "
+        f"(a) original; (b) adversarial image from LOTS (zero target, {int(res.trace.iterations[0])} iterations of at "
+        f"most {ctx.iters}, τ = {ctx.tau:g}, α = {ctx.alpha:.4g}); (c), (d) both in grayscale; (e) their absolute "
+        f"difference, min-max normalised; (f) after a {ctx.filter_size} × {ctx.filter_size} Gaussian blur and a second "
+        f"min-max normalisation: the activation map; "
+        f"(g) explanation map, the original multiplied by the map; (h) the map as a heat-map over the original.",
+    )
+    return top
+
+
+def show_figure_5_6(net, x: torch.Tensor, x_adv: torch.Tensor, sizes=FILTER_SIZES) -> None:
+    """Show thesis Figure 5.6 (the LOTS map of ``(1,3,H,W)`` image ``x`` for decreasing filter
+    sizes, :func:`filter_size_figure`) and then the table of how concentrated the map is per
+    size (:func:`map_concentration`), each with its caption."""
+    show(
+        filter_size_figure(x, x_adv, sizes),
+        "fig-5-6",
+        f"**Regenerates thesis Figure 5.6.** The LOTS activation map of the same image as a heat-map for Gaussian "
+        f"filter sizes {', '.join(map(str, sizes))} (panels b–g; 1 means no blur) and, in (h), the unblurred map itself. "
+        f"The thesis shows this on DenseNet-121; here {net.name}.",
+    )
+    table(map_concentration(x, x_adv, sizes),
+          "How concentrated the LOTS map is for each filter size (no thesis table; a numeric reading of Figure 5.6).")
+
+
+def show_threshold(ctx, net, x: torch.Tensor, m: torch.Tensor, top: int, quantiles=QUANTILES) -> None:
+    """Show the thresholding of thesis section 6.2 on one LOTS map: the figure
+    (:func:`threshold_figure`) and the table of the model's confidence in class ``top`` on the
+    thresholded explanation maps (:func:`threshold_confidence`), each with its caption.
+
+    Parameters
+    ----------
+    ctx : lotsbook.chapter.ChapterContext
+        The chapter (its ``filter_size``).
+    net : lotslib.models.ModelWrapper
+        The model.
+    x : torch.Tensor
+        The image ``(1,3,H,W)`` in [0,1].
+    m : torch.Tensor
+        Its LOTS map ``(1,H,W)`` in [0,1].
+    top : int
+        The explained class (the image's top-1).
+    quantiles : sequence of float, optional
+        Per-image quantiles in [0,1) (default :data:`QUANTILES`).
+    """
+    show(
+        threshold_figure(x, m, quantiles),
+        "fig-threshold",
+        f"**Thresholding proposed in thesis section 6.2 (no thesis figure).** Top row: the LOTS heat-map "
+        f"({ctx.filter_size} × {ctx.filter_size} filter) without threshold and keeping only the activations above the "
+        f"50%, 80% and 90% quantile of the map; bottom row: the corresponding explanation maps (image × map).",
+    )
+    kept, p_orig = threshold_confidence(net, x, m, quantiles, top)
+    table(kept,
+          f"Confidence of {net.name} in its top-1 class ({short_class(net.categories[top])}, "
+          f"{100 * float(p_orig):.1f}% on the original) on the explanation maps of the thresholded LOTS maps "
+          f"(one image; the drop is the thesis's Average Drop for this image).",
+          fmt={"pixels kept (%)": "{:.1f}", "confidence on x ⊙ map (%)": "{:.1f}", "drop (%)": "{:.1f}"})
+
+
+def show_gap(by_hand: torch.Tensor, reference: torch.Tensor) -> None:
+    """Show the largest absolute difference between two maps in [0,1] of the same shape (a
+    map built step by step and :func:`lotslib.visualize.lots_map`)."""
+    gap = float((by_hand - reference).abs().max())
+    note(f"Largest difference between the map built step by step and `lots_map`: {gap:.1e} (the maps are in [0, 1]).")
+
+
+def show_sigma_maps(ctx, example, x: torch.Tensor, sigma_maps: dict, half: dict) -> None:
+    """Show the exercise's LOTS maps of the one image ``x`` (``(1,3,H,W)`` in [0,1], record
+    ``example``) with several σ of the ``ctx.filter_size`` Gaussian blur (``sigma_maps``:
+    label ``"σ = …"`` -> map ``(H,W)`` in [0,1]), and the sentence giving each map's
+    concentration (``half``: the same labels -> the share of the pixels, in %, that hold half
+    of the map's mass, :func:`lotsbook.results.concentration` × 100) and the most concentrated one."""
+    show(
+        methods_figure(x, sigma_maps, first_title="original"),
+        "fig-ex-map-sigma",
+        f"The LOTS map of {example[0].id} with a {ctx.filter_size} × {ctx.filter_size} filter and three values of σ.",
+    )
+    note("Share of the pixels that hold half of the map's mass: " + ", ".join(f"{k}: {v:.1f}%" for k, v in half.items())
+         + f". The most concentrated map is the one with {min(half, key=half.get)}.")
+
+
+def show_blur_drop(net, top: int, blur_drop: dict) -> None:
+    """Show the sentence listing the drop in confidence (in %) in class ``top`` on x ⊙ map per
+    filter size (``blur_drop``: size -> drop)."""
+    note(f"Drop in the confidence in *{short_class(net.categories[top])}* on x ⊙ map, per filter size: "
+         + ", ".join(f"{k} × {k}: {v:.1f}%" for k, v in blur_drop.items()) + ".")
