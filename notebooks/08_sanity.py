@@ -46,7 +46,7 @@
 params = {}
 
 # %%
-from lotslib import benchmark, metric_registry, sanity
+from lotslib import benchmark, sanity
 from lotsbook import chapter, results
 from lotsbook.pages import sanity as page
 

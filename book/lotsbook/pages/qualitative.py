@@ -215,15 +215,13 @@ def show_random_grids(ctx, rng) -> None:
         c, _ = top1(net, x)
         titles = class_titles(net, c)
         hires = explain("hirescam", net, x, targets=c, batch_size=ctx.batch_size)
-        show(
-            paired_grid(x, hires, ctx.lots_maps(net, src, x=x), titles, titles, f"HiRes-CAM ({net.name})",
-                        f"LOTS, zero target ({net.name})", ncols=5),
-            f"fig-{fig_no.replace('.', '-')}",
-            f"**Regenerates thesis Figure {fig_no}** (there: {thesis_n} images on {thesis_net}). {len(src)} images drawn "
-            f"at random (seed {ctx.seed}) from the {len(images)} images of this run, on {net.name}: top half HiRes-CAM "
-            f"for the top-1 class, bottom half LOTS with the zero target; same images, same order, titles are the top-1 "
-            f"classes.",
-        )
+        grid = paired_grid(x, hires, ctx.lots_maps(net, src, x=x), titles, titles, f"HiRes-CAM ({net.name})",
+                           f"LOTS, zero target ({net.name})", ncols=5)
+        caption = (f"**Regenerates thesis Figure {fig_no}** (there: {thesis_n} images on {thesis_net}). {len(src)} "
+                   f"images drawn at random (seed {ctx.seed}) from the {len(images)} images of this run, on {net.name}: "
+                   f"top half HiRes-CAM for the top-1 class, bottom half LOTS with the zero target; same images, same "
+                   f"order, titles are the top-1 classes.")
+        show(grid, f"fig-{fig_no.replace('.', '-')}", caption)
 
 
 def show_model_pair(ctx, rng) -> None:
