@@ -181,7 +181,7 @@ def show_parameters(ctx, images) -> None:
          f"steps after the original (`sanity_steps`), {ctx.focus_arrangements} mosaic arrangement(s) of the first "
          f"four photos (`focus_arrangements`), {ctx.road_images} photo(s) scored with ROAD (`road_images`) and "
          f"{ctx.location_iters} LOTS iterations per cell of the location grid (`location_iters`). Methods: "
-         f"{', '.join(METHODS.values())}.")
+         f"{', '.join(m.name for m in METHODS.values())}.")
 
 
 def show_randomisation(net, images, x: torch.Tensor, classes, cascade: CascadeResult) -> None:
