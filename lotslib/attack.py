@@ -563,7 +563,7 @@ def lots(
     Raises
     ------
     lotslib.errors.ParameterError
-        A bad parameter (see :func:`check_lots_params`), a snapshot outside 0..iters, or a
+        A bad parameter (see :func:`lotslib.params.check_lots_params`), a snapshot outside 0..iters, or a
         target that is not ``"zero"`` or a finite feature tensor of the right size for
         ``layer``, an ``objective`` given together with a non-default ``target``, ``layer``,
         ``distance`` or ``tau``, or a bad parameter of the objective; raised before any step.

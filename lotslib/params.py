@@ -7,7 +7,7 @@ the explanation map, the class ``score``, the forward-pass batch). Both are froz
 dataclasses: a bad value raises :class:`~lotslib.errors.ParameterError` at construction,
 naming the parameter, the value and the fix. The method registry's LOTS defaults
 (:data:`lotslib.lots_explainer.LOTS_DEFAULTS`) and the metric registry's parameters
-(:attr:`lotslib.metric_registry.Metric.defaults`) are read from these classes, and
+(``Metric.defaults`` of :mod:`lotslib.metric_registry`) are read from these classes, and
 :func:`lotslib.benchmark.run` takes them as its ``params`` (``{"lots": LotsParams(...),
 "metrics": MetricParams(...)}``), so the same objects reach the benchmark's cache key.
 """
@@ -43,7 +43,7 @@ DEFAULT_FILL, DEFAULT_SCORE = FILLS[0], SCORES[0]
 def check_lots_params(iters, tau, alpha, distance, batch_size, patience, min_delta):
     """Raise :class:`~lotslib.errors.ParameterError` for a bad LOTS parameter (before any compute).
 
-    The parameters are those of :func:`lots`.
+    The parameters are those of :func:`lotslib.attack.lots`.
 
     Parameters
     ----------
@@ -130,7 +130,7 @@ def check_fill(fill) -> None:
 
 
 def check_insdel_params(steps, blur_kernel, blur_sigma, batch_size, n_pixels: int | None = None) -> None:
-    """Raise :class:`ParameterError` for bad insertion/deletion parameters."""
+    """Raise :class:`~lotslib.errors.ParameterError` for bad insertion/deletion parameters."""
     if not is_int(steps) or steps < 1:
         raise ParameterError(f"steps={steps!r}: must be an integer >= 1 (the thesis uses 224 for 224x224 input).")
     if n_pixels is not None and steps > n_pixels:

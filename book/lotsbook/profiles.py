@@ -20,7 +20,7 @@ from typing import Mapping
 from lotslib.errors import ParameterError
 from lotslib.params import LotsParams, MetricParams
 
-__all__ = ["BookProfile", "PROFILES", "TINY", "PARAM_NAMES", "THESIS", "PROFILE_NOTES", "resolve_profile"]
+__all__ = ["BookProfile", "PROFILES", "TINY", "PARAM_NAMES", "THESIS", "PROFILE_NOTES", "METRIC_BATCH", "resolve_profile"]
 
 IMAGE_SOURCES = ("embedded", "folder", "imagenet_val")
 #: perturbed images per forward pass of the chapters' metrics: on a CPU twice as fast per image as 32
