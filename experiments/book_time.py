@@ -198,9 +198,11 @@ def main(argv=None) -> int:
         "cold_timings_s": cold_t,
         "lots_passes_cold": passes,
         "warm_timings_s": warm_t,
+        # no absolute path of this machine in the record (the provenance page shows the command)
         "command": " ".join(["python", "-m", "lotsbook", *cmd[3:]]).replace(
-            str(tmp or "\0"), "<fresh temporary root>"),
-        "book_root": "in place" if a.in_place else "out of tree (fresh temporary root)",
+            "\0" if a.in_place else str(root), "<fresh temporary root>" if tmp else "<empty out-of-tree root>"),
+        "book_root": ("in place" if a.in_place
+                      else f"out of tree ({'fresh temporary' if tmp else 'empty --workdir'} root)"),
         "extra_args": list(a.book_args),
         "jobs": _jobs(a.book_args),
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
@@ -216,7 +218,7 @@ def main(argv=None) -> int:
             "load_avg_after_cold": load_cold,
             "load_avg_after_warm": load_warm,
         },
-        "logs": str(logs),
+        "logs": logs.name,  # a folder in the system's temporary directory
     }
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
