@@ -53,7 +53,7 @@ EXPECTED = {
                   "Focus (Arias-Duart et al. 2022)", "Focus per method", "LOTS maps of the"],
     "own": ["All methods on", "Predictions of", "The LOTS perturbation of", "The metrics of every method on",
             "Insertion curves of", "Deletion curves of"],
-    "api": ["lotslib reference", "method_registry", "metric_registry"],
+    "api": ["API reference", "method_registry", "metric_registry", "lotsbook.pages"],
     "glossary": ["Glossary", "Average Drop", "explanation map"],
     "references": ["Rozsa", "Selvaraju", "Chattopadhyay", "Omeiza", "Jiang", "Draelos", "Petsiuk", "Poppi",
                    "Gildenblat", "Weber"],

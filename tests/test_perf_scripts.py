@@ -63,7 +63,7 @@ def test_lots_overhead_tiny():
 
 def test_book_time_dry_run(tmp_path):
     out = _run([BENCH / "book_time.py", "--dry-run", "--out", tmp_path / "t.json"])
-    assert "-m lotsbook.build --profile embedded --root" in out
+    assert "-m lotsbook --profile embedded --root" in out
     assert not (tmp_path / "t.json").exists()
 
 
