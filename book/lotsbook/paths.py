@@ -10,9 +10,10 @@ the cache) are :mod:`lotslib.paths`.
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
-__all__ = ["ROOT", "NOTEBOOKS", "SOURCES", "RESULTS", "EXPERIMENTS", "BUILD", "DEFAULT_BOOK_ROOT"]
+__all__ = ["ROOT", "NOTEBOOKS", "SOURCES", "RESULTS", "EXPERIMENTS", "BUILD", "DEFAULT_BOOK_ROOT", "shown"]
 
 #: the repository checkout (this file is book/lotsbook/paths.py)
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,3 +38,37 @@ BUILD = ROOT / "_build"
 #: the generated API pages and the chapters' cache (``.cache/book``); the HTML goes to
 #: ``_build/html``
 DEFAULT_BOOK_ROOT = BUILD / "book"
+
+
+#: absolute paths of a machine, as recorded commands and interpreters hold them
+_ABSOLUTE = re.compile(r"(?<![\w.:/])/(?:tmp|work|root|home|scratch|var|opt|usr|mnt|data)(?:/[\w.+-]+)*")
+
+
+def shown(text: str) -> str:
+    """``text`` with every absolute path of the build machine replaced, for a page a reader sees.
+
+    A path inside the repository becomes relative to it (``.venv/bin/python``), the shared
+    folder beside it ``../shared/...`` (as the README names it), and any other absolute path
+    (a scratch folder, a cache) ``<scratch>/<its last component>``.
+
+    Parameters
+    ----------
+    text : str
+        A recorded command, a file name, an interpreter path.
+
+    Returns
+    -------
+    str
+        ``text`` with no absolute path of this machine in it.
+    """
+    root, shared = str(ROOT), str(ROOT.parent / "shared")
+
+    def one(m: re.Match) -> str:
+        p = m.group(0)
+        if p == root or p.startswith(root + "/"):
+            return p[len(root) + 1:] or "."
+        if p == shared or p.startswith(shared + "/"):
+            return "../shared" + p[len(shared):]
+        return "<scratch>/" + p.rstrip("/").rsplit("/", 1)[-1]
+
+    return _ABSOLUTE.sub(one, text)

@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from .paths import ROOT
+from .paths import ROOT, shown
 
 PACKAGES = (
     "lotslib", "torch", "torchvision", "numpy", "scipy", "pandas", "pillow", "scikit-image", "matplotlib",
@@ -199,7 +199,7 @@ def hardware() -> list[dict]:
     return [
         {"item": "date", "value": time.strftime("%Y-%m-%d %H:%M:%S %Z")},
         {"item": "operating system", "value": platform.platform()},
-        {"item": "python", "value": sys.version.split()[0] + f" ({sys.executable})"},
+        {"item": "python", "value": sys.version.split()[0] + f" ({shown(sys.executable)})"},
         {"item": "CPU", "value": cpu},
         {"item": "CPU cores (visible)", "value": str(os.cpu_count())},
         {"item": "torch threads", "value": str(torch.get_num_threads())},

@@ -259,7 +259,10 @@ def recorded_meta(name: str) -> dict:
     """
     import json
 
-    from .paths import RESULTS
+    from .paths import RESULTS, shown
 
     path = RESULTS / name
-    return json.loads(path.read_text()) if path.is_file() else {"command": "(not recorded)"}
+    if not path.is_file():
+        return {"command": "(not recorded)"}
+    # no absolute path of the machine that recorded it reaches a page (lotsbook.paths.shown)
+    return json.loads(shown(path.read_text()))
