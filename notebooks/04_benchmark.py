@@ -70,8 +70,9 @@ page.show_best_cam_tests(df)
 # ## A larger recorded study
 #
 # The live table above rests on this build's few photos, and its intervals are wide. The
-# recorded study below ran the thesis's seven methods on Lite0 over 100 ImageNet validation
-# images, one of every fifth class of a 500-class sample
+# recorded study below ran the thesis's seven methods on Lite0 over 100 ImageNet *training*
+# images, one of every fifth class of a 500-class sample (the network was trained on them, so
+# its accuracy there is optimistic; the thesis used validation images)
 # (`experiments/sample_study.py`; the rows and their provenance are in `results/`). Its LOTS
 # schedule is the protocol with the plateau stop, the closest cheaper schedule chapter 7
 # found. It is read from disk, not recomputed, so it does not change with this build's

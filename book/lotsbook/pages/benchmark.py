@@ -441,7 +441,8 @@ def show_recorded_study() -> None:
     meta = recorded_meta("sample_study.json")
     rec = recorded_study(study, meta)
     summary_table(rec["table"], f"Recorded study (`{meta['command']}`): Table 5.2's layout on {rec['n']} "
-                                "images; mean and 95% bootstrap interval in %, best mean in bold.")
+                                "ImageNet training images (seen in training: accuracy on them is optimistic); "
+                                "mean and 95% bootstrap interval in %, best mean in bold.")
     table(rec["tests"], "Recorded study: LOTS against the best CAM method per metric (two-sided Wilcoxon "
                         "signed-rank test over images), with the smallest mean difference in points that "
                         "these pairs detect with 80% power (paired, from the spread of the differences).",
