@@ -199,6 +199,24 @@ def _drop(out: Path, manifest, stems) -> None:
             (out / name).unlink(missing_ok=True)
 
 
+def _keep(out: Path, entry, key: dict, force: bool) -> bool:
+    """True when the finished files of ``entry`` can be kept for ``key``: the whole key the same,
+    the entry done and every file reading back as recorded (else it says why it recomputes)."""
+    from .manifest import verify_files
+
+    if entry is None or force:
+        return False
+    if entry["key"]["sha256"] != key["sha256"]:
+        print(f"  {entry['method']}: {key['source']} changed since the earlier run; recomputing")
+        return False
+    if entry["key"] != key or entry["status"] != "done":
+        return False
+    damage = verify_files(out, entry["files"])
+    if damage is not None:
+        print(f"warning: damaged result {damage}; recomputing it", file=sys.stderr)
+    return damage is None
+
+
 def _compute(method: str, model, x, params: dict):
     """One method's map of one image: the unit a rerun keeps or recomputes."""
     from .explanation import explain_with_info
@@ -222,6 +240,24 @@ def _write(out: Path, stem: str, img, x, ex, model) -> dict:
     return {p.name: record_file(p) for p in (npy, png, full)}
 
 
+def _check_before_loading(args, methods, out: Path):
+    """Every check before the model loads (parameters, machine, images, output folder, manifest),
+    then ``out`` created; returns the settings, each method's parameters, the images, the
+    manifest and the output names. Raises a LotsError naming the fix, with nothing written."""
+    from .manifest import settings_conflicts
+
+    settings, calls = _settings(args, methods)
+    _check_machine(args.threads, args.device)
+    inputs = _inputs(args.images)
+    manifest = _read_out(out, args.overwrite)
+    names = _names(inputs, manifest)
+    conflicts = {**settings_conflicts(manifest, settings, methods), **_unrecorded(out, manifest, names, methods)}
+    if conflicts and not args.overwrite:
+        _refuse(out, conflicts)
+    _make_out(out)
+    return settings, calls, inputs, manifest, names
+
+
 def _explain(args) -> int:
     import datetime
     import json
@@ -231,22 +267,13 @@ def _explain(args) -> int:
 
     from .data import load_image
     from .errors import LotsError
-    from .manifest import settings_conflicts, verify_files, write_manifest
+    from .manifest import settings_conflicts, write_manifest
     from .models import load_model, weights_fingerprint
 
     methods = list(dict.fromkeys(args.method or ["lots"]))
-    # every check before the model loads: parameters, machine, images, output folder, manifest
-    settings, calls = _settings(args, methods)
-    _check_machine(args.threads, args.device)
-    inputs = _inputs(args.images)
     out = Path(args.out)
-    manifest = _read_out(out, args.overwrite)
-    names = _names(inputs, manifest)
-    conflicts = {**settings_conflicts(manifest, settings, methods), **_unrecorded(out, manifest, names, methods)}
-    if conflicts and not args.overwrite:
-        _refuse(out, conflicts)
     created = not out.exists()
-    _make_out(out)
+    settings, calls, inputs, manifest, names = _check_before_loading(args, methods, out)
     torch.manual_seed(0)
     torch.set_num_threads(args.threads)
     try:
@@ -289,16 +316,10 @@ def _explain(args) -> int:
                 key = json.loads(json.dumps({"source": source, "sha256": sha, "method": method, **settings,
                                              "params": settings["params"][method]}, default=repr))
                 cells[method] = (f"{stem}_full.png", "")
-                entry = manifest["entries"].get(stem)
-                if entry is not None and entry["key"] == key and entry["status"] == "done" and not args.force:
-                    damage = verify_files(out, entry["files"])
-                    if damage is None:
-                        print(f"  {method}: kept existing {out / stem}.png")
-                        cells[method] = (f"{stem}_full.png", "kept from an earlier run")
-                        continue
-                    print(f"warning: damaged result {damage}; recomputing it", file=sys.stderr)
-                elif entry is not None and entry["key"]["sha256"] != sha:
-                    print(f"  {method}: {path} changed since the earlier run; recomputing")
+                if _keep(out, manifest["entries"].get(stem), key, args.force):
+                    print(f"  {method}: kept existing {out / stem}.png")
+                    cells[method] = (f"{stem}_full.png", "kept from an earlier run")
+                    continue
                 entry = {"name": name, "method": method, "key": key, "status": "pending", "files": {}, "run": run}
                 manifest["entries"][stem] = entry
                 write_manifest(out, manifest)  # no file of this run is ever on disk without its entry
