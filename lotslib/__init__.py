@@ -35,6 +35,7 @@ benchmark         the cached, resumable experiment of Tables 5.1-5.3 (a package)
 studies           parameter studies (iteration cap, early stop, alpha, blur)
 perf              allocator tuning for CPU forward passes
 cli               the ``lots`` command line
+manifest          the manifest of a ``lots explain`` output folder: every file's key, verified on a rerun
 """
 from .errors import (  # noqa: F401
     CorruptCacheWarning,

@@ -4,13 +4,28 @@
     lots explain my_folder/ --method gradcam --method lots --out maps/
     lots models
 
-For every image and method it writes ``<out>/<image>_<method>.png`` (heat-map overlay on the
-model's 224 crop), ``<out>/<image>_<method>_full.png`` (the map placed back on the photo at its
-own size) and
-``<out>/<image>_<method>.npy`` (the ``(H, W)`` map in [0,1] at the model's input size),
-and prints the top-1 class. Finished files are skipped on a rerun, so an interrupted run
-loses nothing; a finished file that no longer reads back (truncated, damaged) is reported and
-recomputed.
+For every image and method it writes ``<out>/<name>_<method>.png`` (heat-map overlay on the
+model's 224 crop), ``<out>/<name>_<method>_full.png`` (the map placed back on the photo at its
+own size) and ``<out>/<name>_<method>.npy`` (the ``(H, W)`` map in [0,1] at the model's input
+size), and prints the top-1 class.
+
+Naming: ``<name>`` is the image file's stem (``coffee`` for ``photos/coffee.jpg``). Where two
+images of one run share a stem (``a/img.jpg`` and ``b/img.jpg``; ``x.jpg`` and ``x.png``), or
+the folder's manifest gives the stem to another image, it is ``<stem>-<8 hex digits of the
+SHA-256 of the image's path>`` (``img-3f2a9c01``); a name once given to an image stays with it.
+The manifest (``<out>/lots-manifest.json``, :mod:`lotslib.manifest`) records for every file the
+image's path and content hash, the model, the weights, the CAM layer, the method and every
+parameter.
+
+Rerun: a finished file is kept only when its whole key is the same and it reads back as
+recorded; a damaged one is recomputed. An output folder that holds files of another model,
+weights, CAM layer or other parameters of a method, or files the manifest does not record, is
+refused before anything is computed (``--overwrite`` replaces them; or use a new ``--out``).
+
+Every check (parameters, threads, device, the images named, the output folder, the manifest)
+runs before the model loads. Exit status: 0 done; 1 done, but images of a folder that do not
+decode were skipped (listed at the end); 2 an error (one ``error:`` line naming the fix,
+nothing computed); 130 interrupted (Ctrl-C; the finished files are kept, a rerun resumes).
 """
 from __future__ import annotations
 
@@ -20,104 +35,319 @@ from pathlib import Path
 
 __all__ = ["main"]
 
+#: the options that set LOTS parameters (passed to every method whose key starts with ``lots``)
+_LOTS_OPTIONS = ("iters", "tau", "alpha", "filter_size")
 
-def _sources(paths):
+
+def _file_sha256(path: Path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _inputs(paths) -> dict:
+    """``{source: file}`` for every image of ``paths``: folders listed, files named on the command
+    line decoded once (a bad one is an error before the model loads). ``source`` is the file's
+    resolved path; the same file named twice is explained once."""
     from .data import IMAGE_SUFFIXES, folder, load_image
     from .errors import ImageNotFoundError
 
+    files = {}
     for p in map(Path, paths):
         if p.is_dir():
-            src = folder(p)
-            for i in range(len(src)):
-                s = src[i]
-                yield s.id, s.image
+            found = [Path(it.path) for it in folder(p).items]
         elif p.exists():
             if p.suffix.lower() not in IMAGE_SUFFIXES:
                 print(f"warning: {p} does not look like an image; trying to decode it anyway", file=sys.stderr)
-            yield p.stem, load_image(p)
+            load_image(p)
+            found = [p]
         else:
             raise ImageNotFoundError(f"{p} does not exist. Fix: check the path.")
+        for f in found:
+            files.setdefault(f.resolve().as_posix(), f)
+    return files
 
 
-def _damaged(npy: Path, png: Path) -> str | None:
-    """None if a finished result reads back (a finite (H,W) map in [0,1] and a PNG), else why not."""
+def _names(sources, manifest) -> dict:
+    """``{source: output name}`` (module docstring: the stem, or stem plus a hash of the path)."""
+    import hashlib
+    from collections import Counter
+
+    from .errors import ParameterError
+
+    owner = {e["name"]: e["key"]["source"] for e in manifest["entries"].values()}
+    given = {source: name for name, source in owner.items()}
+    stems = Counter(Path(s).stem.lower() for s in sources)
+    names = {}
+    for s in sources:
+        stem = Path(s).stem
+        free = stem not in owner and stems[stem.lower()] == 1
+        names[s] = given.get(s) or (stem if free else f"{stem}-{hashlib.sha256(s.encode()).hexdigest()[:8]}")
+    clash = [n for n, k in Counter(names.values()).items() if k > 1]
+    if clash:
+        raise ParameterError(f"two images would both be written as {clash[0]!r}. Fix: rename one of them.")
+    return names
+
+
+def _settings(args, methods) -> tuple[dict, dict]:
+    """This run's settings (manifest keys) and each method's explicit parameters, all checked."""
+    from .errors import ParameterError, UnknownModelError
+    from .method_registry import check_params, default_params
+    from .models import EMBEDDED_MODELS, FULL_MODELS, known_models
+    from .params import LotsParams
+
+    given = {k: getattr(args, k) for k in _LOTS_OPTIONS}
+    try:
+        LotsParams(**given)
+    except ParameterError as exc:
+        raise ParameterError(f"{exc} Fix: change --{str(exc).split('=')[0].replace('_', '-')} "
+                             f"(`lots explain --help` lists the defaults).") from None
+    calls = {m: {k: v for k, v in given.items() if m.startswith("lots") and k in default_params(m)} for m in methods}
+    w = args.weights or "default"
+    weights = {"given": "file" if Path(w).is_file() else str(w),
+               "file_sha256": _file_sha256(Path(w)) if Path(w).is_file() else None}
+    model = args.model if ":" in args.model else args.model.lower().replace("-", "_")
+    if ":" not in model and model not in known_models():
+        raise UnknownModelError(f"Unknown model {args.model!r}. Known models: embedded profile "
+                                f"{list(EMBEDDED_MODELS)}, full profile {list(FULL_MODELS)}, or torchvision:<name> / "
+                                f"timm:<name>. Fix: pick one (`lots models` lists them).")
+    settings = {"model": model, "cam_layer": args.cam_layer, "weights": weights,
+                "params": {m: check_params(m, calls[m]) for m in methods}}
+    return settings, calls
+
+
+def _check_machine(threads: int, device: str) -> None:
+    """``--threads`` >= 1 and a ``--device`` this machine has, else a ParameterError naming the fix."""
+    import torch
+
+    from .errors import ParameterError
+
+    if threads < 1:
+        raise ParameterError(f"--threads {threads}: must be >= 1. Fix: --threads 1, or leave it out.")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError):
+        raise ParameterError(f"--device {device!r} is not a device. Fix: cpu, cuda or cuda:N.") from None
+    if dev.type == "cuda":
+        n = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if n == 0:
+            raise ParameterError(f"--device {device}: this machine has no usable CUDA GPU. Fix: --device cpu.")
+        if dev.index is not None and dev.index >= n:
+            raise ParameterError(f"--device {device}: this machine has {n} GPU(s). Fix: cuda:0 ... cuda:{n - 1}.")
+    elif dev.type != "cpu":
+        raise ParameterError(f"--device {device}: only cpu and cuda are supported. Fix: --device cpu.")
+
+
+def _read_out(out: Path, overwrite: bool) -> dict:
+    """The manifest of ``out`` (a fresh one if absent, or damaged and ``overwrite``)."""
+    from .errors import ParameterError
+    from .manifest import read_manifest
+
+    if out.exists() and not out.is_dir():
+        raise ParameterError(f"--out {out} is a file, not a folder. Fix: pass a folder (it is created if missing).")
+    return read_manifest(out, damaged_ok=overwrite)
+
+
+def _unrecorded(out: Path, manifest, names, methods) -> dict:
+    """``{stem: why}`` for files this run would write that the manifest does not record."""
+    found = {}
+    for name in names.values():
+        for m in methods:
+            stem = f"{name}_{m}"
+            files = [out / f"{stem}{suffix}" for suffix in (".npy", ".png", "_full.png")]
+            if stem not in manifest["entries"] and any(f.exists() for f in files):
+                found[stem] = f"{next(f for f in files if f.exists())} exists but {out}/lots-manifest.json does not " \
+                              f"record it (another program's file, or an older lots)"
+    return found
+
+
+def _refuse(out: Path, conflicts: dict) -> None:
+    """Raise the refusal: the earlier files differ in settings (or are unrecorded); nothing computed."""
+    from .errors import ParameterError
+
+    lines = list(dict.fromkeys(conflicts.values()))
+    more = f"; and {len(lines) - 3} more" if len(lines) > 3 else ""
+    raise ParameterError(f"{out} holds results this run would replace: {'; '.join(lines[:3])}{more}. They are kept "
+                         f"and nothing was computed. Fix: a new --out, or --overwrite to replace them.")
+
+
+def _make_out(out: Path) -> None:
+    """Create ``out`` and check that a file can be written in it (before the model loads)."""
+    import os
+
+    from .errors import ParameterError
+
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / f".lots-write-test.{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise ParameterError(f"--out {out} cannot be written ({exc.strerror or exc}). "
+                             f"Fix: pass a folder you can write to.") from None
+
+
+def _drop(out: Path, manifest, stems) -> None:
+    """``--overwrite``: remove the files and entries of ``stems`` (earlier runs' other settings)."""
+    for stem in stems:
+        entry = manifest["entries"].pop(stem, None)
+        for name in (entry or {}).get("files", {}):
+            (out / name).unlink(missing_ok=True)
+
+
+def _keep(out: Path, entry, key: dict, force: bool) -> bool:
+    """True when the finished files of ``entry`` can be kept for ``key``: the whole key the same,
+    the entry done and every file reading back as recorded (else it says why it recomputes)."""
+    from .manifest import verify_files
+
+    if entry is None or force:
+        return False
+    if entry["key"]["sha256"] != key["sha256"]:
+        print(f"  {entry['method']}: {key['source']} changed since the earlier run; recomputing")
+        return False
+    if entry["key"] != key or entry["status"] != "done":
+        return False
+    damage = verify_files(out, entry["files"])
+    if damage is not None:
+        print(f"warning: damaged result {damage}; recomputing it", file=sys.stderr)
+    return damage is None
+
+
+def _compute(method: str, model, x, params: dict):
+    """One method's map of one image: the unit a rerun keeps or recomputes."""
+    from .explanation import explain_with_info
+
+    return explain_with_info(method, model, x, **params)
+
+
+def _write(out: Path, stem: str, img, x, ex, model) -> dict:
+    """The three files of one map; returns their manifest records."""
     import numpy as np
-    from PIL import Image
 
-    try:
-        m = np.load(npy, allow_pickle=False)
-        if m.ndim != 2 or not np.isfinite(m).all() or m.min() < 0 or m.max() > 1:
-            return f"{npy} (not a finite (H,W) map in [0,1])"
-    except Exception as exc:  # noqa: BLE001 - truncated or not an .npy at all
-        return f"{npy} ({type(exc).__name__}: {exc})"
-    try:
-        with Image.open(png) as im:
-            im.load()
-    except Exception as exc:  # noqa: BLE001
-        return f"{png} ({type(exc).__name__}: {exc})"
-    return None
+    from .cache import atomic_write
+    from .manifest import record_file
+    from .visualize import overlay
+
+    m = ex.maps
+    npy, png, full = out / f"{stem}.npy", out / f"{stem}.png", out / f"{stem}_full.png"
+    _save_png(full, _full_size_overlay(img, m[0].cpu(), model))
+    atomic_write(npy, lambda f, a=m[0].cpu().numpy(): np.save(f, a))
+    _save_png(png, (overlay(x.cpu(), m.cpu())[0].permute(1, 2, 0).numpy() * 255).round().astype("uint8"))
+    return {p.name: record_file(p) for p in (npy, png, full)}
+
+
+def _check_before_loading(args, methods, out: Path):
+    """Every check before the model loads (parameters, machine, images, output folder, manifest),
+    then ``out`` created; returns the settings, each method's parameters, the images, the
+    manifest and the output names. Raises a LotsError naming the fix, with nothing written."""
+    from .manifest import settings_conflicts
+
+    settings, calls = _settings(args, methods)
+    _check_machine(args.threads, args.device)
+    inputs = _inputs(args.images)
+    manifest = _read_out(out, args.overwrite)
+    names = _names(inputs, manifest)
+    conflicts = {**settings_conflicts(manifest, settings, methods), **_unrecorded(out, manifest, names, methods)}
+    if conflicts and not args.overwrite:
+        _refuse(out, conflicts)
+    _make_out(out)
+    return settings, calls, inputs, manifest, names
 
 
 def _explain(args) -> int:
-    import numpy as np
+    import datetime
+    import json
+    import shlex
+
     import torch
 
-    from .cache import atomic_write
-    from .explanation import explain_with_info
-    from .method_registry import METHODS
-    from .models import load_model
-    from .visualize import overlay
+    from .data import load_image
+    from .errors import LotsError
+    from .manifest import settings_conflicts, write_manifest
+    from .models import load_model, weights_fingerprint
 
-    methods = args.method or ["lots"]
-    unknown = [m for m in methods if m not in METHODS]
-    if unknown:
-        print(f"error: unknown method(s) {unknown}; choose from {list(METHODS)}", file=sys.stderr)
-        return 2
+    methods = list(dict.fromkeys(args.method or ["lots"]))
+    out = Path(args.out)
+    created = not out.exists()
+    settings, calls, inputs, manifest, names = _check_before_loading(args, methods, out)
     torch.manual_seed(0)
     torch.set_num_threads(args.threads)
-    model = load_model(args.model, weights=args.weights or "default", device=args.device)
-    if args.cam_layer:
-        from .models import _submodule
+    try:
+        model = load_model(args.model, weights=args.weights or "default", device=args.device)
+        if args.cam_layer:
+            from .models import _submodule
 
-        model.cam_layer = _submodule(model.net, args.cam_layer, "--cam-layer")
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    # the rest: defaults
-    params = {"lots": dict(iters=args.iters, tau=args.tau, alpha=args.alpha, filter_size=args.filter_size)}
-    report = []  # (image id, top-1 text, {method: (overlay file, note)})
-    for image_id, img in _sources(args.images):
-        x = model.preprocess(img)[None].to(args.device)
-        prob, idx = model.predict(x)
-        top1 = f"{model.categories[int(idx[0, 0])]} ({float(prob[0, 0]):.3f})"
-        print(f"{image_id}: top-1 {model.categories[int(idx[0, 0])]!r} ({float(prob[0, 0]):.3f})")
-        cells = {}
-        report.append((image_id, top1, cells))
-        for method in methods:
-            npy = out / f"{image_id}_{method}.npy"
-            png = out / f"{image_id}_{method}.png"
-            full = out / f"{image_id}_{method}_full.png"
-            cells[method] = (full.name, "")
-            if npy.exists() and png.exists() and full.exists() and not args.force:
-                damage = _damaged(npy, png)
-                if damage is None:
-                    print(f"  {method}: kept existing {png}")
-                    cells[method] = (full.name, "kept from an earlier run")
+            model.cam_layer = _submodule(model.net, args.cam_layer, "--cam-layer")
+        settings["weights"]["fingerprint"] = weights_fingerprint(model)
+        conflicts = settings_conflicts(manifest, settings, methods)
+        if conflicts and not args.overwrite:
+            _refuse(out, conflicts)
+    except BaseException:  # nothing computed: leave no empty --out behind either
+        if created and not any(out.iterdir()):
+            out.rmdir()
+        raise
+    _drop(out, manifest, conflicts)
+    run = len(manifest["runs"])
+    manifest["runs"].append({"started": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+                             "command": shlex.join(["lots", *args.argv])})
+    report, skipped, finished = [], [], []  # report: (image name, top-1 text, {method: (overlay file, note)})
+    try:
+        for source, path in inputs.items():
+            name = names[source]
+            try:
+                img = load_image(path)
+            except LotsError as exc:
+                print(f"warning: skipped {path}: {exc}", file=sys.stderr)
+                skipped.append(str(path))
+                continue
+            sha = _file_sha256(path)
+            x = model.preprocess(img)[None].to(args.device)
+            prob, idx = model.predict(x)
+            top1 = f"{model.categories[int(idx[0, 0])]} ({float(prob[0, 0]):.3f})"
+            print(f"{name}: top-1 {model.categories[int(idx[0, 0])]!r} ({float(prob[0, 0]):.3f})")
+            cells = {}
+            report.append((name, top1, cells))
+            for method in methods:
+                stem = f"{name}_{method}"
+                key = json.loads(json.dumps({"source": source, "sha256": sha, "method": method, **settings,
+                                             "params": settings["params"][method]}, default=repr))
+                cells[method] = (f"{stem}_full.png", "")
+                if _keep(out, manifest["entries"].get(stem), key, args.force):
+                    print(f"  {method}: kept existing {out / stem}.png")
+                    cells[method] = (f"{stem}_full.png", "kept from an earlier run")
                     continue
-                print(f"warning: damaged result {damage}; recomputing it", file=sys.stderr)
-            ex = explain_with_info(method, model, x, **params.get(method, {}))
-            m = ex.maps
-            if ex.trace is not None:
-                stop = f"LOTS stop: {ex.trace.stop_reason[0]}, {int(ex.trace.iterations[0])} steps"
-                cells[method] = (full.name, stop)
-            _save_png(full, _full_size_overlay(img, m[0].cpu(), model))
-            atomic_write(npy, lambda f, a=m[0].cpu().numpy(): np.save(f, a))
-            _save_png(png, (overlay(x.cpu(), m.cpu())[0].permute(1, 2, 0).numpy() * 255).round().astype("uint8"))
-            print(f"  {method}: wrote {png}")
+                entry = {"name": name, "method": method, "key": key, "status": "pending", "files": {}, "run": run}
+                manifest["entries"][stem] = entry
+                write_manifest(out, manifest)  # no file of this run is ever on disk without its entry
+                ex = _compute(method, model, x, calls[method])
+                if ex.trace is not None:
+                    cells[method] = (f"{stem}_full.png", f"LOTS stop: {ex.trace.stop_reason[0]}, "
+                                                         f"{int(ex.trace.iterations[0])} steps")
+                entry["files"] = _write(out, stem, img, x, ex, model)
+                entry["status"] = "done"
+                finished.append(stem)
+                print(f"  {method}: wrote {out / stem}.png")
+    except KeyboardInterrupt:
+        write_manifest(out, manifest)
+        print(f"interrupted: the {len(finished)} map(s) finished in this run and every earlier one are kept in {out} "
+              f"(recorded in lots-manifest.json); rerun the same command to compute the rest.", file=sys.stderr)
+        return 130
+    write_manifest(out, manifest)
     if args.report:
+        from .cache import atomic_write
+
         page = out / "index.html"
         html = _report_html(report, methods, model.name)
         atomic_write(page, lambda f: f.write(html.encode("utf-8")))
         print(f"report: {page}")
+    if skipped:
+        print(f"error: {len(skipped)} file(s) skipped, they do not decode as images: {', '.join(skipped)}. "
+              f"Fix: re-export or remove them; a rerun keeps every finished map.", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -185,9 +415,9 @@ def main(argv=None) -> int:
     """The ``lots`` command (module docstring); returns the exit status.
 
     Subcommands: ``lots explain IMAGE_OR_FOLDER... [--model M] [--method KEY ...] [--out DIR]
-    [--iters N] [--tau T] [--alpha A] [--filter-size K] [--device D] [--force]`` and
-    ``lots models``. Errors of lotslib (:class:`~lotslib.errors.LotsError`) are printed as
-    one ``error:`` line instead of a traceback.
+    [--iters N] [--tau T] [--alpha A] [--filter-size K] [--device D] [--force] [--overwrite]``
+    and ``lots models``. Errors of lotslib (:class:`~lotslib.errors.LotsError`) and of the file
+    system are printed as one ``error:`` line instead of a traceback.
 
     Parameters
     ----------
@@ -197,7 +427,9 @@ def main(argv=None) -> int:
     Returns
     -------
     int
-        The exit status: 0 on success, 2 for an unknown method or a lotslib error.
+        The exit status: 0 on success; 1 when images of a folder were skipped (they do not
+        decode); 2 for an error (nothing computed when it is found by the checks before the
+        model loads); 130 when interrupted (Ctrl-C), the finished files kept.
     """
     import lotslib  # noqa: F401  (registers the built-in methods)
 
@@ -227,11 +459,15 @@ def main(argv=None) -> int:
     e.add_argument("--threads", type=int, default=_default_threads(),
                    help="torch threads; 1 on a machine with <= 2 cores, where two busy processes' OpenMP threads "
                         "oversubscribe the cores and slow LOTS down many times over")
-    e.add_argument("--force", action="store_true", help="recompute maps that already exist")
+    e.add_argument("--force", action="store_true", help="recompute maps that already exist with the same settings")
+    e.add_argument("--overwrite", action="store_true",
+                   help="replace the files of earlier runs with other settings (model, weights, parameters) in --out "
+                        "instead of refusing")
     e.add_argument("--report", action="store_true",
                    help="also write <out>/index.html: every image x method side by side, top-1 class, LOTS stop")
     sub.add_parser("models", help="list the known models")
     args = ap.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
         if args.cmd == "models":
             from .models import EMBEDDED_MODELS, FULL_MODELS
@@ -243,6 +479,14 @@ def main(argv=None) -> int:
     except LotsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a write that failed mid-run: full disk, a folder removed
+        print(f"error: {exc}. Fix: check free disk space and that --out is writable; a rerun keeps every "
+              f"finished map.", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: the maps finished so far are kept (recorded in lots-manifest.json of --out); "
+              "rerun the same command to compute the rest.", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -114,7 +114,7 @@ def test_cli_full_size_overlay_and_report(tmp_path, capsys):
 
 
 def test_cli_names_a_bad_weights_file(tmp_path, capsys):
-    (tmp_path / "x.png").write_bytes(b"")
+    Image.fromarray(np.zeros((32, 32, 3), dtype="uint8")).save(tmp_path / "x.png")  # the images are checked first
     bad = tmp_path / "notes.pth"
     bad.write_text("not a checkpoint")
     assert main(["explain", str(tmp_path / "x.png"), "--weights", str(bad), "--out", str(tmp_path / "o")]) == 2
