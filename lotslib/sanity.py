@@ -323,7 +323,9 @@ class CascadeResult:
         (units randomised), ``label`` (the deepest unit randomised), ``method``,
         ``method_name``, ``image`` (position in the batch), ``spearman`` and ``ssim`` (against
         the step-0 map), ``edge_spearman`` (against the Sobel edge map of the image, when
-        ``"edge"`` is among the methods; else NaN) and ``degenerate`` (a constant map).
+        ``"edge"`` is among the methods; else NaN), ``degenerate`` (the method reported a
+        degenerate map) and ``constant`` (the step-0 or this step's map has zero variance:
+        its rank correlation is undefined).
     maps : dict
         ``{step: {method: (N,H,W) float32 maps}}``.
     labels : list of str
