@@ -22,7 +22,7 @@ from .errors import ParameterError
 from .stats import paired_wilcoxon
 
 __all__ = ["MIN_PAIRS", "ALPHA", "BETTER", "WORSE", "NO_DIFFERENCE", "TOO_FEW", "too_few", "holm", "verdict_word",
-           "holm_verdicts", "compare_each", "verdict_changed", "format_p", "yes_no"]
+           "holm_verdicts", "compare_each", "verdict_changed", "family_note", "format_p", "yes_no"]
 
 MIN_PAIRS = 5  #: the fewest paired images a verdict, a bold "best" or a rank is drawn from
 ALPHA = 0.05  #: the significance level of the (Holm-corrected) verdicts
@@ -189,6 +189,31 @@ def verdict_changed(first: str, second: str) -> bool:
     if TOO_FEW in (first, second):
         return False
     return first != second
+
+
+def family_note(n_values) -> str:
+    """How a table's comparisons were corrected, for its caption, from their numbers of pairs.
+
+    Parameters
+    ----------
+    n_values : numpy.ndarray
+        The number of paired images of each comparison of the table.
+
+    Returns
+    -------
+    str
+        ``"Holm-corrected across the 12 comparisons with at least 5 images"`` (plus how many have
+        too few, with their n), or, when none has enough, ``"no comparison has 5 images or more
+        (n = 2): no verdict"``.
+    """
+    n = np.nan_to_num(np.asarray(n_values, dtype=np.float64).ravel()).astype(int)
+    few = sorted(set(n[n < MIN_PAIRS].tolist()))
+    listed = ", ".join(map(str, few))
+    if len(few) and (n < MIN_PAIRS).all():
+        return f"no comparison has {MIN_PAIRS} images or more (n = {listed}): no verdict"
+    m = int((n >= MIN_PAIRS).sum())
+    return (f"Holm-corrected across the {m} comparison{'s' if m != 1 else ''} with at least {MIN_PAIRS} images"
+            + (f"; {int((n < MIN_PAIRS).sum())} with too few (n = {listed}) have no verdict" if few else ""))
 
 
 def format_p(p: float, cell: bool = False) -> str:

@@ -77,3 +77,10 @@ def test_printing():
     assert V.yes_no(True) == "yes" and V.yes_no(np.bool_(False)) == "no"
     assert [V.format_p(p, cell=True) for p in (0.0123, 0.0004, 0.77, float("nan"))] == ["0.012", "< 0.001", "0.77",
                                                                                         "n/a"]
+
+
+def test_family_note_counts_the_judged_comparisons():
+    assert V.family_note([10, 12, 4]) == ("Holm-corrected across the 2 comparisons with at least 5 images; 1 with too "
+                                          "few (n = 4) have no verdict")
+    assert V.family_note([5]) == "Holm-corrected across the 1 comparison with at least 5 images"
+    assert V.family_note([2, 2, 0]) == "no comparison has 5 images or more (n = 0, 2): no verdict"
