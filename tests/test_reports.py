@@ -125,3 +125,22 @@ def test_recorded_study_verdicts_follow_the_rows():
     ins = [s for s in better["text"].split("\n\n") if s.startswith("**Insertion")][0]
     assert "do not differ" in ins and "detected a mean difference of" in ins
     assert better["n"] == 40 and "40 images" in better["text"]
+
+
+def test_no_bold_best_from_fewer_than_five_images(monkeypatch):
+    """Chapter 3's case: a row on 1 image with the best mean is not bold against a row on 19;
+    the row on 19 is bold (the best of those with enough images), and the caption says why."""
+    from lotsbook import plots
+    from lotslib.metric_registry import METRICS
+
+    lab = METRICS["avg_drop"].label  # lower is better
+    idx = pd.MultiIndex.from_tuples([("m", "zero"), ("m", "class"), ("m", "mean")], names=["model", "method"])
+    wide = pd.DataFrame({(lab, "mean"): [30.0, 10.0, 40.0], (lab, "ci_low"): [25.0, 10.0, 35.0],
+                         (lab, "ci_high"): [35.0, 10.0, 45.0], (lab, "n"): [19, 1, 19]}, index=idx)
+    shown = []
+    monkeypatch.setattr(plots, "_show", shown.append)
+    plots.summary_table(wide, "Table.")
+    html = shown[0].to_html()
+    cells = {k for k, v in shown[0]._compute().ctx.items() if ("font-weight", "bold") in v}  # (row, column)
+    assert cells == {(0, 0)}  # the n = 19 row with 30.0, not the n = 1 row with 10.0
+    assert "1 of 3 rows rest on fewer than 5 images (n = 1): too few to name a best" in html
