@@ -28,6 +28,7 @@ params            the typed LOTS and metric parameters (LotsParams, MetricParams
 focus             Focus (Arias-Duart et al. 2022): 2x2 mosaics of photos, the class's share of the map
 sanity            sanity checks: cascading model randomisation, random logit (Adebayo et al. 2018)
 stats             bootstrap intervals and paired tests
+verdicts          the rules of every generated verdict (too few images, Holm, verdict changes)
 paths             every file location: the package data (the thesis's tables), the cache root
 cache             atomic writes and parameter-keyed caches (one damaged-file policy)
 lots_store        one LOTS run per (model, image, target, parameters), shared; its pass ledger

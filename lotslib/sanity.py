@@ -323,7 +323,9 @@ class CascadeResult:
         (units randomised), ``label`` (the deepest unit randomised), ``method``,
         ``method_name``, ``image`` (position in the batch), ``spearman`` and ``ssim`` (against
         the step-0 map), ``edge_spearman`` (against the Sobel edge map of the image, when
-        ``"edge"`` is among the methods; else NaN) and ``degenerate`` (a constant map).
+        ``"edge"`` is among the methods; else NaN), ``degenerate`` (the method reported a
+        degenerate map) and ``constant`` (the step-0 or this step's map has zero variance:
+        its rank correlation is undefined).
     maps : dict
         ``{step: {method: (N,H,W) float32 maps}}``.
     labels : list of str
@@ -431,13 +433,20 @@ def cascading_randomisation(model, x: torch.Tensor, methods: Sequence[str], clas
         k = 0 if s == 0 else schedule[s - 1]
         for m in methods:
             rho, q = map_similarity(maps[0][m], step_maps[m])
+            flat = _constant(maps[0][m]) | _constant(step_maps[m])
             er = map_similarity(edge, step_maps[m])[0] if edge is not None else np.full(len(x), np.nan)
             dg = degen[m] if s == 0 else degen[(s, m)]
             for i in range(len(x)):
                 rows.append({"step": s, "units": k, "label": labels[s], "method": m, "method_name": ALL_METHODS[m].name,
                              "image": i, "spearman": rho[i], "ssim": q[i], "edge_spearman": er[i],
-                             "degenerate": bool(dg[i])})
+                             "degenerate": bool(dg[i]), "constant": bool(flat[i])})
     return CascadeResult(pd.DataFrame(rows), maps, labels, names, cls)
+
+
+def _constant(maps) -> np.ndarray:
+    """``(N,)`` whether each ``(N,H,W)`` map is constant (zero variance: its rank correlation is undefined)."""
+    m = torch.as_tensor(maps).detach().flatten(1)
+    return (m.amax(1) == m.amin(1)).cpu().numpy()
 
 
 def _short(name: str) -> str:
@@ -479,7 +488,10 @@ def randomisation_verdict(rows: pd.DataFrame, threshold: float = 0.5) -> dict:
     A method passes when, with every unit randomised (the last step), the mean absolute
     Spearman correlation of its maps with the original ones is at most ``threshold``: the map
     then depends on the learned weights. The absolute value counts an inverted map as similar
-    (its structure survived).
+    (its structure survived). A method whose map is constant on any image, before or after the
+    randomisation (rows' ``constant``, else ``degenerate``), fails: a constant map has no
+    ranks, its Spearman correlation is undefined (0 by :func:`map_similarity`'s convention),
+    and it would otherwise pass by degeneracy.
 
     Parameters
     ----------
@@ -493,27 +505,34 @@ def randomisation_verdict(rows: pd.DataFrame, threshold: float = 0.5) -> dict:
     dict
         ``table``: one row per method (index: method name) with the mean ``|rho|``, rho and
         SSIM after the first and the last step, the rank correlation with the Sobel edge map
-        after the last step, and ``passes``; ``passed``/``failed``: the method names;
+        after the last step, the number of images with a constant map, and ``passes``;
+        ``passed``/``failed``: the method names;
         ``text``: the sentences for the page (Markdown).
     """
     last, first = rows["step"].max(), 1
-    rows = rows.assign(abs_spearman=rows["spearman"].abs())
+    flat_col = "constant" if "constant" in rows else "degenerate" if "degenerate" in rows else None
+    rows = rows.assign(abs_spearman=rows["spearman"].abs(),
+                       flat=rows[flat_col].astype(bool) if flat_col else False)
     mean = rows.groupby(["method", "step"], sort=False)[["abs_spearman", "spearman", "ssim", "edge_spearman"]].mean()
+    flat = rows.groupby(["method", "image"], sort=False)["flat"].any().groupby(level="method", sort=False).sum()
     out, passed, failed = [], [], []
     for m in dict.fromkeys(rows["method"]):
         a, z = mean.loc[(m, first)], mean.loc[(m, last)]
-        ok = bool(z["abs_spearman"] <= threshold)
+        k = int(flat[m])
+        ok = bool(z["abs_spearman"] <= threshold) and k == 0
         name = ALL_METHODS[m].name
-        (passed if ok else failed).append(f"{name} ({z['abs_spearman']:.2f})")
+        (passed if ok else failed).append(f"{name} ({z['abs_spearman']:.2f}"
+                                          + (f"; a constant map on {k} of {rows['image'].nunique()})" if k else ")"))
         out.append({"method": name, "|ρ| first step": a["abs_spearman"], "|ρ| all randomised": z["abs_spearman"],
                     "ρ all randomised": z["spearman"], "SSIM first step": a["ssim"], "SSIM all randomised": z["ssim"],
-                    "ρ with edges, all randomised": z["edge_spearman"], "passes": ok})
+                    "ρ with edges, all randomised": z["edge_spearman"], "constant maps": k, "passes": ok})
     table = pd.DataFrame(out).set_index("method")
     label = rows.loc[rows["step"] == last, "label"].iloc[0]
     n = rows["image"].nunique()
     text = (f"With {'every unit' if label == 'all' else 'the units down to ' + label} re-initialised, "
             f"{len(passed)} of {len(table)} methods pass (mean |ρ| with the original maps over {n} "
-            f"photo{'s' if n != 1 else ''} at most {threshold:g}): {_fmt_list(passed)}. "
+            f"photo{'s' if n != 1 else ''} at most {threshold:g}, and no constant map, whose ρ is undefined): "
+            f"{_fmt_list(passed)}. "
             f"{len(failed)} fail{'s' if len(failed) == 1 else ''}: {_fmt_list(failed)}.")
     if "lots" in set(rows["method"]):
         a, z = mean.loc[("lots", first)], mean.loc[("lots", last)]
@@ -527,7 +546,8 @@ def randomisation_verdict(rows: pd.DataFrame, threshold: float = 0.5) -> dict:
                  + (f" with its original maps and of {e:.2f} with the Sobel edge map of the photo" if np.isfinite(e)
                     else " with its original maps")
                  + (": what survives the randomisation is the image, not the model." if z["abs_spearman"] > threshold
-                    else ": the LOTS map depends on the learned weights."))
+                    else ": the LOTS map depends on the learned weights." if table["passes"][ALL_METHODS["lots"].name]
+                    else ", but a constant map has no ranks to correlate: no pass by degeneracy."))
     if "edge" in set(rows["method"]):
         text += " The edge baseline never looks at the model, so randomising it cannot change the edge map (ρ = 1)."
     return {"table": table, "passed": passed, "failed": failed, "text": text}
@@ -917,7 +937,8 @@ def lots_summary(cascade_rows: pd.DataFrame, logit_rows: pd.DataFrame, focus_tab
     out = lines(randomisation_verdict(cascade_rows, threshold)["table"], lambda name, r: (
         f"- **Model randomisation, {name}:** {'passes' if r['passes'] else 'fails'} (mean |ρ| "
         f"{r['|ρ| all randomised']:.2f} with the trained model's maps once every unit is re-initialised; pass mark "
-        f"{threshold:g})."))
+        f"{threshold:g}" + (f"; a constant map on {r['constant maps']} image(s), no ranks to correlate"
+                            if r["constant maps"] else "") + ")."))
     out += lines(random_logit_verdict(logit_rows)["table"], lambda name, r: (
         f"- **Random logit, {name}:** {r['verdict']} (SSIM {r['SSIM']:.2f} between the maps for the top-1 and for a "
         f"random class)."))

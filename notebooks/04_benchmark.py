@@ -60,8 +60,11 @@ page.show_thesis_5_2(ctx.models, thesis52)
 page.show_ranks(t52, thesis52)
 
 # %% [markdown]
-# The paired test below asks, per backbone and metric, whether LOTS differs from the best
-# CAM method (Random-CAM excluded) on the same images.
+# The paired tests below ask, per backbone and metric, whether LOTS differs from each CAM
+# method (Random-CAM excluded) on the same images. Every CAM method is tested, not the one
+# whose mean happens to be best (that choice, made after seeing the results, would flatter
+# the test), and the p-values are Holm-corrected across the table's comparisons. No verdict
+# is drawn from fewer than 5 paired images.
 
 # %%
 page.show_best_cam_tests(df)

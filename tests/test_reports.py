@@ -26,12 +26,25 @@ def test_the_verdict_follows_the_numbers():
     flip = convention_verdict(base, flipped, ["avg_drop"], "first", "second")
     assert keep["changed"] == 0 and keep["pairs"] == 1 and "is the same in all 1" in keep["text"]
     assert flip["changed"] == 1 and "changes in 1 of 1" in flip["text"]
-    assert "better than the best CAM method (Grad-CAM) with the first" in flip["text"]
-    assert "worse than the best CAM method (Grad-CAM) with the second" in flip["text"]
+    assert "against Grad-CAM: LOTS better with the first" in flip["text"]
+    assert "but LOTS worse with the second" in flip["text"] and "p = 0.031" in flip["text"]  # 2/64: 6 pairs, exact
     assert keep["text"] != flip["text"]
     t = flip["table"]
-    assert bool(t["LOTS better (first)"].iloc[0]) and not bool(t["LOTS better (second)"].iloc[0])
+    assert t["verdict (first)"].iloc[0] == "LOTS better" and t["verdict (second)"].iloc[0] == "LOTS worse"
+    assert t["verdict changes"].iloc[0] == "yes" and keep["table"]["verdict changes"].iloc[0] == "no"
     assert abs(t["LOTS (second)"].iloc[0] - flipped.loc[flipped["method"] == "lots", "avg_drop"].mean()) < 1e-9
+
+
+def test_no_verdict_change_from_a_tie_or_from_too_few_images():
+    """The score='max' case of the issue: 40.7 vs 40.7 under both conventions is a tie, not a
+    change; and with 4 images no verdict is drawn at all."""
+    tie = _rows(lots_drop=30.0, cam_drop=30.0)
+    worse = _rows(lots_drop=40.0, cam_drop=30.0)
+    v = convention_verdict(tie, _rows(lots_drop=30.2, cam_drop=30.0), ["avg_drop"], "first", "second")
+    assert v["changed"] == 0 and "no significant difference" in v["text"]
+    assert convention_verdict(tie, worse, ["avg_drop"], "first", "second")["changed"] == 1  # significant under one
+    few = convention_verdict(_rows(20.0, 30.0, n=4), _rows(40.0, 30.0, n=4), ["avg_drop"], "first", "second")
+    assert few["changed"] == 0 and "fewer than 5 images (n = 4)" in few["text"]
 
 
 def test_perturbation_summary_known_answers():
@@ -112,3 +125,22 @@ def test_recorded_study_verdicts_follow_the_rows():
     ins = [s for s in better["text"].split("\n\n") if s.startswith("**Insertion")][0]
     assert "do not differ" in ins and "detected a mean difference of" in ins
     assert better["n"] == 40 and "40 images" in better["text"]
+
+
+def test_no_bold_best_from_fewer_than_five_images(monkeypatch):
+    """Chapter 3's case: a row on 1 image with the best mean is not bold against a row on 19;
+    the row on 19 is bold (the best of those with enough images), and the caption says why."""
+    from lotsbook import plots
+    from lotslib.metric_registry import METRICS
+
+    lab = METRICS["avg_drop"].label  # lower is better
+    idx = pd.MultiIndex.from_tuples([("m", "zero"), ("m", "class"), ("m", "mean")], names=["model", "method"])
+    wide = pd.DataFrame({(lab, "mean"): [30.0, 10.0, 40.0], (lab, "ci_low"): [25.0, 10.0, 35.0],
+                         (lab, "ci_high"): [35.0, 10.0, 45.0], (lab, "n"): [19, 1, 19]}, index=idx)
+    shown = []
+    monkeypatch.setattr(plots, "_show", shown.append)
+    plots.summary_table(wide, "Table.")
+    html = shown[0].to_html()
+    cells = {k for k, v in shown[0]._compute().ctx.items() if ("font-weight", "bold") in v}  # (row, column)
+    assert cells == {(0, 0)}  # the n = 19 row with 30.0, not the n = 1 row with 10.0
+    assert "1 of 3 rows rest on fewer than 5 images (n = 1): too few to name a best" in html

@@ -186,3 +186,30 @@ def test_lots_summary_has_one_bullet_per_check_with_numbers():
     assert len(lines) == 3 and all(line.startswith("- **") for line in lines)
     assert "fails (mean |ρ| 0.80" in lines[0] and "same map (SSIM 1.00" in lines[1]
     assert "25.0% (chance 25%, by construction; 61.0% on the mosaic's top-1 class)" in lines[2]
+
+
+def test_a_constant_map_fails_the_randomisation_test_instead_of_passing_by_degeneracy():
+    """A constant map has Spearman 0 with any other map (map_similarity's convention): |rho| = 0
+    is below every pass mark, yet the map shows nothing. It must fail."""
+    a = torch.arange(16.0).view(1, 4, 4) / 15
+    flat = torch.full((1, 4, 4), 0.5)
+    assert sanity.map_similarity(a, flat)[0][0] == 0.0  # the degenerate value that used to pass
+    rows = _rows({"gradcam": [1, 0.6, 0.1], "lots": [1, 0.0, 0.0]})
+    v = sanity.randomisation_verdict(rows, threshold=0.5)
+    assert v["table"].loc["LOTS", "passes"]  # without the constant flag, |rho| = 0 passes
+    rows["constant"] = (rows["method"] == "lots") & (rows["step"] == 2) & (rows["image"] == 0)
+    v = sanity.randomisation_verdict(rows, threshold=0.5)
+    assert not v["table"].loc["LOTS", "passes"] and v["table"].loc["LOTS", "constant maps"] == 1
+    assert v["table"].loc["Grad-CAM", "passes"] and "1 fails" in v["text"]
+    assert "LOTS (0.00; a constant map on 1 of 2)" in v["failed"] and "no pass by degeneracy" in v["text"]
+    rows = rows.drop(columns="constant")  # rows without the column: the degenerate flag (an all-zero map) counts
+    rows["degenerate"] = (rows["method"] == "lots") & (rows["step"] == 0)
+    assert not sanity.randomisation_verdict(rows)["table"].loc["LOTS", "passes"]
+
+
+def test_cascade_rows_flag_constant_maps(x16):
+    net = TinyNet(0)
+    flat = torch.full((4, 32, 32), 0.5)
+    res = sanity.cascading_randomisation(net, x16[:4], ["gradcam"], steps=1, original={"gradcam": flat})
+    assert res.rows["constant"].all()  # the original is constant: every step's rho is undefined
+    assert not sanity.randomisation_verdict(res.rows)["table"].loc["Grad-CAM", "passes"]

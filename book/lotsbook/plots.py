@@ -17,6 +17,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import torch
 from lotslib.method_registry import TABLE_METHODS
+from lotslib.verdicts import MIN_PAIRS
 
 __all__ = [
     "as_image",
@@ -454,15 +455,16 @@ def reference_wide(table: str = TABLE_METHODS):
 
 def summary_table(wide, caption: str, thesis=None, digits: int = 2, group: str = "model"):
     """Styled Table 5.1/5.2: for every metric our mean with its 95% bootstrap interval below
-    it, the best mean of each ``group`` in bold (by the metric's arrow), and -- where
-    ``thesis`` (from :func:`reference_wide`) has a value for the same row -- the thesis's
-    value in a column beside ours."""
+    it, the best mean of each ``group`` in bold (by the metric's arrow; rows with fewer than
+    :data:`lotslib.verdicts.MIN_PAIRS` images are never bold, and the caption says so with their
+    n), and -- where ``thesis`` (from :func:`reference_wide`) has a value for the same row -- the
+    thesis's value in a column beside ours."""
     import pandas as pd
 
     labels = list(dict.fromkeys(wide.columns.get_level_values(0)))
     tv_all = thesis.reindex(wide.index) if thesis is not None else None
     with_thesis = [lab for lab in labels if tv_all is not None and lab in tv_all.columns and tv_all[lab].notna().any()]
-    cols, bold = {}, {}
+    cols, bold, few = {}, {}, np.zeros(len(wide), dtype=bool)
     for lab in labels:
         m, lo, hi = wide[(lab, "mean")], wide[(lab, "ci_low")], wide[(lab, "ci_high")]
         key = (lab, "ours") if with_thesis else lab
@@ -472,7 +474,9 @@ def summary_table(wide, caption: str, thesis=None, digits: int = 2, group: str =
         how = direction(lab)
         if how:
             g = wide.index.get_level_values(group) if group in wide.index.names else np.zeros(len(wide))
-            bold[key] = (m == m.groupby(g).transform(how)).to_numpy()
+            enough = wide[(lab, "n")].fillna(0) >= MIN_PAIRS  # no "best" from too few images
+            few |= ~enough.to_numpy()
+            bold[key] = (enough & (m == m.where(enough).groupby(g).transform(how))).to_numpy()
         if lab in with_thesis:
             cols[(lab, "thesis")] = [f"{v:.{digits}f}" if pd.notna(v) else "–" for v in tv_all[lab]]
     disp = pd.DataFrame(cols, index=wide.index)
@@ -483,13 +487,18 @@ def summary_table(wide, caption: str, thesis=None, digits: int = 2, group: str =
     mask = np.zeros(disp.shape, dtype=bool)
     for key, b in bold.items():
         mask[:, list(disp.columns).index(key)] = b
+    if few.any():
+        ns = sorted({int(v) for v in wide.xs("n", axis=1, level=1).min(axis=1).fillna(0)[few]})
+        caption += (f" {int(few.sum())} of {len(wide)} rows rest on fewer than {MIN_PAIRS} images "
+                    f"(n = {', '.join(map(str, ns))}): too few to name a best, so none of them is bold.")
     sty = styled_table(disp, caption, fmt="{}").set_properties(**{"text-align": "right", "white-space": "nowrap"})
     _show(sty.apply(lambda _: np.where(mask, "font-weight: bold", ""), axis=None))
 
 
 def rank_table(ours_wide, thesis_wide, caption: str):
     """Mean rank (1 = best) of every method per metric, averaged over the backbones: ours
-    beside the thesis's. Comparable even when the backbones differ."""
+    beside the thesis's. Comparable even when the backbones differ. None of ours is ranked
+    from fewer than :data:`lotslib.verdicts.MIN_PAIRS` images (shown as –, and said in the caption)."""
     import pandas as pd
 
     def ranks(w, value):
@@ -498,7 +507,7 @@ def rank_table(ours_wide, thesis_wide, caption: str):
             how = direction(lab)
             if not how:
                 continue
-            v = w[(lab, value)] if value else w[lab]
+            v = w[(lab, value)].where(w[(lab, "n")] >= MIN_PAIRS) if value else w[lab]
             r = v.groupby(level=0).rank(ascending=(how == "min"))
             out[lab] = r.groupby(level=1).mean()
         return pd.DataFrame(out)
@@ -513,4 +522,8 @@ def rank_table(ours_wide, thesis_wide, caption: str):
         if lab in b.columns:
             disp[(lab, "thesis")] = b[lab].reindex(rows)
     disp.columns = pd.MultiIndex.from_tuples(disp.columns, names=["metric", ""])
+    n = ours_wide.xs("n", axis=1, level=1).min(axis=1)
+    if (n < MIN_PAIRS).any():
+        caption += (f" Our ranks are left out (–) where a method rests on fewer than {MIN_PAIRS} images (n = "
+                    f"{', '.join(map(str, sorted({int(v) for v in n[n < MIN_PAIRS].fillna(0)})))}): too few to rank.")
     _show(styled_table(disp, caption, fmt="{:.1f}"))

@@ -1,5 +1,5 @@
 """Chapter 4, "LOTS against six CAM methods" (``notebooks/04_benchmark.py``): the tests of
-LOTS against the best CAM method, the recorded larger study, the conventions' verdicts,
+LOTS against every CAM method (Holm-corrected, :mod:`lotslib.verdicts`), the recorded larger study, the conventions' verdicts,
 Table 5.3 (time per map) and the figures of the metrics (Average Drop/Increase, Coherency,
 the deletion strip).
 
@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import pandas as pd
 import torch
+
+from lotslib.verdicts import family_note, format_p
 
 from ..plots import (curves_figure, direction, note, panel_grid, rank_table, reference_wide, short_class, show,
                      summary_table, table)
@@ -44,9 +46,55 @@ __all__ = [
 ]
 
 
+def _each_cam(df: pd.DataFrame, metrics=None) -> pd.DataFrame:
+    """LOTS against every non-baseline CAM method, per backbone and metric, Holm-corrected across the whole table.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Benchmark rows (:func:`lotslib.benchmark.run`) of LOTS and the CAM methods.
+    metrics : Sequence of str or None
+        Metric keys (default None: every registered one).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (``model``, ``metric`` key, ``cam`` key): ``lots_mean`` and ``cam_mean``
+        (in %, over the finite pairs), ``n``, ``mean_diff`` (LOTS minus the CAM method, in
+        points), ``p_value``, ``p_holm``, ``verdict`` (:func:`lotslib.verdicts.holm_verdicts`)
+        and ``mde`` (:func:`lotslib.stats.paired_mde`, 80 % power).
+    """
+    from lotslib.benchmark import MODELS_ORDER
+    from lotslib.method_registry import CAM_METHODS, get_method
+    from lotslib.metric_registry import METRICS
+    from lotslib.stats import paired_mde
+    from lotslib.verdicts import compare_each, holm_verdicts
+
+    out = []
+    models = [m for m in MODELS_ORDER if m in set(df["model"])] + sorted(set(df["model"]) - set(MODELS_ORDER))
+    for model in models:
+        dm = df[df["model"] == model]
+        cams = [m for m in CAM_METHODS if not get_method(m).baseline and m in set(dm["method"])]
+        if "lots" not in set(dm["method"]) or not cams:
+            continue
+        for key in (tuple(METRICS) if metrics is None else metrics):
+            met = METRICS[key]
+            wide = dm.pivot_table(index="image_id", columns="method", values=met.col, aggfunc="first",
+                                  dropna=False).reindex(columns=["lots", *cams]) * met.scale
+            each = compare_each(wide["lots"], {c: wide[c] for c in cams}, met.higher_is_better)
+            for cam, r in each.iterrows():
+                ok = wide["lots"].notna() & wide[cam].notna()
+                out.append({"model": model, "metric": key, "cam": cam, "lots_mean": wide["lots"][ok].mean(),
+                            "cam_mean": wide[cam][ok].mean(), "n": int(r["n"]), "mean_diff": r["mean_diff"],
+                            "p_value": r["p_value"], "higher_is_better": met.higher_is_better,
+                            "mde": paired_mde(wide["lots"][ok] - wide[cam][ok])})
+    cols = ["model", "metric", "cam", "lots_mean", "cam_mean", "n", "mean_diff", "p_value", "higher_is_better", "mde"]
+    return holm_verdicts(pd.DataFrame(out, columns=cols))
+
+
 def best_cam_tests(df: pd.DataFrame) -> pd.DataFrame:
-    """LOTS against the best CAM method per backbone and metric
-    (:func:`lotslib.benchmark.lots_vs_best_cam`), with the tables' labels.
+    """LOTS against every CAM method (not only the best one, which would be chosen after seeing the
+    results) per backbone and metric, with the tables' labels.
 
     Parameters
     ----------
@@ -56,20 +104,43 @@ def best_cam_tests(df: pd.DataFrame) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Index (``model``, ``metric``: the table label); columns ``best CAM`` (its name),
-        ``LOTS`` and ``best CAM's mean`` (in %), ``n``, ``pairs ≠ 0``, ``p-value`` in [0,1],
-        ``differs (p < 0.05)`` and ``detectable difference`` (the smallest mean difference, in
-        points, that the ``n`` pairs detect with 80 % power; :func:`lotslib.stats.paired_mde`).
+        Index (``model``, ``metric``: the table label, ``CAM method``: its name); columns ``LOTS``
+        and ``CAM's mean`` (in %), ``n``, ``p-value`` (uncorrected, two-sided Wilcoxon),
+        ``p (Holm)`` (Holm-corrected across the table's comparisons with enough images),
+        ``verdict`` (:func:`lotslib.verdicts.verdict_word`) and ``detectable difference`` (the
+        smallest mean difference, in points, that the ``n`` pairs detect with 80 % power;
+        :func:`lotslib.stats.paired_mde`).
     """
-    from lotslib.benchmark import METHODS, METRICS, lots_vs_best_cam
+    from lotslib.method_registry import method_name
+    from lotslib.metric_registry import METRICS
 
-    w = lots_vs_best_cam(df)
+    w = _each_cam(df)
     w["metric"] = w["metric"].map(lambda m: METRICS[m].label)
-    w["best_cam"] = w["best_cam"].map(lambda k: METHODS[k].name if k in METHODS else None)
-    w = w.rename(columns={"best_cam": "best CAM", "lots_mean": "LOTS", "best_mean": "best CAM's mean",
-                          "n_nonzero": "pairs ≠ 0", "p_value": "p-value", "differs": "differs (p < 0.05)",
-                          "mde": "detectable difference"})
-    return w.drop(columns=["lots_method", "statistic"]).set_index(["model", "metric"])
+    w["cam"] = w["cam"].map(method_name)
+    w = w.rename(columns={"cam": "CAM method", "lots_mean": "LOTS", "cam_mean": "CAM's mean", "p_value": "p-value",
+                          "p_holm": "p (Holm)", "mde": "detectable difference"})
+    return w.drop(columns=["mean_diff", "higher_is_better"]).set_index(["model", "metric", "CAM method"])
+
+
+def _clauses(group: pd.DataFrame) -> list[str]:
+    """The comparisons of one (backbone, metric) of :func:`best_cam_tests` as clauses of a sentence:
+    one per significant difference, one for all the others, one for those with too few images."""
+    from lotslib.verdicts import BETTER, NO_DIFFERENCE, WORSE, format_p, too_few
+
+    g = group.reset_index(level="CAM method").rename(columns={"CAM method": "cam", "CAM's mean": "cam_mean"})
+    sig = g[g["verdict"].isin([BETTER, WORSE])]
+    out = [f"LOTS ({a:.1f}) is {'better' if v == BETTER else 'worse'} than {c} ({m:.1f}), {format_p(p)}"
+           for a, v, c, m, p in zip(sig["LOTS"], sig["verdict"], sig["cam"], sig["cam_mean"], sig["p (Holm)"])]
+    tie = g[g["verdict"] == NO_DIFFERENCE]
+    if len(tie):
+        lo, hi = (f"{v:.1f}" for v in (tie["detectable difference"].min(), tie["detectable difference"].max()))
+        listed = ", ".join(f"{c} ({m:.1f}, {format_p(p)})" for c, m, p in zip(tie["cam"], tie["cam_mean"], tie["p (Holm)"]))
+        out.append(f"LOTS ({g['LOTS'].iloc[0]:.1f}) and {listed} do not differ significantly; {tie['n'].min()} pairs "
+                   f"would have detected a mean difference of {lo if lo == hi else lo + '–' + hi} points with 80 % power")
+    few = g[~g["verdict"].isin([BETTER, WORSE, NO_DIFFERENCE])]
+    if len(few):
+        out.append(f"{', '.join(few['cam'])}: {too_few(few['n'].min())}, no verdict")
+    return out
 
 
 def recorded_study(rows: pd.DataFrame, meta: dict) -> dict:
@@ -86,13 +157,14 @@ def recorded_study(rows: pd.DataFrame, meta: dict) -> dict:
     -------
     dict
         ``table`` (Table 5.2's layout, :func:`lotslib.benchmark.table_5_2`), ``tests``
-        (:func:`best_cam_tests`, with the detectable difference at 80 % power), ``n`` (images)
+        (:func:`best_cam_tests`: LOTS against every CAM method, Holm-corrected), ``n`` (images)
         and ``text``: Markdown sentences generated from those tables -- the best method per
-        metric, and for each metric whether LOTS differs from the best CAM method, or else the
-        smallest difference the study could have detected.
+        metric (none from fewer than 5 images), and for each metric and CAM method whether LOTS
+        differs from it, or else the smallest difference the study could have detected.
     """
     from lotslib.benchmark import METRICS, table_5_2
     from lotslib.method_registry import ALL_METHODS, get_method
+    from lotslib.verdicts import too_few
 
     table = table_5_2(rows)
     tests = best_cam_tests(rows)
@@ -105,32 +177,26 @@ def recorded_study(rows: pd.DataFrame, meta: dict) -> dict:
     how = (f" in {wall / 60:.0f} min on {meta.get('procs')} process(es) × {meta.get('threads')} thread(s)"
            if wall else "")
     lines = [f"The recorded study ran {n} images ({meta.get('images', 'a labelled folder')}) on "
-             f"{', '.join(rows['model'].unique())} ({sched}){how}."]
+             f"{', '.join(rows['model'].unique())} ({sched}){how}. LOTS is compared with every CAM method (paired "
+             f"Wilcoxon tests; {family_note(tests['n'])})."]
     baselines = {get_method(k).name for k in ALL_METHODS if get_method(k).baseline}
-    for (model, label), r in tests.iterrows():
+    for (model, label), group in tests.groupby(level=["model", "metric"], sort=False):
         met = next(m for m in METRICS.values() if m.label == label)
         means = table.loc[model][(label, "mean")]
+        few = too_few(table.loc[model][(label, "n")].min())
         best = met.best({k: v for k, v in means.items() if k not in baselines and v == v})
-        lots_v, cam_v, cam = r["LOTS"], r["best CAM's mean"], r["best CAM"]
-        lead = f"**{label}** ({model}): best method {best}; "
-        if r["differs (p < 0.05)"]:
-            side = "better" if (lots_v > cam_v) == met.higher_is_better else "worse"
-            lines.append(lead + f"LOTS ({lots_v:.1f}) is {side} than {cam} ({cam_v:.1f}), p = {r['p-value']:.2g}.")
-        else:
-            lines.append(lead + f"LOTS ({lots_v:.1f}) and {cam} ({cam_v:.1f}) do not differ at p < 0.05 "
-                         f"(p = {r['p-value']:.2g}); {r['n']} pairs would have detected a mean difference of "
-                         f"{r['detectable difference']:.1f} points with 80 % power.")
+        lead = f"**{label}** ({model}): " + (f"{few}, no best method; " if few else f"best method {best}; ")
+        lines.append(lead + "; ".join(_clauses(group)) + ".")
     return {"table": table, "tests": tests, "n": n, "text": "\n\n".join(lines)}
 
 
-def _lots_vs_best(df: pd.DataFrame, metrics) -> pd.DataFrame:
-    from lotslib.benchmark import lots_vs_best_cam
-
-    return lots_vs_best_cam(df, metrics=metrics).set_index(["model", "metric"])
-
-
 def convention_verdict(base: pd.DataFrame, other: pd.DataFrame, metrics, base_name: str, other_name: str) -> dict:
-    """Does LOTS beat the best CAM method under both conventions? Written from the numbers.
+    """Does the verdict of LOTS against each CAM method survive the other convention? Written from the numbers.
+
+    Under each convention LOTS is tested against every CAM method (paired Wilcoxon, Holm-corrected
+    across that convention's comparisons, no verdict from fewer than 5 images); a verdict changes
+    only by :func:`lotslib.verdicts.verdict_changed` (significant under one and not the other,
+    or significant with opposite signs): a tie under both is no change.
 
     Parameters
     ----------
@@ -145,45 +211,47 @@ def convention_verdict(base: pd.DataFrame, other: pd.DataFrame, metrics, base_na
     Returns
     -------
     dict
-        ``table``: a DataFrame indexed by (model, metric label) with LOTS's and the best CAM
-        method's means and whether LOTS is better, per convention; ``changed``: the number of
-        (model, metric) pairs whose verdict differs; ``pairs``: their total; ``text``: the
-        sentences for the page.
+        ``table``: a DataFrame indexed by (model, metric label, CAM method) with LOTS's and the
+        CAM method's means, the Holm-corrected p-value and the verdict per convention, and
+        ``verdict changes`` (yes/no); ``changed``: the number of comparisons whose verdict
+        changes; ``pairs``: their total; ``text``: the sentences for the page.
     """
-    from lotslib.method_registry import ALL_METHODS
+    from lotslib.method_registry import method_name
     from lotslib.metric_registry import METRICS
+    from lotslib.verdicts import MIN_PAIRS, TOO_FEW, format_p, verdict_changed, yes_no
 
-    a, b = _lots_vs_best(base, metrics), _lots_vs_best(other, metrics)
-    rows, lines, changed = [], [], 0
-    for (model, key), ra in a.iterrows():
-        rb = b.loc[(model, key)]
-        met = METRICS[key]
-
-        def better(r):
-            return r["lots_mean"] > r["best_mean"] if met.higher_is_better else r["lots_mean"] < r["best_mean"]
-
-        va, vb = bool(better(ra)), bool(better(rb))
-        changed += va != vb
-        rows.append({"model": model, "metric": met.label,
-                     f"LOTS ({base_name})": ra["lots_mean"], f"best CAM ({base_name})": ALL_METHODS[ra["best_cam"]].name,
-                     f"its mean ({base_name})": ra["best_mean"], f"LOTS better ({base_name})": va,
-                     f"LOTS ({other_name})": rb["lots_mean"], f"best CAM ({other_name})": ALL_METHODS[rb["best_cam"]].name,
-                     f"its mean ({other_name})": rb["best_mean"], f"LOTS better ({other_name})": vb})
-        if va != vb:
-            lines.append(f"on {model}, {met.name}: LOTS is {'better' if va else 'worse'} than the best CAM method "
-                         f"({ALL_METHODS[ra['best_cam']].name}) with the {base_name} ({ra['lots_mean']:.1f} vs "
-                         f"{ra['best_mean']:.1f}) but {'better' if vb else 'worse'} than the best CAM method "
-                         f"({ALL_METHODS[rb['best_cam']].name}) with the {other_name} ({rb['lots_mean']:.1f} vs "
-                         f"{rb['best_mean']:.1f})")
-    n = len(rows)
+    a, b = (_each_cam(d, metrics).set_index(["model", "metric", "cam"]) for d in (base, other))
+    rows, lines, counts = [], [], {}
+    for (model, key, cam), ra in a.iterrows():
+        rb = b.loc[(model, key, cam)]
+        met, name = METRICS[key], method_name(cam)
+        change = verdict_changed(ra["verdict"], rb["verdict"])
+        counts[ra["verdict"]] = counts.get(ra["verdict"], 0) + 1
+        row = {"model": model, "metric": met.label, "CAM method": name}
+        for conv, r in ((base_name, ra), (other_name, rb)):
+            row.update({f"LOTS ({conv})": r["lots_mean"], f"CAM's mean ({conv})": r["cam_mean"],
+                        f"p (Holm) ({conv})": r["p_holm"], f"verdict ({conv})": r["verdict"]})
+        rows.append({**row, "n": int(min(ra["n"], rb["n"])), "verdict changes": yes_no(change)})
+        if change:
+            lines.append(f"on {model}, {met.name}, against {name}: {ra['verdict']} with the {base_name} "
+                         f"({ra['lots_mean']:.1f} vs {ra['cam_mean']:.1f}, {format_p(ra['p_holm'])}) but "
+                         f"{rb['verdict']} with the {other_name} ({rb['lots_mean']:.1f} vs {rb['cam_mean']:.1f}, "
+                         f"{format_p(rb['p_holm'])})")
+    n, changed = len(rows), len(lines)
+    how = (f"(paired Wilcoxon, Holm-corrected across each convention's comparisons; a change needs a significant "
+           f"difference under one convention and not the other, or opposite significant signs)")
     if changed:
-        text = (f"The LOTS-versus-best-CAM verdict changes in {changed} of {n} (backbone, metric) pairs when the "
-                f"{base_name} is replaced by the {other_name}: " + "; ".join(lines) + ".")
+        text = (f"The verdict of LOTS against a CAM method changes in {changed} of {n} (backbone, metric, CAM method) "
+                f"comparisons when the {base_name} is replaced by the {other_name} {how}: " + "; ".join(lines) + ".")
+    elif n and counts.get(TOO_FEW, 0) == n:
+        text = (f"With fewer than {MIN_PAIRS} images (n = {min(r['n'] for r in rows)}) no verdict of LOTS against a "
+                f"CAM method is drawn under the {base_name} or the {other_name}, so none can change: the values move, "
+                f"nothing is concluded from them.")
     else:
-        text = (f"The LOTS-versus-best-CAM verdict is the same in all {n} (backbone, metric) pairs under the "
-                f"{base_name} and the {other_name}; the values move, the ordering of LOTS against the best CAM "
-                f"method does not.")
-    table = pd.DataFrame(rows).set_index(["model", "metric"])
+        tally = ", ".join(f"{v} {k}" for k, v in counts.items())
+        text = (f"The verdict of LOTS against each CAM method is the same in all {n} (backbone, metric, CAM method) "
+                f"comparisons under the {base_name} and the {other_name} {how}; under the {base_name}: {tally}.")
+    table = pd.DataFrame(rows).set_index(["model", "metric", "CAM method"])
     return {"table": table, "changed": int(changed), "pairs": n, "text": text}
 
 
@@ -423,12 +491,18 @@ def show_ranks(t52: pd.DataFrame, thesis52: pd.DataFrame) -> None:
     )
 
 
+#: how the columns of :func:`best_cam_tests` are printed (p-values as :func:`lotslib.verdicts.format_p` does)
+_TEST_FMT = {"LOTS": "{:.2f}", "CAM's mean": "{:.2f}", "p-value": lambda p: format_p(p, cell=True),
+             "p (Holm)": lambda p: format_p(p, cell=True), "detectable difference": "{:.1f}"}
+
+
 def show_best_cam_tests(df: pd.DataFrame) -> None:
     """Show :func:`best_cam_tests` of ``df`` with its caption."""
-    table(best_cam_tests(df),
-          "LOTS against the best CAM method per backbone and metric: means in % and a two-sided Wilcoxon signed-rank "
-          "test over images, with the smallest mean difference in points that these pairs detect with 80% power",
-          fmt={"LOTS": "{:.2f}", "best CAM's mean": "{:.2f}", "p-value": "{:.3f}", "detectable difference": "{:.1f}"})
+    tests = best_cam_tests(df)
+    table(tests,
+          "LOTS against every CAM method per backbone and metric: means in % and a two-sided Wilcoxon signed-rank "
+          f"test over images ({family_note(tests['n'])}), with the smallest mean difference in points that these pairs "
+          "detect with 80% power", fmt=_TEST_FMT)
 
 
 def show_recorded_study() -> None:
@@ -443,10 +517,10 @@ def show_recorded_study() -> None:
     summary_table(rec["table"], f"Recorded study (`{meta['command']}`): Table 5.2's layout on {rec['n']} "
                                 "ImageNet training images (seen in training: accuracy on them is optimistic); "
                                 "mean and 95% bootstrap interval in %, best mean in bold.")
-    table(rec["tests"], "Recorded study: LOTS against the best CAM method per metric (two-sided Wilcoxon "
-                        "signed-rank test over images), with the smallest mean difference in points that "
-                        "these pairs detect with 80% power (paired, from the spread of the differences).",
-          fmt={"LOTS": "{:.2f}", "best CAM's mean": "{:.2f}", "p-value": "{:.3g}", "detectable difference": "{:.1f}"})
+    table(rec["tests"], "Recorded study: LOTS against every CAM method per metric (two-sided Wilcoxon "
+                        f"signed-rank test over images; {family_note(rec['tests']['n'])}), with the smallest mean difference "
+                        "in points that these pairs detect with 80% power (paired, from the spread of the "
+                        "differences).", fmt=_TEST_FMT)
     note(rec["text"])
 
 
@@ -487,8 +561,9 @@ def show_fill_verdict(verdict: dict) -> None:
     from IPython.display import Markdown, display
 
     display(Markdown(verdict["text"]))
-    table(verdict["table"], "LOTS against the best CAM method under both fills (means in %; 'LOTS better' in the "
-          "metric's direction).")
+    table(verdict["table"], "LOTS against every CAM method under both fills (means in %; verdicts in the metric's "
+          "direction from paired Wilcoxon tests, Holm-corrected across each fill's comparisons; no verdict from "
+          "fewer than 5 images).")
 
 
 def show_other_score(ctx, df: pd.DataFrame) -> dict:

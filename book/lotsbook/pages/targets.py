@@ -77,10 +77,14 @@ def target_tests(df: pd.DataFrame) -> pd.DataFrame:
     -------
     pandas.DataFrame
         Index (``comparison``, ``metric``: the table label); columns ``zero`` and ``other``
-        (the metric's table value, in %), ``p-value (Wilcoxon)`` in [0,1] and ``n`` (pairs).
+        (the metric's table value, in %), ``p-value (Wilcoxon)`` in [0,1], ``n`` (pairs),
+        ``p (Holm)`` (Holm-corrected across the comparisons with at least 5 pairs) and
+        ``verdict`` (:func:`lotslib.verdicts.verdict_word`, "zero target better/worse", "no
+        significant difference" or "too few images").
     """
     from lotslib.benchmark import LOTS_VARIANTS, METRICS, TABLE_TARGETS, table_rows
     from lotslib.stats import paired_wilcoxon
+    from lotslib.verdicts import holm_verdicts
 
     rows = table_rows(TABLE_TARGETS)
     tests = []
@@ -92,8 +96,12 @@ def target_tests(df: pd.DataFrame) -> pd.DataFrame:
             t = paired_wilcoxon(a[col], b.loc[a.index, col])
             tests.append({"comparison": f"zero vs {rows[variant].split()[0].lower()}", "metric": metric.label,
                           "zero": a[col].mean() * scale, "other": b[col].mean() * scale,
-                          "p-value (Wilcoxon)": t["p_value"], "n": t["n"]})
-    return pd.DataFrame(tests).set_index(["comparison", "metric"])
+                          "p_value": t["p_value"], "n": t["n"], "mean_diff": (a[col] - b.loc[a.index, col]).mean(),
+                          "higher_is_better": metric.higher_is_better})
+    out = holm_verdicts(pd.DataFrame(tests))
+    out["verdict"] = out["verdict"].str.replace("LOTS", "zero target")
+    out = out.rename(columns={"p_value": "p-value (Wilcoxon)", "p_holm": "p (Holm)"})
+    return out.drop(columns=["mean_diff", "higher_is_better"]).set_index(["comparison", "metric"])
 
 
 def target_maps(model, reference, example, x: torch.Tensor, classes, lots_maps) -> tuple[dict, dict]:
@@ -200,10 +208,14 @@ def show_thesis_5_1(net) -> None:
 def show_target_tests(df: pd.DataFrame) -> None:
     """Show the paired Wilcoxon tests of the zero target against the class and mean targets
     (:func:`target_tests`; means in %, p-values in [0,1]) with their caption."""
-    table(target_tests(df),
+    from lotslib.verdicts import family_note, format_p
+
+    tests = target_tests(df)
+    table(tests,
           "Paired comparison of the zero target with the class and mean targets (two-sided Wilcoxon signed-rank test "
-          "over images; with this few images only large differences can reach p < 0.05)",
-          fmt={"zero": "{:.2f}", "other": "{:.2f}", "p-value (Wilcoxon)": "{:.3f}", "n": "{:d}"})
+          f"over images; {family_note(tests['n'])}; with this few images only large differences can reach p < 0.05)",
+          fmt={"zero": "{:.2f}", "other": "{:.2f}", "p-value (Wilcoxon)": lambda p: format_p(p, cell=True),
+               "p (Holm)": lambda p: format_p(p, cell=True), "n": "{:d}"})
 
 
 def show_figure_5_1(ctx, net, df: pd.DataFrame) -> None:
