@@ -4,7 +4,8 @@ Runs the benchmark (the seven methods of Table 5.2, all five metrics, Coherency'
 LOTS run included) on ``--n-images`` images of a labelled folder (default
 ``../shared/imagenet-sample``: 500 ImageNet *training* images, one per even class, with a
 ``labels.csv``; the network was trained on them, so accuracy on them is optimistic). The
-images are taken at an even stride through the folder's class order, so the sample spans the whole label space rather than its first classes (fish and birds).
+images are taken at an even stride through the folder's class order, so the sample spans
+the whole label space rather than its first classes (fish and birds).
 LOTS runs ``--schedule plateau`` by default: the thesis protocol (Weber 2023, section 5.1:
 alpha = 1/255, at most 500 iterations, tau = 0.1) with the plateau early stop (patience 50,
 2 %), the one schedule in ``results/lots_equivalence.csv`` whose maps reach the Pearson bar

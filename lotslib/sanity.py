@@ -482,6 +482,12 @@ def _fmt_list(items: list[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
+def _photos(rows: pd.DataFrame) -> str:
+    """``"3 photos"`` / ``"1 photo"``: the distinct images of a test's rows."""
+    n = rows["image"].nunique()
+    return f"{n} photo{'s' if n != 1 else ''}"
+
+
 def randomisation_verdict(rows: pd.DataFrame, threshold: float = 0.5) -> dict:
     """Which methods pass the cascading randomisation test, in numbers and sentences.
 
@@ -526,12 +532,11 @@ def randomisation_verdict(rows: pd.DataFrame, threshold: float = 0.5) -> dict:
         out.append({"method": name, "|ρ| first step": a["abs_spearman"], "|ρ| all randomised": z["abs_spearman"],
                     "ρ all randomised": z["spearman"], "SSIM first step": a["ssim"], "SSIM all randomised": z["ssim"],
                     "ρ with edges, all randomised": z["edge_spearman"], "constant maps": k, "passes": ok})
-    table = pd.DataFrame(out).set_index("method")
     label = rows.loc[rows["step"] == last, "label"].iloc[0]
-    n = rows["image"].nunique()
+    table, photos = pd.DataFrame(out).set_index("method"), _photos(rows)
     text = (f"With {'every unit' if label == 'all' else 'the units down to ' + label} re-initialised, "
-            f"{len(passed)} of {len(table)} methods pass (mean |ρ| with the original maps over {n} "
-            f"photo{'s' if n != 1 else ''} at most {threshold:g}, and no constant map, whose ρ is undefined): "
+            f"{len(passed)} of {len(table)} methods pass (mean |ρ| with the original maps over {photos} "
+            f"at most {threshold:g}, and no constant map, whose ρ is undefined): "
             f"{_fmt_list(passed)}. "
             f"{len(failed)} fail{'s' if len(failed) == 1 else ''}: {_fmt_list(failed)}.")
     if "lots" in set(rows["method"]):
@@ -687,12 +692,13 @@ def random_logit_verdict(rows: pd.DataFrame, changed_below: float = 0.9) -> dict
         out.append({"method": ALL_METHODS[m].name, "Spearman": d["spearman"].mean(), "SSIM": d["ssim"].mean(),
                     "largest pixel difference": d["max_abs_diff"].max(), "verdict": verdict})
     table = pd.DataFrame(out).set_index("method")
-    n = rows["image"].nunique()
-    text = (f"Explaining a random other class instead of the top-1 class on {n} photo{'s' if n != 1 else ''}: "
-            f"{_fmt_list(groups['changes'])} change{'s' if len(groups['changes']) == 1 else ''} the map "
-            f"(mean SSIM below {changed_below:g}); {_fmt_list(groups['barely changes'])} barely "
-            f"change{'s' if len(groups['barely changes']) == 1 else ''}; {_fmt_list(groups['same map'])} "
-            f"return{'s' if len(groups['same map']) == 1 else ''} exactly the same map.")
+    def says(group: str, verb: str) -> str:  # "Grad-CAM (SSIM 0.4) changes" / "A and B change"
+        return f"{_fmt_list(groups[group])} {verb}{'s' if len(groups[group]) == 1 else ''}"
+
+    text = " ".join([f"Explaining a random other class instead of the top-1 class on {_photos(rows)}:",
+                     f"{says('changes', 'change')} the map (mean SSIM below {changed_below:g});",
+                     f"{says('barely changes', 'barely change')};",
+                     f"{says('same map', 'return')} exactly the same map."])
     if "lots" in set(rows["method"]):
         d = rows[rows["method"] == "lots"]
         if (d["max_abs_diff"] == 0).all():
