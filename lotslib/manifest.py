@@ -6,7 +6,7 @@ holds one entry per image and method, named by its output stem (``coffee_lots``)
 * ``key`` -- everything the files depend on: the image's ``source`` (its path) and ``sha256``
   (of its bytes), the ``model`` key, the ``weights`` (the ``--weights`` argument, the SHA-256
   of a local weight file, and the fingerprint of the loaded weights,
-  :func:`lotslib.models.weights_fingerprint`), the ``cam_layer``, the ``method`` and every
+  ``lotslib.models.weights_fingerprint``), the ``cam_layer``, the ``method`` and every
   ``params`` value (the method's defaults included);
 * ``status`` -- ``"pending"`` (written before the files, so that no file is ever on disk
   without an entry) or ``"done"``;

@@ -146,7 +146,7 @@ def compare_each(lots, others: Mapping, higher_is_better: bool, alpha: float = A
     others : Mapping
         ``{method: values}``, each paired with ``lots`` (same images, same order).
     higher_is_better : bool
-        The metric's direction (:attr:`lotslib.metric_registry.Metric.higher_is_better`).
+        The metric's direction (``higher_is_better`` of the metric objects of :mod:`lotslib.metric_registry`).
     alpha : float, optional
         Significance level (default :data:`ALPHA`).
 
