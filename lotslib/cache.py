@@ -23,7 +23,34 @@ from typing import Callable
 
 import numpy as np
 
-__all__ = ["atomic_write", "cache_key", "cached_frame", "quarantine", "read_npz"]
+__all__ = ["atomic_write", "cache_key", "sha256_file", "cached_frame", "quarantine", "read_npz"]
+
+
+def sha256_file(path, chunk: int = 1 << 20) -> str:
+    """SHA-256 of every byte of a file, read in chunks.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The file.
+    chunk : int
+        Bytes read at a time. Default 1 MiB.
+
+    Returns
+    -------
+    str
+        The 64-hex-digit digest.
+
+    Raises
+    ------
+    OSError
+        The file cannot be read.
+    """
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for b in iter(lambda: f.read(chunk), b""):
+            h.update(b)
+    return h.hexdigest()
 
 
 def atomic_write(path: Path, write: Callable) -> None:

@@ -39,16 +39,6 @@ __all__ = ["main"]
 _LOTS_OPTIONS = ("iters", "tau", "alpha", "filter_size")
 
 
-def _file_sha256(path: Path) -> str:
-    import hashlib
-
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _inputs(paths) -> dict:
     """``{source: file}`` for every image of ``paths``: folders listed, files named on the command
     line decoded once (a bad one is an error before the model loads). ``source`` is the file's
@@ -95,6 +85,7 @@ def _names(sources, manifest) -> dict:
 
 def _settings(args, methods) -> tuple[dict, dict]:
     """This run's settings (manifest keys) and each method's explicit parameters, all checked."""
+    from .cache import sha256_file
     from .errors import ParameterError, UnknownModelError
     from .method_registry import check_params, default_params
     from .models import EMBEDDED_MODELS, FULL_MODELS, known_models
@@ -109,7 +100,7 @@ def _settings(args, methods) -> tuple[dict, dict]:
     calls = {m: {k: v for k, v in given.items() if m.startswith("lots") and k in default_params(m)} for m in methods}
     w = args.weights or "default"
     weights = {"given": "file" if Path(w).is_file() else str(w),
-               "file_sha256": _file_sha256(Path(w)) if Path(w).is_file() else None}
+               "file_sha256": sha256_file(w) if Path(w).is_file() else None}
     model = args.model if ":" in args.model else args.model.lower().replace("-", "_")
     if ":" not in model and model not in known_models():
         raise UnknownModelError(f"Unknown model {args.model!r}. Known models: embedded profile "
@@ -265,6 +256,7 @@ def _explain(args) -> int:
 
     import torch
 
+    from .cache import sha256_file
     from .data import load_image
     from .errors import LotsError
     from .manifest import settings_conflicts, write_manifest
@@ -304,7 +296,7 @@ def _explain(args) -> int:
                 print(f"warning: skipped {path}: {exc}", file=sys.stderr)
                 skipped.append(str(path))
                 continue
-            sha = _file_sha256(path)
+            sha = sha256_file(path)
             x = model.preprocess(img)[None].to(args.device)
             prob, idx = model.predict(x)
             top1 = f"{model.categories[int(idx[0, 0])]} ({float(prob[0, 0]):.3f})"

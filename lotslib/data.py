@@ -39,6 +39,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .cache import sha256_file
 from .errors import DatasetError, ImageDecodeError, ImageNotFoundError
 from .imagenet_classes import imagenet_categories
 from .tensors import pil_to_array, to_tensor
@@ -312,16 +313,12 @@ def load_image(path, max_side: int = MAX_SIDE, min_side: int = MIN_SIDE) -> torc
 
 def _digest(path: Path) -> str:
     """SHA-256 of every byte of the file (an edit anywhere in it changes the digest)."""
-    h = hashlib.sha256()
     try:
-        with open(path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
+        return sha256_file(path)[:16]
     except FileNotFoundError:
         raise ImageNotFoundError(
             f"Image file {path} has disappeared since the list was made. Fix: restore it or rebuild the list."
         ) from None
-    return h.hexdigest()[:16]
 
 
 def _file_item(path: Path, id: str, label, name) -> _Item:

@@ -14,6 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+from lotslib.cache import sha256_file
+
 from .paths import ROOT, shown
 
 PACKAGES = (
@@ -46,33 +48,6 @@ def package_versions(names=PACKAGES) -> list[dict]:
             v = "not installed"
         out.append({"package": n, "version": v})
     return out
-
-
-def sha256_file(path, chunk: int = 1 << 20) -> str:
-    """SHA-256 of every byte of a file, read in chunks.
-
-    Parameters
-    ----------
-    path : str or pathlib.Path
-        The file.
-    chunk : int
-        Bytes read at a time. Default 1 MiB.
-
-    Returns
-    -------
-    str
-        The 64-hex-digit digest.
-
-    Raises
-    ------
-    OSError
-        The file cannot be read.
-    """
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for b in iter(lambda: f.read(chunk), b""):
-            h.update(b)
-    return h.hexdigest()
 
 
 def weight_file(name: str) -> Path | None:

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from lotslib.cache import sha256_file
+
 from .. import provenance
 from ..plots import note, table
 from ..results import recorded
@@ -148,7 +150,7 @@ def show_reference(path="lotslib/resources/thesis_tables.csv") -> None:
     """
     ref = Path(path)
     if ref.is_file():
-        table(pd.DataFrame([{"file": str(ref), "sha256": provenance.sha256_file(ref)}]).set_index("file"),
+        table(pd.DataFrame([{"file": str(ref), "sha256": sha256_file(ref)}]).set_index("file"),
               "Reference values transcribed from the thesis (Tables 5.1-5.3)")
     else:
         note(f"{ref} is missing: the thesis's reference values are not shown.")
