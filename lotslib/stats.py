@@ -121,9 +121,9 @@ def paired_wilcoxon(a, b) -> dict:
     Returns
     -------
     dict
-        ``{"statistic", "p_value", "n", "n_nonzero", "median_diff"}``: SciPy's statistic and
-        two-sided p-value, the number of finite pairs, of non-zero differences, and the
-        median of ``a - b`` (NaN without finite pairs).
+        ``{"statistic", "p_value", "n", "n_nonzero", "median_diff", "mean_diff"}``: SciPy's
+        statistic and two-sided p-value, the number of finite pairs, of non-zero differences,
+        and the median and mean of ``a - b`` over the finite pairs (NaN without any).
 
     Raises
     ------
@@ -139,7 +139,8 @@ def paired_wilcoxon(a, b) -> dict:
     ok = np.isfinite(a) & np.isfinite(b)
     d = a[ok] - b[ok]
     nz = int(np.count_nonzero(d))
-    out = {"n": int(ok.sum()), "n_nonzero": nz, "median_diff": float(np.median(d)) if d.size else math.nan}
+    out = {"n": int(ok.sum()), "n_nonzero": nz, "median_diff": float(np.median(d)) if d.size else math.nan,
+           "mean_diff": float(d.mean()) if d.size else math.nan}
     if nz == 0:
         return {**out, "statistic": 0.0, "p_value": 1.0}
     with warnings.catch_warnings():

@@ -158,14 +158,11 @@ def compare_each(lots, others: Mapping, higher_is_better: bool, alpha: float = A
         ``p_holm`` (Holm across these methods) and ``verdict`` (:data:`BETTER`, :data:`WORSE`,
         :data:`NO_DIFFERENCE` or :data:`TOO_FEW`).
     """
-    a = np.asarray(lots, dtype=np.float64).ravel()
     rows = []
     for name, values in others.items():
-        b = np.asarray(values, dtype=np.float64).ravel()
-        t = paired_wilcoxon(a, b)
-        ok = np.isfinite(a) & np.isfinite(b)
-        rows.append({"method": name, "n": t["n"], "mean_diff": float((a[ok] - b[ok]).mean()) if ok.any() else math.nan,
-                     "p_value": t["p_value"], "higher_is_better": bool(higher_is_better)})
+        t = paired_wilcoxon(lots, values)
+        rows.append({"method": name, "n": t["n"], "mean_diff": t["mean_diff"], "p_value": t["p_value"],
+                     "higher_is_better": bool(higher_is_better)})
     out = holm_verdicts(pd.DataFrame(rows, columns=["method", "n", "mean_diff", "p_value", "higher_is_better"]), alpha)
     return out.drop(columns="higher_is_better").set_index("method")
 

@@ -67,8 +67,8 @@ def _each_cam(df: pd.DataFrame, metrics=None) -> pd.DataFrame:
     from lotslib.benchmark import MODELS_ORDER
     from lotslib.method_registry import CAM_METHODS, get_method
     from lotslib.metric_registry import METRICS
-    from lotslib.stats import paired_mde
-    from lotslib.verdicts import compare_each, holm_verdicts
+    from lotslib.stats import paired_mde, paired_wilcoxon
+    from lotslib.verdicts import holm_verdicts
 
     out = []
     models = [m for m in MODELS_ORDER if m in set(df["model"])] + sorted(set(df["model"]) - set(MODELS_ORDER))
@@ -81,12 +81,12 @@ def _each_cam(df: pd.DataFrame, metrics=None) -> pd.DataFrame:
             met = METRICS[key]
             wide = dm.pivot_table(index="image_id", columns="method", values=met.col, aggfunc="first",
                                   dropna=False).reindex(columns=["lots", *cams]) * met.scale
-            each = compare_each(wide["lots"], {c: wide[c] for c in cams}, met.higher_is_better)
-            for cam, r in each.iterrows():
+            for cam in cams:  # one family for the whole table: holm_verdicts below
                 ok = wide["lots"].notna() & wide[cam].notna()
+                t = paired_wilcoxon(wide["lots"], wide[cam])
                 out.append({"model": model, "metric": key, "cam": cam, "lots_mean": wide["lots"][ok].mean(),
-                            "cam_mean": wide[cam][ok].mean(), "n": int(r["n"]), "mean_diff": r["mean_diff"],
-                            "p_value": r["p_value"], "higher_is_better": met.higher_is_better,
+                            "cam_mean": wide[cam][ok].mean(), "n": t["n"], "mean_diff": t["mean_diff"],
+                            "p_value": t["p_value"], "higher_is_better": met.higher_is_better,
                             "mde": paired_mde(wide["lots"][ok] - wide[cam][ok])})
     cols = ["model", "metric", "cam", "lots_mean", "cam_mean", "n", "mean_diff", "p_value", "higher_is_better", "mde"]
     return holm_verdicts(pd.DataFrame(out, columns=cols))

@@ -96,7 +96,7 @@ def target_tests(df: pd.DataFrame) -> pd.DataFrame:
             t = paired_wilcoxon(a[col], b.loc[a.index, col])
             tests.append({"comparison": f"zero vs {rows[variant].split()[0].lower()}", "metric": metric.label,
                           "zero": a[col].mean() * scale, "other": b[col].mean() * scale,
-                          "p_value": t["p_value"], "n": t["n"], "mean_diff": (a[col] - b.loc[a.index, col]).mean(),
+                          "p_value": t["p_value"], "n": t["n"], "mean_diff": t["mean_diff"],
                           "higher_is_better": metric.higher_is_better})
     out = holm_verdicts(pd.DataFrame(tests))
     out["verdict"] = out["verdict"].str.replace("LOTS", "zero target")
