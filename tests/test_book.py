@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from lotsbook import build as book
-from lotsbook.profiles import PARAM_NAMES, PROFILES
+from lotsbook.profiles import PARAM_NAMES, PROFILES, resolve_profile
 from lotslib.errors import ParameterError
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -353,17 +353,17 @@ def test_failing_chapter_is_named_and_kept(tmp_path, monkeypatch):
 
 
 def test_parameters_and_cli_errors(monkeypatch):
-    p = book.chapter_parameters("embedded", tiny=True)
+    p = resolve_profile("embedded", tiny=True)
     assert p.n_images == 2 and p.iters == 5 and p.steps == 8
     assert set(PARAM_NAMES) <= set(p.as_dict()) and p.study_images == 2
-    assert book.chapter_parameters("embedded", iters=7).iters == 7
+    assert resolve_profile("embedded", iters=7).iters == 7
     with pytest.raises(ParameterError, match="nonsense=1: unknown chapter parameter"):
-        book.chapter_parameters("embedded", nonsense=1)
+        resolve_profile("embedded", nonsense=1)
     with pytest.raises(ParameterError, match="unknown profile"):
-        book.chapter_parameters("huge")
+        resolve_profile("huge")
     monkeypatch.delenv("LOTS_IMAGENET_VAL", raising=False)
     with pytest.raises(ParameterError, match="ILSVRC2012 validation folder"):
-        book.chapter_parameters("full")
+        resolve_profile("full")
     assert [c.stem for c in book.select_chapters(["2", "P"])] == ["02_visualization", "provenance"]
     assert book.main(["--tiny", "--iters", "0", "--no-build", "--chapters", "1"]) == 2  # printed, no traceback
     with pytest.raises(ParameterError, match="Unknown chapter"):
@@ -390,7 +390,7 @@ def test_chapter_context_merges_params_over_the_profile():
     assert BookProfile.from_dict(None) == BookProfile.from_dict({}) == PROFILES["embedded"]
     # the builder's and the chapter's merge are one: the builder's parameters, through JSON, come back equal
     for name in PROFILES:
-        built = book.chapter_parameters(name, tiny=True, image_path="/data/val")
+        built = resolve_profile(name, tiny=True, image_path="/data/val")
         assert BookProfile.from_dict(json.loads(json.dumps(built.as_dict()))) == built
 
 

@@ -15,6 +15,7 @@ from torch import nn
 from lotslib import wrap
 from lotsbook import build as book, single_image
 from lotsbook.pages import own
+from lotsbook.profiles import resolve_profile
 from lotslib.errors import ImageDecodeError, ImageNotFoundError, ParameterError, UnknownModelError
 from lotslib.method_registry import METHODS
 from lotslib.metric_registry import METRICS
@@ -105,7 +106,7 @@ def test_check_model_name():
 
 
 def test_page_params_track_the_file_content(tmp_path):
-    base = book.chapter_parameters("embedded", tiny=True).as_dict()
+    base = resolve_profile("embedded", tiny=True).as_dict()
     p0 = single_image.page_params(base)
     assert p0["image"] is None and p0["model"] == base["model"]
     rng = np.random.default_rng(0)

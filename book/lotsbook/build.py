@@ -86,10 +86,6 @@ class ChapterFailed(RuntimeError):
 
 
 # ============================================================== the pipeline
-#: the parameters every chapter receives: the profile, then ``--tiny``, then overrides
-#: (:func:`lotsbook.profiles.resolve_profile`, the merge a chapter uses too)
-chapter_parameters = resolve_profile
-
 
 def select_chapters(names) -> list[Chapter]:
     """Chapters by number or stem, in book order.
@@ -213,7 +209,7 @@ def execute_chapter(ch: Chapter, params: dict, root: Path, force: bool = False, 
     ch : Chapter
         The chapter.
     params : dict
-        The chapter's parameters (:func:`chapter_parameters`).
+        The chapter's parameters (:func:`lotsbook.profiles.resolve_profile`).
     root : pathlib.Path
         The book root.
     force : bool, optional
@@ -755,7 +751,7 @@ def build(
         Chapters executed at a time (:func:`execute_chapters`; default None:
         :func:`default_jobs`).
     **overrides
-        Chapter parameters, see :func:`chapter_parameters`.
+        Chapter parameters, see :func:`lotsbook.profiles.resolve_profile`.
 
     Returns
     -------

@@ -145,7 +145,7 @@ def page_params(params: dict, image=None, model: str | None = None) -> dict:
     Parameters
     ----------
     params : dict
-        The chapters' parameters (:func:`lotsbook.build.chapter_parameters`).
+        The chapters' parameters (:func:`lotsbook.profiles.resolve_profile`).
     image : str, pathlib.Path or None, optional
         The image file (``--image``); None (default): :data:`DEFAULT_PHOTO`.
     model : str or None, optional
