@@ -113,6 +113,7 @@ def main(argv=None) -> int:
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     out.to_csv(a.out, index=False)
     from lotsbook import provenance
+    from lotsbook.paths import shown
 
     import shlex
 
@@ -121,7 +122,8 @@ def main(argv=None) -> int:
             "model": a.model, "weights": weights_fingerprint(model), "steps": a.steps, "threads": a.threads,
             "protocol_mean_passes": float(ref["lots_iters"].mean()), "bar": {"median": MEDIAN_BAR, "p10": P10_BAR},
             "packages": provenance.package_versions(), "seconds": round(time.perf_counter() - t0, 1)}
-    Path(a.out).with_suffix(".json").write_text(json.dumps(meta, indent=1, default=str))
+    # no absolute path of this machine in the record (lotsbook.paths.shown)
+    Path(a.out).with_suffix(".json").write_text(shown(json.dumps(meta, indent=1, default=str)))
     with pd.option_context("display.width", 200, "display.max_columns", 12):
         print(out[["candidate", "mean_passes", "passes_ratio", "pearson_median", "pearson_p10", "meets_bar",
                    "picked"]].to_string(index=False))

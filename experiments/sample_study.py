@@ -44,6 +44,7 @@ sys.path.insert(0, str(ROOT))
 
 from lotslib import data  # noqa: E402
 from lotsbook import provenance  # noqa: E402
+from lotsbook.paths import shown  # noqa: E402
 from lotslib.method_registry import METHODS, get_method  # noqa: E402
 from lotslib.models import load_model, weights_fingerprint  # noqa: E402
 
@@ -159,7 +160,8 @@ def main(argv=None) -> int:
         "wall_s": round(wall, 1), "total_s": round(time.perf_counter() - t0, 1), "load_at_end": load(),
         "rows": len(df), "packages": provenance.package_versions(), "hardware": provenance.hardware(),
     })
-    Path(out).with_suffix(".json").write_text(json.dumps(meta, indent=1, default=str) + "\n")
+    # no absolute path of this machine in the record (lotsbook.paths.shown)
+    Path(out).with_suffix(".json").write_text(shown(json.dumps(meta, indent=1, default=str)) + "\n")
     print(f"{len(df)} rows, {len(src)} images, {wall / 60:.1f} min -> {out}")
     return 0
 
