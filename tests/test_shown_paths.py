@@ -22,6 +22,21 @@ def test_shown_known_answers():
     assert shown(plain) == plain
 
 
+def test_shown_finds_a_checkout_under_any_folder(monkeypatch):
+    """CI clones into folders no list of usual top folders names (``/check/...``, ``/srv/...``)."""
+    import lotsbook.paths as paths
+    from pathlib import Path
+
+    for top in ("/check/work/main", "/srv/ci/lots-book"):
+        monkeypatch.setattr(paths, "ROOT", Path(top))
+        parent = top.rsplit("/", 1)[0]
+        assert paths.shown(f"{top}/.venv/bin/python -m x") == ".venv/bin/python -m x"
+        assert paths.shown(f"--images {parent}/shared/imagenet-sample") == "--images ../shared/imagenet-sample"
+        assert paths.shown(top) == "."
+        # a sibling whose name only starts like the checkout is not inside it
+        assert paths.shown(f"{top}2/x") != "2/x"
+
+
 def test_every_recorded_sidecar_is_shown_without_a_machine_path():
     names = sorted(p.name for p in RESULTS.glob("*.json"))
     assert "sample_study.json" in names

@@ -41,7 +41,7 @@ DEFAULT_BOOK_ROOT = BUILD / "book"
 
 
 #: absolute paths of a machine, as recorded commands and interpreters hold them
-_ABSOLUTE = re.compile(r"(?<![\w.:/])/(?:tmp|work|root|home|scratch|var|opt|usr|mnt|data)(?:/[\w.+-]+)*")
+_ABSOLUTE = r"/(?:tmp|work|root|home|scratch|var|opt|usr|mnt|data|check)(?:/[\w.+-]+)*"
 
 
 def shown(text: str) -> str:
@@ -49,7 +49,8 @@ def shown(text: str) -> str:
 
     A path inside the repository becomes relative to it (``.venv/bin/python``), the shared
     folder beside it ``../shared/...`` (as the README names it), and any other absolute path
-    (a scratch folder, a cache) ``<scratch>/<its last component>``.
+    (a scratch folder, a cache) ``<scratch>/<its last component>``. The checkout and the
+    shared folder are matched wherever they lie, not only under the usual top folders.
 
     Parameters
     ----------
@@ -62,6 +63,9 @@ def shown(text: str) -> str:
         ``text`` with no absolute path of this machine in it.
     """
     root, shared = str(ROOT), str(ROOT.parent / "shared")
+    pattern = re.compile(r"(?<![\w.:/])(?:"
+                         + "|".join(re.escape(p) + r"(?:/[\w.+-]+)*(?![\w.+-])" for p in (root, shared))
+                         + "|" + _ABSOLUTE + ")")
 
     def one(m: re.Match) -> str:
         p = m.group(0)
@@ -71,4 +75,4 @@ def shown(text: str) -> str:
             return "../shared" + p[len(shared):]
         return "<scratch>/" + p.rstrip("/").rsplit("/", 1)[-1]
 
-    return _ABSOLUTE.sub(one, text)
+    return pattern.sub(one, text)
