@@ -28,6 +28,16 @@ objective                     loss descended (per sample)                    con
                               convolutional block (``model.cam_layer``)
 ============================  =============================================  ====================================
 
+Two step spaces (``step_space``):
+
+* ``"pixel"`` (the default; Vastlab's ``losses/lots.py`` and this project): the update above,
+  on pixels in [0,1], clamped to [0,1];
+* ``"normalized"`` (FAME's ``optimizer.py``): the same rule on the model's normalized input
+  ``z = (x - mean) / std`` without a clamp, ``z <- z - alpha * g_z / max|g_z|`` with
+  ``g_z = std * grad``. In pixels that is ``x <- x - alpha * std * g_z / max|g_z|``: a step
+  at most ``alpha * max(std)`` wide (about 4.4x narrower than the pixel step with ImageNet's
+  std of about 0.23), and pixels may leave [0,1].
+
 The logit and location objectives are those of FAME (Zhang & Günther 2026, ``L_cls`` and
 ``L_a``), in this project's conventions: steps in pixel space, clamped to [0,1], the
 gradient normalized per sample, and the signed logit (an absolute value would reverse the
@@ -43,7 +53,7 @@ from typing import Callable
 import torch
 
 from .errors import ParameterError
-from .params import DISTANCES, LotsParams, check_lots_params
+from .params import DISTANCES, LotsParams, check_lots_params, check_step_space
 from .receptive_field import cam_activation
 from .tensors import check_pixels, model_device
 
@@ -93,6 +103,12 @@ class LotsTrace:
     snapshots : dict
         ``{k: (N,3,H,W) tensor}``: the images after k steps, for the ``snapshots`` asked of
         :func:`lots` (empty otherwise).
+    snapshot_state : dict
+        ``{k: dict}``: what a separate run with ``iters=k`` would have reported, for each
+        snapshot: ``iterations`` ``(N,)``, ``converged`` ``(N,)``, ``stop_reason`` (list) and
+        ``top1_after`` ``(N,)`` (a forward pass on the snapshot). With a constant ``alpha``,
+        snapshot k, ``distances[:, :k+1]`` and this state equal a separate run stopped at k
+        (the same batch gives the same bits on a CPU: ``tests/test_lots_snapshots.py``).
     """
 
     distances: torch.Tensor
@@ -104,6 +120,7 @@ class LotsTrace:
     seconds: float = 0.0
     params: dict = field(default_factory=dict)
     snapshots: dict = field(default_factory=dict)
+    snapshot_state: dict = field(default_factory=dict)
 
     @property
     def final_distance(self) -> torch.Tensor:
@@ -503,6 +520,7 @@ def lots(
     snapshots=None,
     alpha_final: float | None = LotsParams.alpha_final,
     objective: LotsObjective | None = None,
+    step_space: str = LotsParams.step_space,
 ) -> LotsResult:
     """Run LOTS on ``x`` ``(N,3,H,W)`` (pixels in [0,1]) toward ``target``, or down any ``objective``.
 
@@ -554,11 +572,15 @@ def lots(
         a :class:`LogitObjective` or :class:`LocationObjective` carries its own stop
         criterion, and ``target``, ``layer``, ``distance`` and ``tau`` must then keep their
         defaults.
+    step_space : str
+        ``"pixel"`` (the default: pixels in [0,1], clamped) or ``"normalized"`` (the model's
+        normalized input ``(x - model.mean) / model.std``, no clamp); see the module docstring.
 
     Returns
     -------
     LotsResult
-        ``x_adv`` ``(N,3,H,W)`` in [0,1] (on the model's device) and the :class:`LotsTrace`.
+        ``x_adv`` ``(N,3,H,W)`` (on the model's device): in [0,1] for ``step_space="pixel"``;
+        the normalized step may leave [0,1]. And the :class:`LotsTrace`.
 
     Raises
     ------
@@ -571,6 +593,7 @@ def lots(
         ``x`` is not ``(N,3,H,W)`` finite float pixels in [0,1].
     """
     check_lots_params(iters, tau, alpha, distance, batch_size, patience, min_delta)
+    check_step_space(step_space)
     if alpha_final is not None and not (isinstance(alpha_final, (int, float)) and not isinstance(alpha_final, bool)
                                         and math.isfinite(alpha_final) and alpha_final > 0):
         raise ParameterError(f"alpha_final={alpha_final!r}: must be a finite number > 0 (or None: a constant alpha).")
@@ -594,6 +617,12 @@ def lots(
     check_pixels(x)
     dev = model_device(model)
     x = x.to(dev, torch.float32)
+    scale = None
+    if step_space == "normalized":
+        if not isinstance(getattr(model, "std", None), torch.Tensor):
+            raise ParameterError("step_space='normalized' needs the model's normalization (model.std): wrap the "
+                                 "network with lotslib.wrap(..., mean=..., std=...).")
+        scale = model.std.to(dev, torch.float32).view(1, -1, 1, 1)
     n = x.shape[0]
     bs = n if batch_size is None else batch_size
     rows_all = objective.prepare(model, x, bs)
@@ -608,7 +637,7 @@ def lots(
         outs.append(
             _lots_chunk(
                 model, x[s : s + bs], {k: v[s : s + bs] for k, v in rows_all.items()}, objective, iters, alphas,
-                patience, min_delta, snaps,
+                patience, min_delta, snaps, scale,
             )
         )
         if bar is not None:
@@ -626,9 +655,13 @@ def lots(
         seconds=time.perf_counter() - t0,
         params=dict(
             **objective.params(), iters=iters, alpha=alpha, patience=patience, min_delta=min_delta,
-            alpha_final=alpha_final, objective=objective.key,
+            alpha_final=alpha_final, objective=objective.key, step_space=step_space,
         ),
-        snapshots={k: torch.cat([o[7][k] for o in outs]) for k in snaps},
+        snapshots={k: torch.cat([o[7][k][0] for o in outs]) for k in snaps},
+        snapshot_state={k: dict(iterations=torch.cat([o[7][k][1] for o in outs]),
+                                converged=torch.cat([o[7][k][2] for o in outs]),
+                                stop_reason=[r for o in outs for r in o[7][k][3]],
+                                top1_after=torch.cat([o[7][k][4] for o in outs])) for k in snaps},
     )
     return LotsResult(x_adv, trace)
 
@@ -641,7 +674,7 @@ def _alpha_schedule(alpha: float, alpha_final: float | None, iters: int) -> list
     return [float(alpha) * r ** (k / (iters - 1)) for k in range(iters)]
 
 
-def _lots_chunk(model, x, rows, objective, iters, alphas, patience, min_delta, snaps=()):
+def _lots_chunk(model, x, rows, objective, iters, alphas, patience, min_delta, snaps=(), scale=None):
     n = x.shape[0]
     xa = x.clone()
     hist = torch.full((n, iters + 1), float("nan"))
@@ -651,10 +684,15 @@ def _lots_chunk(model, x, rows, objective, iters, alphas, patience, min_delta, s
     active = torch.ones(n, dtype=torch.bool)
     with torch.no_grad():
         top1_before = model(x).argmax(1).cpu()
-    kept: dict[int, torch.Tensor] = {}
+    kept: dict[int, tuple] = {}
+
+    def keep(k):
+        # what a run stopped at k reports: its image, steps, convergence, reasons and top-1
+        with torch.no_grad():
+            top1 = model(xa).argmax(1).cpu()
+        kept[k] = (xa.detach().cpu().clone(), used.clone(), converged.clone(), list(reason), top1)
+
     for k in range(iters + 1):
-        if k in snaps:
-            kept[k] = xa.detach().cpu().clone()
         idx = active.nonzero().flatten()
         if idx.numel() == 0:
             break
@@ -667,6 +705,8 @@ def _lots_chunk(model, x, rows, objective, iters, alphas, patience, min_delta, s
             done = ev.reached
             for j in idx[done].tolist():
                 converged[j], reason[j], active[j] = True, "converged", False
+            if k in snaps:
+                keep(k)
             go = ~done
             if k == iters or not go.any():
                 break
@@ -697,7 +737,14 @@ def _lots_chunk(model, x, rows, objective, iters, alphas, patience, min_delta, s
             step = gsel[okd] * (alphas[k] / gmax[okd]).view(-1, 1, 1, 1)
             tgt = gidx[ok].to(x.device, non_blocking=True)
             before = xa[tgt]
-            after = (before - step).clamp_(0.0, 1.0)
+            if scale is None:
+                after = (before - step).clamp_(0.0, 1.0)
+            else:
+                # the same rule on z = (x - mean) / std: g_z = std * g, z <- z - alpha g_z / max|g_z|,
+                # i.e. x <- x - alpha * std * g_z / max|g_z| (no clamp)
+                gz = gsel[okd] * scale
+                gzmax = gz.abs().flatten(1).amax(1)
+                after = before - gz * scale * (alphas[k] / gzmax).view(-1, 1, 1, 1)
             xa[tgt] = after
             stuck = (after == before).flatten(1).all(1).cpu()
             used[gidx[ok][~stuck]] += 1
@@ -710,6 +757,6 @@ def _lots_chunk(model, x, rows, objective, iters, alphas, patience, min_delta, s
         col[miss] = hist[miss, k - 1]
     with torch.no_grad():
         top1_after = model(xa).argmax(1).cpu()
-    for k in snaps:
-        kept.setdefault(k, xa.detach().cpu().clone())
+    for k in snaps:  # every sample stopped before k: the final state
+        kept.setdefault(k, (xa.detach().cpu().clone(), used.clone(), converged.clone(), list(reason), top1_after))
     return xa.detach(), hist, used, converged, reason, top1_before, top1_after, kept

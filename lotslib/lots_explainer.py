@@ -27,7 +27,7 @@ import torch
 
 from .errors import ParameterError
 from .attack import lots
-from .lots_store import active_store, store_results
+from .lots_store import active_store, snapshot_budgets, store_results
 from .method_registry import TABLE_METHODS, TABLE_TARGETS, Method, MethodOutput, register_method
 from .params import LotsParams, defaults_of
 from .visualize import lots_map
@@ -91,9 +91,12 @@ def lots_compute(model, x: torch.Tensor, targets: torch.Tensor, params: dict) ->
             "this LOTS variant needs its feature target: lotslib.benchmark.run builds it from a reference set; "
             "with lotslib.explain pass target=features (D,) or (N,D) from lotslib.targets."
         )
-    kw = {k: params[k] for k in ("layer", "iters", "tau", "alpha", "distance", "patience", "min_delta", "alpha_final")}
-    res = lots(model, x, target=target, batch_size=params["batch_size"], **kw)
+    kw = {k: params[k] for k in ("layer", "iters", "tau", "alpha", "distance", "patience", "min_delta", "alpha_final",
+                                 "step_space")}
     store = active_store()
+    # with a store, the run keeps snapshots at the shorter budgets: the store answers them later
+    res = lots(model, x, target=target, batch_size=params["batch_size"],
+               snapshots=snapshot_budgets(kw) if store is not None else None, **kw)
     if store is not None:  # later chapters read this run instead of repeating it (lotslib.lots_store)
         store_results(store, model, x, target, kw, res, via="benchmark")
     with warnings.catch_warnings():

@@ -15,6 +15,14 @@ after it (the targets' example maps, the qualitative grids) then read its runs. 
 (uncompressed ``.npz``, about 15 ms per image; float pixels barely compress) falls inside
 the benchmark's timed call, about 1 % of a 40-iteration LOTS map.
 
+**Snapshots answer shorter budgets.** A run with a constant ``alpha`` keeps snapshots at the
+budgets of :data:`lotslib.params.BUDGETS` below its cap (:func:`snapshot_budgets`), and
+:func:`store_results` writes each as the entry of a run with that smaller ``iters``: the
+image after k steps, the distances up to k and what a run stopped at k reports (steps,
+convergence, stop reason, top-1). That equals a separate k-step run (bit for bit in the same
+batch on a CPU; ``tests/test_lots_snapshots.py``), so the protocol's 500-step run is paid
+once and every chapter that shows a 40-step walk reads it.
+
 Every request is counted in ``ledger.jsonl`` beside the results: one JSON line per image
 with the key, who asked (``via``), the forward+backward passes the run took (its gradient
 steps) and whether it was computed or read. :func:`pass_counts` sums a ledger, so a cold
@@ -40,16 +48,16 @@ import numpy as np
 import torch
 
 from .cache import atomic_write, cache_key, read_npz
-from .params import LotsParams
+from .params import BUDGETS, LotsParams
 from .paths import cache_root
 
 __all__ = ["sharing", "active_store", "entry_key", "stored_lots", "cached_lots", "store_results", "record_passes",
-           "ledger", "pass_counts"]
+           "ledger", "pass_counts", "snapshot_budgets"]
 
 _ACTIVE: list[Path | None] = []
 #: the LOTS parameters that change a result (beside the model, image and target)
 _PARAM_DEFAULTS = {"layer": "logits", "iters": 500, "tau": 0.1, "alpha": 1 / 255, "distance": "euclidean",
-                   "patience": None, "min_delta": 1e-3, "alpha_final": None}
+                   "patience": None, "min_delta": 1e-3, "alpha_final": None, "step_space": "pixel"}
 
 
 @contextmanager
@@ -170,6 +178,34 @@ def _log(store: Path, lines: list[dict]) -> None:
         os.close(fd)
 
 
+def snapshot_budgets(params: dict) -> list:
+    """The budgets of :data:`lotslib.params.BUDGETS` below a run's ``iters`` whose snapshots it keeps.
+
+    Parameters
+    ----------
+    params : dict
+        LOTS parameters (``iters``, ``alpha_final``; missing ones take the defaults).
+
+    Returns
+    -------
+    list of int
+        Ascending; empty for a decaying ``alpha`` (its step k depends on ``iters``, so a
+        snapshot is not a shorter run).
+    """
+    p = _canonical(params)
+    if p["alpha_final"] is not None:
+        return []
+    return [b for b in BUDGETS if b < int(p["iters"])]
+
+
+def _snapshot_record(res, k: int, j: int, seconds: float) -> dict:
+    t, st = res.trace, res.trace.snapshot_state[k]
+    return dict(x_adv=t.snapshots[k][j].detach().cpu().numpy(), distances=t.distances[j, : k + 1].numpy(),
+                iterations=np.int64(st["iterations"][j]), converged=np.bool_(st["converged"][j]),
+                stop_reason=np.str_(st["stop_reason"][j]), top1_before=np.int64(t.top1_before[j]),
+                top1_after=np.int64(st["top1_after"][j]), seconds=np.float64(seconds), via=np.str_("snapshot"))
+
+
 def _record(res, j: int, seconds: float, via: str) -> dict:
     t = res.trace
     return dict(x_adv=res.x_adv[j].detach().cpu().numpy(), distances=t.distances[j].numpy(),
@@ -210,6 +246,18 @@ def store_results(store_dir, model, x: torch.Tensor, target, params: dict, res, 
     for j, k in enumerate(keys):
         rec = _record(res, j, per, via)
         atomic_write(store / f"{k}.npz", lambda f, r=rec: np.savez(f, **r))
+    rows = _target_rows(target, n)
+    for b in snapshot_budgets(params):
+        if b not in res.trace.snapshot_state:
+            continue
+        pb = {**params, "iters": b}
+        for j, t in enumerate(rows):
+            path = store / f"{entry_key(model, x[j], t, pb)}.npz"
+            if not path.is_file():  # a snapshot equals a separate run stopped there
+                steps = max(int(res.trace.iterations[j]), 1)
+                sec = per * min(int(res.trace.snapshot_state[b]["iterations"][j]), steps) / steps
+                rec = _snapshot_record(res, b, j, sec)
+                atomic_write(path, lambda f, r=rec: np.savez(f, **r))
     _log(store, [{"key": k, "via": via, "passes": int(res.trace.iterations[j]), "computed": True}
                  for j, k in enumerate(keys)])
     return keys
@@ -291,7 +339,7 @@ def stored_lots(model, x: torch.Tensor, target="zero", *, store_dir, via: str = 
                       "producer": str(recs[i].get("via", ""))} for i in hits])
     if todo:
         tgt = target if isinstance(target, str) or torch.as_tensor(target).dim() == 1 else torch.as_tensor(target)[todo]
-        res = lots(model, x[todo], target=tgt, batch_size=batch_size, **params)
+        res = lots(model, x[todo], target=tgt, batch_size=batch_size, snapshots=snapshot_budgets(params), **params)
         store_results(store, model, x[todo], tgt, params, res, via)
         per = res.trace.seconds / len(todo)
         for j, i in enumerate(todo):

@@ -25,12 +25,38 @@ from .errors import ParameterError
 from .tensors import is_int
 
 __all__ = ["LotsParams", "MetricParams", "defaults_of", "as_params_dict", "DISTANCES", "FILLS", "SCORES",
-           "DEFAULT_FILL", "DEFAULT_SCORE", "check_lots_params", "check_filter", "check_fill", "check_batch_size",
+           "DEFAULT_FILL", "DEFAULT_SCORE", "STEP_SPACES", "BUDGETS", "check_lots_params", "check_step_space", "check_filter", "check_fill", "check_batch_size",
            "check_insdel_params"]
 
 
 # ------------------------------------------------------------------ the checks
 DISTANCES = ("euclidean", "cosine")
+
+#: where LOTS takes its step (:mod:`lotslib.attack`): ``"pixel"`` (pixels in [0,1], clamped;
+#: the default) or ``"normalized"`` (the model's normalized input, no clamp; FAME's reading)
+STEP_SPACES = ("pixel", "normalized")
+
+#: the iteration budgets at which a LOTS run keeps snapshots (the store then answers a shorter
+#: run from the longer one, :mod:`lotslib.lots_store`), and the budget curve's x-axis
+BUDGETS = (10, 20, 40, 80, 160, 320, 500)
+
+
+def check_step_space(step_space) -> None:
+    """Raise :class:`~lotslib.errors.ParameterError` unless ``step_space`` is one of :data:`STEP_SPACES`.
+
+    Parameters
+    ----------
+    step_space : str
+        ``"pixel"`` or ``"normalized"``.
+
+    Raises
+    ------
+    lotslib.errors.ParameterError
+        Another value; the message lists the choices.
+    """
+    if step_space not in STEP_SPACES:
+        raise ParameterError(f"step_space={step_space!r}: choose one of {list(STEP_SPACES)} ('pixel': the default, "
+                             f"pixels in [0,1] clamped; 'normalized': the model's normalized input, no clamp).")
 
 
 #: the ``fill`` and ``score`` conventions; the first of each is the default (written here once:
@@ -196,6 +222,9 @@ class LotsParams(_Params):
         The plateau stop's patience (None: off, as in the thesis).
     min_delta : float
         The plateau stop's relative improvement threshold.
+    step_space : str
+        ``"pixel"`` (clamped to [0,1]; the default) or ``"normalized"`` (the model's normalized
+        input, no clamp): see :mod:`lotslib.attack`.
     """
 
     iters: int = 500
@@ -209,8 +238,10 @@ class LotsParams(_Params):
     batch_size: int | None = None
     patience: int | None = None
     min_delta: float = 1e-3
+    step_space: str = "pixel"
 
     def __post_init__(self):
+        check_step_space(self.step_space)
         check_lots_params(self.iters, self.tau, self.alpha, self.distance, self.batch_size, self.patience,
                           self.min_delta)
         check_filter(self.filter_size, self.sigma)

@@ -16,7 +16,7 @@ from lotsbook.profiles import PROFILES, BookProfile, resolve_profile
 
 #: a valid value other than the default, per field (a new field without one fails the tests)
 LOTS_ALT = dict(iters=7, tau=0.2, alpha=2 / 255, alpha_final=0.5 / 255, layer="penultimate", distance="cosine",
-                filter_size=25, sigma=3.0, batch_size=2, patience=5, min_delta=0.01)
+                filter_size=25, sigma=3.0, batch_size=2, patience=5, min_delta=0.01, step_space="normalized")
 METRIC_ALT = dict(steps=8, blur_kernel=5, blur_sigma=2.0, score="max", fill="mean", batch_size=4)
 PROFILE_ALT = dict(profile="classroom", model="efficientnet_lite1", models=["efficientnet_lite1"],
                    compare_models=["efficientnet_lite1", "efficientnet_lite2"], image_source="folder",
