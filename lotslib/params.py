@@ -25,7 +25,8 @@ from .errors import ParameterError
 from .tensors import is_int
 
 __all__ = ["LotsParams", "MetricParams", "defaults_of", "as_params_dict", "DISTANCES", "FILLS", "SCORES",
-           "DEFAULT_FILL", "DEFAULT_SCORE", "STEP_SPACES", "BUDGETS", "check_lots_params", "check_step_space", "check_filter", "check_fill", "check_batch_size",
+           "DEFAULT_FILL", "DEFAULT_SCORE", "STEP_SPACES", "BUDGETS", "check_lots_params", "check_step_space",
+           "check_filter", "check_fill", "check_batch_size",
            "check_insdel_params"]
 
 

@@ -1,7 +1,8 @@
 """Parameter studies beyond the thesis (its sections 6.2 and 7 list them as future work).
 
-* :func:`iteration_study` -- how the LOTS map and the metrics change with the iteration cap:
-  one run with snapshots gives the maps of every shorter cap.
+* :func:`iteration_study` -- LOTS's budget curve: how the map and the metrics change with the
+  iteration cap. One stored run with snapshots gives the maps of every shorter cap
+  (:mod:`lotslib.lots_store`), so the curve costs no LOTS step beyond the protocol's run.
 * :func:`early_stop_study` -- the plateau early stop (``patience``, ``min_delta``) against the
   full protocol: iterations saved, map Pearson correlation, every registered metric both ways.
 * :func:`alpha_study` -- the step width alpha against iterations, time, distance and metrics.
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -23,19 +23,21 @@ import torch
 from .benchmark import load_maps, run
 from .cache import cache_key, cached_frame
 from .paths import cache_root
-from .lots_store import cached_lots, record_passes
+from .lots_store import cached_lots
 from .errors import ParameterError
-from .attack import lots
 from .metric_registry import METRICS
 from .metrics import confidence_change, insertion_deletion
 from .metrics import pearson
 from .models import weights_fingerprint
-from .params import LotsParams, MetricParams
+from .params import BUDGETS, LotsParams, MetricParams
 from .visualize import ZeroPerturbationWarning, lots_map
 
 __all__ = [
     "map_correlation",
     "iteration_study",
+    "BUDGET_METRICS",
+    "budget_verdicts",
+    "budget_flips",
     "early_stop_study",
     "early_stop_summary",
     "alpha_study",
@@ -99,12 +101,17 @@ def _check_steps(steps, x):
         )
 
 
-def iteration_study(model, images, iters: int = LotsParams.iters, checkpoints=(10, 20, 40, 80, 160, 320, 500),
+def iteration_study(model, images, iters: int = LotsParams.iters, checkpoints=BUDGETS,
                     tau: float = LotsParams.tau, alpha: float = LotsParams.alpha,
-                    filter_size: int = LotsParams.filter_size, steps: int = 56, cache_dir=None) -> pd.DataFrame:
-    """One LOTS run (zero target) of ``iters`` steps with snapshots at ``checkpoints``.
+                    filter_size: int = LotsParams.filter_size, steps: int = 56, cache_dir=None,
+                    step_space: str = LotsParams.step_space, batch_size: int | None = None) -> pd.DataFrame:
+    """LOTS's budget curve: the zero-target run of ``iters`` steps read at each cap of ``checkpoints``.
 
-    The table is cached under a key of every parameter, the model weights and the image list.
+    The run comes from the LOTS store ``cache_dir/lots`` (:func:`lotslib.lots_store.cached_lots`):
+    where a chapter or the benchmark already ran the same (model, image, parameters), it is
+    read, and its snapshots (at :data:`lotslib.params.BUDGETS`) answer the shorter caps; a cap
+    that is not a snapshot budget is run on its own. The table is cached under a key of
+    every parameter, the model weights and the image list.
 
     Parameters
     ----------
@@ -127,6 +134,10 @@ def iteration_study(model, images, iters: int = LotsParams.iters, checkpoints=(1
         Insertion/deletion steps, in 1..H*W. Default 56.
     cache_dir : str, pathlib.Path or None
         The cache folder; None (the default) = :func:`lotslib.paths.cache_root`.
+    step_space : str
+        ``"pixel"`` (the default) or ``"normalized"`` (see :mod:`lotslib.attack`).
+    batch_size : int or None
+        LOTS chunk size for runs not in the store (does not change a result's key).
 
     Returns
     -------
@@ -134,39 +145,116 @@ def iteration_study(model, images, iters: int = LotsParams.iters, checkpoints=(1
         One row per image and cap: ``image_id, cap, iterations, distance,
         pearson_vs_final, seconds, avg_drop, increase, insertion, deletion`` --
         ``pearson_vs_final`` compares the map at that cap with the map after all ``iters``
-        steps; ``seconds`` is the measured time per step times the steps taken up to that cap.
+        steps; ``seconds`` is the full run's measured time per step times the steps taken up
+        to that cap; ``avg_drop, increase`` in percent, ``insertion, deletion`` AUCs in percent.
 
     Raises
     ------
     lotslib.errors.ParameterError
         ``steps`` is not in 1..H*W, or a bad LOTS parameter (on a cache miss).
     """
-    checkpoints = sorted({int(k) for k in checkpoints} | {iters})
+    checkpoints = sorted({int(k) for k in checkpoints if int(k) <= iters} | {iters})
     cache_dir = cache_root() if cache_dir is None else cache_dir
+
+    def run_at(k, x):
+        return cached_lots(model, images, iters=k, tau=tau, alpha=alpha, cache_dir=cache_dir, x=x,
+                           batch_size=batch_size, step_space=step_space)
 
     def compute():
         x = images.batch(model)
         _check_steps(steps, x)
         cls = _top1(model, x)
-        res = lots(model, x, iters=iters, tau=tau, alpha=alpha, snapshots=checkpoints)
-        record_passes(Path(cache_dir) / "lots", res, via="study")  # counted, not stored (snapshots)
+        res = run_at(iters, x)  # first: its snapshots answer the shorter caps
         per_step = res.trace.seconds / max(1, int(res.trace.iterations.sum()))
-        final = _maps(x, res.x_adv, filter_size)
+        final = _maps(x, res.x_adv.to(x.device), filter_size)
         rows = []
         for k in checkpoints:
-            m = _maps(x, res.trace.snapshots[k], filter_size)
+            rk = res if k == iters else run_at(k, x)
+            m = _maps(x, rk.x_adv.to(x.device), filter_size)
             met = _metrics(model, x, m, cls, steps)
             r = map_correlation(m, final)
             for i, iid in enumerate(images.ids):
-                done = min(k, int(res.trace.iterations[i]))
-                rows.append(dict(image_id=iid, cap=k, iterations=done, distance=float(res.trace.distances[i, k]),
+                done = int(rk.trace.iterations[i])
+                rows.append(dict(image_id=iid, cap=k, iterations=done, distance=float(rk.trace.final_distance[i]),
                                  pearson_vs_final=float(r[i]), seconds=done * per_step,
                                  **{n: float(v[i]) for n, v in met.items()}))
         return pd.DataFrame(rows)
 
     key = _key(model, images, study="iterations", iters=iters, checkpoints=checkpoints, tau=tau, alpha=alpha,
-               filter_size=filter_size, steps=steps)
+               filter_size=filter_size, steps=steps, step_space=step_space)
     return cached_frame(cache_dir, "study-iterations", key, compute)
+
+
+#: the metrics of the budget curve: each is one pass over the stored snapshots (Coherency needs a
+#: second LOTS run per budget and is left out)
+BUDGET_METRICS = ("avg_drop", "increase", "insertion", "deletion")
+
+
+def budget_verdicts(curve: pd.DataFrame, others: pd.DataFrame, metrics=BUDGET_METRICS) -> pd.DataFrame:
+    """LOTS at each budget against every other method, per metric: paired Wilcoxon, Holm per (budget, metric).
+
+    Parameters
+    ----------
+    curve : pandas.DataFrame
+        :func:`iteration_study` rows: ``image_id``, ``cap`` and the metrics.
+    others : pandas.DataFrame
+        The other methods' rows on the same images: ``method``, ``image_id`` and the metrics
+        (the benchmark's row format, :func:`lotslib.benchmark.run`).
+    metrics : Sequence of str
+        Metric keys of :data:`lotslib.metric_registry.METRICS` (default :data:`BUDGET_METRICS`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (cap, metric, method): ``n`` (paired images), ``lots_mean``, ``mean_diff``
+        (LOTS minus the method), ``p_value``, ``p_holm`` (Holm across the methods of that cap
+        and metric, as in Table 5.2) and ``verdict`` (:func:`lotslib.verdicts.compare_each`).
+    """
+    from .verdicts import compare_each
+
+    rows = []
+    methods = list(dict.fromkeys(others["method"]))
+    for cap, g in curve.groupby("cap"):
+        lots_by = g.set_index("image_id")
+        for m in metrics:
+            ids = [i for i in lots_by.index]
+            vals = {meth: others[others["method"] == meth].set_index("image_id")[m].reindex(ids).to_numpy(float)
+                    for meth in methods}
+            res = compare_each(lots_by[m].to_numpy(float), vals, METRICS[m].higher_is_better)
+            for meth, r in res.iterrows():
+                rows.append({"cap": int(cap), "metric": m, "method": meth, "n": int(r["n"]),
+                             "lots_mean": float(np.nanmean(lots_by[m])), "mean_diff": float(r["mean_diff"]),
+                             "p_value": float(r["p_value"]), "p_holm": float(r["p_holm"]), "verdict": r["verdict"]})
+    return pd.DataFrame(rows, columns=["cap", "metric", "method", "n", "lots_mean", "mean_diff", "p_value", "p_holm",
+                                       "verdict"])
+
+
+def budget_flips(verdicts: pd.DataFrame) -> pd.DataFrame:
+    """Where LOTS's verdict against a method changes between consecutive budgets.
+
+    A change follows :func:`lotslib.verdicts.verdict_changed`: significant at one budget and
+    not at the next, or significant with opposite signs; two ties are no change.
+
+    Parameters
+    ----------
+    verdicts : pandas.DataFrame
+        :func:`budget_verdicts`'s rows.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per change: ``metric``, ``method``, ``from_cap``, ``to_cap``, ``before``, ``after``.
+    """
+    from .verdicts import verdict_changed
+
+    out = []
+    for (metric, method), g in verdicts.sort_values("cap").groupby(["metric", "method"], sort=False):
+        caps, words = g["cap"].tolist(), g["verdict"].tolist()
+        for i in range(1, len(caps)):
+            if verdict_changed(words[i - 1], words[i]):
+                out.append({"metric": metric, "method": method, "from_cap": caps[i - 1], "to_cap": caps[i],
+                            "before": words[i - 1], "after": words[i]})
+    return pd.DataFrame(out, columns=["metric", "method", "from_cap", "to_cap", "before", "after"])
 
 
 def early_stop_study(model, images, patience: int = 50, min_delta: float = 0.02, iters: int = LotsParams.iters,

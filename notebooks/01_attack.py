@@ -111,7 +111,7 @@ page.show_perturbation(x, res.x_adv)
 from lotslib import lots
 
 x1, steps = x[:1], {"α": ctx.alpha, "4 α": 4 * ctx.alpha}
-runs = {f"{k} = {a * 255:g}/255": lots(net, x1, iters=ctx.iters, tau=ctx.tau, alpha=a) for k, a in steps.items()}
+runs = {f"{k} = {a * 255:g}/255": lots(net, x1, iters=ctx.figure_iters, tau=ctx.tau, alpha=a) for k, a in steps.items()}
 alpha_runs = results.lots_run_table(x1, runs, images.ids[:1])
 page.show_alpha_runs(ctx, net, images[0].id, alpha_runs)
 

@@ -88,7 +88,7 @@ from lotslib import visualize as vis
 
 left, right = "motorcycle_left", "motorcycle_right"
 there, back = runs[left]["extracted"], ctx.lots(net, photos.select([right]), image_target(net, xs[left], key=left),
-                                                f"image:{left}", x=xs[right])
+                                                f"image:{left}", x=xs[right], iters=ctx.figure_iters)
 swap_maps = {v: vis.lots_map(xs[v], r.x_adv.to(ctx.device), ctx.filter_size) for v, r in ((left, there), (right, back))}
 page.show_swap(ctx, net, xs, swap_maps, there, back, studies.map_correlation(swap_maps[left], swap_maps[right])[0])
 

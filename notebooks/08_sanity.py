@@ -55,7 +55,7 @@ net, images = ctx.net, ctx.images
 x = images.batch(net).to(ctx.device)
 classes, _ = results.top1(net, x)
 methods = list(benchmark.METHODS)
-mp = sanity.method_params(methods, ctx.params)
+mp = sanity.method_params(methods, {**ctx.params, "iters": ctx.figure_iters})
 page.show_parameters(ctx, images)
 
 # %% [markdown]

@@ -99,3 +99,49 @@ def test_the_two_step_spaces_on_a_hand_computed_step():
         LotsParams(step_space="tensor")
     with pytest.raises(ParameterError, match="model.std"):
         lots(TinyLinear(), x, iters=1, step_space="normalized")
+
+
+def test_the_budget_curve_reads_the_stored_run_and_computes_nothing(lite0, tmp_path):
+    from lotslib.data import embedded
+    from lotslib.studies import iteration_study
+
+    net, images = lite0, embedded("imagenet").head(2)
+    S.cached_lots(net, images, iters=25, cache_dir=tmp_path)  # the protocol's run, as chapter 3 stores it
+    before = S.pass_counts(tmp_path / "lots")
+    curve = iteration_study(net, images, iters=25, checkpoints=BUDGETS, steps=4, cache_dir=tmp_path)
+    after = S.pass_counts(tmp_path / "lots")
+    assert after["computed"] == before["computed"] and after["runs_read"] == before["runs_read"] + 6
+    assert sorted(curve["cap"].unique()) == [10, 20, 25]
+    assert (curve.loc[curve["cap"] == 25, "pearson_vs_final"] == 1.0).all()
+
+
+def _rows(values_by_cap, cam_value, n):
+    import pandas as pd
+
+    curve = pd.DataFrame([{"image_id": f"i{i}", "cap": cap, "avg_drop": v + 0.1 * i}
+                          for cap, v in values_by_cap.items() for i in range(n)])
+    cams = pd.DataFrame([{"method": "gradcam", "image_id": f"i{i}", "avg_drop": cam_value + 0.05 * i}
+                         for i in range(n)])
+    return curve, cams
+
+
+def test_budget_verdicts_flip_where_the_numbers_do():
+    from lotslib.studies import budget_flips, budget_verdicts
+    from lotslib.verdicts import BETTER, NO_DIFFERENCE, TOO_FEW, WORSE
+
+    # Average Drop (lower is better): LOTS far above Grad-CAM at 10 iterations, far below at 500
+    curve, cams = _rows({10: 60.0, 40: 60.0, 500: 10.0}, 30.0, n=6)
+    v = budget_verdicts(curve, cams, metrics=("avg_drop",)).set_index("cap")
+    assert v.loc[10, "verdict"] == WORSE and v.loc[40, "verdict"] == WORSE and v.loc[500, "verdict"] == BETTER
+    assert v.loc[500, "mean_diff"] < 0 and v.loc[500, "n"] == 6
+    flips = budget_flips(v.reset_index())
+    assert flips[["from_cap", "to_cap", "before", "after"]].values.tolist() == [[40, 500, WORSE, BETTER]]
+    # a tie at every budget: no flip
+    curve, cams = _rows({10: 30.0, 500: 30.0}, 30.0, n=6)
+    curve["avg_drop"] += [0.3, -0.3, 0.2, -0.2, 0.1, -0.1] * 2
+    v = budget_verdicts(curve, cams, metrics=("avg_drop",))
+    assert set(v["verdict"]) == {NO_DIFFERENCE} and budget_flips(v).empty
+    # four images: no verdict at all
+    curve, cams = _rows({10: 60.0, 500: 10.0}, 30.0, n=4)
+    v = budget_verdicts(curve, cams, metrics=("avg_drop",))
+    assert set(v["verdict"]) == {TOO_FEW} and budget_flips(v).empty

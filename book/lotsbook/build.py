@@ -78,7 +78,8 @@ OWN = "own"  # the stem of the "Try your own image" page
 #: chapters that read what other chapters computed start after them when chapters run in
 #: parallel: chapter 4 reads chapter 3's benchmark rows (its zero-target LOTS rows) instead of
 #: computing them again, and the provenance page lists every chapter's run ("*": all others)
-AFTER = {"04_benchmark": ("03_targets",), "provenance": "*"}
+AFTER = {"04_benchmark": ("03_targets",), "01_attack": ("03_targets",), "02_visualization": ("03_targets",),
+         "05_qualitative": ("03_targets",), "07_parameters": ("04_benchmark",), "provenance": "*"}
 
 
 class ChapterFailed(RuntimeError):
@@ -839,7 +840,9 @@ def main(argv=None) -> int:
                                         "labels.csv or wnid subfolders; default: every image of --images")
     ap.add_argument("--models", nargs="+", help="backbones for chapters 4-5 (first one also drives chapters 1-3, 6)")
     ap.add_argument("--n-images", type=int)
-    ap.add_argument("--iters", type=int, help="LOTS iterations (thesis: 500)")
+    ap.add_argument("--iters", type=int, help="LOTS iterations of Tables 5.1 and 5.2 (thesis and default: 500)")
+    ap.add_argument("--figure-iters", type=int, help="the shorter walk the figures and studies show, read as a "
+                                                     "snapshot of the protocol's run (default 40)")
     ap.add_argument("--tau", type=float)
     ap.add_argument("--alpha", type=float)
     ap.add_argument("--filter-size", type=int)
@@ -858,7 +861,8 @@ def main(argv=None) -> int:
                     help="leave the exercises' solutions out of the pages (default: closed dropdowns)")
     a = ap.parse_args(argv)
     overrides = dict(
-        image_path=a.image_path, ground_truth=a.ground_truth, n_images=a.n_images, iters=a.iters, tau=a.tau,
+        image_path=a.image_path, ground_truth=a.ground_truth, n_images=a.n_images, iters=a.iters,
+        figure_iters=a.figure_iters, tau=a.tau,
         alpha=a.alpha, filter_size=a.filter_size, steps=a.steps, batch_size=a.batch_size, device=a.device,
         cache_dir=a.cache_dir, reference=a.reference, fill=a.fill, score=a.score,
     )

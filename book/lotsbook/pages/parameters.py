@@ -1,6 +1,7 @@
-"""Chapter 7, "Parameter study" (``notebooks/07_parameters.py``): the iteration caps of the
-iteration study and its figure, the four studies (iterations, plateau early stop, step width,
-blur) run and shown with their captions, the recorded studies, and the exercises' outputs.
+"""Chapter 7, "Parameter study" (``notebooks/07_parameters.py``): LOTS's budget curve (the
+protocol's stored runs read at every budget, against each CAM), the studies (plateau early
+stop, step width, blur) run and shown with their captions, the recorded studies, and the
+exercises' outputs.
 """
 from __future__ import annotations
 
@@ -9,29 +10,9 @@ import pandas as pd
 from ..plots import note, show, table
 from ..results import recorded, recorded_meta
 
-__all__ = ["iteration_caps", "equivalence_frontier", "iteration_study_figure", "ALPHAS_255", "FILTER_SIZES", "SIGMAS",
-           "show_iteration_study", "show_early_stop", "show_recorded_early_stop", "show_equivalence",
+__all__ = ["equivalence_frontier", "iteration_study_figure", "ALPHAS_255", "FILTER_SIZES", "SIGMAS",
+           "budget_figure", "budget_summary", "show_budget_curve", "show_early_stop", "show_recorded_early_stop", "show_equivalence",
            "show_alpha_study", "show_filter_study", "show_budget", "show_kernels"]
-
-
-def iteration_caps(iters: int, study_iters: int) -> list:
-    """The iteration caps of chapter 7's iteration study.
-
-    Parameters
-    ----------
-    iters : int
-        The book's LOTS iteration cap (>= 1).
-    study_iters : int
-        The longest run of the study (>= 1).
-
-    Returns
-    -------
-    list of int
-        Ascending: 5, 10, 20, ... 320, 500 where below ``study_iters``, ``iters`` (unless it
-        exceeds ``study_iters``) and ``study_iters``.
-    """
-    caps = sorted({c for c in (5, 10, 20, 40, 80, 160, 320, 500) if c < study_iters} | {int(iters), int(study_iters)})
-    return [c for c in caps if c <= study_iters]
 
 
 def equivalence_frontier(study: pd.DataFrame, meta: dict | None = None) -> dict:
@@ -132,43 +113,150 @@ ALPHAS_255 = (0.5, 2, 4)
 FILTER_SIZES, SIGMAS = (49, 25, 13, 7, 3, 1), (None, 3.0, 15.0)
 
 
-def show_iteration_study(ctx, net, images) -> pd.DataFrame:
-    """Run the iteration study (:func:`lotslib.studies.iteration_study`: one LOTS run of
-    ``ctx.study_iters`` steps, zero target, with snapshots at :func:`iteration_caps`) and show
-    its figure (:func:`iteration_study_figure`) and the table of its means per cap, with their
-    captions.
+def budget_figure(curve: pd.DataFrame, others: pd.DataFrame, metrics, chosen: int | None = None):
+    """LOTS's mean per budget (with its 95% bootstrap interval) beside each other method's mean, one panel per metric.
+
+    Parameters
+    ----------
+    curve : pandas.DataFrame
+        :func:`lotslib.studies.iteration_study` rows (``cap``, the metrics in %).
+    others : pandas.DataFrame
+        The other methods' benchmark rows on the same images (``method_name``, the metrics).
+    metrics : Sequence of str
+        Metric keys.
+    chosen : int or None, optional
+        A budget to mark (the figures' budget).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    import matplotlib.pyplot as plt
+
+    from lotslib.metric_registry import METRICS
+    from lotslib.stats import mean_ci
+
+    fig, axes = plt.subplots(1, len(metrics), figsize=(3.2 * len(metrics) + 1.6, 3.2), squeeze=False)
+    colors = plt.get_cmap("tab10")
+    for ax, m in zip(axes[0], metrics):
+        caps = sorted(curve["cap"].unique())
+        stats = [mean_ci(curve.loc[curve["cap"] == c, m]) for c in caps]
+        ax.fill_between(caps, [s["ci_low"] for s in stats], [s["ci_high"] for s in stats], color="black", alpha=0.15)
+        ax.plot(caps, [s["mean"] for s in stats], color="black", lw=2, marker="o", ms=3, label="LOTS")
+        for i, (name, g) in enumerate(others.groupby("method_name", sort=False)):
+            ax.axhline(g[m].mean(), color=colors(i % 10), ls="--", lw=1, label=name)
+        if chosen:
+            ax.axvline(chosen, color="crimson", ls=":", lw=1)
+        ax.set_xscale("log")
+        ax.set_xlabel("LOTS iterations")
+        ax.set_title(METRICS[m].label, fontsize=10)
+        ax.grid(alpha=0.3, which="both")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def budget_summary(verdicts: pd.DataFrame, flips: pd.DataFrame, n_min: int) -> dict:
+    """The budget curve's table and the sentences that state its outcome, written from the numbers.
+
+    Parameters
+    ----------
+    verdicts : pandas.DataFrame
+        :func:`lotslib.studies.budget_verdicts`'s rows.
+    flips : pandas.DataFrame
+        :func:`lotslib.studies.budget_flips` of them.
+    n_min : int
+        The fewest paired images of any comparison.
+
+    Returns
+    -------
+    dict
+        ``table``: one row per budget, per metric LOTS's mean and its record against the
+        methods ("better / worse / no difference" counts, or "too few images"); ``text``.
+    """
+    from lotslib.metric_registry import METRICS
+    from lotslib.verdicts import BETTER, NO_DIFFERENCE, WORSE, too_few
+
+    rows = {}
+    for (cap, m), g in verdicts.groupby(["cap", "metric"]):
+        few = too_few(g["n"].min())
+        counts = g["verdict"].value_counts()
+        record = few or (f"{counts.get(BETTER, 0)} better / {counts.get(WORSE, 0)} worse / "
+                         f"{counts.get(NO_DIFFERENCE, 0)} no difference")
+        rows.setdefault(int(cap), {})[f"{METRICS[m].label}: LOTS"] = round(float(g["lots_mean"].iloc[0]), 1)
+        rows[int(cap)][f"{METRICS[m].label}: against {len(g)} CAMs"] = record
+    tab = pd.DataFrame.from_dict(rows, orient="index")
+    tab.index.name = "LOTS iterations"
+    few = too_few(n_min)
+    if few:
+        text = f"No verdict is drawn: {few} paired images."
+    elif flips.empty:
+        text = ("No verdict of LOTS against any CAM changes between consecutive budgets on these metrics: the budget "
+                "moves LOTS's means, but not across a significant difference.")
+    else:
+        by = []
+        for (metric, method), g in flips.groupby(["metric", "method"], sort=False):
+            steps = "; ".join(f"{r.from_cap} → {r.to_cap} iterations: {r.before} → {r.after}" for r in g.itertuples())
+            by.append(f"{METRICS[metric].label} against {method} ({steps})")
+        text = (f"LOTS's verdict changes with the budget in {len(flips)} place(s): " + "; ".join(by) + ".")
+    return {"table": tab, "text": text}
+
+
+def show_budget_curve(ctx, net, photos, cams: pd.DataFrame, lots_rows: pd.DataFrame) -> pd.DataFrame:
+    """Read the protocol's LOTS runs at every budget of :data:`lotslib.params.BUDGETS`
+    (:func:`lotslib.studies.iteration_study`: the store's runs and snapshots, zero target)
+    and show LOTS's budget curve against each CAM: the map's convergence figure, the
+    metrics' figure, the table of verdicts per budget and the sentence on where they change.
 
     Parameters
     ----------
     ctx : lotsbook.chapter.ChapterContext
-        The chapter (``iters``, ``study_iters``, ``tau``, ``alpha``, ``filter_size``, ``steps``, ``cache_dir``).
+        The chapter (``iters``, ``figure_iters``, ``tau``, ``alpha``, ``filter_size``, ``steps``).
     net : lotslib.models.ModelWrapper
         The backbone.
-    images : lotslib.data.ImageSource
-        The study's images.
+    photos : lotslib.data.ImageSource
+        The photos of Table 5.2.
+    cams : pandas.DataFrame
+        Table 5.2's CAM rows on ``photos`` (benchmark rows).
+    lots_rows : pandas.DataFrame
+        Table 5.2's LOTS rows, to check the curve's last point against.
 
     Returns
     -------
     pandas.DataFrame
-        The study's rows, one per (image, cap): ``pearson_vs_final`` in [-1,1], metrics in %.
+        The curve's rows (:func:`lotslib.studies.iteration_study`).
     """
-    from lotslib.studies import iteration_study
+    from lotslib.params import BUDGETS
+    from lotslib.studies import BUDGET_METRICS, budget_flips, budget_verdicts, iteration_study
 
-    it = iteration_study(net, images, iters=ctx.study_iters, checkpoints=iteration_caps(ctx.iters, ctx.study_iters),
-                         tau=ctx.tau, alpha=ctx.alpha, filter_size=ctx.filter_size, steps=ctx.steps,
-                         cache_dir=ctx.cache_dir)
-    show(
-        iteration_study_figure(it, chosen=int(ctx.iters)),
-        "fig-iterations",
-        f"**Iteration cap (no thesis figure).** Left: Pearson correlation of the LOTS map after k iterations with the "
-        f"map after {ctx.study_iters} iterations ({net.name}, zero target, {len(images)} images, one line each, mean in "
-        f"black). Middle: distance to the target. Right: Deletion and Insertion AUC ({ctx.steps} steps). The dashed line "
-        f"marks the iteration cap the other chapters of this build use ({ctx.iters}).",
-    )
-    cols = ["iterations", "distance", "pearson_vs_final", "seconds", "avg_drop", "insertion", "deletion"]
-    table(it.groupby("cap")[cols].mean(),
-          f"Means over {len(images)} images for each iteration cap (time: measured seconds per step × steps).")
-    return it
+    curve = iteration_study(net, photos, iters=ctx.iters, checkpoints=BUDGETS, tau=ctx.tau, alpha=ctx.alpha,
+                            filter_size=ctx.filter_size, steps=ctx.steps, cache_dir=ctx.cache_dir,
+                            batch_size=ctx.batch_size)
+    n = curve["image_id"].nunique()
+    show(iteration_study_figure(curve, chosen=int(ctx.figure_iters)), "fig-iterations",
+         f"**LOTS's budget (no thesis figure).** The protocol's runs ({net.name}, zero target, {n} photos, α = "
+         f"{ctx.alpha * 255:g}/255, at most {ctx.iters} iterations) read at each budget from their snapshots. Left: "
+         f"Pearson correlation of the map after k iterations with the map after {ctx.iters} (one line per photo, mean "
+         f"in black). Middle: distance to the target. Right: Deletion and Insertion AUC ({ctx.steps} steps). The "
+         f"dotted line marks the budget the figures of this build show ({ctx.figure_iters}).")
+    show(budget_figure(curve, cams, BUDGET_METRICS, chosen=int(ctx.figure_iters)), "fig-budget-curve",
+         f"**LOTS's budget curve against the CAMs (no thesis figure).** LOTS's mean over {n} photos at each budget "
+         f"(black, shaded: 95% bootstrap interval) and each CAM's mean in Table 5.2 (dashed). Coherency is left out: "
+         f"it needs a second LOTS run at every budget.")
+    verdicts = budget_verdicts(curve, cams)
+    flips = budget_flips(verdicts)
+    summ = budget_summary(verdicts, flips, int(verdicts["n"].min()) if len(verdicts) else 0)
+    table(summ["table"], f"LOTS at each budget against each of the {cams['method'].nunique()} CAMs of Table 5.2 "
+          f"({n} photos): paired Wilcoxon tests, Holm-corrected across the CAMs of each budget and metric; "
+          f"metrics in %.")
+    note(summ["text"])
+    last = curve[curve["cap"] == ctx.iters].set_index("image_id")
+    ref = lots_rows.set_index("image_id").reindex(last.index)
+    gap = max(float((last[m] - ref[m]).abs().max()) for m in BUDGET_METRICS)
+    note(f"Check: the curve's last point is Table 5.2's LOTS row, read from the same runs (largest difference over "
+         f"{len(last)} photos and {len(BUDGET_METRICS)} metrics: {gap:.2g} points).")
+    return curve
 
 
 def show_early_stop(ctx, net, images) -> pd.DataFrame:
@@ -231,19 +319,19 @@ def show_equivalence() -> None:
 def show_alpha_study(ctx, net, images) -> pd.DataFrame:
     """Run the step-width study on ``images`` with backbone ``net``
     (:func:`lotslib.studies.alpha_study`: LOTS with α = k/255 for k in 0.5, the chapter's α, 2
-    and 4, zero target, ``ctx.iters`` iterations) and show its means per α with their caption
+    and 4, zero target, ``ctx.figure_iters`` iterations) and show its means per α with their caption
     (Pearson correlation in [-1,1] with the map at the chapter's α, metrics in %). Returns the
     study's rows, one per (image, α)."""
     from lotslib.studies import alpha_study
 
     a = ALPHAS_255
-    al = alpha_study(net, images, alphas=(a[0] / 255, ctx.alpha, a[1] / 255, a[2] / 255), iters=int(ctx.iters),
+    al = alpha_study(net, images, alphas=(a[0] / 255, ctx.alpha, a[1] / 255, a[2] / 255), iters=int(ctx.figure_iters),
                      tau=ctx.tau, filter_size=ctx.filter_size, steps=ctx.steps, reference_alpha=ctx.alpha,
                      cache_dir=ctx.cache_dir)
     cols = ["iterations", "distance", "seconds", "pearson_vs_reference", "avg_drop", "insertion", "deletion"]
     table(
         al.groupby("alpha_255")[cols].mean(),
-        f"**Step width α (no thesis table).** Means over {len(images)} images for α = k/255 (rows: k), {ctx.iters} "
+        f"**Step width α (no thesis table).** Means over {len(images)} images for α = k/255 (rows: k), {ctx.figure_iters} "
         f"iterations, zero target; Pearson correlation with the map at α = {ctx.alpha * 255:g}/255.",
     )
     return al
@@ -262,7 +350,7 @@ def show_filter_study(ctx, net, images) -> pd.DataFrame:
     table(
         pp.groupby(["filter_size", "sigma"])[["avg_drop", "increase", "insertion", "deletion", "seconds"]].mean(),
         f"**Filter size and σ (no thesis table).** Metrics of the LOTS map for each Gaussian filter "
-        f"(σ 'default' = 0.3·((k−1)/2 − 1) + 0.8, 7.7 for k = 49), {len(images)} images, {ctx.iters} iterations.",
+        f"(σ 'default' = 0.3·((k−1)/2 − 1) + 0.8, 7.7 for k = 49), {len(images)} images, the protocol's runs ({ctx.iters} iterations).",
     )
     return pp
 

@@ -217,7 +217,8 @@ def show_random_grids(ctx, rng) -> None:
         hires = explain("hirescam", net, x, targets=c, batch_size=ctx.batch_size)
         grid = paired_grid(x, hires, ctx.lots_maps(net, src, x=x), titles, titles, f"HiRes-CAM ({net.name})",
                            f"LOTS, zero target ({net.name})", ncols=5)
-        caption = (f"**Regenerates thesis Figure {fig_no}** (there: {thesis_n} images on {thesis_net}). {len(src)} "
+        caption = (f"**Regenerates thesis Figure {fig_no}** (there: {thesis_n} images on {thesis_net}). LOTS at most "
+                   f"{ctx.iters} iterations. {len(src)} "
                    f"images drawn at random (seed {ctx.seed}) from the {len(images)} images of this run, on {net.name}: "
                    f"top half HiRes-CAM for the top-1 class, bottom half LOTS with the zero target; same images, same "
                    f"order, titles are the top-1 classes.")
@@ -242,11 +243,14 @@ def show_model_pair(ctx, rng) -> None:
     (ca, _), (cb, _) = top1(a, xa), top1(b, xb)
     same = float((ca == cb).float().mean()) * 100
     show(
-        model_pair_grid(xa, ctx.lots_maps(a, src, x=xa), xb, ctx.lots_maps(b, src, x=xb), class_titles(a, ca),
+        model_pair_grid(xa, ctx.lots_maps(a, src, x=xa, iters=ctx.figure_iters), xb,
+                        ctx.lots_maps(b, src, x=xb, iters=ctx.figure_iters), class_titles(a, ca),
                         class_titles(b, cb), f"LOTS on {a.name}", f"LOTS on {b.name}"),
         "fig-5-5",
         f"**Regenerates thesis Figure 5.5** (there: 35 images, DenseNet-121 against ConvNeXt Tiny). The same {len(src)} "
-        f"images with LOTS (zero target) on {a.name} (top) and {b.name} (bottom); titles are each model's top-1 class — "
+        f"images with LOTS (zero target, at most {ctx.figure_iters} iterations on both backbones: the second one has no "
+        f"protocol run, and at this budget {a.name}'s maps are snapshots of its {ctx.iters}-iteration runs) on "
+        f"{a.name} (top) and {b.name} (bottom); titles are each model's top-1 class — "
         f"they agree on {same:.0f}% of the images."
         + (f" {b.name}'s maps were resized to {a.name}'s input size." if xa.shape != xb.shape else ""),
     )

@@ -162,15 +162,17 @@ def show_figure_5_7(ctx, net, photos, xs: dict) -> dict:
     runs = {}
     for k, (pid, tid, title, ttitle) in enumerate(CASES):
         src, x = photos.select([pid]), xs[pid]
-        runs[pid] = {"extracted": ctx.lots(net, src, image_target(net, xs[tid], key=tid), f"image:{tid}", x=x),
-                     "zero": ctx.lots(net, src, x=x)}
+        runs[pid] = {"extracted": ctx.lots(net, src, image_target(net, xs[tid], key=tid), f"image:{tid}", x=x,
+                                           iters=ctx.figure_iters),
+                     "zero": ctx.lots(net, src, x=x, iters=ctx.figure_iters)}
         maps, c = extracted_target_maps(net, x, runs[pid], ctx.filter_size, ctx.batch_size)
         show(
             figure_5_7(x, xs[tid], maps, title, ttitle),
             f"fig-5-7-{k + 1}",
             f"**Regenerates thesis Figure 5.7** (there: black olives on ConvNeXt Tiny) for a "
             f"{title.split(',')[0].split(' (')[0]}. "
-            f"{net.name}: (a) the photo ({pid}); (b) the photo whose features are the extracted target ({tid}); (c) LOTS "
+            f"{net.name}, LOTS at most {ctx.figure_iters} iterations (these photos are outside the protocol's runs): "
+            f"(a) the photo ({pid}); (b) the photo whose features are the extracted target ({tid}); (c) LOTS "
             f"with the extracted target; (d) LOTS with the zero target; (e)–(i) Grad-CAM, Grad-CAM++, SmoothGrad-CAM++, "
             f"Layer-CAM and HiRes-CAM for the network's top-1 class, *{short_class(net.categories[int(c)])}*, the nearest "
             f"of ImageNet's 1000 classes.",
@@ -182,7 +184,7 @@ def show_distances(ctx, net, runs: dict) -> None:
     """Show the distance of the logits to each LOTS target before and after the attack
     (:func:`distance_table` of ``runs``, as returned by :func:`show_figure_5_7`) with its caption."""
     table(distance_table(runs),
-          f"Distance of the logits to each LOTS target before and after the attack ({net.name}, at most {ctx.iters} "
+          f"Distance of the logits to each LOTS target before and after the attack ({net.name}, at most {ctx.figure_iters} "
           f"iterations, τ = {ctx.tau:g})",
           fmt={"distance before": "{:.2f}", "distance after": "{:.2f}", "iterations": "{:d}", "reached τ": "{}"})
 
@@ -193,13 +195,13 @@ def show_swap(ctx, net, xs: dict, swap_maps: dict, there, back, r: float) -> Non
     ``swap_maps``: left id -> map, right id -> map, ``(1,H,W)`` in [0,1], left first), and the
     sentence with the distances before and after of both runs (``there``: left → right,
     ``back``: right → left) and the Pearson ``r`` (in [-1,1], :func:`lotslib.studies.map_correlation`)
-    of the two maps, pixel by pixel; ``net``'s name and ``ctx.iters`` go into the caption."""
+    of the two maps, pixel by pixel; ``net``'s name and ``ctx.figure_iters`` go into the caption."""
     from lotslib.visualize import overlay
 
     left, right = swap_maps
     show(panel_grid([{"image": overlay(xs[v], swap_maps[v])[0], "title": f"{v}, target: the other view"}
                      for v in (left, right)], 2), "fig-ex-unseen-swap",
-         f"LOTS with the other view's logits as the target, in both directions ({net.name}, at most {ctx.iters} "
+         f"LOTS with the other view's logits as the target, in both directions ({net.name}, at most {ctx.figure_iters} "
          f"iterations).")
     note(f"Distance before the first step: {float(there.trace.distances[0, 0]):.2f} (left → right) and "
          f"{float(back.trace.distances[0, 0]):.2f} (right → left); after the runs {float(there.trace.final_distance[0]):.2f} "
