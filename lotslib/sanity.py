@@ -986,7 +986,7 @@ def lots_summary(cascade_rows: pd.DataFrame, logit_rows: pd.DataFrame, focus_tab
         top = r["Focus on the mosaic's top-1 class %"]
         extra = f"; {top:.1f}% on the mosaic's top-1 class" if r["class-blind"] and np.isfinite(top) else ""
         return (f"- **Focus, {name}:** {r['Focus %']:.1f}% (chance {r['chance %']:.0f}%"
-                f"{', by construction' if r['class-blind'] else ''}{extra}).")
+                f"{', by construction' if r['class-blind'] and r['chance %'] <= 25 else ''}{extra}).")
 
     if focus_table is not None:
         out += lines(focus_table, focus_line)
