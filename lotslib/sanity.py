@@ -47,6 +47,7 @@ from .errors import ParameterError
 from .explanation import explain_with_info
 from .method_registry import ALL_METHODS, get_method, method_name
 from .tensors import check_pixels, is_int, model_device
+from .verdicts import too_few
 
 __all__ = [
     "CHAPTER_KEYS",
@@ -522,23 +523,32 @@ def randomisation_verdict(rows: pd.DataFrame, threshold: float = 0.5) -> dict:
     mean = rows.groupby(["method", "step"], sort=False)[["abs_spearman", "spearman", "ssim", "edge_spearman"]].mean()
     flat = rows.groupby(["method", "image"], sort=False)["flat"].any().groupby(level="method", sort=False).sum()
     out, passed, failed = [], [], []
+    n_img = int(rows["image"].nunique())
     for m in dict.fromkeys(rows["method"]):
         a, z = mean.loc[(m, first)], mean.loc[(m, last)]
         k = int(flat[m])
+        undefined = not np.isfinite(z["abs_spearman"])
         ok = bool(z["abs_spearman"] <= threshold) and k == 0
+        reason = (f"constant map on {k} of {n_img} photo{'s' if n_img != 1 else ''}: no ranks, ρ undefined" if k
+                  else "ρ undefined" if undefined
+                  else f"|ρ| {z['abs_spearman']:.2f} > {threshold:g}" if not ok else "")
         name = ALL_METHODS[m].name
         (passed if ok else failed).append(f"{name} ({z['abs_spearman']:.2f}"
-                                          + (f"; a constant map on {k} of {rows['image'].nunique()})" if k else ")"))
+                                          + (f"; a constant map on {k} of {n_img})" if k else ")"))
         out.append({"method": name, "|ρ| first step": a["abs_spearman"], "|ρ| all randomised": z["abs_spearman"],
                     "ρ all randomised": z["spearman"], "SSIM first step": a["ssim"], "SSIM all randomised": z["ssim"],
-                    "ρ with edges, all randomised": z["edge_spearman"], "constant maps": k, "passes": ok})
+                    "ρ with edges, all randomised": z["edge_spearman"], "constant maps": k, "passes": ok,
+                    "why it fails": reason})
     label = rows.loc[rows["step"] == last, "label"].iloc[0]
     table, photos = pd.DataFrame(out).set_index("method"), _photos(rows)
+    few = too_few(n_img)
     text = (f"With {'every unit' if label == 'all' else 'the units down to ' + label} re-initialised, "
-            f"{len(passed)} of {len(table)} methods pass (mean |ρ| with the original maps over {photos} "
-            f"at most {threshold:g}, and no constant map, whose ρ is undefined): "
+            f"{len(passed)} of {len(table)} methods pass on these {photos} (mean |ρ| with the original maps "
+            f"at most {threshold:g}, and no constant map: a constant map fails, its ρ is undefined): "
             f"{_fmt_list(passed)}. "
-            f"{len(failed)} fail{'s' if len(failed) == 1 else ''}: {_fmt_list(failed)}.")
+            f"{len(failed)} fail{'s' if len(failed) == 1 else ''}: {_fmt_list(failed)}."
+            + (f" These are measurements on {photos}, {few}: no general verdict on a method is drawn from them."
+               if few else ""))
     if "lots" in set(rows["method"]):
         a, z = mean.loc[("lots", first)], mean.loc[("lots", last)]
         e = z["edge_spearman"]
@@ -546,13 +556,15 @@ def randomisation_verdict(rows: pd.DataFrame, threshold: float = 0.5) -> dict:
         if last != first:
             text += (f" With only the top of the network ({first_label}) re-initialised, zero-target LOTS keeps a "
                      f"mean |ρ| of {a['abs_spearman']:.2f} with its original maps.")
+        lots_ok = bool(table["passes"][ALL_METHODS["lots"].name])
         text += (f" With {'every unit' if label == 'all' else 'the units down to ' + label} re-initialised it keeps a "
                  f"rank correlation of {z['spearman']:.2f}"
                  + (f" with its original maps and of {e:.2f} with the Sobel edge map of the photo" if np.isfinite(e)
                     else " with its original maps")
-                 + (": what survives the randomisation is the image, not the model." if z["abs_spearman"] > threshold
-                    else ": the LOTS map depends on the learned weights." if table["passes"][ALL_METHODS["lots"].name]
-                    else ", but a constant map has no ranks to correlate: no pass by degeneracy."))
+                 + (", but a constant map has no ranks to correlate: no pass by degeneracy." if int(flat["lots"])
+                    else f" ({few}: no conclusion on what the LOTS map depends on)." if few
+                    else ": what survives the randomisation is the image, not the model." if not lots_ok
+                    else ": the LOTS map depends on the learned weights."))
     if "edge" in set(rows["method"]):
         text += " The edge baseline never looks at the model, so randomising it cannot change the edge map (ρ = 1)."
     return {"table": table, "passed": passed, "failed": failed, "text": text}
@@ -810,27 +822,37 @@ def road_verdict(rows: pd.DataFrame) -> dict:
     -------
     dict
         ``table``: mean MoRF, LeRF and combined ROAD per method (index: method name, sorted
-        by combined ROAD, best first) with the rank; ``best``: the best method's name;
-        ``text``: the sentences for the page.
+        by combined ROAD, best first) with the rank (NaN from fewer than
+        :data:`lotslib.verdicts.MIN_PAIRS` photos); ``best``: the best method's name (None
+        from too few photos); ``n``: the photos; ``text``: the sentences for the page, which
+        rank nothing from too few photos and state n.
     """
     mean = rows.groupby("method", sort=False)[["road_morf", "road_lerf", "road"]].mean()
     mean = mean.sort_values("road", ascending=False)
-    mean["rank"] = np.arange(1, len(mean) + 1)
+    n = int(rows["image_id"].nunique()) if "image_id" in rows else int(rows.groupby("method").size().min())
+    few = too_few(n)
+    mean["rank"] = np.nan if few else np.arange(1, len(mean) + 1)
     table = mean.rename(index=method_name).rename(
         columns={"road_morf": "ROAD MoRF ↓", "road_lerf": "ROAD LeRF ↑", "road": "ROAD ↑"})
+    photos = f"{n} photo{'s' if n != 1 else ''}"
+    if few:
+        values = "; ".join(f"{name} {v:.2f}" for name, v in table["ROAD ↑"].items())
+        text = (f"Combined ROAD on {photos} ({few}): no method is ranked and no method is said to beat another. "
+                f"The values, for reading only: {values}.")
+        return {"table": table, "best": None, "n": n, "text": text}
     best = table.index[0]
-    text = (f"By combined ROAD, {best} ranks first ({table['ROAD ↑'].iloc[0]:.2f}: removing its most relevant pixels "
-            f"changes the class probability by {table['ROAD MoRF ↓'].iloc[0]:+.2f} points, removing its least relevant "
-            f"ones by {table['ROAD LeRF ↑'].iloc[0]:+.2f}).")
+    text = (f"By combined ROAD over {photos}, {best} ranks first ({table['ROAD ↑'].iloc[0]:.2f}: removing its most "
+            f"relevant pixels changes the class probability by {table['ROAD MoRF ↓'].iloc[0]:+.2f} points, removing "
+            f"its least relevant ones by {table['ROAD LeRF ↑'].iloc[0]:+.2f}).")
     for key, what in (("lots", "Zero-target LOTS"), ("lots_logit", "Class-logit LOTS"), ("edge", "The edge baseline")):
         if key in mean.index:
             r = mean.loc[key]
             text += f" {what} ranks {int(r['rank'])} of {len(mean)} ({r['road']:.2f})."
     if "edge" in mean.index and "lots" in mean.index:
         e, lo = mean.loc["edge", "road"], mean.loc["lots", "road"]
-        text += (f" LOTS {'beats' if lo > e else 'does not beat'} the image-only edge map on ROAD "
-                 f"({lo:.2f} vs {e:.2f}).")
-    return {"table": table, "best": best, "text": text}
+        text += (f" LOTS {'has a higher mean than' if lo > e else 'does not have a higher mean than'} the image-only "
+                 f"edge map on ROAD ({lo:.2f} vs {e:.2f}; a mean, not a test).")
+    return {"table": table, "best": best, "n": n, "text": text}
 
 
 def baseline_verdict(rows: pd.DataFrame, metrics: Sequence[str], method: str = "lots", baseline: str = "edge") -> dict:
@@ -849,8 +871,9 @@ def baseline_verdict(rows: pd.DataFrame, metrics: Sequence[str], method: str = "
     -------
     dict
         ``table``: per metric (index: the metric's header) both means and whether ``method``
-        is better in the metric's direction; ``better``: how many metrics ``method`` wins;
-        ``text``: the sentence for the page.
+        is better in the metric's direction; ``better``: how many metrics ``method`` wins (None
+        from fewer than :data:`lotslib.verdicts.MIN_PAIRS` photos, where nothing is compared);
+        ``n``: the photos; ``text``: the sentence for the page.
     """
     out = []
     for k in metrics:
@@ -864,13 +887,20 @@ def baseline_verdict(rows: pd.DataFrame, metrics: Sequence[str], method: str = "
     losses = table[~table["better"]]
     n = rows.loc[rows["method"] == method, "image_id"].nunique()
     a_name, b_name = ALL_METHODS[method].name, ALL_METHODS[baseline].name
-    text = (f"On the {n} photo{'s' if n != 1 else ''} scored here, {a_name} beats the image-only {b_name} map on "
+    few = too_few(n)
+    if few:
+        vals = "; ".join(f"{r['name']} {r[a_name]:.1f} vs {r[b_name]:.1f}" for _, r in table.iterrows())
+        text = (f"On the {n} photo{'s' if n != 1 else ''} scored here ({few}), {a_name} and the image-only {b_name} "
+                f"map are not compared: no metric is said to be won or lost. Their means ({a_name} vs {b_name}): "
+                f"{vals}.")
+        return {"table": table.drop(columns="name"), "better": None, "n": n, "text": text}
+    text = (f"On the {n} photos scored here, {a_name} has the better mean than the image-only {b_name} map on "
             f"{len(wins)} of {len(table)} metrics" + (f" ({_fmt_list(list(wins['name']))})" if len(wins) else ""))
     if len(losses):
         lost = [f"{r['name']} ({r[b_name]:.1f} vs {r[a_name]:.1f})" for _, r in losses.iterrows()]
         text += f"; the edge map, which never looks at the network, is as good or better on {_fmt_list(lost)}"
     text += "."
-    return {"table": table.drop(columns="name"), "better": len(wins), "text": text}
+    return {"table": table.drop(columns="name"), "better": len(wins), "n": n, "text": text}
 
 
 def location_verdict(maps: torch.Tensor, rf_boxes: torch.Tensor, cell_boxes: torch.Tensor) -> dict:
@@ -940,11 +970,14 @@ def lots_summary(cascade_rows: pd.DataFrame, logit_rows: pd.DataFrame, focus_tab
         return [say(ALL_METHODS[k].name, table.loc[ALL_METHODS[k].name]) for k in ("lots", "lots_logit")
                 if k in ALL_METHODS and ALL_METHODS[k].name in table.index]
 
+    n_cascade = int(cascade_rows["image"].nunique())
+    few = too_few(n_cascade)
     out = lines(randomisation_verdict(cascade_rows, threshold)["table"], lambda name, r: (
-        f"- **Model randomisation, {name}:** {'passes' if r['passes'] else 'fails'} (mean |ρ| "
-        f"{r['|ρ| all randomised']:.2f} with the trained model's maps once every unit is re-initialised; pass mark "
-        f"{threshold:g}" + (f"; a constant map on {r['constant maps']} image(s), no ranks to correlate"
-                            if r["constant maps"] else "") + ")."))
+        f"- **Model randomisation, {name}:** {'passes' if r['passes'] else 'fails'} on {_photos(cascade_rows)} (mean "
+        f"|ρ| {r['|ρ| all randomised']:.2f} with the trained model's maps once every unit is re-initialised; pass "
+        f"mark {threshold:g}" + (f"; a constant map on {r['constant maps']} image(s), no ranks to correlate"
+                                 if r["constant maps"] else "") + ")"
+        + (f"; {few}: a measurement, not a verdict on the method." if few and not r["constant maps"] else ".")))
     out += lines(random_logit_verdict(logit_rows)["table"], lambda name, r: (
         f"- **Random logit, {name}:** {r['verdict']} (SSIM {r['SSIM']:.2f} between the maps for the top-1 and for a "
         f"random class)."))
@@ -953,14 +986,18 @@ def lots_summary(cascade_rows: pd.DataFrame, logit_rows: pd.DataFrame, focus_tab
         top = r["Focus on the mosaic's top-1 class %"]
         extra = f"; {top:.1f}% on the mosaic's top-1 class" if r["class-blind"] and np.isfinite(top) else ""
         return (f"- **Focus, {name}:** {r['Focus %']:.1f}% (chance {r['chance %']:.0f}%"
-                f"{', by construction' if r['class-blind'] else ''}{extra}).")
+                f"{', by construction' if r['class-blind'] and r['chance %'] <= 25 else ''}{extra}).")
 
     if focus_table is not None:
         out += lines(focus_table, focus_line)
     if score_rows is not None and {"road", "method"} <= set(score_rows.columns):
-        rv = road_verdict(score_rows)["table"]
-        out += lines(rv, lambda name, r: (f"- **ROAD, {name}:** rank {int(r['rank'])} of {len(rv)} by combined ROAD "
-                                          f"({r['ROAD ↑']:.2f})."))
+        road = road_verdict(score_rows)
+        rv = road["table"]
+        out += lines(rv, lambda name, r: (
+            f"- **ROAD, {name}:** rank {int(r['rank'])} of {len(rv)} by combined ROAD ({r['ROAD ↑']:.2f}) over "
+            f"{road['n']} photos." if np.isfinite(r["rank"]) else
+            f"- **ROAD, {name}:** combined ROAD {r['ROAD ↑']:.2f} on {road['n']} photo{'s' if road['n'] != 1 else ''}, "
+            f"not ranked ({too_few(road['n'])})."))
     return "\n".join(out)
 
 

@@ -35,6 +35,19 @@
 # target) and fewer insertion/deletion steps (coarser curves); its means therefore come
 # with wide bootstrap intervals, and its backbones are not the thesis's, so the thesis's
 # values are shown beside ours as a second table and compared through the methods' ranks.
+#
+# **Two rows beyond the thesis.** Below the seven methods, Table 5.2 carries two rows this
+# book adds, each in its own row and outside the ranking (never bold, never ranked, not in
+# the tests of LOTS against the CAM methods): the **Sobel edges** baseline (`edge`), the
+# Sobel gradient magnitude of the photo blurred like a LOTS map, a map that knows the image
+# but not the network, so whatever a metric gives it an explanation earns without looking
+# at the network; and **class-logit LOTS** (`lots_logit`), LOTS descending the explained
+# class's logit instead of walking all logits to the zero vector, the class-specific variant
+# that chapter 8 puts through the sanity checks.
+#
+# **Verdicts.** A bold "best", a rank or a verdict needs at least 5 paired images; LOTS is
+# tested against every CAM method and the p-values of a table are Holm-corrected together
+# (`lotslib.verdicts`).
 
 # %% tags=["parameters"]
 params = {}

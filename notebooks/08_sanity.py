@@ -108,11 +108,14 @@ page.show_baseline_verdict(scored, keys)
 # %% [markdown]
 # ## Focus: localisation on mosaics
 #
-# The first four photos of the run are tiled into a 2 × 2 mosaic (with `focus_arrangements`
-# = 2, a second mosaic puts every photo in the diagonally opposite quadrant). Each method
-# explains each photo's class (the network's top-1 on the photo alone) on the mosaic; its
-# Focus is the share of the map's mass in that photo's quadrant (Quantus's `Focus`). A map
-# that ignores the class scores 25% on average.
+# As in {cite:t}`ariasduart2022focus`, each 2 × 2 mosaic holds two photos of a *target
+# class* and two photos of other classes, in shuffled (seeded) positions. Each method explains
+# the target class on the mosaic; its Focus is the share of the map's mass in the target
+# class's two quadrants (Quantus's `Focus`). A map that ignores the class scores 50% on
+# average. A mosaic needs a class with two photos: the embedded photos are one per class but
+# for one class, so the embedded build has one target class and `focus_arrangements` mosaics
+# of it; the sentences below state that n and draw no ranking from fewer than 5 mosaics. A
+# labelled folder with several photos per class gives more.
 
 # %%
 fres, fverdict = page.show_focus(ctx, net, methods, mp)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from torch import nn
@@ -128,7 +129,7 @@ def test_mosaics_tile_the_photos_in_their_quadrants():
 def test_focus_study_class_blind_maps_score_chance_by_construction():
     net = TinyNet(0)
     x = torch.rand(4, 3, 32, 32, generator=torch.Generator().manual_seed(4))
-    res = FO.focus_study(net, x, [0, 1, 2, 3], ["gradcam", "edge"], arrangements=1)
+    res = FO.focus_study(net, x, [0, 1, 2, 3], ["gradcam", "edge"], arrangements=1, design="classes")
     r = res.rows
     assert len(r) == 2 * 4 and res.maps["edge"].shape == (4, 32, 32)
     edge = r[r["method"] == "edge"]
@@ -157,3 +158,36 @@ def test_edge_method_is_registered_model_free_and_not_a_cam():
     assert torch.equal(a, b) and a.shape == (2, 32, 32)
     with pytest.raises(ParameterError, match="filter_size"):
         explain("edge", TinyNet(0), x, filter_size=4)
+
+
+def test_target_mosaics_two_of_the_class_two_of_others_shuffled():
+    """Arias-Duart et al.'s design: class 7 has photos 1 and 4, so each mosaic holds both and two
+    photos of two other classes, in positions that the seed shuffles."""
+    x = torch.linspace(0.05, 0.95, 6).view(6, 1, 1, 1).expand(6, 3, 8, 8).clone()
+    cls = [3, 7, 5, 5, 7, 9]
+    assert FO.target_classes(cls) == [7, 5]
+    mos = FO.target_mosaics(x, cls, per_class=3, seed=0)
+    assert len(mos.x) == 6 and mos.targets.tolist() == [7, 7, 7, 5, 5, 5]
+    for row, t, c in zip(mos.photos, mos.targets, mos.classes):
+        assert (c == t).sum() == 2 and len(set(c[c != t].tolist())) == 2  # two others, of two different classes
+        assert sorted(row[c == t].tolist()) == ([1, 4] if t == 7 else [2, 3])
+    assert len({tuple(np.flatnonzero(c == t)) for c, t in zip(mos.classes[:3], mos.targets[:3])}) > 1  # shuffled
+    again = FO.target_mosaics(x, cls, per_class=3, seed=0)
+    assert (again.photos == mos.photos).all()  # seeded
+    assert len(FO.target_mosaics(x, [1, 2, 3, 4, 5, 6]).x) == 0  # one photo per class: no mosaic
+
+
+def test_focus_study_target_design_states_n_and_ranks_nothing_from_four():
+    net = TinyNet(0)
+    x = torch.rand(6, 3, 32, 32, generator=torch.Generator().manual_seed(4))
+    cls = [0, 1, 2, 2, 1, 3]
+    res = FO.focus_study(net, x, cls, ["gradcam", "edge"], arrangements=2)
+    r = res.rows
+    assert len(r) == 2 * 4 and (r["chance"] == 50.0).all()  # 2 classes x 2 mosaics, one target class each
+    assert set(r["quadrants"].str.count(",")) == {1}  # two quadrants per target class
+    v = FO.focus_verdict(r)
+    assert v["n"] == 4 and v["best"] is None and "too few images (n = 4)" in v["text"] and "highest" not in v["text"]
+    five = FO.focus_verdict(pd.concat([r, r[r["mosaic"] == 0].assign(mosaic=4)], ignore_index=True))
+    assert five["n"] == 5 and five["best"] == "Grad-CAM" and "highest mean Focus is Grad-CAM" in five["text"]
+    empty = FO.focus_study(net, x, [0, 1, 2, 3, 4, 5], ["gradcam"])
+    assert empty.rows.empty and "n = 0" in FO.focus_verdict(empty.rows)["text"]

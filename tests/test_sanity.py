@@ -107,12 +107,12 @@ def test_method_params_pass_only_what_a_method_takes():
     assert out["lots"] == {"iters": 40, "tau": 0.1, "alpha": 1 / 255, "filter_size": 49, "batch_size": 4}
 
 
-def _rows(values: dict) -> pd.DataFrame:
-    """Hand-made cascade rows: {method: [rho at step 0, 1, 2]} for two images."""
+def _rows(values: dict, n: int = 2) -> pd.DataFrame:
+    """Hand-made cascade rows: {method: [rho at step 0, 1, 2]} for ``n`` images (default two)."""
     out = []
     for m, rhos in values.items():
         for s, rho in enumerate(rhos):
-            for i in range(2):
+            for i in range(n):
                 out.append({"step": s, "units": s, "label": ["original", "fc", "all"][s], "method": m,
                             "method_name": m, "image": i, "spearman": rho, "ssim": rho, "edge_spearman": 0.3,
                             "degenerate": False})
@@ -120,22 +120,41 @@ def _rows(values: dict) -> pd.DataFrame:
 
 
 def test_randomisation_verdict_from_numbers():
-    v = sanity.randomisation_verdict(_rows({"gradcam": [1, 0.6, 0.1], "lots": [1, 0.9, 0.8]}), threshold=0.5)
+    v = sanity.randomisation_verdict(_rows({"gradcam": [1, 0.6, 0.1], "lots": [1, 0.9, 0.8]}, n=5), threshold=0.5)
     assert v["passed"] == ["Grad-CAM (0.10)"] and v["failed"] == ["LOTS (0.80)"]
     assert "1 of 2 methods pass" in v["text"] and "1 fails" in v["text"]
     assert "rank correlation of 0.80" in v["text"] and "the image, not the model" in v["text"]
     assert "network (fc) re-initialised, zero-target LOTS keeps a mean |ρ| of 0.90" in v["text"]
-    v = sanity.randomisation_verdict(_rows({"gradcam": [1, 0.6, 0.1], "lots": [1, 0.5, -0.2]}), threshold=0.5)
+    assert v["table"].loc["LOTS", "why it fails"] == "|ρ| 0.80 > 0.5"
+    assert v["table"].loc["Grad-CAM", "why it fails"] == ""
+    v = sanity.randomisation_verdict(_rows({"gradcam": [1, 0.6, 0.1], "lots": [1, 0.5, -0.2]}, n=5), threshold=0.5)
     assert "depends on the learned weights" in v["text"] and "2 of 2 methods pass" in v["text"]
+    # the same numbers on 4 photos: measured, but no conclusion on what the map depends on
+    v = sanity.randomisation_verdict(_rows({"gradcam": [1, 0.6, 0.1], "lots": [1, 0.9, 0.8]}, n=4), threshold=0.5)
+    assert "too few images (n = 4)" in v["text"] and "4 photos" in v["text"]
+    assert "the image, not the model" not in v["text"] and "no conclusion" in v["text"]
+
+
+def _road_rows(n: int) -> pd.DataFrame:
+    ids = np.repeat([f"im{i}" for i in range(n)], 3)
+    rows = pd.DataFrame({"method": ["gradcam", "lots", "edge"] * n, "image_id": ids,
+                         "road_morf": [-30.0, -10.0, -12.0] * n, "road_lerf": [-2.0, -8.0, -9.0] * n})
+    rows["road"] = (rows["road_lerf"] - rows["road_morf"]) / 2
+    return rows
 
 
 def test_road_verdict_ranks_by_combined_road():
-    rows = pd.DataFrame({"method": ["gradcam", "lots", "edge"], "road_morf": [-30.0, -10.0, -12.0],
-                         "road_lerf": [-2.0, -8.0, -9.0]})
-    rows["road"] = (rows["road_lerf"] - rows["road_morf"]) / 2
-    v = sanity.road_verdict(rows)
+    v = sanity.road_verdict(_road_rows(5))
     assert v["best"] == "Grad-CAM" and list(v["table"]["rank"]) == [1, 2, 3]
-    assert "Zero-target LOTS ranks 3 of 3 (1.00)" in v["text"] and "does not beat" in v["text"]
+    assert "Zero-target LOTS ranks 3 of 3 (1.00)" in v["text"] and "does not have a higher mean" in v["text"]
+    assert "over 5 photos" in v["text"]
+
+
+def test_road_verdict_ranks_nothing_from_four_photos():
+    v = sanity.road_verdict(_road_rows(4))
+    assert v["best"] is None and v["table"]["rank"].isna().all()
+    assert "too few images (n = 4)" in v["text"] and "ranks" not in v["text"].replace("ranked", "")
+    assert "Grad-CAM 14.00" in v["text"]  # the values are still shown
 
 
 def test_sanity_figures_render(x16):
@@ -154,6 +173,9 @@ def test_sanity_figures_render(x16):
 def test_baseline_verdict_counts_the_metrics_lots_wins():
     rows = pd.DataFrame({"method": ["lots", "lots", "edge", "edge"], "image_id": ["a", "b", "a", "b"],
                          "avg_drop": [20.0, 30.0, 60.0, 70.0], "insertion": [40.0, 40.0, 50.0, 60.0]})
+    few = sanity.baseline_verdict(rows, ["avg_drop", "insertion"])
+    assert few["better"] is None and "too few images (n = 2)" in few["text"] and "beats" not in few["text"]
+    rows = pd.concat([rows.assign(image_id=rows["image_id"] + str(k)) for k in range(3)], ignore_index=True)  # 6
     v = sanity.baseline_verdict(rows, ["avg_drop", "insertion"])
     assert v["better"] == 1 and v["table"].loc["Avg Drop ↓", "better"] and not v["table"].loc["Insertion ↑", "better"]
     assert "1 of 2 metrics (Average Drop)" in v["text"] and "Insertion (55.0 vs 40.0)" in v["text"]
@@ -184,7 +206,8 @@ def test_lots_summary_has_one_bullet_per_check_with_numbers():
     text = sanity.lots_summary(cascade, logit, focus_table)
     lines = text.splitlines()
     assert len(lines) == 3 and all(line.startswith("- **") for line in lines)
-    assert "fails (mean |ρ| 0.80" in lines[0] and "same map (SSIM 1.00" in lines[1]
+    assert "fails on 2 photos (mean |ρ| 0.80" in lines[0] and "same map (SSIM 1.00" in lines[1]
+    assert "too few images (n = 2): a measurement, not a verdict" in lines[0]
     assert "25.0% (chance 25%, by construction; 61.0% on the mosaic's top-1 class)" in lines[2]
 
 
@@ -202,6 +225,9 @@ def test_a_constant_map_fails_the_randomisation_test_instead_of_passing_by_degen
     assert not v["table"].loc["LOTS", "passes"] and v["table"].loc["LOTS", "constant maps"] == 1
     assert v["table"].loc["Grad-CAM", "passes"] and "1 fails" in v["text"]
     assert "LOTS (0.00; a constant map on 1 of 2)" in v["failed"] and "no pass by degeneracy" in v["text"]
+    assert v["table"].loc["LOTS", "why it fails"] == "constant map on 1 of 2 photos: no ranks, ρ undefined"
+    for mark in (0.3, 0.5, 0.7, 1.0):  # at no pass mark does a constant map pass
+        assert not sanity.randomisation_verdict(rows, threshold=mark)["table"].loc["LOTS", "passes"]
     rows = rows.drop(columns="constant")  # rows without the column: the degenerate flag (an all-zero map) counts
     rows["degenerate"] = (rows["method"] == "lots") & (rows["step"] == 0)
     assert not sanity.randomisation_verdict(rows)["table"].loc["LOTS", "passes"]

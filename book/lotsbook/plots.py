@@ -453,53 +453,85 @@ def reference_wide(table: str = TABLE_METHODS):
     return wide.reindex(columns=[m.label for m in METRICS.values()])
 
 
-def summary_table(wide, caption: str, thesis=None, digits: int = 2, group: str = "model"):
+def summary_table(wide, caption: str, thesis=None, digits: int = 2, group: str = "model", unranked=()):
     """Styled Table 5.1/5.2: for every metric our mean with its 95% bootstrap interval below
-    it, the best mean of each ``group`` in bold (by the metric's arrow; rows with fewer than
-    :data:`lotslib.verdicts.MIN_PAIRS` images are never bold, and the caption says so with their
-    n), and -- where ``thesis`` (from :func:`reference_wide`) has a value for the same row -- the
-    thesis's value in a column beside ours."""
+    it, the best mean of each ``group`` in bold (by the metric's arrow), and -- where ``thesis``
+    (from :func:`reference_wide`) has a value for the same row -- the thesis's value in a column
+    beside ours.
+
+    No "best" is drawn from too few images: a row with fewer than
+    :data:`lotslib.verdicts.MIN_PAIRS` images is never bold and shows no interval (its
+    bootstrap interval would be a point or nearly so; the cell says the n is too small), and a
+    group needs at least two rows with enough images for any bold at all (a lone row is not
+    the best of anything). Rows whose method label is in ``unranked`` (methods beyond the
+    thesis's, shown in their own rows) are never bold and do not take part in the choice.
+    The caption says all of this with the n."""
     import pandas as pd
 
     labels = list(dict.fromkeys(wide.columns.get_level_values(0)))
     tv_all = thesis.reindex(wide.index) if thesis is not None else None
     with_thesis = [lab for lab in labels if tv_all is not None and lab in tv_all.columns and tv_all[lab].notna().any()]
+    method_level = wide.index.get_level_values(-1)
+    ranked = ~np.asarray(method_level.isin(list(unranked)))
     cols, bold, few = {}, {}, np.zeros(len(wide), dtype=bool)
+    lone = False
     for lab in labels:
         m, lo, hi = wide[(lab, "mean")], wide[(lab, "ci_low")], wide[(lab, "ci_high")]
+        n = wide[(lab, "n")].fillna(0)
         key = (lab, "ours") if with_thesis else lab
-        cols[key] = [f"{a:.{digits}f}<br><span class='ci'>[{b:.{digits}f}, {c:.{digits}f}]</span>"
-                     if pd.notna(a) else "–"
-                     for a, b, c in zip(m, lo, hi)]
+        cols[key] = [("–" if pd.isna(a) else
+                      f"{a:.{digits}f}<br><span class='ci'>n = {int(k)}: too few for an interval</span>"
+                      if k < MIN_PAIRS else f"{a:.{digits}f}<br><span class='ci'>[{b:.{digits}f}, {c:.{digits}f}]</span>")
+                     for a, b, c, k in zip(m, lo, hi, n)]
+        few |= (n < MIN_PAIRS).to_numpy()
         how = direction(lab)
         if how:
             g = wide.index.get_level_values(group) if group in wide.index.names else np.zeros(len(wide))
-            enough = wide[(lab, "n")].fillna(0) >= MIN_PAIRS  # no "best" from too few images
-            few |= ~enough.to_numpy()
-            bold[key] = (enough & (m == m.where(enough).groupby(g).transform(how))).to_numpy()
+            enough = (n >= MIN_PAIRS) & ranked & m.notna()  # no "best" from too few images, nor among extras
+            judged = enough.groupby(g).transform("sum") >= 2  # a lone row is not the best of anything
+            lone |= bool((enough & ~judged).any())
+            bold[key] = (enough & judged & (m == m.where(enough).groupby(g).transform(how))).to_numpy()
         if lab in with_thesis:
             cols[(lab, "thesis")] = [f"{v:.{digits}f}" if pd.notna(v) else "–" for v in tv_all[lab]]
     disp = pd.DataFrame(cols, index=wide.index)
     if with_thesis:
         disp.columns = pd.MultiIndex.from_tuples(disp.columns)
     n_col = ("n", "") if with_thesis else "n"
-    disp[n_col] = wide[(labels[0], "n")].astype(int).to_numpy()
+    disp[n_col] = wide[(labels[0], "n")].fillna(0).astype(int).to_numpy()
     mask = np.zeros(disp.shape, dtype=bool)
     for key, b in bold.items():
         mask[:, list(disp.columns).index(key)] = b
     if few.any():
         ns = sorted({int(v) for v in wide.xs("n", axis=1, level=1).min(axis=1).fillna(0)[few]})
         caption += (f" {int(few.sum())} of {len(wide)} rows rest on fewer than {MIN_PAIRS} images "
-                    f"(n = {', '.join(map(str, ns))}): too few to name a best, so none of them is bold.")
+                    f"(n = {', '.join(map(str, ns))}): too few to name a best or to draw an interval, so none of "
+                    f"them is bold and their cells show no interval.")
+    if lone:
+        caption += (f" Where only one row has {MIN_PAIRS} images or more, nothing is bold: one row is not the best "
+                    f"of anything.")
+    if not ranked.all():
+        extra = list(dict.fromkeys(method_level[~ranked]))
+        caption += (f" {', '.join(extra)}: beyond the thesis's methods, shown in their own rows and never bold "
+                    f"(outside the ranking).")
     sty = styled_table(disp, caption, fmt="{}").set_properties(**{"text-align": "right", "white-space": "nowrap"})
     _show(sty.apply(lambda _: np.where(mask, "font-weight: bold", ""), axis=None))
 
 
-def rank_table(ours_wide, thesis_wide, caption: str):
+def rank_table(ours_wide, thesis_wide, caption: str, ranked=None):
     """Mean rank (1 = best) of every method per metric, averaged over the backbones: ours
     beside the thesis's. Comparable even when the backbones differ. None of ours is ranked
-    from fewer than :data:`lotslib.verdicts.MIN_PAIRS` images (shown as –, and said in the caption)."""
+    from fewer than :data:`lotslib.verdicts.MIN_PAIRS` images (shown as –, and said in the caption).
+    ``ranked`` (row labels; default None: every row) are the methods ranked among themselves;
+    the other rows are left out of the ranking and the table, and the caption names them."""
     import pandas as pd
+
+    if ranked is not None:
+        ranked = list(ranked)
+        left = [r for r in dict.fromkeys(ours_wide.index.get_level_values(1)) if r not in ranked]
+        ours_wide = ours_wide[ours_wide.index.get_level_values(1).isin(ranked)]
+        thesis_wide = thesis_wide[thesis_wide.index.get_level_values(1).isin(ranked)]
+        if left:
+            caption += f" Ranked among the thesis's methods only; {', '.join(left)} are outside the ranking."
 
     def ranks(w, value):
         out = {}

@@ -34,6 +34,8 @@ __all__ = [
     "show_best_cam_tests",
     "show_recorded_study",
     "FILL_METRICS",
+    "THESIS_METHODS",
+    "extra_rows",
     "show_other_fill",
     "show_fill_verdict",
     "show_other_score",
@@ -44,6 +46,36 @@ __all__ = [
     "show_figures_a_6_a_7",
     "show_deletion_steps",
 ]
+
+
+#: the thesis's seven methods (its Table 5.2): the only ones ranked or set in bold; the methods
+#: this book adds (the Sobel edge baseline, class-logit LOTS) get their own rows outside the ranking
+THESIS_METHODS = ("random", "gradcam", "gradcampp", "smoothgradcampp", "layercam", "hirescam", "lots")
+
+
+def extra_rows(wide: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """Table 5.2's layout with the methods beyond the thesis's moved below the seven of each backbone.
+
+    Parameters
+    ----------
+    wide : pandas.DataFrame
+        Index (model, method label), as :func:`lotslib.benchmark.table_5_2` returns.
+
+    Returns
+    -------
+    wide : pandas.DataFrame
+        The same rows, per backbone the thesis's methods first (in their order), then the others.
+    extra : list of str
+        The labels of the other methods (for ``summary_table(..., unranked=extra)``).
+    """
+    from lotslib.method_registry import method_name
+
+    ours = {method_name(k) for k in THESIS_METHODS}
+    labels = wide.index.get_level_values(-1)
+    extra = [r for r in dict.fromkeys(labels) if r not in ours]
+    order = sorted(range(len(wide)), key=lambda i: (list(dict.fromkeys(wide.index.get_level_values(0))).index(
+        wide.index[i][0]), labels[i] in extra, i))
+    return wide.iloc[order], extra
 
 
 def _each_cam(df: pd.DataFrame, metrics=None) -> pd.DataFrame:
@@ -179,13 +211,14 @@ def recorded_study(rows: pd.DataFrame, meta: dict) -> dict:
     lines = [f"The recorded study ran {n} images ({meta.get('images', 'a labelled folder')}) on "
              f"{', '.join(rows['model'].unique())} ({sched}){how}. LOTS is compared with every CAM method (paired "
              f"Wilcoxon tests; {family_note(tests['n'])})."]
-    baselines = {get_method(k).name for k in ALL_METHODS if get_method(k).baseline}
+    baselines = {get_method(k).name for k in ALL_METHODS if get_method(k).baseline or k not in THESIS_METHODS}
     for (model, label), group in tests.groupby(level=["model", "metric"], sort=False):
         met = next(m for m in METRICS.values() if m.label == label)
         means = table.loc[model][(label, "mean")]
         few = too_few(table.loc[model][(label, "n")].min())
         best = met.best({k: v for k, v in means.items() if k not in baselines and v == v})
-        lead = f"**{label}** ({model}): " + (f"{few}, no best method; " if few else f"best method {best}; ")
+        lead = f"**{label}** ({model}): " + (f"{few}, no best method; " if few else
+                                             f"best method {best}; " if best else "")
         lines.append(lead + "; ".join(_clauses(group)) + ".")
     return {"table": table, "tests": tests, "n": n, "text": "\n\n".join(lines)}
 
@@ -238,8 +271,8 @@ def convention_verdict(base: pd.DataFrame, other: pd.DataFrame, metrics, base_na
                          f"{rb['verdict']} with the {other_name} ({rb['lots_mean']:.1f} vs {rb['cam_mean']:.1f}, "
                          f"{format_p(rb['p_holm'])})")
     n, changed = len(rows), len(lines)
-    how = (f"(paired Wilcoxon, Holm-corrected across each convention's comparisons; a change needs a significant "
-           f"difference under one convention and not the other, or opposite significant signs)")
+    how = ("(paired Wilcoxon, Holm-corrected across each convention's comparisons; a change needs a significant "
+           "difference under one convention and not the other, or opposite significant signs)")
     if changed:
         text = (f"The verdict of LOTS against a CAM method changes in {changed} of {n} (backbone, metric, CAM method) "
                 f"comparisons when the {base_name} is replaced by the {other_name} {how}: " + "; ".join(lines) + ".")
@@ -294,7 +327,7 @@ def timing_paths_table(timing: pd.DataFrame) -> pd.DataFrame:
         Index ``method`` (display names); columns (model, path) with the mean ms per map and
         (model, ``speed-up``): the stock path's time divided by the graph cut's.
     """
-    from lotslib.method_registry import ALL_METHODS, method_name
+    from lotslib.method_registry import method_name
 
     t = timing.copy()
     t["method"] = t["method"].map(method_name)
@@ -450,16 +483,21 @@ def show_table_5_2(ctx, df: pd.DataFrame):
     from lotslib import benchmark
 
     t52, thesis52 = benchmark.table_5_2(df), reference_wide(benchmark.TABLE_METHODS)
+    t52, extra = extra_rows(t52)
     same = set(ctx.models) <= set(thesis52.index.get_level_values(0))
     flagged = int(df["flagged"].sum())
     summary_table(
         t52,
-        f"Table 5.2 (regenerated): {len(benchmark.METHODS)} methods on {', '.join(ctx.models)}, {len(ctx.images)} "
-        f"images; mean and 95% bootstrap interval in %, best mean per backbone and metric in bold. "
+        f"Table 5.2 (regenerated): the thesis's {len(THESIS_METHODS)} methods"
+        + (f" and, below them, {len(extra)} this book adds" if extra else "")
+        + f" on {', '.join(ctx.models)}, {len(ctx.images)} "
+        f"images; mean and 95% bootstrap interval in %, best mean of the thesis's methods per backbone and metric in "
+        f"bold. "
         + ("The thesis's values are beside ours. " if same else
            "The thesis's values (other backbones) follow in the next table. ")
         + f"{flagged} of {len(df)} rows are flagged (a constant map); they are included.",
         thesis=thesis52 if same else None,
+        unranked=extra,
     )
     return t52, thesis52
 
@@ -484,10 +522,13 @@ def show_thesis_5_2(models, thesis52: pd.DataFrame) -> None:
 
 def show_ranks(t52: pd.DataFrame, thesis52: pd.DataFrame) -> None:
     """Show each method's mean rank per metric beside the thesis's (:func:`lotsbook.plots.rank_table`)."""
+    from lotslib.method_registry import method_name
+
     rank_table(
         t52, thesis52,
-        "Rank of each method per metric (1 = best), averaged over the backbones: ours beside the thesis's Table 5.2. "
-        "Ranks compare the methods even where the backbones differ.",
+        f"Rank of each of the thesis's {len(THESIS_METHODS)} methods per metric (1 = best), averaged over the "
+        "backbones: ours beside the thesis's Table 5.2. Ranks compare the methods even where the backbones differ.",
+        ranked=[method_name(k) for k in THESIS_METHODS],
     )
 
 
@@ -514,9 +555,10 @@ def show_recorded_study() -> None:
         return
     meta = recorded_meta("sample_study.json")
     rec = recorded_study(study, meta)
-    summary_table(rec["table"], f"Recorded study (`{meta['command']}`): Table 5.2's layout on {rec['n']} "
+    shown, extra = extra_rows(rec["table"])
+    summary_table(shown, f"Recorded study (`{meta['command']}`): Table 5.2's layout on {rec['n']} "
                                 "ImageNet training images (seen in training: accuracy on them is optimistic); "
-                                "mean and 95% bootstrap interval in %, best mean in bold.")
+                                "mean and 95% bootstrap interval in %, best mean of the thesis's methods in bold.", unranked=extra)
     table(rec["tests"], "Recorded study: LOTS against every CAM method per metric (two-sided Wilcoxon "
                         f"signed-rank test over images; {family_note(rec['tests']['n'])}), with the smallest mean difference "
                         "in points that these pairs detect with 80% power (paired, from the spread of the "
@@ -547,11 +589,13 @@ def show_other_fill(ctx, df: pd.DataFrame) -> dict:
 
     other = "mean" if ctx.fill == "black" else "black"
     alt = benchmark.rescore(df, ctx.images, FILL_METRICS, {"fill": other}, device=ctx.device)
+    alt_table, extra = extra_rows(benchmark.table_5_2(alt, metrics=FILL_METRICS))
     summary_table(
-        benchmark.table_5_2(alt, metrics=FILL_METRICS),
+        alt_table,
         f"Table 5.2's Average Drop, Average Increase and Coherency with fill='{other}' (masked pixels "
         f"{'set to the model mean colour: the normalized tensor times the map' if other == 'mean' else 'black'}) "
         f"instead of fill='{ctx.fill}'; same maps, same {len(ctx.images)} images.",
+        unranked=extra,
     )
     return convention_verdict(df, alt, FILL_METRICS, f"{ctx.fill} fill", f"{other} fill")
 
@@ -561,9 +605,13 @@ def show_fill_verdict(verdict: dict) -> None:
     from IPython.display import Markdown, display
 
     display(Markdown(verdict["text"]))
-    table(verdict["table"], "LOTS against every CAM method under both fills (means in %; verdicts in the metric's "
+    t = verdict["table"]
+    table(t, "LOTS against every CAM method under both fills (means in %; verdicts in the metric's "
           "direction from paired Wilcoxon tests, Holm-corrected across each fill's comparisons; no verdict from "
-          "fewer than 5 images).")
+          "fewer than 5 images; a verdict changes only when the difference is significant under one fill and not "
+          "the other, or significant with opposite signs).",
+          fmt={c: (lambda p: format_p(p, cell=True)) if c.startswith("p (Holm)") else "{:.2f}"
+               for c in t.columns if pd.api.types.is_float_dtype(t[c])})
 
 
 def show_other_score(ctx, df: pd.DataFrame) -> dict:
@@ -585,11 +633,13 @@ def show_other_score(ctx, df: pd.DataFrame) -> dict:
 
     other = "max" if ctx.score == "original" else "original"
     alt = benchmark.rescore(df, ctx.images, ["insertion", "deletion"], {"score": other}, device=ctx.device)
+    alt_table, extra = extra_rows(benchmark.table_5_2(alt, metrics=["insertion", "deletion"]))
     summary_table(
-        benchmark.table_5_2(alt, metrics=["insertion", "deletion"]),
+        alt_table,
         f"Insertion and Deletion with score='{other}' "
         f"({'the highest class probability at each step' if other == 'max' else 'the original top-1 class'}) "
         f"instead of score='{ctx.score}'; same maps, same {len(ctx.images)} images, {ctx.steps} steps.",
+        unranked=extra,
     )
     return convention_verdict(df, alt, ["insertion", "deletion"], f"score='{ctx.score}'", f"score='{other}'")
 

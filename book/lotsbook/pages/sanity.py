@@ -178,8 +178,8 @@ def show_parameters(ctx, images) -> None:
     from lotslib.benchmark import METHODS
 
     note(f"Chapter 8's own parameters: {len(images)} photos (`sanity_images`), {ctx.sanity_steps} randomisation "
-         f"steps after the original (`sanity_steps`), {ctx.focus_arrangements} mosaic arrangement(s) of the first "
-         f"four photos (`focus_arrangements`), {ctx.road_images} photo(s) scored with ROAD (`road_images`) and "
+         f"steps after the original (`sanity_steps`), {ctx.focus_arrangements} Focus mosaic(s) per class with two "
+         f"photos (`focus_arrangements`), {ctx.road_images} photo(s) scored with ROAD (`road_images`) and "
          f"{ctx.location_iters} LOTS iterations per cell of the location grid (`location_iters`). Methods: "
          f"{', '.join(m.name for m in METHODS.values())}.")
 
@@ -293,8 +293,8 @@ def show_road(ctx, net, images, x: torch.Tensor, base: dict, classes) -> tuple[p
                         image_ids=images.ids[:k])
     summary_table(
         table_5_2(scored, metrics=keys),
-        f"Table 5.2's layout with the ROAD columns, {net.name}, {k} photo(s): mean and 95% bootstrap interval, best per "
-        f"metric in bold. ROAD (Rong et al. 2022) through pytorch-grad-cam's ROADMostRelevantFirst / "
+        f"Table 5.2's layout with the ROAD columns, {net.name}, n = {k} photo(s): mean and 95% bootstrap interval, best "
+        f"per metric in bold where a best can be named. ROAD (Rong et al. 2022) through pytorch-grad-cam's ROADMostRelevantFirst / "
         f"ROADLeastRelevantFirst at the percentiles of their ...Average classes, "
         f"{', '.join(str(p) for p in ROAD_PERCENTILES)} (10% to 90% of the pixels removed); the change "
         f"of the class probability in percentage points; combined = (LeRF − MoRF) / 2.",
@@ -311,9 +311,12 @@ def show_baseline_verdict(scored: pd.DataFrame, keys) -> None:
 
 
 def show_focus(ctx, net, methods, mp: dict) -> tuple:
-    """Run Focus on mosaics of the first four photos (:func:`lotslib.focus.focus_study`, each
-    photo's class its top-1 alone) and show the first mosaic with each method's map for the
-    top-left photo's class (:func:`focus_figure`) with its caption.
+    """Run Focus on mosaics built as Arias-Duart et al. (2022) do (:func:`lotslib.focus.focus_study`
+    with ``design="target"``: two photos of a target class, two of other classes, shuffled) from
+    the source's photos (all of them, not one per class; at most 64, at most 4 target classes;
+    classes from the labels, else each photo's top-1 alone), and show the first mosaic with
+    each method's map for its target class (:func:`focus_figure`) with its caption, or a
+    sentence when no class has two photos.
 
     Parameters
     ----------
@@ -335,16 +338,30 @@ def show_focus(ctx, net, methods, mp: dict) -> tuple:
     """
     from lotslib.focus import focus_study, focus_verdict
 
-    x4 = ctx.open_images(4).batch(net).to(ctx.device)
-    fres = focus_study(net, x4, top1(net, x4)[0], methods, params=mp, arrangements=ctx.focus_arrangements)
+    from ..chapter import open_images
+
+    pool = open_images(ctx.image_source, ctx.image_path, ctx.ground_truth, None, first_per_class=False).head(64)
+    xp = pool.batch(net).to(ctx.device)
+    labelled = all(lab is not None and lab >= 0 for lab in pool.labels)
+    classes = torch.as_tensor(pool.labels) if labelled else top1(net, xp)[0]
+    fres = focus_study(net, xp, classes, methods, params=mp, arrangements=ctx.focus_arrangements, design="target",
+                       seed=ctx.seed, max_classes=4)
     fverdict = focus_verdict(fres.rows)
+    if not len(fres.rows):
+        note(f"Focus needs a class with two photos; among the {len(pool)} photos of the source none has "
+             f"({'labels' if labelled else 'top-1 classes'}), so no mosaic is built (n = 0).")
+        return fres, fverdict
+    k = len(fres.mosaics.x)
     show(
         focus_figure(fres, 0, class_names=net.categories),
         "fig-8-focus",
-        f"**Focus (Arias-Duart et al. 2022) on a mosaic of four photos, {net.name}.** The first panel is the mosaic; "
-        f"the others are each method's map for the class of its top-left photo, with that map's Focus (the share of the "
-        f"map in the top-left quadrant; 25% is chance). The network's top-1 class on the whole mosaic is "
-        f"*{short_class(net.categories[int(fres.top1[0])])}*.",
+        f"**Focus (Arias-Duart et al. 2022) on a mosaic, {net.name}.** As in the paper, the mosaic holds two photos of "
+        f"the target class and two of other classes, in shuffled positions; the first panel is the mosaic, the others "
+        f"each method's map for the target class, with that map's Focus (the share of the map in the target class's "
+        f"two quadrants; 50% is chance). Classes are the photos' {'labels' if labelled else 'top-1 classes'}; of the "
+        f"{len(pool)} photos, {fres.rows['class'].nunique()} class(es) have two photos, giving n = {k} mosaic"
+        f"{'s' if k != 1 else ''} ({ctx.focus_arrangements} per class, `focus_arrangements`). The network's top-1 "
+        f"class on this mosaic is *{short_class(net.categories[int(fres.top1[0])])}*.",
     )
     return fres, fverdict
 
@@ -353,8 +370,11 @@ def show_focus_verdict(fverdict: dict) -> None:
     """Show the Focus verdict (from :func:`show_focus`): its sentences, then its table per
     method (Focus, chance level, Focus on the mosaic's top-1 class, all in %) with the caption."""
     note(fverdict["text"])
-    table(fverdict["table"], "Focus per method: mean over every (mosaic, class) pair, the chance level, the Focus "
-          "on the class the network predicts for the mosaic, and whether the method gives one map for every class",
+    if not len(fverdict["table"]):
+        return
+    table(fverdict["table"], f"Focus per method: mean over the n = {fverdict['n']} mosaic(s) (one target class each), "
+          "the chance level, the Focus where the network's top-1 class on the mosaic is the target class, and whether "
+          "the method gives one map whatever the class",
           fmt={"Focus %": "{:.1f}", "chance %": "{:.0f}", "Focus on the mosaic's top-1 class %": "{:.1f}"})
 
 

@@ -10,7 +10,7 @@ import torch
 from ..plots import methods_figure, note, reference_wide, short_class, show, summary_table, table
 from ..results import lots_run_table, top1
 
-__all__ = ["na_rows", "first_with_targets", "target_tests", "target_maps", "show_table_5_1", "show_na_rows",
+__all__ = ["na_rows", "na_summary", "single_reference", "target_sentence", "first_with_targets", "target_tests", "target_maps", "show_table_5_1", "show_na_rows",
            "show_thesis_5_1", "show_target_tests", "show_figure_5_1", "show_norms", "show_photo_target"]
 
 
@@ -36,6 +36,62 @@ def na_rows(df: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame({"method": na["method_name"].to_numpy(), "image": na["image_id"].to_numpy(),
                         "reason": na["na_reason"].to_numpy()})
     return out.set_index(["method", "image"])
+
+
+def _generic_reason(reason: str) -> str:
+    """A N/A reason without its class (number and name), so that rows sharing a cause share a line."""
+    import re
+
+    return re.sub(r"class \d+(?: \((?:[^()]|\([^()]*\))*\))?", "its class", str(reason))
+
+
+def na_summary(df: pd.DataFrame) -> pd.DataFrame:
+    """The N/A rows of Table 5.1 collapsed: one line per reason (its class left out) with a count.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The benchmark rows (:func:`lotslib.benchmark.run`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index ``reason``; columns ``rows`` (how many N/A rows give it), ``images`` (distinct
+        images), ``classes`` (distinct classes, from the rows' labels or top-1) and
+        ``methods`` (their names); empty when no row is N/A.
+    """
+    from lotslib.benchmark import is_na
+
+    cols = ["rows", "images", "classes", "methods"]
+    if "na_reason" not in df.columns:
+        return pd.DataFrame(columns=cols, index=pd.Index([], name="reason"))
+    na = df[is_na(df)]
+    if not len(na):
+        return pd.DataFrame(columns=cols, index=pd.Index([], name="reason"))
+    cls = na["label"].where(na["label"] >= 0, na["top1"]) if {"label", "top1"} <= set(na.columns) else na["image_id"]
+    g = na.assign(reason=na["na_reason"].map(_generic_reason), cls=cls).groupby("reason", sort=False)
+    return pd.DataFrame({"rows": g.size(), "images": g["image_id"].nunique(), "classes": g["cls"].nunique(),
+                         "methods": g["method_name"].agg(lambda v: ", ".join(dict.fromkeys(v)))})
+
+
+def single_reference(df: pd.DataFrame) -> int:
+    """How many images have a mean target built from one reference image only: for them the
+    class target (one other image of the class, drawn) and the mean target (the mean over
+    the class's other images) are the same image's features, and their rows coincide.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Benchmark rows with ``lots_mean`` rows and their ``target_reference`` (``"mean of k"``).
+
+    Returns
+    -------
+    int
+    """
+    if "target_reference" not in df.columns:
+        return 0
+    mean = df[(df["method"] == "lots_mean")]
+    return int((mean["target_reference"] == "mean of 1").sum())
 
 
 def first_with_targets(df: pd.DataFrame, images):
@@ -77,7 +133,7 @@ def target_tests(df: pd.DataFrame) -> pd.DataFrame:
     -------
     pandas.DataFrame
         Index (``comparison``, ``metric``: the table label); columns ``zero`` and ``other``
-        (the metric's table value, in %), ``p-value (Wilcoxon)`` in [0,1], ``n`` (pairs),
+        (the metric's mean in %, both over the same ``n`` images: those with the other target), ``p-value (Wilcoxon)`` in [0,1], ``n`` (pairs),
         ``p (Holm)`` (Holm-corrected across the comparisons with at least 5 pairs) and
         ``verdict`` (:func:`lotslib.verdicts.verdict_word`, "zero target better/worse", "no
         significant difference" or "too few images").
@@ -93,9 +149,11 @@ def target_tests(df: pd.DataFrame) -> pd.DataFrame:
         b = df[df["method"] == variant].set_index("image_id")
         for metric in METRICS.values():
             col, scale = metric.col, metric.scale
-            t = paired_wilcoxon(a[col], b.loc[a.index, col])
+            za, zb = a[col], b[col].reindex(a.index)
+            ok = za.notna() & zb.notna()  # the same images under both targets: the means are paired too
+            t = paired_wilcoxon(za, zb)
             tests.append({"comparison": f"zero vs {rows[variant].split()[0].lower()}", "metric": metric.label,
-                          "zero": a[col].mean() * scale, "other": b[col].mean() * scale,
+                          "zero": za[ok].mean() * scale, "other": zb[ok].mean() * scale,
                           "p_value": t["p_value"], "n": t["n"], "mean_diff": t["mean_diff"],
                           "higher_is_better": metric.higher_is_better})
     out = holm_verdicts(pd.DataFrame(tests))
@@ -169,25 +227,58 @@ def show_table_5_1(ctx, net, df: pd.DataFrame) -> None:
     """
     from lotslib.benchmark import TABLE_TARGETS, table_5_1
 
+    from lotslib.benchmark import is_na
+
     na = na_rows(df)
     others = int((df["method"] != "lots").sum())
+    have = df[(df["method"] != "lots") & ~is_na(df)]
+    n_with = int(have["image_id"].nunique())
     summary_table(
         table_5_1(df),
         f"Table 5.1 (regenerated): LOTS with the zero, class and mean target on {net.name}, {len(ctx.images)} images, "
-        f"mean and 95% bootstrap interval in %; the best mean per metric in bold. The thesis's ResNet-50 values are "
-        f"shown where its text gives them (the class-target row survives only as its Coherency). "
+        f"mean and 95% bootstrap interval in %; n is the number of images of each row. The thesis's ResNet-50 values "
+        f"are shown where its text gives them (the class-target row survives only as its Coherency). "
         f"{len(na)} of the {others} class/mean rows are N/A (no other reference image of the class in "
-        f"{ctx.reference_set().description}) and are left out of the means; n counts the rest.",
+        f"{ctx.reference_set().description}) and are left out of the means: the class and mean rows rest on "
+        f"{n_with} image{'s' if n_with != 1 else ''}, the zero row on every image, so the rows' means are not over "
+        f"the same images (the paired comparison below is). " + target_sentence(df),
         thesis=reference_wide(TABLE_TARGETS) if net.name == "resnet50" else None,
     )
 
 
+def target_sentence(df: pd.DataFrame) -> str:
+    """What the class and mean rows of ``df`` rest on, as a sentence: their n, whether the two
+    coincide (one reference image: :func:`single_reference`) and, with fewer than
+    :data:`lotslib.verdicts.MIN_PAIRS` images, that no verdict is drawn from them."""
+    from lotslib.benchmark import is_na
+    from lotslib.verdicts import too_few
+
+    have = df[(df["method"] != "lots") & ~is_na(df)]
+    n = int(have["image_id"].nunique())
+    if not n:
+        return "No image has a class or mean target here, so the zero target is compared with nothing."
+    one = single_reference(df)
+    text = ""
+    if one:
+        text += (f"{'The' if one == n else f'For {one} of the {n}'} image{'s' if one != 1 else ''} with a target"
+                 f"{'' if one == n else ','} the class has a single other reference image, so the class target and "
+                 f"the mean target are the features of that same image: the class and mean rows coincide there. ")
+    few = too_few(n)
+    if few:
+        text += (f"With {n} image{'s' if n != 1 else ''} behind the class and mean rows ({few}), no verdict is drawn "
+                 f"on which target is best, and no row is bold from them.")
+    return text
+
+
 def show_na_rows(df: pd.DataFrame) -> None:
-    """Show the N/A rows of Table 5.1 and why (:func:`na_rows`), or a sentence that there are none."""
-    na = na_rows(df)
+    """Show the N/A rows of Table 5.1 collapsed into one line per reason with a count
+    (:func:`na_summary`), or a sentence that there are none."""
+    na = na_summary(df)
     if len(na):
-        table(na, f"The {len(na)} N/A rows of Table 5.1 and why: a class with no other reference image has "
-                  f"no class or mean target (the thesis's training set always had one).")
+        total = int(na["rows"].sum())
+        table(na, f"The {total} N/A rows of Table 5.1, one line per reason: a class with no other reference image has "
+                  f"no class or mean target (the thesis's training set always had one).",
+              fmt={"rows": "{:d}", "images": "{:d}", "classes": "{:d}"})
     else:
         note("No row of Table 5.1 is N/A: every image's class has another reference image.")
 
@@ -212,7 +303,8 @@ def show_target_tests(df: pd.DataFrame) -> None:
 
     tests = target_tests(df)
     table(tests,
-          "Paired comparison of the zero target with the class and mean targets (two-sided Wilcoxon signed-rank test "
+          "Paired comparison of the zero target with the class and mean targets on the same images (the zero and "
+          "other means are over the n images that have the other target; two-sided Wilcoxon signed-rank test "
           f"over images; {family_note(tests['n'])}; with this few images only large differences can reach p < 0.05)",
           fmt={"zero": "{:.2f}", "other": "{:.2f}", "p-value (Wilcoxon)": lambda p: format_p(p, cell=True),
                "p (Holm)": lambda p: format_p(p, cell=True), "n": "{:d}"})
@@ -244,8 +336,15 @@ def show_figure_5_1(ctx, net, df: pd.DataFrame) -> None:
         f"the LOTS heat-maps on {net.name} with the {', '.join(k.split()[0].lower() for k in maps)} target "
         f"(at most {ctx.iters} iterations, α = {ctx.alpha:.4g}, {ctx.filter_size} × {ctx.filter_size} blur"
         + ("" if len(maps) == 3 else "; no image here has a class or mean target") + "). "
-        f"The thesis shows a sea lion on ResNet-50.",
+        + ("The class and mean targets are both the features of the one other reference image of the class, so "
+           "their maps are the same. " if _one_reference(df, ex.ids[0]) else "")
+        + "The thesis shows a sea lion on ResNet-50.",
     )
+
+
+def _one_reference(df: pd.DataFrame, image_id: str) -> bool:
+    """Whether ``image_id``'s mean target rests on one reference image (then it is its class target)."""
+    return single_reference(df[df["image_id"] == image_id]) > 0
 
 
 def show_norms(pair, norms: torch.Tensor, zero_run) -> None:
