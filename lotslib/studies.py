@@ -185,9 +185,9 @@ def iteration_study(model, images, iters: int = LotsParams.iters, checkpoints=BU
     return cached_frame(cache_dir, "study-iterations", key, compute)
 
 
-#: the metrics of the budget curve: each is one pass over the stored snapshots (Coherency needs a
-#: second LOTS run per budget and is left out)
-BUDGET_METRICS = ("avg_drop", "increase", "insertion", "deletion")
+#: the metrics of the budget curve (keys of :data:`lotslib.metric_registry.METRICS`): each is one
+#: pass over the stored snapshots (Coherency needs a second LOTS run per budget and is left out)
+BUDGET_METRICS = ("avg_drop", "avg_increase", "insertion", "deletion")
 
 
 def budget_verdicts(curve: pd.DataFrame, others: pd.DataFrame, metrics=BUDGET_METRICS) -> pd.DataFrame:
@@ -196,18 +196,20 @@ def budget_verdicts(curve: pd.DataFrame, others: pd.DataFrame, metrics=BUDGET_ME
     Parameters
     ----------
     curve : pandas.DataFrame
-        :func:`iteration_study` rows: ``image_id``, ``cap`` and the metrics.
+        :func:`iteration_study` rows: ``image_id``, ``cap`` and the metrics' per-image columns
+        (:attr:`lotslib.metric_registry.Metric.col`).
     others : pandas.DataFrame
-        The other methods' rows on the same images: ``method``, ``image_id`` and the metrics
-        (the benchmark's row format, :func:`lotslib.benchmark.run`).
+        The other methods' rows on the same images: ``method``, ``image_id`` and the same
+        columns (the benchmark's row format, :func:`lotslib.benchmark.run`).
     metrics : Sequence of str
         Metric keys of :data:`lotslib.metric_registry.METRICS` (default :data:`BUDGET_METRICS`).
 
     Returns
     -------
     pandas.DataFrame
-        One row per (cap, metric, method): ``n`` (paired images), ``lots_mean``, ``mean_diff``
-        (LOTS minus the method), ``p_value``, ``p_holm`` (Holm across the methods of that cap
+        One row per (cap, metric, method): ``n`` (paired images), ``lots_mean`` and ``mean_diff``
+        (LOTS minus the method) in table units (the column's mean times
+        :attr:`~lotslib.metric_registry.Metric.scale`), ``p_value``, ``p_holm`` (Holm across the methods of that cap
         and metric, as in Table 5.2) and ``verdict`` (:func:`lotslib.verdicts.compare_each`).
     """
     from .verdicts import compare_each
@@ -217,13 +219,15 @@ def budget_verdicts(curve: pd.DataFrame, others: pd.DataFrame, metrics=BUDGET_ME
     for cap, g in curve.groupby("cap"):
         lots_by = g.set_index("image_id")
         for m in metrics:
-            ids = [i for i in lots_by.index]
-            vals = {meth: others[others["method"] == meth].set_index("image_id")[m].reindex(ids).to_numpy(float)
+            met = METRICS[m]
+            ids = list(lots_by.index)
+            vals = {meth: others[others["method"] == meth].set_index("image_id")[met.col].reindex(ids).to_numpy(float)
                     for meth in methods}
-            res = compare_each(lots_by[m].to_numpy(float), vals, METRICS[m].higher_is_better)
+            res = compare_each(lots_by[met.col].to_numpy(float), vals, met.higher_is_better)
             for meth, r in res.iterrows():
                 rows.append({"cap": int(cap), "metric": m, "method": meth, "n": int(r["n"]),
-                             "lots_mean": float(np.nanmean(lots_by[m])), "mean_diff": float(r["mean_diff"]),
+                             "lots_mean": float(np.nanmean(lots_by[met.col])) * met.scale,
+                             "mean_diff": float(r["mean_diff"]) * met.scale,
                              "p_value": float(r["p_value"]), "p_holm": float(r["p_holm"]), "verdict": r["verdict"]})
     return pd.DataFrame(rows, columns=["cap", "metric", "method", "n", "lots_mean", "mean_diff", "p_value", "p_holm",
                                        "verdict"])

@@ -119,7 +119,7 @@ def budget_figure(curve: pd.DataFrame, others: pd.DataFrame, metrics, chosen: in
     Parameters
     ----------
     curve : pandas.DataFrame
-        :func:`lotslib.studies.iteration_study` rows (``cap``, the metrics in %).
+        :func:`lotslib.studies.iteration_study` rows (``cap``, the metrics' per-image columns).
     others : pandas.DataFrame
         The other methods' benchmark rows on the same images (``method_name``, the metrics).
     metrics : Sequence of str
@@ -139,17 +139,18 @@ def budget_figure(curve: pd.DataFrame, others: pd.DataFrame, metrics, chosen: in
     fig, axes = plt.subplots(1, len(metrics), figsize=(3.2 * len(metrics) + 1.6, 3.2), squeeze=False)
     colors = plt.get_cmap("tab10")
     for ax, m in zip(axes[0], metrics):
+        met = METRICS[m]
         caps = sorted(curve["cap"].unique())
-        stats = [mean_ci(curve.loc[curve["cap"] == c, m]) for c in caps]
+        stats = [mean_ci(curve.loc[curve["cap"] == c, met.col], scale=met.scale) for c in caps]
         ax.fill_between(caps, [s["ci_low"] for s in stats], [s["ci_high"] for s in stats], color="black", alpha=0.15)
         ax.plot(caps, [s["mean"] for s in stats], color="black", lw=2, marker="o", ms=3, label="LOTS")
         for i, (name, g) in enumerate(others.groupby("method_name", sort=False)):
-            ax.axhline(g[m].mean(), color=colors(i % 10), ls="--", lw=1, label=name)
+            ax.axhline(g[met.col].mean() * met.scale, color=colors(i % 10), ls="--", lw=1, label=name)
         if chosen:
             ax.axvline(chosen, color="crimson", ls=":", lw=1)
         ax.set_xscale("log")
         ax.set_xlabel("LOTS iterations")
-        ax.set_title(METRICS[m].label, fontsize=10)
+        ax.set_title(met.label, fontsize=10)
         ax.grid(alpha=0.3, which="both")
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8, frameon=False)
@@ -227,6 +228,7 @@ def show_budget_curve(ctx, net, photos, cams: pd.DataFrame, lots_rows: pd.DataFr
     pandas.DataFrame
         The curve's rows (:func:`lotslib.studies.iteration_study`).
     """
+    from lotslib.metric_registry import METRICS
     from lotslib.params import BUDGETS
     from lotslib.studies import BUDGET_METRICS, budget_flips, budget_verdicts, iteration_study
 
@@ -253,7 +255,8 @@ def show_budget_curve(ctx, net, photos, cams: pd.DataFrame, lots_rows: pd.DataFr
     note(summ["text"])
     last = curve[curve["cap"] == ctx.iters].set_index("image_id")
     ref = lots_rows.set_index("image_id").reindex(last.index)
-    gap = max(float((last[m] - ref[m]).abs().max()) for m in BUDGET_METRICS)
+    cols = [METRICS[m].col for m in BUDGET_METRICS]
+    gap = max(float((last[c] - ref[c]).abs().max()) for c in cols)
     note(f"Check: the curve's last point is Table 5.2's LOTS row, read from the same runs (largest difference over "
          f"{len(last)} photos and {len(BUDGET_METRICS)} metrics: {gap:.2g} points).")
     return curve
