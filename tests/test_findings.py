@@ -123,6 +123,12 @@ def test_missing_methods_make_a_claim_not_testable_with_the_reason():
     assert f.loc["avg_drop", "verdict"] == F.REPRODUCED
     g = F.findings(_rows(20, +1).drop(columns="ms_per_map"), "no times")
     assert g.loc["time", "verdict"] == F.NOT_TESTABLE
+    na = _rows(20, +1)
+    na.loc[na["method"].isin(TARGETS), "avg_drop"] = np.nan  # as the benchmark writes a target it could not build
+    h = F.findings(na, "N/A targets", claims=[c for c in F.CLAIMS if c.key == "target"])
+    assert h.loc["target", "verdict"] == F.REPRODUCED  # the other four metrics still have their 20 images
+    rows = na.drop(columns=[c for c in COLUMNS if c != "avg_drop"])
+    assert "rows are N/A" in F.findings(rows, "N/A targets").loc["target", "reason"]
 
 
 def test_untestable_claims_say_why_and_every_row_is_sourced():
@@ -133,7 +139,8 @@ def test_untestable_claims_say_why_and_every_row_is_sourced():
         assert f.loc[key, "reason"] and f.loc[key, "reason"] in f.loc[key, "evidence"]
     assert f["source"].str.contains("§").all()
     assert f.loc["avg_drop", "evidence"].startswith("toy data")
-    assert "toynet (n = 20)" in f.loc["avg_drop", "evidence"] and "Holm" in f.loc["avg_drop", "evidence"]
+    assert "toynet (n = 20)" in f.loc["avg_drop", "evidence"]
+    assert "Holm-corrected across the 40 comparisons" in f.loc["avg_drop", "evidence"]
 
 
 def test_two_backbones_are_each_compared_in_one_family():

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from lotslib.verdicts import BETTER, MIN_PAIRS, NO_DIFFERENCE, TOO_FEW, WORSE, format_p, holm_verdicts, too_few
+from lotslib.verdicts import BETTER, NO_DIFFERENCE, TOO_FEW, WORSE, family_note, format_p, holm_verdicts, too_few
 
 __all__ = [
     "REPRODUCED",
@@ -252,6 +252,8 @@ def _verdict(claim: Claim, comps: pd.DataFrame) -> tuple[str, str]:
         need = "LOTS and the mean or class target" if claim.against == "targets" else "LOTS and a CAM method"
         return NOT_TESTABLE, f"the table has no rows of {need} on the same images"
     judged = comps[comps["verdict"] != TOO_FEW]
+    if judged.empty and not comps["n"].fillna(0).any():
+        return NOT_TESTABLE, "no image has values of both LOTS and the methods it is compared with (their rows are N/A)"
     if judged.empty:
         return NOT_TESTABLE, f"{too_few(int(comps['n'].max()))} in every comparison"
     hits = int((judged["verdict"] == claim.expected).sum())
@@ -284,7 +286,7 @@ def findings(rows: pd.DataFrame, label: str, claims=CLAIMS, comparisons: pd.Data
         evidence).
     """
     comps = claim_comparisons(rows, claims) if comparisons is None else comparisons
-    m = int((comps["n"].fillna(0) >= MIN_PAIRS).sum()) if len(comps) else 0
+    family = family_note(comps["n"]) if len(comps) else "no comparison"
     out = []
     for claim in claims:
         c = comps[comps["claim"] == claim.key]
@@ -297,7 +299,7 @@ def findings(rows: pd.DataFrame, label: str, claims=CLAIMS, comparisons: pd.Data
                 parts.append(f"{model}{', ' + name if len(claim.metrics) > 1 else ''} "
                              f"(n = {n[0] if n[0] == n[1] else f'{n[0]}–{n[1]}'}): LOTS minus "
                              + "; ".join(_effect(r) for _, r in g.iterrows()))
-            evidence = (f"{label}; paired Wilcoxon, Holm across the page's {m} comparisons. " + " | ".join(parts)
+            evidence = (f"{label}; paired Wilcoxon tests, {family}. " + " | ".join(parts)
                         + (f". Not testable: {why}" if why else ""))
         else:
             evidence = f"{label}: not testable here: {why}"
@@ -332,7 +334,8 @@ def findings_text(table: pd.DataFrame, label: str) -> str:
     for key, r in table.iterrows():
         if r["tally"]:
             how = ", ".join(f"{n} {words.get(w, w)}" for w, n in r["tally"].items())
-            lines.append(f"* **{key}** — {r['verdict']}: {sum(r['tally'].values())} comparisons, {how}.")
+            why = f" ({r['reason']})" if r["reason"] else ""
+            lines.append(f"* **{key}** — {r['verdict']}: {sum(r['tally'].values())} comparisons, {how}{why}.")
         else:
             lines.append(f"* **{key}** — {r['verdict']}: {r['reason']}.")
     return head + "\n\n" + "\n".join(lines)
