@@ -94,8 +94,9 @@ page.show_build_findings(ctx, rows)
 # A claim that is *not reproduced* is not shown false: a tie means the images at hand could
 # not tell LOTS from the CAM methods at the corrected level, and the interval says how large a
 # difference is still compatible with them. The backbones differ from the thesis's
-# (EfficientNet-Lite instead of AlexNet, ResNet-50, DenseNet-121 and ConvNeXt Tiny), LOTS runs
-# a shorter schedule, and Insertion and Deletion track the original top-1 class rather than the
-# highest class at each step (chapter 4 shows both conventions); any of these can move a
-# verdict. Where a claim is reproduced, it is reproduced on these backbones and images, not on
+# (EfficientNet-Lite instead of AlexNet, ResNet-50, DenseNet-121 and ConvNeXt Tiny), LOTS may
+# run a shorter schedule than the protocol (each study's parameters are in its run table or its
+# `results/` sidecar), and by default Insertion and Deletion track the original top-1 class
+# rather than the highest class at each step (chapter 4 shows both conventions); any of these
+# can move a verdict. Where a claim is reproduced, it is reproduced on these backbones and images, not on
 # the thesis's.
