@@ -56,7 +56,7 @@ MATHJAX = SOURCES / "_static" / "mathjax" / "tex-mml-chtml.js"  # fetched once (
 
 @dataclass(frozen=True)
 class Chapter:
-    number: str  # thesis numbering ("1".."7"), "own" for the own-image page, "P" for the provenance page
+    number: str  # thesis numbering ("1".."7"), "own" for the own-image page, "F" findings, "P" provenance
     stem: str  # notebooks/<stem>.py -> book/<stem>.ipynb
     title: str
 
@@ -71,15 +71,19 @@ CHAPTERS = (
     Chapter("7", "07_parameters", "Parameter study"),
     Chapter("8", "08_sanity", "Sanity checks"),
     Chapter("own", "own", "Try your own image"),  # --image/--model apply to it alone
+    Chapter("F", "findings", "What became of the thesis's claims"),
     Chapter("P", "provenance", "Provenance"),
 )
 OWN = "own"  # the stem of the "Try your own image" page
 
 #: chapters that read what other chapters computed start after them when chapters run in
 #: parallel: chapter 4 reads chapter 3's benchmark rows (its zero-target LOTS rows) instead of
-#: computing them again, and the provenance page lists every chapter's run ("*": all others)
+#: computing them again (the chapters that show LOTS runs read chapter 3's protocol runs from
+#: the store), the findings page reads both chapters' rows, and the provenance page lists every
+#: chapter's run ("*": all others)
 AFTER = {"04_benchmark": ("03_targets",), "01_attack": ("03_targets",), "02_visualization": ("03_targets",),
-         "05_qualitative": ("03_targets",), "07_parameters": ("04_benchmark",), "provenance": "*"}
+         "05_qualitative": ("03_targets",), "07_parameters": ("04_benchmark",),
+         "findings": ("03_targets", "04_benchmark"), "provenance": "*"}
 
 
 class ChapterFailed(RuntimeError):
@@ -821,7 +825,7 @@ def main(argv=None) -> int:
                     help="embedded: offline EfficientNet-Lite + shipped photos (default); full: the thesis protocol")
     ap.add_argument("--tiny", action="store_true", help="2 images, 5 LOTS iterations, 8 insertion steps (smoke run)")
     ap.add_argument("--chapters", nargs="+", metavar="N",
-                    help="chapters to execute (1..7, own, P or stems); default all")
+                    help="chapters to execute (1..8, own, F, P or stems); default all")
     ap.add_argument("--image", help="your photo for the 'Try your own image' page (with --chapters own); "
                                     "default: an embedded photo")
     ap.add_argument("--model", dest="own_model", metavar="KEY",

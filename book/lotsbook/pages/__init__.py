@@ -17,6 +17,7 @@ module                                    page
 :mod:`lotsbook.pages.parameters`          7 Parameter study
 :mod:`lotsbook.pages.sanity`              8 Sanity checks
 :mod:`lotsbook.pages.own`                 Try your own image
+:mod:`lotsbook.pages.findings`            What became of the thesis's claims
 :mod:`lotsbook.pages.provenance`          Provenance
 ========================================  ============================================
 """
