@@ -50,6 +50,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "book"))  # this checkout's lotsbook, whose shown() knows this checkout
+
+from lotsbook.paths import shown  # noqa: E402
 
 
 def _git_commit() -> str:
@@ -198,9 +201,7 @@ def main(argv=None) -> int:
         "cold_timings_s": cold_t,
         "lots_passes_cold": passes,
         "warm_timings_s": warm_t,
-        # no absolute path of this machine in the record (the provenance page shows the command)
-        "command": " ".join(["python", "-m", "lotsbook", *cmd[3:]]).replace(
-            "\0" if a.in_place else str(root), "<fresh temporary root>" if tmp else "<empty out-of-tree root>"),
+        "command": " ".join(["python", "-m", "lotsbook", *cmd[3:]]),
         "book_root": ("in place" if a.in_place
                       else f"out of tree ({'fresh temporary' if tmp else 'empty --workdir'} root)"),
         "extra_args": list(a.book_args),
@@ -223,7 +224,9 @@ def main(argv=None) -> int:
     out = Path(a.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp_out = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    tmp_out.write_text(json.dumps(record, indent=1) + "\n")
+    # no absolute path of this machine in the record (the provenance page shows the command):
+    # the book root, a --workdir or any path in --book-args become <scratch>/NAME or relative
+    tmp_out.write_text(shown(json.dumps(record, indent=1)) + "\n")
     os.replace(tmp_out, out)
     print(f"wrote {out} (logs in {logs})")
     print(f"cold {cold:.1f} s, warm {warm:.1f} s")

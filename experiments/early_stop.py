@@ -2,9 +2,11 @@
 
 A sample stops when its distance to the target improved by less than the relative
 ``min_delta`` over the last ``patience`` iterations. Measured on the embedded ImageNet photos
-plus ``../shared/imagenet-sample`` (first ``--sample-images``) when present: iterations saved,
-Pearson correlation of each map with the full run's map, and the five metrics both ways
-(paired Wilcoxon p-values). Goal: >= 2x fewer iterations at map Pearson >= 0.95.
+plus ``../shared/imagenet-sample`` (first ``--sample-images``) when present: ImageNet
+*training* images, which the network was trained on, so its accuracy and confidence on them
+are optimistic. Reports iterations saved, the Pearson correlation of each map with the full
+run's map, and the five metrics both ways (paired Wilcoxon p-values). Goal: >= 2x fewer
+iterations at map Pearson >= 0.95.
 Prints the iteration ratio and mean Pearson last; writes the per-image CSV with ``--out``.
 
     python experiments/early_stop.py --out results/early_stop_study.csv

@@ -27,13 +27,13 @@ metric_registry   the Metric objects: key, name, defaults, order, unit, directio
 params            the typed LOTS and metric parameters (LotsParams, MetricParams): defaults once, checked
 focus             Focus (Arias-Duart et al. 2022): 2x2 mosaics of photos, the class's share of the map
 sanity            sanity checks: cascading model randomisation, random logit (Adebayo et al. 2018)
-stats             bootstrap intervals and paired tests
+stats             bootstrap intervals, paired tests, equivalence tests (TOST)
 verdicts          the rules of every generated verdict (too few images, Holm, verdict changes)
 paths             every file location: the package data (the thesis's tables), the cache root
 cache             atomic writes and parameter-keyed caches (one damaged-file policy)
 lots_store        one LOTS run per (model, image, target, parameters), shared; its pass ledger
 benchmark         the cached, resumable experiment of Tables 5.1-5.3 (a package)
-studies           parameter studies (iteration cap, early stop, alpha, blur)
+studies           parameter studies (iteration cap, early stop, alpha, blur), schedule equivalence
 perf              allocator tuning for CPU forward passes
 cli               the ``lots`` command line
 manifest          the manifest of a ``lots explain`` output folder: every file's key, verified on a rerun

@@ -10,7 +10,9 @@ Sources
 * :func:`imagenet_val` -- an ILSVRC2012 validation folder with its ground truth;
   ``.first_per_class()`` is the thesis protocol (first image of each class, 1000 images).
 * :func:`folder` -- any folder of images, with an optional ``labels.csv``
-  (columns ``file, wnid, class_index, name``), e.g. ``../shared/imagenet-sample``.
+  (columns ``file, wnid, class_index, name``), e.g. ``../shared/imagenet-sample`` (500
+  ImageNet *training* images, one per even class: the networks were trained on them, so
+  accuracy on them is optimistic).
 
 Decoding (:func:`load_image`) is robust: EXIF orientation is applied; grayscale, palette,
 CMYK, 16-bit and alpha images become RGB (alpha is composited over white); unreadable,

@@ -47,3 +47,25 @@ def test_every_recorded_sidecar_is_shown_without_a_machine_path():
         assert ABSOLUTE.search((RESULTS / name).read_text()) is None, name
     # the check can fail: a record as the scripts wrote it before holds one
     assert ABSOLUTE.search('"command": "python x.py --cache-dir /tmp/study_cache"') is not None
+
+
+def test_the_recording_scripts_write_through_shown():
+    """Every script that writes a record into results/ masks paths with lotsbook.paths.shown,
+    not with a mask of its own."""
+    from lotsbook.paths import EXPERIMENTS
+
+    for name in ("book_time.py", "sample_study.py", "lots_equivalence.py"):
+        src = (EXPERIMENTS / name).read_text()
+        assert "from lotsbook.paths import shown" in src and "shown(json.dumps(" in src, name
+
+
+def test_recorded_commands_name_the_current_folders():
+    """The recorded commands run as written today: the scripts are in experiments/, the
+    records in results/, the book is ``python -m lotsbook`` (not benchmarks/, data/,
+    lotslib.book, the names before the split)."""
+    stale = re.compile(r"(?<![\w./-])(?:benchmarks|data)/|-m lotslib\.book\b")
+    for p in sorted(RESULTS.glob("*.json")):
+        command = json.loads(p.read_text()).get("command", "")
+        assert stale.search(command) is None, (p.name, command)
+    assert stale.search("python benchmarks/x.py --out data/x.csv") is not None  # the check can fail
+    assert stale.search("python -m lotslib.book --profile classroom") is not None

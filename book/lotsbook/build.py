@@ -8,7 +8,7 @@ Command line (``make book`` runs the first form)::
     python -m lotsbook --profile full --images /data/ILSVRC2012/val --ground-truth gt.txt
     python -m lotsbook --tiny                # 2 images, 5 LOTS iterations: a smoke run
     python -m lotsbook --chapters 2 6 --no-build
-    python -m lotsbook --images ../shared/imagenet-sample --n-images 50
+    python -m lotsbook --images ../shared/imagenet-sample --n-images 50   # ImageNet training images
     python -m lotsbook --hide-solutions      # the exercises without their solutions (for a class)
     python -m lotsbook --profile classroom      # every chapter on 3 photos, small settings
     python -m lotsbook --chapters own --image photo.jpg [--model KEY]   # "Try your own image"
