@@ -81,8 +81,11 @@ page.show_recorded_early_stop()
 # τ = 0.1) and cheaper candidates — fewer iterations with a larger α, a geometrically
 # decaying α, the plateau stop, and combinations — on 20 embedded photos with all five
 # metrics, and asks which one reproduces the protocol's maps (median Pearson ≥ 0.95, 10th
-# percentile ≥ 0.90) and metrics (every paired 95% interval of the difference contains 0)
-# with the fewest forward+backward passes. Its recorded output is summarised here.
+# percentile ≥ 0.90) and metrics with the fewest forward+backward passes. "Reproduces a
+# metric" means *shown equivalent*: two one-sided tests, each at 5%, put the 90% interval
+# of the paired difference inside a margin fixed before looking (±2 points). An interval
+# that merely contains 0 is not evidence of equivalence: a noisy candidate passes that test
+# easily. Its recorded output is summarised here.
 
 # %%
 page.show_equivalence()

@@ -15,55 +15,62 @@ __all__ = ["equivalence_frontier", "iteration_study_figure", "ALPHAS_255", "FILT
            "show_alpha_study", "show_filter_study", "show_budget", "show_kernels"]
 
 
-def equivalence_frontier(study: pd.DataFrame, meta: dict | None = None) -> dict:
-    """The frontier of ``experiments/lots_equivalence.py``'s recorded candidates, and the
-    sentence that states its outcome, written from the numbers.
+def equivalence_frontier(decided: pd.DataFrame) -> dict:
+    """The frontier of ``experiments/lots_equivalence.py``'s candidates under two one-sided
+    tests, and the sentence that states its outcome, written from the numbers.
 
     Parameters
     ----------
-    study : pandas.DataFrame
-        ``results/lots_equivalence.csv``: one row per candidate schedule (``mean_passes``,
-        ``passes_ratio``, ``pearson_median``, ``pearson_p10``, ``<metric>_delta`` with
-        ``_delta_low`` / ``_delta_high``, ``meets_bar``, ``picked``).
-    meta : dict or None
-        Its JSON sidecar (the command, the bar, the protocol's mean passes).
+    decided : pandas.DataFrame
+        :func:`lotslib.studies.equivalence_table` (per-image rows) or
+        :func:`lotslib.studies.equivalence_from_summary` (the recorded summary;
+        ``approximate`` True): per candidate ``mean_passes``, ``passes_ratio``,
+        ``pearson_median``, ``pearson_p10``, ``<metric>_equivalent``, ``<metric>_margin``,
+        ``maps_close``, ``meets_bar``, ``on_frontier``, ``picked``.
 
     Returns
     -------
     dict
         ``table``: candidates by mean passes (index ``candidate``) with the passes, the
-        speed-up, the maps' median and 10th-percentile Pearson, the metrics whose paired
-        interval excludes 0, and whether the candidate meets the bar; ``text``: the outcome.
+        speed-up, the maps' median and 10th-percentile Pearson, the metrics shown equivalent
+        (their 90% interval inside the margin), whether the candidate meets the bar and lies on
+        the frontier; ``text``: the outcome.
     """
     from lotslib.metric_registry import METRICS
+    from lotslib.studies import PEARSON_BAR
 
-    bar = (meta or {}).get("bar", {"median": 0.95, "p10": 0.90})
+    keys = [m for m in METRICS.values() if f"{m.key}_equivalent" in decided]
+    margins = sorted({float(decided[f"{m.key}_margin"].iloc[0]) for m in keys})
+    margin = " / ".join(f"±{v:g}" for v in margins)
     rows = []
-    for _, r in study.sort_values("mean_passes").iterrows():
-        moved = [m.short for m in METRICS.values()
-                 if f"{m.key}_delta_low" in r and not (r[f"{m.key}_delta_low"] <= 0 <= r[f"{m.key}_delta_high"])]
+    for _, r in decided.sort_values("mean_passes").iterrows():
+        eq = [m.short for m in keys if bool(r[f"{m.key}_equivalent"])]
         rows.append({"candidate": r["candidate"], "passes per map": r["mean_passes"],
                      "fewer passes": r["passes_ratio"], "Pearson median": r["pearson_median"],
-                     "Pearson p10": r["pearson_p10"], "metrics that moved": ", ".join(moved) or "none",
-                     "meets the bar": bool(r["meets_bar"])})
+                     "Pearson p10": r["pearson_p10"],
+                     "metrics shown equivalent": f"{len(eq)} of {len(keys)}" + (f" ({', '.join(eq)})" if eq else ""),
+                     "meets the bar": "yes" if bool(r["meets_bar"]) else "no",
+                     "on the frontier": "yes" if bool(r["on_frontier"]) else "no"})
     table = pd.DataFrame(rows).set_index("candidate")
-    picked = study[study["picked"]] if "picked" in study else study.iloc[0:0]
+    bar = (f"maps: median Pearson >= {PEARSON_BAR['median']}, 10th percentile >= {PEARSON_BAR['p10']}; metrics: two "
+           f"one-sided tests at 5% each, every metric's 90% interval of the difference inside {margin} points")
+    approx = (" These decisions are approximate: they are derived from the recorded summary's 95% intervals, not from "
+              "per-image rows." if bool(decided.get("approximate", pd.Series([False])).iloc[0]) else "")
+    picked = decided[decided["picked"]]
     if len(picked):
         p = picked.iloc[0]
-        text = (f"The cheapest schedule that meets the bar (median Pearson >= {bar['median']}, 10th percentile >= "
-                f"{bar['p10']}, every metric's paired 95% interval containing 0) is **{p['candidate']}**: "
-                f"{p['mean_passes']:.0f} passes per map, {p['passes_ratio']:.1f}x fewer than the protocol, median "
-                f"Pearson {p['pearson_median']:.3f}.")
+        text = (f"The cheapest schedule that meets the bar ({bar}) is **{p['candidate']}**: {p['mean_passes']:.0f} "
+                f"passes per map, {p['passes_ratio']:.1f}x fewer than the protocol, median Pearson "
+                f"{p['pearson_median']:.3f}.")
     else:
-        best = study.sort_values(["pearson_median"], ascending=False).iloc[0]
-        text = (f"No candidate meets the bar (median Pearson >= {bar['median']}, 10th percentile >= {bar['p10']}, "
-                f"every metric's paired 95% interval containing 0). The maps closest to the protocol's come from "
-                f"**{best['candidate']}** (median Pearson {best['pearson_median']:.3f}, 10th percentile "
-                f"{best['pearson_p10']:.3f}, {best['passes_ratio']:.1f}x fewer passes); every candidate with 8x fewer "
-                f"passes stays at a median Pearson of at most "
-                f"{study.loc[study['passes_ratio'] >= 8, 'pearson_median'].max():.3f}. The protocol's map keeps "
-                f"changing until late, so the embedded profile keeps a plain iteration cap.")
-    return {"table": table, "text": text}
+        close = decided[decided["maps_close"]]
+        top = int(decided["n_equivalent"].max())
+        best = decided[decided["n_equivalent"] == top]
+        names = "; ".join(f"{r['candidate']}, {r['passes_ratio']:.1f}x fewer passes" for _, r in best.iterrows())
+        text = (f"No candidate meets the bar ({bar}). {len(close)} of {len(decided)} candidates reach the maps' bar; "
+                f"the most metrics any candidate shows equivalent is {top} of {len(keys)} ({names}). The book "
+                f"therefore runs the protocol itself for its tables.")
+    return {"table": table, "text": text + approx}
 
 
 def iteration_study_figure(df, chosen: int | None = None):
@@ -302,21 +309,26 @@ def show_recorded_early_stop() -> None:
 
 
 def show_equivalence() -> None:
-    """Show the recorded equivalence study (``results/lots_equivalence.csv``, written by
-    ``experiments/lots_equivalence.py``): each schedule's passes per map, Pearson correlation
-    with the protocol's maps and the metrics whose paired interval excludes 0
-    (:func:`equivalence_frontier`), and the sentence naming the cheapest equivalent schedule;
-    or a note on how to record it."""
+    """Show the recorded equivalence study (written by ``experiments/lots_equivalence.py``):
+    each schedule's passes per map, its maps' Pearson correlation with the protocol's and the
+    metrics shown equivalent by two one-sided tests (:func:`equivalence_frontier`), from the
+    per-image rows (``results/lots_equivalence_images.csv``) where recorded, else from the
+    summary (``results/lots_equivalence.csv``, approximate); or a note on how to record it."""
+    from lotslib.studies import equivalence_from_summary, equivalence_table
+
     eq = recorded("lots_equivalence.csv")
-    if eq is not None:
-        meta = recorded_meta("lots_equivalence.json")
-        frontier = equivalence_frontier(eq, meta)
-        table(frontier["table"], f"Recorded run of `{meta['command']}` "
-              f"(EfficientNet-Lite0, {int(eq['n'].iloc[0])} photos): each schedule's passes per map, its maps' Pearson "
-              f"correlation with the protocol's, and the metrics whose paired interval excludes 0.")
-        note(frontier["text"])
-    else:
+    if eq is None:
         note("results/lots_equivalence.csv is absent: run `python experiments/lots_equivalence.py`.")
+        return
+    meta = recorded_meta("lots_equivalence.json")
+    per_image = recorded("lots_equivalence_images.csv")
+    decided = equivalence_table(per_image) if per_image is not None else equivalence_from_summary(eq)
+    frontier = equivalence_frontier(decided)
+    table(frontier["table"], f"Recorded run of `{meta['command']}` (EfficientNet-Lite0, {int(eq['n'].iloc[0])} "
+          f"photos): each schedule's passes per map, its maps' Pearson correlation with the protocol's, and the "
+          f"metrics shown equivalent to the protocol's by two one-sided tests (margins set before looking, "
+          f"`lotslib.studies.EQUIVALENCE_MARGINS`).")
+    note(frontier["text"])
 
 
 def show_alpha_study(ctx, net, images) -> pd.DataFrame:
