@@ -58,6 +58,20 @@ curve = page.show_budget_curve(ctx, net, photos, rows[rows["method"].isin(list(C
                                rows[rows["method"] == "lots"])
 
 # %% [markdown]
+# ### In which space does α = 1/255 step?
+#
+# The thesis's Algorithm 1 clamps the image after every step but does not name the space of
+# the step. Two readings exist in public code: pixels in [0,1], clamped (Vastlab's LOTS and
+# this book), and the model's normalized input without a clamp (FAME), whose step is about
+# 4.4 times narrower in pixels. We take the pixel reading as the thesis's: its clamp keeps
+# the image in "the allowed range", and only pixels have one (a normalized tensor is not
+# bounded), and 1/255 is one grey level of an 8-bit image. The recorded run below shows what
+# the other reading would change.
+
+# %%
+page.show_step_spaces(rows[rows["method"].isin(list(CAM_METHODS))])
+
+# %% [markdown]
 # ## Plateau early stop
 #
 # Both runs below are full benchmark runs (`lotslib.benchmark.run`), so all five metrics,

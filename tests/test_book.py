@@ -47,7 +47,8 @@ EXPECTED = {
                        "Regenerates thesis Figure 5.5"],
     "06_unseen": ["Regenerates thesis Figure 5.7", "Top-5 ImageNet classes",
                   "Distance of the logits to each LOTS target"],
-    "07_parameters": ["Iteration cap", "Plateau early stop", "Step width", "Filter size and", "Recorded run of"],
+    "07_parameters": ["LOTS's budget (no thesis figure)", "LOTS's budget curve against the CAMs", "LOTS at each budget",
+                      "Plateau early stop", "Step width", "Filter size and", "Recorded run of"],
     "08_sanity": ["Cascading randomisation (Adebayo et al. 2018", "Similarity to the original map",
                   "Randomisation test per method", "Random-logit test on", "Table 5.2's layout with the ROAD columns",
                   "Focus (Arias-Duart et al. 2022)", "Focus per method", "LOTS maps of the"],
@@ -65,7 +66,7 @@ GLOSSARY_TERMS = ["Activation map", "Average Drop", "Average Increase", "Coheren
 #: the pages that end with exercises, each with a solution in a closed dropdown
 EXERCISE_PAGES = [c.stem for c in book.CHAPTERS if c.number.isdigit()]
 FIGURES_PER_PAGE = {"01_attack": 2, "02_visualization": 3, "03_targets": 1, "04_benchmark": 5, "05_qualitative": 5,
-                    "06_unseen": 2, "07_parameters": 1, "08_sanity": 4, "own": 4}
+                    "06_unseen": 2, "07_parameters": 2, "08_sanity": 4, "own": 4}
 
 
 @pytest.fixture(scope="module")

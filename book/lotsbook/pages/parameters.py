@@ -11,7 +11,7 @@ from ..plots import note, show, table
 from ..results import recorded, recorded_meta
 
 __all__ = ["equivalence_frontier", "iteration_study_figure", "ALPHAS_255", "FILTER_SIZES", "SIGMAS",
-           "budget_figure", "budget_summary", "show_budget_curve", "show_early_stop", "show_recorded_early_stop", "show_equivalence",
+           "budget_figure", "budget_summary", "show_budget_curve", "step_space_table", "show_step_spaces", "show_early_stop", "show_recorded_early_stop", "show_equivalence",
            "show_alpha_study", "show_filter_study", "show_budget", "show_kernels"]
 
 
@@ -267,6 +267,68 @@ def show_budget_curve(ctx, net, photos, cams: pd.DataFrame, lots_rows: pd.DataFr
     note(f"Check: the curve's last point is Table 5.2's LOTS row, read from the same runs (largest difference over "
          f"{len(last)} photos and {len(BUDGET_METRICS)} metrics: {gap:.2g} points).")
     return curve
+
+
+def step_space_table(curve: pd.DataFrame, metrics) -> pd.DataFrame:
+    """Means per budget of a budget curve recorded in both step spaces, side by side.
+
+    Parameters
+    ----------
+    curve : pandas.DataFrame
+        ``results/budget_curve.csv``: :func:`lotslib.studies.iteration_study` rows with a
+        ``step_space`` column.
+    metrics : Sequence of str
+        Metric keys of :data:`lotslib.metric_registry.METRICS`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index: the budget; columns ``(step space, quantity)``: the mean distance to the
+        target and each metric's mean in table units.
+    """
+    from lotslib.metric_registry import METRICS
+
+    parts = {}
+    for space, g in curve.groupby("step_space", sort=False):
+        by = g.groupby("cap")
+        cols = {"distance": by["distance"].mean()}
+        for m in metrics:
+            cols[METRICS[m].label] = by[METRICS[m].col].mean() * METRICS[m].scale
+        parts[space] = pd.DataFrame(cols)
+    out = pd.concat(parts, axis=1)
+    out.index.name = "LOTS iterations"
+    return out
+
+
+def show_step_spaces(cams: pd.DataFrame) -> None:
+    """Show the recorded budget curve of both step spaces (``results/budget_curve.csv``, written
+    by ``experiments/budget_curve.py``): the means per budget side by side, and per space the
+    verdicts' changes against the CAMs of this build's Table 5.2 (``cams``, when the photos
+    match); or a note on how to record it."""
+    from lotslib.studies import BUDGET_METRICS, budget_flips, budget_verdicts
+
+    rec = recorded("budget_curve.csv")
+    if rec is None:
+        note("results/budget_curve.csv is absent: run `python experiments/budget_curve.py`.")
+        return
+    meta = recorded_meta("budget_curve.json")
+    table(step_space_table(rec, BUDGET_METRICS),
+          f"**Both step spaces (recorded, no thesis table).** `{meta['command']}`: {meta['model']}, "
+          f"{meta['n_images']} embedded photos, zero target, α = 1/255, at most {meta['params']['iters']} iterations, "
+          f"{meta['params']['steps']} insertion/deletion steps; 'pixel': pixels in [0,1], clamped; 'normalized': the "
+          f"model's normalized input, no clamp. Wall time: "
+          + ", ".join(f"{k} {v:.0f} s" for k, v in meta["wall_s"].items()) + ".")
+    last = rec[rec["cap"] == rec["cap"].max()].groupby("step_space")["distance"].mean()
+    text = [f"After {int(rec['cap'].max())} iterations the mean distance to the target is "
+            + " and ".join(f"{v:.2f} in {k} space" for k, v in last.items()) + "."]
+    shared = set(rec["image_id"]) & set(cams["image_id"])
+    if len(shared) == rec["image_id"].nunique():
+        for space, g in rec.groupby("step_space", sort=False):
+            f = budget_flips(budget_verdicts(g, cams[cams["image_id"].isin(shared)]))
+            text.append(f"In {space} space, {len(f)} verdict(s) against a CAM change between consecutive budgets.")
+    else:
+        text.append("Its photos are not those of this build's Table 5.2, so no verdict against the CAMs is drawn.")
+    note(" ".join(text))
 
 
 def show_early_stop(ctx, net, images) -> pd.DataFrame:

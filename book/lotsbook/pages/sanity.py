@@ -234,7 +234,7 @@ def show_randomisation_verdict(cascade: CascadeResult) -> None:
     table(verdict["table"], "Randomisation test per method: mean over the photos of |ρ|, ρ and SSIM with the "
           "trained model's maps after the first step (logits only) and with every block randomised, and the rank "
           "correlation of the last maps with the Sobel edge map of the photo; a method passes when |ρ| ≤ 0.5 at the "
-          "end", fmt="{:.2f}")
+          "end", fmt={c: "{:.2f}" for c in verdict["table"].select_dtypes("number").columns})
 
 
 def show_random_logit(images, logit) -> None:
