@@ -55,7 +55,7 @@ from .errors import (  # noqa: F401
 
 __version__ = "0.1.0"
 
-#: where each public name lives (module, or module.name); loaded on first use (PEP 562), so ``lots --help`` needs no torch
+#: where each public name lives (module, or module.name), loaded on first use (PEP 562): `lots --help` needs no torch
 _LAZY = {
     "lots": "attack", "LotsResult": "attack", "LotsTrace": "attack",
     "known_models": "models", "load_model": "models", "wrap": "models",
