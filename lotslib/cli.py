@@ -243,7 +243,11 @@ def _compute(method: str, model, x, params: dict):
 
     total = int(params.get("iters", default_params(method).get("iters", 0)) or 0)
     bar = tqdm(total=total, desc=method, unit="step", leave=False, file=sys.stderr)
-    hook = model.register_forward_hook(lambda *_: bar.update(1) if bar.n < total else None)
+    def step(*_):  # a forward hook must return None (a value would replace the model's output)
+        if bar.n < total:
+            bar.update(1)
+
+    hook = model.register_forward_hook(step)
     try:
         return explain_with_info(method, model, x, **params)
     finally:

@@ -101,3 +101,16 @@ def test_a_photo_above_the_full_size_cap_is_reported(tmp_path, capsys):
     assert text.count("note:") == 1  # the small photo is written at its own size, without a note
     assert Image.open(out / "wide_gradcam_full.png").size == (FULL_MAX_SIDE, 37)
     assert Image.open(out / "small_gradcam_full.png").size == (64, 48)
+
+
+def test_the_lots_progress_bar_on_a_terminal_changes_no_map(tmp_path, capsys, monkeypatch):
+    """On a terminal a tqdm bar counts the LOTS steps; the map is the one a log run writes."""
+    import sys
+
+    noise_image(tmp_path / "pic.png", size=(64, 64), seed=1)
+    assert main(["explain", str(tmp_path / "pic.png"), "--iters", "3", "--out", str(tmp_path / "log")]) == 0
+    assert "step" not in capsys.readouterr().err
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    assert main(["explain", str(tmp_path / "pic.png"), "--iters", "3", "--out", str(tmp_path / "tty")]) == 0
+    assert "lots" in capsys.readouterr().err  # the bar's description
+    assert np.array_equal(np.load(tmp_path / "log" / "pic_lots.npy"), np.load(tmp_path / "tty" / "pic_lots.npy"))
