@@ -2,6 +2,9 @@
 
 Pixels are ``(N,3,H,W)`` float tensors in [0,1]; maps are ``(N,H,W)`` in [0,1].
 
+``import lotslib`` is cheap (no torch): the names below load their modules on first use, and the
+built-in methods register on the method registry's first use.
+
 The library imports nothing from the book: the book's own package (chapter context, profiles,
 figures, tables, the builder) is ``lotsbook``, in the repository's ``book/`` folder.
 
@@ -33,8 +36,8 @@ paths             every file location: the package data (the thesis's tables), t
 cache             atomic writes and parameter-keyed caches (one damaged-file policy)
 lots_store        one LOTS run per (model, image, target, parameters), shared; its pass ledger
 benchmark         the cached, resumable experiment of Tables 5.1-5.3 (a package)
-studies           parameter studies (iteration cap, early stop, alpha, blur), schedule equivalence
-perf              allocator tuning for CPU forward passes
+studies           parameter studies (the budget curve, early stop, alpha, blur), schedule equivalence
+perf              allocator tuning for CPU forward passes; the torch thread count lotslib picks
 cli               the ``lots`` command line
 manifest          the manifest of a ``lots explain`` output folder: every file's key, verified on a rerun
 """
@@ -49,21 +52,47 @@ from .errors import (  # noqa: F401
     UnknownModelError,
     WeightsNotFoundError,
 )
-from .attack import LotsResult, LotsTrace, lots  # noqa: F401
-from .models import known_models, load_model, wrap  # noqa: F401
-from .visualize import lots_map  # noqa: F401
-from .method_registry import ALL_METHODS, METHODS, Method, register_method  # noqa: F401
-from . import cams, baselines, lots_explainer, lots_variants  # noqa: F401,E402  (register the built-in methods; each record's order is the table order)
-from .explanation import explain, explain_with_info  # noqa: F401
 
 __version__ = "0.1.0"
+
+#: where each public name lives (module, or module.name), loaded on first use (PEP 562): `lots --help` needs no torch
+_LAZY = {
+    "lots": "attack", "LotsResult": "attack", "LotsTrace": "attack",
+    "known_models": "models", "load_model": "models", "wrap": "models",
+    "lots_map": "visualize",
+    "ALL_METHODS": "method_registry", "METHODS": "method_registry", "Method": "method_registry",
+    "register_method": "method_registry",
+    "explain": "explanation", "explain_with_info": "explanation", "explain_image": "explanation.explain_photo",
+    "ImageExplanation": "explanation",
+}
 
 #: the names ``from lotslib import *`` gives: the one-call API. No function here has the name
 #: of a module: ``lotslib.lots`` is the function, :mod:`lotslib.attack` its module;
 #: ``lotslib.explain`` the function, :mod:`lotslib.explanation` its module.
 __all__ = [
-    "lots", "LotsResult", "LotsTrace", "lots_map", "explain", "explain_with_info",
-    "load_model", "known_models", "wrap", "Method", "register_method", "METHODS", "ALL_METHODS",
+    "lots", "LotsResult", "LotsTrace", "lots_map", "explain", "explain_with_info", "explain_image",
+    "ImageExplanation", "load_model", "known_models", "wrap", "Method", "register_method", "METHODS", "ALL_METHODS",
     "LotsError", "ParameterError", "DatasetError", "ImageDecodeError", "ImageNotFoundError", "InputRangeError",
     "UnknownModelError", "WeightsNotFoundError", "CorruptCacheWarning", "__version__",
 ]
+
+
+def __getattr__(name: str):
+    """A public name or a submodule, imported on first use."""
+    import importlib
+
+    if name in _LAZY:
+        module, _, attr = _LAZY[name].partition(".")
+        value = getattr(importlib.import_module(f"{__name__}.{module}"), attr or name)
+        globals()[name] = value
+        return value
+    try:
+        return importlib.import_module(f"{__name__}.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"{__name__}.{name}":
+            raise
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))

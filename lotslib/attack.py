@@ -128,6 +128,19 @@ class LotsTrace:
         ``distances``)."""
         return self.distances[:, -1]
 
+    def __repr__(self) -> str:
+        """A summary (samples, steps, stop reasons, distances), not the tensors."""
+        from collections import Counter
+
+        n = len(self.stop_reason)
+        steps = self.iterations.tolist() if n <= 4 else f"{int(self.iterations.min())}..{int(self.iterations.max())}"
+        reasons = ", ".join(f"{k}: {v}" for k, v in Counter(self.stop_reason).items())
+        last = self.final_distance.float()
+        dist = [round(float(d), 4) for d in last] if n <= 4 else f"{float(last.min()):.4g}..{float(last.max()):.4g}"
+        return (f"LotsTrace({n} sample(s), steps={steps}, stop=({reasons}), final distance={dist}, "
+                f"top-1 {self.top1_before.tolist() if n <= 4 else '...'} -> "
+                f"{self.top1_after.tolist() if n <= 4 else '...'}, {self.seconds:.2f} s)")
+
 
 @dataclass
 class LotsResult:
@@ -143,6 +156,10 @@ class LotsResult:
 
     x_adv: torch.Tensor
     trace: LotsTrace
+
+    def __repr__(self) -> str:
+        """A summary: the images' shape and the trace's summary, not the tensors."""
+        return f"LotsResult(x_adv={tuple(self.x_adv.shape)} on {self.x_adv.device}, trace={self.trace!r})"
 
 
 def feature_distance(fs: torch.Tensor, ft: torch.Tensor, distance: str = LotsParams.distance) -> torch.Tensor:

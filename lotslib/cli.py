@@ -6,8 +6,14 @@
 
 For every image and method it writes ``<out>/<name>_<method>.png`` (heat-map overlay on the
 model's 224 crop), ``<out>/<name>_<method>_full.png`` (the map placed back on the photo at its
-own size) and ``<out>/<name>_<method>.npy`` (the ``(H, W)`` map in [0,1] at the model's input
-size), and prints the top-1 class.
+own size, at most ``FULL_MAX_SIDE`` = 4096 pixels on the long side: a larger photo is
+downscaled while decoding, and the run says so for that image) and ``<out>/<name>_<method>.npy``
+(the ``(H, W)`` map in [0,1] at the model's input size), and prints the top-1 class. A progress
+bar follows the LOTS steps of each map where stderr is a terminal (none in logs and pipes).
+
+Weights: ``--weights PATH`` (a state dict; ``module.`` prefixes and ``{"state_dict": ...}``
+checkpoints are accepted), ``--weights none`` (random weights), or the model's default.
+``lots --help`` answers without importing torch.
 
 Naming: ``<name>`` is the image file's stem (``coffee`` for ``photos/coffee.jpg``). Where two
 images of one run share a stem (``a/img.jpg`` and ``b/img.jpg``; ``x.jpg`` and ``x.png``), or
@@ -37,6 +43,24 @@ __all__ = ["main"]
 
 #: the options that set LOTS parameters (passed to every method whose key starts with ``lots``)
 _LOTS_OPTIONS = ("iters", "tau", "alpha", "filter_size")
+#: their defaults and the built-in method keys, written out so that ``lots --help`` needs no
+#: torch (tests/test_cli_help.py checks them against lotslib.method_registry)
+_LOTS_DEFAULTS = {"iters": 500, "tau": 0.1, "alpha": 1 / 255, "filter_size": 49}
+_METHOD_KEYS = ("random", "gradcam", "gradcampp", "smoothgradcampp", "layercam", "hirescam", "edge", "lots",
+                "lots_logit")
+#: the long side of the largest ``_full.png`` (lotslib.data.MAX_SIDE: photos are downscaled to it)
+FULL_MAX_SIDE = 4096
+
+
+def _say(text: str, err: bool = False) -> None:
+    """One line of output, flushed at once (a log file or pipe sees it while the run goes on)."""
+    print(text, file=sys.stderr if err else sys.stdout, flush=True)
+
+
+def _weights(args):
+    """The ``weights`` argument of load_model: None for ``--weights none`` (random weights)."""
+    w = args.weights or "default"
+    return None if str(w).lower() == "none" and not Path(w).is_file() else w
 
 
 def _inputs(paths) -> dict:
@@ -52,7 +76,7 @@ def _inputs(paths) -> dict:
             found = [Path(it.path) for it in folder(p).items]
         elif p.exists():
             if p.suffix.lower() not in IMAGE_SUFFIXES:
-                print(f"warning: {p} does not look like an image; trying to decode it anyway", file=sys.stderr)
+                _say(f"warning: {p} does not look like an image; trying to decode it anyway", err=True)
             load_image(p)
             found = [p]
         else:
@@ -88,7 +112,7 @@ def _settings(args, methods) -> tuple[dict, dict]:
     from .cache import sha256_file
     from .errors import ParameterError, UnknownModelError
     from .method_registry import check_params, default_params
-    from .models import EMBEDDED_MODELS, FULL_MODELS, known_models
+    from .models import known_models, unknown_model_message
     from .params import LotsParams
 
     given = {k: getattr(args, k) for k in _LOTS_OPTIONS}
@@ -99,13 +123,11 @@ def _settings(args, methods) -> tuple[dict, dict]:
                              f"(`lots explain --help` lists the defaults).") from None
     calls = {m: {k: v for k, v in given.items() if m.startswith("lots") and k in default_params(m)} for m in methods}
     w = args.weights or "default"
-    weights = {"given": "file" if Path(w).is_file() else str(w),
+    weights = {"given": "file" if Path(w).is_file() else ("none" if _weights(args) is None else str(w)),
                "file_sha256": sha256_file(w) if Path(w).is_file() else None}
     model = args.model if ":" in args.model else args.model.lower().replace("-", "_")
     if ":" not in model and model not in known_models():
-        raise UnknownModelError(f"Unknown model {args.model!r}. Known models: embedded profile "
-                                f"{list(EMBEDDED_MODELS)}, full profile {list(FULL_MODELS)}, or torchvision:<name> / "
-                                f"timm:<name>. Fix: pick one (`lots models` lists them).")
+        raise UnknownModelError(unknown_model_message(args.model))
     settings = {"model": model, "cam_layer": args.cam_layer, "weights": weights,
                 "params": {m: check_params(m, calls[m]) for m in methods}}
     return settings, calls
@@ -198,21 +220,39 @@ def _keep(out: Path, entry, key: dict, force: bool) -> bool:
     if entry is None or force:
         return False
     if entry["key"]["sha256"] != key["sha256"]:
-        print(f"  {entry['method']}: {key['source']} changed since the earlier run; recomputing")
+        _say(f"  {entry['method']}: {key['source']} changed since the earlier run; recomputing")
         return False
     if entry["key"] != key or entry["status"] != "done":
         return False
     damage = verify_files(out, entry["files"])
     if damage is not None:
-        print(f"warning: damaged result {damage}; recomputing it", file=sys.stderr)
+        _say(f"warning: damaged result {damage}; recomputing it", err=True)
     return damage is None
 
 
 def _compute(method: str, model, x, params: dict):
-    """One method's map of one image: the unit a rerun keeps or recomputes."""
+    """One method's map of one image: the unit a rerun keeps or recomputes. For LOTS, a tqdm
+    bar counts its steps (one forward pass each) where stderr is a terminal."""
     from .explanation import explain_with_info
 
-    return explain_with_info(method, model, x, **params)
+    if not method.startswith("lots") or not sys.stderr.isatty():
+        return explain_with_info(method, model, x, **params)
+    from tqdm.auto import tqdm
+
+    from .method_registry import default_params
+
+    total = int(params.get("iters", default_params(method).get("iters", 0)) or 0)
+    bar = tqdm(total=total, desc=method, unit="step", leave=False, file=sys.stderr)
+    def step(*_):  # a forward hook must return None (a value would replace the model's output)
+        if bar.n < total:
+            bar.update(1)
+
+    hook = model.register_forward_hook(step)
+    try:
+        return explain_with_info(method, model, x, **params)
+    finally:
+        hook.remove()
+        bar.close()
 
 
 def _write(out: Path, stem: str, img, x, ex, model) -> dict:
@@ -221,11 +261,11 @@ def _write(out: Path, stem: str, img, x, ex, model) -> dict:
 
     from .cache import atomic_write
     from .manifest import record_file
-    from .visualize import overlay
+    from .visualize import full_size_overlay, overlay
 
     m = ex.maps
     npy, png, full = out / f"{stem}.npy", out / f"{stem}.png", out / f"{stem}_full.png"
-    _save_png(full, _full_size_overlay(img, m[0].cpu(), model))
+    _save_png(full, full_size_overlay(img, m[0].cpu(), model))
     atomic_write(npy, lambda f, a=m[0].cpu().numpy(): np.save(f, a))
     _save_png(png, (overlay(x.cpu(), m.cpu())[0].permute(1, 2, 0).numpy() * 255).round().astype("uint8"))
     return {p.name: record_file(p) for p in (npy, png, full)}
@@ -257,19 +297,20 @@ def _explain(args) -> int:
     import torch
 
     from .cache import sha256_file
-    from .data import load_image
+    from .data import image_size, load_image
     from .errors import LotsError
     from .manifest import settings_conflicts, write_manifest
     from .models import load_model, weights_fingerprint
+    from .perf import set_threads
 
     methods = list(dict.fromkeys(args.method or ["lots"]))
     out = Path(args.out)
     created = not out.exists()
     settings, calls, inputs, manifest, names = _check_before_loading(args, methods, out)
     torch.manual_seed(0)
-    torch.set_num_threads(args.threads)
+    set_threads(args.threads)
     try:
-        model = load_model(args.model, weights=args.weights or "default", device=args.device)
+        model = load_model(args.model, weights=_weights(args), device=args.device)
         if args.cam_layer:
             from .models import _submodule
 
@@ -293,14 +334,18 @@ def _explain(args) -> int:
             try:
                 img = load_image(path)
             except LotsError as exc:
-                print(f"warning: skipped {path}: {exc}", file=sys.stderr)
+                _say(f"warning: skipped {path}: {exc}", err=True)
                 skipped.append(str(path))
                 continue
+            shown, given = (int(img.shape[-1]), int(img.shape[-2])), image_size(path)
+            if shown != given:
+                _say(f"note: {path} is {given[0]}x{given[1]} pixels; its _full.png maps are {shown[0]}x{shown[1]} "
+                     f"(photos are downscaled to {FULL_MAX_SIDE} pixels on the long side)")
             sha = sha256_file(path)
             x = model.preprocess(img)[None].to(args.device)
             prob, idx = model.predict(x)
             top1 = f"{model.categories[int(idx[0, 0])]} ({float(prob[0, 0]):.3f})"
-            print(f"{name}: top-1 {model.categories[int(idx[0, 0])]!r} ({float(prob[0, 0]):.3f})")
+            _say(f"{name}: top-1 {model.categories[int(idx[0, 0])]!r} ({float(prob[0, 0]):.3f})")
             cells = {}
             report.append((name, top1, cells))
             for method in methods:
@@ -309,7 +354,7 @@ def _explain(args) -> int:
                                              "params": settings["params"][method]}, default=repr))
                 cells[method] = (f"{stem}_full.png", "")
                 if _keep(out, manifest["entries"].get(stem), key, args.force):
-                    print(f"  {method}: kept existing {out / stem}.png")
+                    _say(f"  {method}: kept existing {out / stem}.png")
                     cells[method] = (f"{stem}_full.png", "kept from an earlier run")
                     continue
                 entry = {"name": name, "method": method, "key": key, "status": "pending", "files": {}, "run": run}
@@ -322,7 +367,7 @@ def _explain(args) -> int:
                 entry["files"] = _write(out, stem, img, x, ex, model)
                 entry["status"] = "done"
                 finished.append(stem)
-                print(f"  {method}: wrote {out / stem}.png")
+                _say(f"  {method}: wrote {out / stem}.png")
     except KeyboardInterrupt:
         write_manifest(out, manifest)
         print(f"interrupted: the {len(finished)} map(s) finished in this run and every earlier one are kept in {out} "
@@ -335,35 +380,12 @@ def _explain(args) -> int:
         page = out / "index.html"
         html = _report_html(report, methods, model.name)
         atomic_write(page, lambda f: f.write(html.encode("utf-8")))
-        print(f"report: {page}")
+        _say(f"report: {page}")
     if skipped:
         print(f"error: {len(skipped)} file(s) skipped, they do not decode as images: {', '.join(skipped)}. "
               f"Fix: re-export or remove them; a rerun keeps every finished map.", file=sys.stderr)
         return 1
     return 0
-
-
-def _full_size_overlay(img, m, model):
-    """The map placed back on the photo at its own size and aspect: the model saw a centre
-    crop of the photo resized to ``model.resize_size`` on the short side; the map is resized to
-    that crop's extent in the photo and laid over it (outside the crop: no map)."""
-    import numpy as np
-    import torch
-    import torch.nn.functional as F
-
-    from .tensors import to_tensor
-    from .visualize import overlay
-
-    x = to_tensor(img)
-    h, w = x.shape[-2:]
-    scale = min(h, w) / float(model.resize_size)
-    side = max(1, int(round(model.input_size * scale)))
-    top, left = max(0, (h - side) // 2), max(0, (w - side) // 2)
-    big = F.interpolate(m[None, None].float(), size=(side, side), mode="bilinear", align_corners=False)[0, 0]
-    full = np.zeros((h, w), dtype=np.float32)
-    full[top : top + side, left : left + side] = big[: h - top, : w - left].clamp(0, 1).numpy()
-    ov = overlay(x[None], torch.from_numpy(full)[None])[0]
-    return (ov.permute(1, 2, 0).numpy() * 255).round().astype("uint8")
 
 
 def _save_png(path: Path, arr) -> None:
@@ -395,14 +417,6 @@ def _report_html(report, methods, model_name: str) -> str:
             + "".join(rows) + "</table></body></html>\n")
 
 
-def _default_threads() -> int:
-    """1 thread on a machine with <= 2 cores (fast alone and under load), else up to 8."""
-    import os
-
-    cores = os.cpu_count() or 1
-    return 1 if cores <= 2 else min(cores, 8)
-
-
 def main(argv=None) -> int:
     """The ``lots`` command (module docstring); returns the exit status.
 
@@ -423,20 +437,17 @@ def main(argv=None) -> int:
         decode); 2 for an error (nothing computed when it is found by the checks before the
         model loads); 130 when interrupted (Ctrl-C), the finished files kept.
     """
-    import lotslib  # noqa: F401  (registers the built-in methods)
+    from .perf import default_threads
 
-    from .errors import LotsError
-    from .method_registry import METHODS, default_params
-
-    lots_defaults = default_params("lots")
+    lots_defaults = _LOTS_DEFAULTS
     ap = argparse.ArgumentParser(prog="lots", description="LOTS and CAM explanations for your own images.")
     sub = ap.add_subparsers(dest="cmd", required=True)
     e = sub.add_parser("explain", help="write explanation maps for images or folders",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     e.add_argument("images", nargs="+", help="image files or folders")
     e.add_argument("--model", default="efficientnet_lite0", help="model key (see `lots models`)")
-    e.add_argument("--method", action="append", choices=list(METHODS), metavar="METHOD",
-                   help=f"explanation method, repeatable (default: lots); one of {', '.join(METHODS)}")
+    e.add_argument("--method", action="append", choices=_METHOD_KEYS, metavar="METHOD",
+                   help=f"explanation method, repeatable (default: lots); one of {', '.join(_METHOD_KEYS)}")
     e.add_argument("--out", default="lots-maps", help="output folder")
     e.add_argument("--iters", type=int, default=lots_defaults["iters"], help="LOTS iteration cap")
     e.add_argument("--tau", type=float, default=lots_defaults["tau"], help="LOTS stops at this feature distance")
@@ -445,27 +456,33 @@ def main(argv=None) -> int:
                    help="Gaussian blur of the LOTS map")
     e.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     e.add_argument("--weights", default=None,
-                   help="a local checkpoint (state dict, loaded with weights_only=True) instead of the default weights")
+                   help="a local checkpoint (a state dict, loaded with weights_only=True; 'module.' prefixes and "
+                        "{'state_dict': ...} checkpoints accepted) instead of the default weights, or 'none' for "
+                        "random weights")
     e.add_argument("--cam-layer", default=None, help="the layer the CAM methods explain, by module name "
                                                       "(default: the model's last convolutional block)")
-    e.add_argument("--threads", type=int, default=_default_threads(),
-                   help="torch threads; 1 on a machine with <= 2 cores, where two busy processes' OpenMP threads "
-                        "oversubscribe the cores and slow LOTS down many times over")
+    e.add_argument("--threads", type=int, default=default_threads(),
+                   help="torch threads ($LOTS_THREADS, else 1 on a machine with <= 2 cores, where two busy processes' "
+                        "OpenMP threads oversubscribe the cores and slow LOTS down many times over, else up to 8)")
     e.add_argument("--force", action="store_true", help="recompute maps that already exist with the same settings")
     e.add_argument("--overwrite", action="store_true",
                    help="replace the files of earlier runs with other settings (model, weights, parameters) in --out "
                         "instead of refusing")
     e.add_argument("--report", action="store_true",
                    help="also write <out>/index.html: every image x method side by side, top-1 class, LOTS stop")
-    sub.add_parser("models", help="list the known models")
+    sub.add_parser("models", help="list the known models (and the torchvision: and timm: prefixes)")
     args = ap.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
+    from .errors import LotsError
+
     try:
         if args.cmd == "models":
             from .models import EMBEDDED_MODELS, FULL_MODELS
 
-            print("embedded (offline):", ", ".join(EMBEDDED_MODELS))
-            print("full (torchvision weights):", ", ".join(FULL_MODELS))
+            _say(f"embedded (offline): {', '.join(EMBEDDED_MODELS)}")
+            _say(f"full (torchvision weights): {', '.join(FULL_MODELS)}")
+            _say("any torchvision classifier: torchvision:<name>, e.g. torchvision:resnet18")
+            _say("any timm model (needs timm): timm:<name>, e.g. timm:resnet18")
             return 0
         return _explain(args)
     except LotsError as exc:

@@ -19,8 +19,9 @@ CMYK, 16-bit and alpha images become RGB (alpha is composited over white); unrea
 truncated or non-image files raise :class:`~lotslib.errors.ImageDecodeError` naming the
 file; images smaller than ``MIN_SIDE`` pixels are refused; images larger than
 ``MAX_SIDE`` on their long side are downscaled while decoding (JPEG draft mode, then an
-antialiased thumbnail) so a 12000x12000 photo never exhausts memory; images above
-``MAX_PIXELS`` are refused as decompression bombs.
+antialiased thumbnail) so a 12000x12000 photo never exhausts memory; images of more than
+``MAX_PIXELS`` (400 megapixels) are refused as decompression bombs from their header, before
+any pixel is decoded (Pillow's own guard is set to the same limit while lotslib decodes).
 
 Every file-backed image carries a content digest (SHA-256 of all its bytes, computed on first
 use, so listing a large folder reads no pixels); :meth:`ImageSource.fingerprint` and the
@@ -57,11 +58,12 @@ __all__ = [
     "MIN_SIDE",
     "MAX_SIDE",
     "MAX_PIXELS",
+    "image_size",
 ]
 
 MIN_SIDE = 16  #: smaller images are refused (nothing for a 224-pixel network to see)
 MAX_SIDE = 4096  #: larger images are downscaled while decoding (long side)
-MAX_PIXELS = 400_000_000  #: larger images are refused as decompression bombs
+MAX_PIXELS = 400_000_000  #: larger images (width x height) are refused as decompression bombs, before decoding
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
 _WNID = re.compile(r"^n\d{8}$")
 
@@ -275,11 +277,15 @@ def load_image(path, max_side: int = MAX_SIDE, min_side: int = MIN_SIDE) -> torc
         raise ImageDecodeError(f"{p} is a folder, not an image file. Fix: use lotslib.data.folder({str(p)!r}).")
     old_limit = Image.MAX_IMAGE_PIXELS
     try:
-        Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+        # Pillow raises DecompressionBombError above twice its MAX_IMAGE_PIXELS (and only warns
+        # between once and twice): half the limit makes its guard refuse exactly what lotslib does
+        Image.MAX_IMAGE_PIXELS = MAX_PIXELS // 2
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(p) as img:
                 w, h = img.size
+                if w * h > MAX_PIXELS:
+                    raise ImageDecodeError(_too_large(p, w * h))
                 if min(w, h) < min_side:
                     raise ImageDecodeError(
                         f"{p} is only {w}x{h} pixels; lotslib needs at least {min_side} on each side. "
@@ -295,9 +301,8 @@ def load_image(path, max_side: int = MAX_SIDE, min_side: int = MIN_SIDE) -> torc
     except ImageDecodeError:
         raise
     except Image.DecompressionBombError as exc:
-        raise ImageDecodeError(
-            f"{p} is too large to decode safely ({exc}). Fix: downscale it below {MAX_PIXELS:,} pixels."
-        ) from exc
+        found = re.search(r"\((\d+) pixels\)", str(exc))
+        raise ImageDecodeError(_too_large(p, int(found.group(1)) if found else None)) from None
     except UnidentifiedImageError as exc:
         raise ImageDecodeError(
             f"{p} is not a readable image (unknown format or not an image at all). "
@@ -311,6 +316,41 @@ def load_image(path, max_side: int = MAX_SIDE, min_side: int = MIN_SIDE) -> torc
     finally:
         Image.MAX_IMAGE_PIXELS = old_limit
     return torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1))).float()
+
+
+def image_size(path) -> tuple[int, int]:
+    """``(width, height)`` of an image file as :func:`load_image` orients it (EXIF rotation
+    applied), read from its header only, before any downscale to :data:`MAX_SIDE`.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        An image file that :func:`load_image` decodes.
+
+    Returns
+    -------
+    tuple of int
+        The width and height in pixels.
+    """
+    old_limit = Image.MAX_IMAGE_PIXELS
+    try:
+        Image.MAX_IMAGE_PIXELS = MAX_PIXELS // 2  # as load_image: refused above MAX_PIXELS only
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                w, h = img.size
+                orientation = img.getexif().get(0x0112, 1)
+    finally:
+        Image.MAX_IMAGE_PIXELS = old_limit
+    return (h, w) if orientation in (5, 6, 7, 8) else (w, h)
+
+
+def _too_large(p: Path, pixels: int | None) -> str:
+    """The decompression-bomb message: the image's pixel count and the one limit, MAX_PIXELS."""
+    size = f"{pixels:,} pixels" if pixels else "more pixels than the limit"
+    return (f"{p} is too large to decode safely: {size}, more than lotslib's limit of {MAX_PIXELS:,} "
+            f"({MAX_PIXELS // 1_000_000} megapixels; a decompression-bomb guard, checked before decoding). "
+            f"Fix: downscale it below {MAX_PIXELS // 1_000_000} megapixels.")
 
 
 def _digest(path: Path) -> str:

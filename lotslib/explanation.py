@@ -30,8 +30,8 @@ from .method_registry import MethodOutput, check_params, get_method
 from .tensors import check_pixels, is_int, model_device
 from .visualize import minmax
 
-__all__ = ["explain", "explain_with_info", "Explanation", "DegenerateMapWarning", "CONSTANT_TOL", "per_image_seeds",
-           "per_image_rows"]
+__all__ = ["explain", "explain_with_info", "explain_photo", "ImageExplanation", "Explanation", "DegenerateMapWarning",
+           "CONSTANT_TOL", "per_image_seeds", "per_image_rows"]
 
 
 class DegenerateMapWarning(UserWarning):
@@ -85,7 +85,18 @@ def _targets(model, x, targets) -> torch.Tensor:
             for s in range(0, n, 32):
                 out.append(model(x[s : s + 32]).argmax(1).cpu())
         return torch.cat(out)
-    t = torch.as_tensor(targets).flatten().long().cpu()
+    raw = torch.as_tensor(targets).flatten().cpu()
+    if raw.dtype == torch.bool or (raw.is_floating_point() and not torch.equal(raw, raw.round())):
+        raise ParameterError(f"targets={targets!r}: class indices must be integers. Fix: e.g. targets=281, "
+                             f"or None for the top-1 class.")
+    t = raw.long()
+    classes = getattr(model, "num_classes", None) or len(getattr(model, "categories", ()) or ()) or None
+    bad = [int(v) for v in t if v < 0 or (classes is not None and v >= classes)]
+    if bad:
+        top = f"0 ... {classes - 1}" if classes else "0 or more"
+        raise ParameterError(f"targets={bad[0]} is not a class of {getattr(model, 'name', type(model).__name__)}, "
+                             f"which has {classes or 'an unknown number of'} classes. Fix: a class index {top} "
+                             f"(negative indices are not counted from the end), or None for the top-1 class.")
     if t.numel() == 1 and n > 1:
         t = t.expand(n).clone()
     if t.numel() != n:
@@ -93,6 +104,19 @@ def _targets(model, x, targets) -> torch.Tensor:
             f"targets has {t.numel()} entries for {n} images. Fix: one class index per image (or None = top-1)."
         )
     return t
+
+
+def _check_model(model) -> None:
+    """A bare ``nn.Module`` (no ``features``, ``cam_layer`` or ``preprocess``) or no module at all:
+    a ParameterError naming :func:`lotslib.wrap`."""
+    if not isinstance(model, torch.nn.Module):
+        raise ParameterError(f"model must be a lotslib model (lotslib.load_model or lotslib.wrap); got "
+                             f"{type(model).__name__}. Fix: model = lotslib.load_model('efficientnet_lite0').")
+    if not (hasattr(model, "features") or hasattr(model, "cam_layer")):
+        raise ParameterError(
+            f"{type(model).__name__} is a bare torch.nn.Module: lotslib needs to know its input normalization and "
+            f"CAM layer. Fix: use lotslib.wrap(net, mean=..., std=..., input_size=..., cam_layer=...) first "
+            f"(or lotslib.load_model('torchvision:<name>') for a torchvision model).")
 
 
 def per_image_rows(params: dict, n: int, keep) -> dict:
@@ -196,9 +220,13 @@ def explain_with_info(method: str, model, x: torch.Tensor, targets=None, fast: b
     DegenerateMapWarning
         For images whose map is all zeros (a constant image or a constant map).
     """
+    from .perf import use_default_threads
+
+    _check_model(model)
     m = get_method(method)
     p = check_params(m, params)
     check_pixels(x)
+    use_default_threads()
     t0 = time.perf_counter()
     dev = model_device(model)
     x = x.to(dev, torch.float32)
@@ -294,3 +322,150 @@ def explain(method: str, model, x: torch.Tensor, targets=None, **params) -> torc
     pixels, raise before any compute; an all-zero map warns (:class:`DegenerateMapWarning`).
     """
     return explain_with_info(method, model, x, targets=targets, **params).maps
+
+
+@dataclass
+class ImageExplanation:
+    """What :func:`explain_photo` (``lotslib.explain_image``) returns: one photo's map and its overlays.
+
+    Attributes
+    ----------
+    map : torch.Tensor
+        ``(S,S)`` float32 map in [0,1] of the model's crop (``S = model.input_size``).
+    overlay : numpy.ndarray
+        ``(S,S,3)`` uint8: the map over the model's crop.
+    full : numpy.ndarray
+        ``(H,W,3)`` uint8: the map laid back on the photo at its own size (the model saw the
+        centre crop; outside it, no map). At most :data:`lotslib.data.MAX_SIDE` (4096) pixels on
+        the long side.
+    size : tuple of int
+        ``(width, height)`` of ``full``.
+    original_size : tuple of int
+        ``(width, height)`` of the photo as given; differs from ``size`` when it was downscaled.
+    top1 : tuple
+        ``(class name, probability)`` of the model's top-1 class.
+    explanation : Explanation
+        Everything :func:`explain_with_info` returns (target, LOTS trace, timing).
+    """
+
+    map: torch.Tensor
+    overlay: object
+    full: object
+    size: tuple
+    original_size: tuple
+    top1: tuple
+    explanation: Explanation
+
+    @property
+    def downscaled(self) -> bool:
+        """True when the photo was larger than 4096 pixels on its long side and ``full`` is smaller."""
+        return tuple(self.size) != tuple(self.original_size)
+
+    def __repr__(self) -> str:
+        note = f", downscaled from {self.original_size[0]}x{self.original_size[1]}" if self.downscaled else ""
+        return (f"ImageExplanation(method={self.explanation.method!r}, map={tuple(self.map.shape)}, "
+                f"full={self.size[0]}x{self.size[1]}{note}, top1={self.top1[0]!r} ({self.top1[1]:.3f}))")
+
+
+def _photo(image) -> tuple[torch.Tensor, tuple]:
+    """``(3,H,W)`` pixels in [0,1] and the original ``(width, height)`` of a path, PIL image, array
+    or tensor, with the checks of :func:`lotslib.data.load_image` (sizes, decompression bombs)."""
+    import os
+
+    import numpy as np
+    import torch.nn.functional as F
+    from PIL import Image, ImageOps
+
+    from .data import MAX_PIXELS, MAX_SIDE, MIN_SIDE, _too_large, image_size, load_image
+    from .errors import ImageDecodeError
+    from .tensors import to_tensor
+
+    if isinstance(image, (str, os.PathLike)):
+        return load_image(image), image_size(image)
+    what = f"the {type(image).__name__} image"
+    if isinstance(image, Image.Image):
+        if image.width * image.height > MAX_PIXELS:
+            raise ImageDecodeError(_too_large(what, image.width * image.height))
+        image = ImageOps.exif_transpose(image)
+        x = to_tensor(image)
+    elif isinstance(image, torch.Tensor):
+        x = image[0] if image.dim() == 4 and image.shape[0] == 1 else image
+        if x.dim() != 3 or x.shape[0] != 3:
+            raise ImageDecodeError(f"{what} has shape {tuple(image.shape)}; give one (3,H,W) image in [0,1].")
+        check_pixels(x[None])
+    else:
+        arr = np.asarray(image)
+        if arr.ndim >= 2 and arr.shape[0] * arr.shape[1] > MAX_PIXELS:
+            raise ImageDecodeError(_too_large(what, arr.shape[0] * arr.shape[1]))
+        x = to_tensor(arr)
+    h, w = int(x.shape[-2]), int(x.shape[-1])
+    if min(h, w) < MIN_SIDE:
+        raise ImageDecodeError(f"{what} is only {w}x{h} pixels; lotslib needs at least {MIN_SIDE} on each side. "
+                               f"Fix: use a larger image.")
+    if w * h > MAX_PIXELS:
+        raise ImageDecodeError(_too_large(what, w * h))
+    if max(h, w) > MAX_SIDE:
+        s = MAX_SIDE / max(h, w)
+        x = F.interpolate(x[None].float(), size=(max(1, round(h * s)), max(1, round(w * s))), mode="bilinear",
+                          antialias=True, align_corners=False)[0].clamp_(0, 1)
+    return x.float(), (w, h)
+
+
+def explain_photo(image, method: str = "lots", model=None, targets=None, device=None, **params) -> ImageExplanation:
+    """One call from a photo to a map: decode, check, preprocess, explain, lay the map back on the photo.
+
+    Public as ``lotslib.explain_image`` (the book's page module has a function of that name).
+
+    Parameters
+    ----------
+    image : str, pathlib.Path, PIL.Image.Image, numpy.ndarray or torch.Tensor
+        An image file (the checks of :func:`lotslib.data.load_image` and ``lots explain``:
+        missing, not an image, truncated, smaller than 16 pixels, above 400 megapixels), a PIL
+        image, an ``(H,W,3)`` array (uint8, or float in [0,1]) or a ``(3,H,W)`` tensor in [0,1].
+        Photos above 4096 pixels on the long side are downscaled (``result.downscaled``).
+    method : str
+        A registered method key (default ``"lots"``).
+    model : lotslib.models.ModelWrapper, str or None
+        A model (from :func:`lotslib.load_model` or :func:`lotslib.wrap`), a model name for
+        :func:`lotslib.load_model`, or None (EfficientNet-Lite0, the embedded weights).
+    targets : int or None
+        The class a CAM explains (checked against the model's classes); None = top-1.
+    device : str or None
+        Where to compute (default: the model's device).
+    **params
+        The method's parameters, checked before any compute (e.g. ``iters=40`` for LOTS).
+
+    Returns
+    -------
+    ImageExplanation
+        The ``(S,S)`` map, its overlay on the crop, the full-size overlay on the photo and the top-1 class.
+
+    Raises
+    ------
+    lotslib.errors.LotsError
+        A bad image, method, parameter, target or model, before any compute; the message names the fix.
+    """
+    from .models import load_model
+    from .visualize import full_size_overlay, overlay
+
+    check_params(get_method(method), params)
+    if model is not None and not isinstance(model, str):
+        _check_model(model)
+        if not hasattr(model, "preprocess"):
+            raise ParameterError(f"{type(model).__name__} has no preprocess(). Fix: use lotslib.wrap(...).")
+    photo, original = _photo(image)  # every check of the image before the model loads
+    if model is None or isinstance(model, str):
+        model = load_model(model or "efficientnet_lite0", device=device or "cpu")
+    dev = torch.device(device) if device else model_device(model)
+    x = model.preprocess(photo)[None].to(dev)
+    ex = explain_with_info(method, model, x, targets=targets, **params)
+    with torch.no_grad():
+        prob = model(x).softmax(1)[0]
+    k = int(prob.argmax())
+    names = getattr(model, "categories", None) or []
+    top1 = (names[k] if k < len(names) else f"class {k}", float(prob[k]))
+    m = ex.maps[0]
+    crop = (overlay(x.cpu(), m[None])[0].permute(1, 2, 0).numpy() * 255).round().astype("uint8")
+    full = full_size_overlay(photo, m, model)
+    return ImageExplanation(map=m, overlay=crop, full=full, size=(full.shape[1], full.shape[0]),
+                            original_size=original, top1=top1, explanation=ex)

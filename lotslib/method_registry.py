@@ -14,7 +14,8 @@ pytorch-grad-cam ``BaseCAM`` subclass wrapped in :class:`lotslib.cams.CamCompute
 
     register_method(Method("sobel", "Sobel edges", sobel_maps, defaults={"batch_size": None}))
 
-The built-in methods are registered when ``lotslib`` is imported: the six CAM methods in
+The built-in methods are registered on the registry's first use (:data:`BUILTIN_MODULES`, loaded
+by name like plug-ins, so ``import lotslib`` stays cheap): the six CAM methods in
 :mod:`lotslib.cams`, LOTS and its Table 5.1 target variants in :mod:`lotslib.lots_explainer`.
 A leaf module: it imports nothing from lotslib but :mod:`lotslib.errors` and
 ``lotslib.tensors``.
@@ -143,10 +144,29 @@ class Method:
 
 
 _REGISTRY: dict[str, Method] = {}
+#: the modules that register the built-in methods, imported on the registry's first use
+BUILTIN_MODULES = ("lotslib.cams", "lotslib.baselines", "lotslib.lots_explainer", "lotslib.lots_variants")
+_LOADED = []
+
+
+def _builtins() -> None:
+    """Import :data:`BUILTIN_MODULES` once (each registers its methods when imported)."""
+    if _LOADED:
+        return
+    import importlib
+
+    _LOADED.append(True)
+    try:
+        for name in BUILTIN_MODULES:
+            importlib.import_module(name)
+    except BaseException:
+        _LOADED.clear()
+        raise
 
 
 def _sorted() -> list[Method]:
     """The registered methods by ``order``, then registration: the tables' row order."""
+    _builtins()
     pos = {k: i for i, k in enumerate(_REGISTRY)}
     return sorted(_REGISTRY.values(), key=lambda m: (m.order, pos[m.key]))
 
@@ -174,6 +194,7 @@ def register_method(method: Method, replace: bool = False) -> Method:
         :class:`Method`, a key that is not letters, digits and underscores, a ``compute``
         that is not callable).
     """
+    _builtins()
     if not isinstance(method, Method):
         raise ParameterError(f"register_method() takes a lotslib.method_registry.Method; got {type(method).__name__}.")
     if not method.key or not method.key.replace("_", "").isalnum():
@@ -196,6 +217,7 @@ def unregister_method(key: str) -> None:
     key : str
         The method's key; an unknown key is ignored.
     """
+    _builtins()
     _REGISTRY.pop(key, None)
 
 
@@ -219,6 +241,7 @@ def get_method(key) -> Method:
     """
     if isinstance(key, Method):
         return key
+    _builtins()
     if key not in _REGISTRY:
         raise ParameterError(f"Unknown method {key!r}. Choose one of {list(_REGISTRY)}.")
     return _REGISTRY[key]
@@ -254,6 +277,7 @@ def method_name(key: str) -> str:
         ``get_method(key).name`` (e.g. ``"Grad-CAM"``), else ``key`` unchanged (for rows of a
         method registered in another session).
     """
+    _builtins()
     m = _REGISTRY.get(key)
     return m.name if m is not None else key
 

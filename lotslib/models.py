@@ -215,6 +215,13 @@ EMBEDDED_MODELS = tuple(k for k, s in _SPECS.items() if s.profile == "embedded")
 FULL_MODELS = tuple(k for k, s in _SPECS.items() if s.profile == "full")
 
 
+def unknown_model_message(name) -> str:
+    """The message for a model name lotslib does not know: the known keys and the two prefixes."""
+    return (f"Unknown model {name!r}. Known models: embedded profile {list(EMBEDDED_MODELS)}, full profile "
+            f"{list(FULL_MODELS)}, or any torchvision classifier as torchvision:<name> (e.g. torchvision:resnet18) "
+            f"or timm model as timm:<name> (e.g. timm:resnet18, needs timm). Fix: pick one (`lots models` lists them).")
+
+
 def known_models() -> list[str]:
     """Names accepted by :func:`load_model`.
 
@@ -260,6 +267,8 @@ class ModelWrapper(nn.Module):
         ``"imagenet"`` (``(x - mean) / std``) or ``"tf"`` (``(x*255 - 127) / 128``).
     categories : list of str
         The 1000 ImageNet class names.
+    num_classes : int
+        The number of logits (1000, or what a wrapped model returns).
     cam_layer : torch.nn.Module
         The last convolutional block, the layer CAM methods use.
     classifier : torch.nn.Linear
@@ -281,6 +290,7 @@ class ModelWrapper(nn.Module):
         self.classifier = spec.classifier(net)
         self.weights_id = weights_id
         self.categories = imagenet_categories()
+        self.num_classes = 1000
         if spec.normalize == "custom":  # lotslib.models.wrap
             mean, std = spec.mean, spec.std
         elif spec.normalize == "imagenet":
@@ -364,7 +374,7 @@ class ModelWrapper(nn.Module):
 
     # ------------------------------------------------------------ preprocess
     def preprocess(self, img) -> torch.Tensor:
-        """PIL image or ``(3,H,W)`` / ``(N,3,H,W)`` tensor in [0,1] -> model-sized pixels in [0,1].
+        """Image file, PIL image or ``(3,H,W)`` / ``(N,3,H,W)`` tensor in [0,1] -> model-sized pixels in [0,1].
 
         Resize the short side to :attr:`resize_size` (bilinear, antialiased), then
         centre-crop ``input_size x input_size`` (the ImageNet evaluation protocol). The
@@ -374,9 +384,10 @@ class ModelWrapper(nn.Module):
 
         Parameters
         ----------
-        img : PIL.Image.Image or torch.Tensor
-            A PIL image (any mode, converted to RGB), or a float tensor ``(3,H,W)`` or
-            ``(N,3,H,W)`` with pixels in [0,1].
+        img : str, pathlib.Path, PIL.Image.Image, numpy.ndarray or torch.Tensor
+            An image file (decoded by :func:`lotslib.data.load_image`, with its checks), a
+            PIL image (any mode, converted to RGB), an ``(H,W,3)`` array, or a float tensor
+            ``(3,H,W)`` or ``(N,3,H,W)`` with pixels in [0,1].
 
         Returns
         -------
@@ -384,6 +395,10 @@ class ModelWrapper(nn.Module):
             ``(3,S,S)`` (or ``(N,3,S,S)`` for a batch) float pixels in [0,1], ``S`` =
             ``input_size``.
         """
+        if isinstance(img, (str, os.PathLike)):
+            from .data import load_image
+
+            img = load_image(img)
         x = to_tensor(img) if not isinstance(img, torch.Tensor) else img
         return resize_center_crop(x, self.resize_size, self.input_size)
 
@@ -480,16 +495,16 @@ def load_model(
         The weights are not on this machine and cannot be downloaded (or ``weights`` names
         no weights of the model); the message names the expected file and the fix.
     """
+    from .perf import use_default_threads
+
+    use_default_threads()
     if str(name).startswith("torchvision:"):
         return _any_torchvision(str(name).split(":", 1)[1], weights).to(device)
     if str(name).startswith("timm:"):
         return _any_timm(str(name).split(":", 1)[1], weights).to(device)
     key = str(name).lower().replace("-", "_")
     if key not in _SPECS:
-        raise UnknownModelError(
-            f"Unknown model {name!r}. Known models: embedded profile {list(EMBEDDED_MODELS)}, "
-            f"full profile {list(FULL_MODELS)}."
-        )
+        raise UnknownModelError(unknown_model_message(name))
     spec = _SPECS[key]
     net, wid = spec.builder(weights)
     wrapper = ModelWrapper(key, net, spec, wid)
@@ -508,32 +523,91 @@ def load_model(
 
 
 def load_checkpoint(net: nn.Module, path) -> None:
-    """Load a local state-dict file into ``net`` (``weights_only=True``, strict keys).
+    """Load a local state-dict file into ``net`` (``weights_only=True``, every key checked).
+
+    Accepted: a state dict saved with ``torch.save(net.state_dict(), path)``; the same with the
+    ``module.`` prefix of ``nn.DataParallel`` / DDP on every key; a training checkpoint
+    ``{"state_dict": ...}`` (or ``"model_state_dict"``, ``"model"``, ``"net"``) holding one.
 
     Parameters
     ----------
     net : torch.nn.Module
         The network the file is for.
     path : str or pathlib.Path
-        The checkpoint: a state dict saved with ``torch.save(net.state_dict(), path)``.
+        The checkpoint file.
 
     Raises
     ------
     lotslib.errors.WeightsNotFoundError
         The file cannot be read as a state dict (not a checkpoint, truncated, pickled
-        objects), or its keys or shapes do not fit ``net``; the message names the file.
+        objects), or its keys or shapes do not fit ``net``: the message names the file and
+        lists the missing, unexpected and mismatched keys.
     """
+    name = type(net).__name__
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-        if not isinstance(state, dict):
-            raise TypeError(f"it holds a {type(state).__name__}, not a state dict")
-        net.load_state_dict(state, strict=True)
-    except Exception as exc:  # noqa: BLE001 - any failure: the file is not this network's checkpoint
-        first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
+    except Exception as exc:  # noqa: BLE001 - any failure: the file is not a plain checkpoint
+        raise WeightsNotFoundError(f"{path} is not a usable checkpoint of {name}: {_load_failure(path, exc)}") from None
+    state = _state_dict_of(state, path, name)
+    own = net.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    shapes = [f"{k} {tuple(state[k].shape)} (the model has {tuple(own[k].shape)})" for k in own
+              if k in state and hasattr(state[k], "shape") and tuple(state[k].shape) != tuple(own[k].shape)]
+    if missing or unexpected or shapes:
+        parts = [f"{what} ({len(keys)}): {', '.join(keys[:6])}{', ...' if len(keys) > 6 else ''}"
+                 for what, keys in (("missing keys", missing), ("unexpected keys", unexpected),
+                                    ("other shapes", shapes)) if keys]
         raise WeightsNotFoundError(
-            f"{path} is not a usable checkpoint of {type(net).__name__} ({type(exc).__name__}: {first}). "
-            f"Fix: pass a file written by torch.save(model.state_dict(), path) for this architecture."
-        ) from None
+            f"{path} is not a usable checkpoint of {name}: its keys do not fit the model ({len(state)} in the file, "
+            f"{len(own)} in the model); {'; '.join(parts)}. Fix: pass a checkpoint of this architecture (another "
+            f"--model / load_model name), saved with torch.save(model.state_dict(), path).")
+    net.load_state_dict(state, strict=True)
+
+
+def _load_failure(path, exc: Exception) -> str:
+    """Why ``torch.load(path, weights_only=True)`` failed, in one sentence with the fix (torch's
+    own message suggests weights_only=False, which would run code from the file)."""
+    import re
+
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError as err:
+        return f"it cannot be read ({err.strerror or err}). Fix: check the path and its permissions."
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc))
+    if not (head.startswith(b"PK") or head[:1] == b"\x80"):
+        return ("it is not a file torch.save wrote (no zip archive or pickle inside). "
+                "Fix: pass the .pth/.pt file saved with torch.save(model.state_dict(), path).")
+    if "zip archive" in text or isinstance(exc, (EOFError, OSError)):
+        return "the file is truncated or damaged. Fix: copy or download it again."
+    if "Weights only load failed" in text:
+        return ("it holds pickled Python objects besides tensors (e.g. a whole model saved with torch.save(model)); "
+                "lotslib loads only plain state dicts, which never run code from the file. Fix: where the file "
+                "was made, re-save it with torch.save(model.state_dict(), path).")
+    first = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")[:200]
+    return (f"torch.load failed ({type(exc).__name__}: {first}). "
+            f"Fix: pass a file saved with torch.save(model.state_dict(), path).")
+
+
+def _state_dict_of(obj, path, name: str) -> dict:
+    """The state dict inside a loaded checkpoint: unwrapped from ``{"state_dict": ...}`` and
+    the like, ``module.`` prefixes (DataParallel, DDP) removed."""
+    if isinstance(obj, dict):
+        for key in ("state_dict", "model_state_dict", "model", "net"):
+            inner = obj.get(key)
+            if isinstance(inner, dict) and inner and all(isinstance(v, torch.Tensor) for v in inner.values()):
+                obj = inner
+                break
+    if not isinstance(obj, dict) or not obj or not all(isinstance(k, str) for k in obj):
+        what = type(obj).__name__ if not isinstance(obj, dict) else "a dict without tensors"
+        raise WeightsNotFoundError(
+            f"{path} is not a usable checkpoint of {name}: it holds {what}, not a state dict. "
+            f"Fix: pass a file saved with torch.save(model.state_dict(), path).")
+    for prefix in ("module.", "_orig_mod."):
+        if all(k.startswith(prefix) for k in obj):
+            obj = {k[len(prefix):]: v for k, v in obj.items()}
+    return obj
 
 
 def default_cam_layer(net: nn.Module) -> nn.Module:
@@ -673,6 +747,7 @@ def _any_timm(arch: str, weights) -> ModelWrapper:
             load_checkpoint(net, weights)
         wid = f"timm:{arch}:{'random' if weights is None else Path(weights).name}"
     else:
+        _timm_weights_reachable(timm, arch)
         try:
             net = timm.create_model(arch, pretrained=True)
         except Exception as exc:  # no network: the hub cannot be reached
@@ -699,6 +774,39 @@ def _any_timm(arch: str, weights) -> ModelWrapper:
     return model
 
 
+def _timm_weights_reachable(timm, arch: str) -> None:
+    """Fail fast, before timm's download retries (tens of seconds offline), when the pretrained
+    weights of ``timm:<arch>`` are neither in the Hugging Face cache nor downloadable: offline
+    (``HF_HUB_OFFLINE=1``) or the hub's host unreachable. The message names the expected file."""
+    import socket
+    from urllib.parse import urlparse
+
+    from huggingface_hub import constants, try_to_load_from_cache
+
+    cfg = timm.models.get_pretrained_cfg(arch)
+    hub_id = getattr(cfg, "hf_hub_id", None)
+    if not hub_id:
+        return  # weights from a plain URL: torch.hub's own cache and error apply
+    names = ("model.safetensors", "pytorch_model.bin")
+    if any(isinstance(try_to_load_from_cache(hub_id, f), str) for f in names):
+        return
+    folder = Path(constants.HF_HUB_CACHE) / f"models--{hub_id.replace('/', '--')}"
+    if constants.HF_HUB_OFFLINE:
+        why = "HF_HUB_OFFLINE is set"
+    else:
+        host = urlparse(constants.ENDPOINT).hostname or "huggingface.co"
+        try:
+            socket.create_connection((host, 443), timeout=3).close()
+            return
+        except OSError as exc:
+            why = f"{host} cannot be reached ({type(exc).__name__})"
+    raise WeightsNotFoundError(
+        f"timm:{arch} pretrained weights are not on this machine and {why}. Expected file: {folder}/snapshots/"
+        f"<revision>/{names[0]} (the Hugging Face cache, HF_HOME; repository {hub_id}). Fix: on a machine with "
+        f"internet run `python -c \"import timm; timm.create_model('{arch}', pretrained=True)\"` and copy {folder} "
+        f"to this machine, or pass weights=<local state-dict file> (--weights), or weights=None for random weights.")
+
+
 def _submodule(module: nn.Module, layer, what: str) -> nn.Module:
     from .errors import ParameterError
 
@@ -716,22 +824,28 @@ def _submodule(module: nn.Module, layer, what: str) -> nn.Module:
 
 
 def wrap(module: nn.Module, *, mean, std, input_size: int, cam_layer, categories=None, reshape_transform=None,
-         name: str | None = None, classifier=None) -> ModelWrapper:
+         name: str | None = None, classifier=None, copy: bool = False) -> ModelWrapper:
     """Wrap any classifier so every part of lotslib accepts it (LOTS, the CAMs, the metrics, the benchmark).
 
     Parameters
     ----------
     module : torch.nn.Module
         A classifier taking normalized ``(N,3,input_size,input_size)`` tensors and returning
-        logits ``(N,C)``. Its parameters are frozen (gradients are taken with respect to the input).
+        logits ``(N,C)``. It is changed in place: put in eval mode and its parameters frozen
+        (``requires_grad=False``; gradients are taken with respect to the input), so the module
+        you pass no longer trains. Pass ``copy=True`` (or ``copy.deepcopy(net)``) to keep yours as it is.
     mean, std : Sequence of float
-        Its per-channel normalization of pixels in [0,1] (three values each; std > 0).
+        Its per-channel normalization of pixels in [0,1] (three values each; std > 0). Values
+        above 1 (0-255 statistics such as ``(123.7, 116.3, 103.5)``) warn: lotslib's pixels are
+        in [0,1], so divide them by 255.
     input_size : int
         The side of its square input (the crop of :meth:`ModelWrapper.preprocess`).
     cam_layer : torch.nn.Module or str
         The layer the CAM methods explain (a submodule, or its dotted name).
     categories : Sequence of str or None
         Class names; default the ImageNet-1k names for 1000 outputs, ``"class i"`` otherwise.
+        A list whose length is not the number of outputs warns (the missing names become
+        ``"class i"``).
     reshape_transform : Callable or None
         For layers whose output is not ``(N,C,H,W)`` (vision transformers): pytorch-grad-cam's
         ``reshape_transform``, applied to activations and gradients.
@@ -740,6 +854,8 @@ def wrap(module: nn.Module, *, mean, std, input_size: int, cam_layer, categories
     classifier : torch.nn.Module, str or None
         The final linear layer (``features(x, "penultimate")`` takes its input); default the
         last ``nn.Linear`` of ``module``.
+    copy : bool
+        Wrap a deep copy of ``module`` and leave the one passed untouched. Default False.
 
     Returns
     -------
@@ -752,13 +868,27 @@ def wrap(module: nn.Module, *, mean, std, input_size: int, cam_layer, categories
         Before any other compute: ``cam_layer`` or ``classifier`` is not a submodule, ``mean``
         or ``std`` does not hold three finite values (std > 0), or the model rejects a
         zero input of ``input_size``.
+
+    Warns
+    -----
+    UserWarning
+        ``mean``/``std`` look like 0-255 statistics; ``categories`` does not have one name per output.
     """
+    import copy as copy_module
     import math
+    import warnings
 
     from .errors import ParameterError
+    from .perf import use_default_threads
 
+    use_default_threads()
     if not isinstance(module, nn.Module):
         raise ParameterError(f"wrap() takes a torch.nn.Module; got {type(module).__name__}.")
+    if copy:
+        if not isinstance(cam_layer, str) or (classifier is not None and not isinstance(classifier, str)):
+            raise ParameterError("wrap(copy=True) needs cam_layer (and classifier) by name, e.g. cam_layer='layer4', "
+                                 "since the copy has its own modules.")
+        module = copy_module.deepcopy(module)
     vals = {}
     for what, v in (("mean", mean), ("std", std)):
         try:
@@ -769,6 +899,11 @@ def wrap(module: nn.Module, *, mean, std, input_size: int, cam_layer, categories
             raise ParameterError(f"{what}={v!r}: give three finite values, one per RGB channel, for pixels in [0,1]"
                                  f"{' (all > 0)' if what == 'std' else ''}, e.g. (0.485, 0.456, 0.406).")
         vals[what] = t
+    if max(vals["mean"]) > 1 or max(vals["std"]) > 1:
+        warnings.warn(f"wrap(): mean={vals['mean']}, std={vals['std']} look like statistics of 0-255 pixels; lotslib "
+                      f"passes pixels in [0,1], so the model would see nearly constant inputs. Fix: divide mean and "
+                      f"std by 255, e.g. mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225).", UserWarning,
+                      stacklevel=2)
     if isinstance(input_size, bool) or not isinstance(input_size, int) or input_size < 16:
         raise ParameterError(f"input_size={input_size!r}: must be an integer >= 16 (the side of the model's input).")
     layer = _submodule(module, cam_layer, "cam_layer")
@@ -799,8 +934,14 @@ def wrap(module: nn.Module, *, mean, std, input_size: int, cam_layer, categories
     wrapper = ModelWrapper(label, module, spec, weights_id="")
     wrapper.weights_id = f"{label}:{weights_fingerprint(wrapper)}"
     n_out = int(out.shape[1])
+    wrapper.num_classes = n_out
     if categories is not None:
-        wrapper.categories = [str(c) for c in categories]
+        names = [str(c) for c in categories]
+        if len(names) != n_out:
+            warnings.warn(f"wrap(): {len(names)} categories for a model with {n_out} outputs; outputs without a "
+                          f"name are called 'class i'. Fix: pass one name per output.", UserWarning, stacklevel=2)
+            names = (names + [f"class {i}" for i in range(len(names), n_out)])[:n_out]
+        wrapper.categories = names
     elif n_out != 1000:
         wrapper.categories = [f"class {i}" for i in range(n_out)]
     wrapper.reshape_transform = reshape_transform

@@ -16,6 +16,13 @@
   1.10x / 1.18x, LOTS at batch 1 1.19x (Lite0, Lite2), Grad-CAM/Grad-CAM++ at batch 1 1.20x.
   Off by default because the results are not bit-identical to the default layout (logits differ
   by ~1e-5, LOTS images by < alpha after a few steps) and cached results do not record the layout.
+* torch threads (:func:`default_threads`, applied by :func:`use_default_threads`): torch
+  starts one OpenMP thread per core; on a machine with two cores two busy processes then
+  oversubscribe them and LOTS slows down many times over (measured on this project's machine).
+  The ``lots`` command, the book and the library choose alike: ``$LOTS_THREADS``, else 1 thread
+  on a machine with <= 2 cores, else up to 8. The library applies it on the first
+  :func:`lotslib.load_model`, :func:`lotslib.wrap` or :func:`lotslib.explain` call, once, and
+  only where the process has not set its own count (``torch.set_num_threads`` before that call).
 * bf16 autocast and ``torch.compile`` are not used: on CPU float32 is kept (bf16 autocast
   measured 6-25x slower, compile 0.56-1.12x). ``experiments/gpu_protocol.py --channels-last
   --amp`` measures channels-last and bf16 autocast on a GPU (speed-up and result change).
@@ -27,11 +34,11 @@ import ctypes.util
 import os
 import sys
 
-__all__ = ["tune_malloc", "malloc_tuned"]
+__all__ = ["tune_malloc", "malloc_tuned", "default_threads", "set_threads", "use_default_threads"]
 
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_MAX = -4
-_state = {"tuned": None}
+_state = {"tuned": None, "threads_decided": False, "threads_set": None}
 
 
 def malloc_tuned() -> bool:
@@ -77,3 +84,72 @@ def tune_malloc(force: bool = False) -> bool:
             ok = False
     _state["tuned"] = ok
     return ok
+
+
+def default_threads() -> int:
+    """The torch thread count lotslib picks: ``$LOTS_THREADS``, else 1 on a machine with <= 2
+    cores (fast alone and under load), else the cores up to 8. Imports no torch.
+
+    Returns
+    -------
+    int
+        The thread count (>= 1).
+    """
+    env = os.environ.get("LOTS_THREADS", "").strip()
+    if env:
+        try:
+            return max(1, int(env))
+        except ValueError:
+            pass
+    cores = os.cpu_count() or 1
+    return 1 if cores <= 2 else min(cores, 8)
+
+
+def set_threads(n: int) -> None:
+    """``torch.set_num_threads(n)``, remembered: :func:`use_default_threads` leaves it alone.
+
+    Parameters
+    ----------
+    n : int
+        The thread count (>= 1).
+    """
+    import torch
+
+    torch.set_num_threads(int(n))
+    _state["threads_decided"], _state["threads_set"] = True, int(n)
+
+
+def use_default_threads() -> int | None:
+    """Apply :func:`default_threads` once per process, unless the process chose its own count.
+
+    The process chose its own count when torch's thread count is no longer the one torch started
+    with (one per core, or ``$OMP_NUM_THREADS``) at the first call, or through :func:`set_threads`.
+
+    Returns
+    -------
+    int or None
+        The count set by this call, or None (already decided, or the process's own choice kept).
+    """
+    if _state["threads_decided"]:
+        return None
+    _state["threads_decided"] = True
+    import torch
+
+    if torch.get_num_threads() != _torch_start_threads():
+        return None  # the user's own torch.set_num_threads
+    n = default_threads()
+    if n != torch.get_num_threads():
+        torch.set_num_threads(n)
+    _state["threads_set"] = n
+    return n
+
+
+def _torch_start_threads() -> int:
+    """The intra-op thread count torch starts with: ``$OMP_NUM_THREADS``, else the cores it sees."""
+    env = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1

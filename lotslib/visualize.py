@@ -16,6 +16,7 @@ from .attack import check_pixels
 from .params import LotsParams, check_filter
 
 __all__ = [
+    "full_size_overlay",
     "to_gray",
     "minmax",
     "gaussian_kernel1d",
@@ -283,6 +284,43 @@ def overlay(x: torch.Tensor, m: torch.Tensor, alpha: float = 0.5, cmap: str = "j
     colors = matplotlib.colormaps[cmap](m.detach().cpu().clamp(0, 1).numpy())[..., :3]
     heat = torch.from_numpy(colors).permute(0, 3, 1, 2).to(x.dtype)
     return ((1 - alpha) * x.detach().cpu() + alpha * heat).clamp(0.0, 1.0)
+
+
+def full_size_overlay(img, m: torch.Tensor, model):
+    """The map laid back on the photo at the photo's own size and aspect.
+
+    The model saw a centre crop of the photo resized to ``model.resize_size`` on the short side;
+    the map is resized to that crop's extent in the photo and laid over it (outside the crop: no map).
+
+    Parameters
+    ----------
+    img : torch.Tensor, PIL.Image.Image or numpy.ndarray
+        The photo, ``(3,H,W)`` in [0,1] (or anything :func:`lotslib.tensors.to_tensor` takes).
+    m : torch.Tensor
+        ``(S,S)`` map in [0,1] of the model's crop.
+    model : lotslib.models.ModelWrapper
+        Gives ``resize_size`` and ``input_size``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(H,W,3)`` uint8 overlay, the photo's size.
+    """
+    import numpy as np
+
+    from .tensors import to_tensor
+
+    x = to_tensor(img).detach().cpu().float()
+    h, w = x.shape[-2:]
+    scale = min(h, w) / float(model.resize_size)
+    side = max(1, int(round(model.input_size * scale)))
+    top, left = max(0, (h - side) // 2), max(0, (w - side) // 2)
+    big = F.interpolate(m.detach().cpu()[None, None].float(), size=(side, side), mode="bilinear",
+                        align_corners=False)[0, 0]
+    full = np.zeros((h, w), dtype=np.float32)
+    full[top : top + side, left : left + side] = big[: h - top, : w - left].clamp(0, 1).numpy()
+    ov = overlay(x[None], torch.from_numpy(full)[None])[0]
+    return (ov.permute(1, 2, 0).numpy() * 255).round().astype("uint8")
 
 
 def threshold_map(m: torch.Tensor, quantile: float = 0.8) -> torch.Tensor:

@@ -5,7 +5,9 @@ from pathlib import Path
 import pytest
 import torch
 
-torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+from lotslib.perf import set_threads  # noqa: E402
+
+set_threads(max(1, min(2, os.cpu_count() or 1)))  # the tests' own count: lotslib's default leaves it alone
 
 SHARED_SAMPLE = Path(
     os.environ.get("LOTS_IMAGENET_SAMPLE", Path(__file__).resolve().parents[2] / "shared" / "imagenet-sample")
