@@ -108,7 +108,7 @@ def _targets(model, x, targets) -> torch.Tensor:
 
 def _check_model(model) -> None:
     """A bare ``nn.Module`` (no ``features``, ``cam_layer`` or ``preprocess``) or no module at all:
-    a ParameterError naming :func:`lotslib.wrap`."""
+    a ParameterError naming :func:`lotslib.models.wrap`."""
     if not isinstance(model, torch.nn.Module):
         raise ParameterError(f"model must be a lotslib model (lotslib.load_model or lotslib.wrap); got "
                              f"{type(model).__name__}. Fix: model = lotslib.load_model('efficientnet_lite0').")
@@ -426,8 +426,8 @@ def explain_photo(image, method: str = "lots", model=None, targets=None, device=
     method : str
         A registered method key (default ``"lots"``).
     model : lotslib.models.ModelWrapper, str or None
-        A model (from :func:`lotslib.load_model` or :func:`lotslib.wrap`), a model name for
-        :func:`lotslib.load_model`, or None (EfficientNet-Lite0, the embedded weights).
+        A model (from :func:`lotslib.models.load_model` or :func:`lotslib.models.wrap`), a model name for
+        :func:`lotslib.models.load_model`, or None (EfficientNet-Lite0, the embedded weights).
     targets : int or None
         The class a CAM explains (checked against the model's classes); None = top-1.
     device : str or None

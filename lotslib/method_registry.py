@@ -14,7 +14,7 @@ pytorch-grad-cam ``BaseCAM`` subclass wrapped in :class:`lotslib.cams.CamCompute
 
     register_method(Method("sobel", "Sobel edges", sobel_maps, defaults={"batch_size": None}))
 
-The built-in methods are registered on the registry's first use (:data:`BUILTIN_MODULES`, loaded
+The built-in methods are registered on the registry's first use (``BUILTIN_MODULES``, loaded
 by name like plug-ins, so ``import lotslib`` stays cheap): the six CAM methods in
 :mod:`lotslib.cams`, LOTS and its Table 5.1 target variants in :mod:`lotslib.lots_explainer`.
 A leaf module: it imports nothing from lotslib but :mod:`lotslib.errors` and
@@ -150,7 +150,7 @@ _LOADED = []
 
 
 def _builtins() -> None:
-    """Import :data:`BUILTIN_MODULES` once (each registers its methods when imported)."""
+    """Import ``BUILTIN_MODULES`` once (each registers its methods when imported)."""
     if _LOADED:
         return
     import importlib

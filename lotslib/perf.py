@@ -21,7 +21,7 @@
   oversubscribe them and LOTS slows down many times over (measured on this project's machine).
   The ``lots`` command, the book and the library choose alike: ``$LOTS_THREADS``, else 1 thread
   on a machine with <= 2 cores, else up to 8. The library applies it on the first
-  :func:`lotslib.load_model`, :func:`lotslib.wrap` or :func:`lotslib.explain` call, once, and
+  :func:`lotslib.models.load_model`, :func:`lotslib.models.wrap` or :func:`lotslib.explanation.explain` call, once, and
   only where the process has not set its own count (``torch.set_num_threads`` before that call).
 * bf16 autocast and ``torch.compile`` are not used: on CPU float32 is kept (bf16 autocast
   measured 6-25x slower, compile 0.56-1.12x). ``experiments/gpu_protocol.py --channels-last

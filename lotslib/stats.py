@@ -1,6 +1,6 @@
 """Uncertainty for the summary tables: percentile bootstrap confidence intervals of a mean,
 a paired Wilcoxon signed-rank test over images, the detectable difference of a paired test,
-and the paired equivalence test (two one-sided t-tests, :func:`tost`).
+and the paired equivalence test (two one-sided t-tests, :func:`lotslib.stats.tost`).
 
 All are deterministic: the bootstrap uses ``numpy.random.default_rng(seed)`` (seed 0 by
 default), the tests are SciPy's ``scipy.stats.wilcoxon`` and Student's t distribution.

@@ -240,7 +240,7 @@ def budget_verdicts(curve: pd.DataFrame, others: pd.DataFrame, metrics=BUDGET_ME
     pandas.DataFrame
         One row per (cap, metric, method): ``n`` (paired images), ``lots_mean`` and ``mean_diff``
         (LOTS minus the method) in table units (the column's mean times
-        :attr:`~lotslib.metric_registry.Metric.scale`), ``p_value``, ``p_holm`` (Holm across the methods of that cap
+        ``Metric.scale``), ``p_value``, ``p_holm`` (Holm across the methods of that cap
         and metric, as in Table 5.2) and ``verdict`` (:func:`lotslib.verdicts.compare_each`).
     """
     from .verdicts import compare_each

@@ -28,9 +28,12 @@
 #
 # **Protocol.** The thesis runs LOTS with $\tau = 0.1$, $\alpha = 1/255$ and at most 500
 # iterations on 1000 ImageNet validation images. The embedded profile (the default
-# build) runs fewer iterations on the ImageNet photos shipped with the `foolbox` package
-# so that the whole book builds in about 20 minutes on two CPU cores; the table below
-# names every difference. `python -m lotsbook --profile full` uses the thesis's values.
+# build) runs the same LOTS protocol on the ImageNet photos shipped with the `foolbox`
+# package, fewer of them, so that the whole book builds on two CPU cores (its measured
+# build time is in the README); the table below names every difference. The runs below
+# are those of Tables 5.1 and 5.2, read from the LOTS store; figures that show a shorter
+# walk read the same runs' snapshots (`figure_iters`). `python -m lotsbook --profile full`
+# uses the thesis's values throughout.
 
 # %% tags=["parameters"]
 params = {}

@@ -20,8 +20,9 @@ LOTS_ALT = dict(iters=7, tau=0.2, alpha=2 / 255, alpha_final=0.5 / 255, layer="p
 METRIC_ALT = dict(steps=8, blur_kernel=5, blur_sigma=2.0, score="max", fill="mean", batch_size=4)
 PROFILE_ALT = dict(profile="classroom", model="efficientnet_lite1", models=["efficientnet_lite1"],
                    compare_models=["efficientnet_lite1", "efficientnet_lite2"], image_source="folder",
-                   image_path="/data/photos", ground_truth="gt.txt", n_images=3, n_grid=3, n_grid_large=4, iters=7, figure_iters=5,
-                   tau=0.2, alpha=2 / 255, filter_size=25, steps=8, fill="mean", score="max", batch_size=2,
+                   image_path="/data/photos", ground_truth="gt.txt", n_images=3, n_grid=3, n_grid_large=4, iters=7,
+                   figure_iters=5, tau=0.2, alpha=2 / 255, filter_size=25, steps=8, fill="mean", score="max",
+                   batch_size=2,
                    device="cuda", cache_dir="/tmp/c", seed=1, study_images=4, study_iters=20, patience=5,
                    min_delta=0.1, reference="/data/ref", sanity_images=4, sanity_steps=2, focus_arrangements=2,
                    road_images=2, location_iters=4, image="/tmp/a.png", image_digest="abc")

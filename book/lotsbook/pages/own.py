@@ -230,8 +230,8 @@ def page_run_table(ctx, images):
         Profile, image, model and every LOTS and metric parameter beside the thesis's value.
     """
     notes = {"model": "the page's model: --model KEY (default: the profile's model)",
-             "iters": "the profile's LOTS iterations, fewer than the thesis's so that the book builds on a CPU "
-                      "(chapter 1 shows the distance falling; chapter 7 compares caps)"}
+             "iters": "the profile's LOTS iterations (chapter 1 shows the distance falling; chapter 7's budget curve "
+                      "shows what the budget changes)"}
     sty = ctx.run_table(images, notes=notes)
     rows = [r for r in _NOT_ON_PAGE if r in sty.data.index]
     return sty.hide(rows, axis="index").set_caption(
