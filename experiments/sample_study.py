@@ -18,6 +18,21 @@ Drop (-1.3), Insertion (+1.2) and Deletion (-1.6 points) reach past 2 points on 
 
     python experiments/sample_study.py --n-images 100 --procs 2 --threads 1 --out results/sample_study.csv
 
+After the benchmark (``--schedule protocol`` records the headline study,
+``results/sample_study_protocol.csv``), three passes read what it stored instead of running
+LOTS again:
+
+* **both fills**: Average Drop and Average Increase scored again with ``fill='mean'``
+  (:func:`lotslib.benchmark.rescore`, columns ``avg_drop[fill=mean]``,
+  ``increase[fill=mean]``); both Insertion/Deletion ``score`` conventions are recorded by the
+  benchmark itself (``insertion[score=max]``...). Coherency under the other fill would need
+  a second LOTS run per image and is not recorded;
+* **``--steps-check K``**: Insertion and Deletion of the first K images at the thesis's 224
+  steps beside the study's ``--steps`` (``<out>_steps.csv``), a paired check that the coarser
+  curve does not move the AUCs;
+* **``--budgets``**: LOTS's budget curve (:func:`lotslib.studies.iteration_study`) from the
+  snapshots the protocol's runs left in the LOTS store (``<out>_budget.csv``).
+
 ``--procs 2`` runs two ``torchrun`` processes (one thread each) that share the cache;
 ``--compare-parallel K`` first times the first K images both ways (one process with two
 threads, two processes with one thread each, separate fresh caches), records both wall
@@ -96,6 +111,45 @@ def run_timed(cmd: list[str], threads: int) -> float:
     return time.perf_counter() - t0
 
 
+def after_passes(df: pd.DataFrame, src, cache: Path, out: Path, a) -> dict:
+    """Both fills, the steps check and the budget curve, from what the benchmark stored (see
+    the module docstring); rewrites ``out`` with the fill columns and returns their wall times."""
+    from lotslib.benchmark import rescore
+    from lotslib.studies import iteration_study
+
+    torch_threads(a.procs * a.threads)
+    df.attrs["cache_dir"] = str(cache)
+    walls: dict = {}
+    t0 = time.perf_counter()
+    alt = rescore(df, src, ["avg_drop", "avg_increase"], {"fill": "mean"})
+    df["avg_drop[fill=mean]"], df["increase[fill=mean]"] = alt["avg_drop"], alt["increase"]
+    df.to_csv(out, index=False)
+    walls["fill_mean_s"] = round(time.perf_counter() - t0, 1)
+    if a.steps_check:
+        t0 = time.perf_counter()
+        first = df[df["image_id"].isin(src.ids[: a.steps_check])]
+        fine = rescore(first, src, ["insertion", "deletion"], {"steps": 224})
+        keep = ["method", "image_id", "insertion", "deletion"]
+        pd.concat([first[keep].assign(steps=a.steps), fine[keep].assign(steps=224)]).to_csv(
+            out.with_name(out.stem + "_steps.csv"), index=False)
+        walls["steps_check_s"] = round(time.perf_counter() - t0, 1)
+    if a.budgets:
+        t0 = time.perf_counter()
+        lots = {**SCHEDULES[a.schedule], "iters": a.iters}
+        curve = iteration_study(load_model(a.model), src, iters=a.iters, checkpoints=a.budgets, tau=lots["tau"],
+                                alpha=lots["alpha"], steps=a.steps, cache_dir=cache, batch_size=a.batch_size)
+        curve.to_csv(out.with_name(out.stem + "_budget.csv"), index=False)
+        walls["budget_curve_s"] = round(time.perf_counter() - t0, 1)
+    return walls
+
+
+def torch_threads(n: int) -> None:
+    """The after-passes run in this process alone: use the cores the benchmark's processes had."""
+    import torch
+
+    torch.set_num_threads(max(1, n))
+
+
 def load() -> str:
     """The 1-minute load average (the machine is shared; it qualifies the wall times)."""
     return f"{os.getloadavg()[0]:.2f}"
@@ -116,8 +170,14 @@ def main(argv=None) -> int:
                     help="first time K images with 1 process x 2 threads and 2 processes x 1 thread")
     ap.add_argument("--cache-dir", default=str(ROOT / ".cache" / "sample_study"))
     ap.add_argument("--out", default=str(ROOT / "results" / "sample_study.csv"))
+    ap.add_argument("--steps-check", type=int, default=0, metavar="K",
+                    help="Insertion/Deletion of the first K images again at 224 steps (<out>_steps.csv)")
+    ap.add_argument("--budgets", type=int, nargs="*", default=[],
+                    help="LOTS budgets of the budget curve read from the stored runs (<out>_budget.csv)")
     a = ap.parse_args(argv)
     folder = Path(a.images)
+    if a.budgets and a.schedule != "protocol":
+        raise SystemExit("--budgets reads the snapshots of the protocol's runs: pass --schedule protocol.")
     if not (folder / "labels.csv").is_file():
         raise SystemExit(f"{folder}: no labels.csv; pass --images with a labelled folder (file,class_index columns).")
     methods = [k for k in METHODS if "5.2" in get_method(k).tables]
@@ -162,6 +222,7 @@ def main(argv=None) -> int:
         "wall_s": round(wall, 1), "total_s": round(time.perf_counter() - t0, 1), "load_at_end": load(),
         "rows": len(df), "packages": provenance.package_versions(), "hardware": provenance.hardware(),
     })
+    meta["after"] = after_passes(df, src, cache, out, a)
     # no absolute path of this machine in the record (lotsbook.paths.shown)
     Path(out).with_suffix(".json").write_text(shown(json.dumps(meta, indent=1, default=str)) + "\n")
     print(f"{len(df)} rows, {len(src)} images, {wall / 60:.1f} min -> {out}")

@@ -20,6 +20,12 @@ from ..results import recorded, recorded_meta
 __all__ = [
     "best_cam_tests",
     "recorded_study",
+    "RECORDED_STUDIES",
+    "recorded_headline",
+    "plateau_effect",
+    "recorded_conventions",
+    "steps_check_text",
+    "show_recorded_extras",
     "convention_verdict",
     "time_table",
     "timing_paths_table",
@@ -546,14 +552,28 @@ def show_best_cam_tests(df: pd.DataFrame) -> None:
           "detect with 80% power", fmt=_TEST_FMT)
 
 
+#: the recorded studies, headline first: the thesis protocol, then the plateau stop
+RECORDED_STUDIES = ("sample_study_protocol", "sample_study")
+
+
+def recorded_headline() -> tuple:
+    """The recorded study chapter 4 leads with: ``(stem, rows, meta)`` of the first of
+    :data:`RECORDED_STUDIES` in ``results/``, or ``(None, None, None)``."""
+    for stem in RECORDED_STUDIES:
+        rows = recorded(f"{stem}.csv")
+        if rows is not None:
+            return stem, rows, recorded_meta(f"{stem}.json")
+    return None, None, None
+
+
 def show_recorded_study() -> None:
-    """Show the recorded larger study (:func:`recorded_study`): its table, its tests and their sentences,
-    or how to record it when ``results/sample_study.csv`` is absent."""
-    study = recorded("sample_study.csv")
+    """Show the recorded larger study (:func:`recorded_study` of :func:`recorded_headline`): its
+    table, its tests and their sentences, or how to record it when none is in ``results/``."""
+    stem, study, meta = recorded_headline()
     if study is None:
-        note("results/sample_study.csv is absent: run `python experiments/sample_study.py` to record it.")
+        note("No recorded study in results/: run `python experiments/sample_study.py --schedule protocol "
+             "--out results/sample_study_protocol.csv` to record it.")
         return
-    meta = recorded_meta("sample_study.json")
     rec = recorded_study(study, meta)
     shown, extra = extra_rows(rec["table"])
     summary_table(shown, f"Recorded study (`{meta['command']}`): Table 5.2's layout on {rec['n']} "
@@ -564,6 +584,127 @@ def show_recorded_study() -> None:
                         "in points that these pairs detect with 80% power (paired, from the spread of the "
                         "differences).", fmt=_TEST_FMT)
     note(rec["text"])
+
+
+def plateau_effect(protocol: pd.DataFrame, plateau: pd.DataFrame) -> dict:
+    """What the plateau stop changes, from two recorded studies on the same images.
+
+    Parameters
+    ----------
+    protocol, plateau : pandas.DataFrame
+        Benchmark rows of the same images under the protocol and the plateau stop.
+
+    Returns
+    -------
+    dict
+        ``table``: per metric, LOTS's paired difference (plateau minus protocol) in table units
+        with its 95% bootstrap interval, the Wilcoxon p-value and n; ``verdicts``
+        (:func:`convention_verdict` of the two row sets: whether any verdict of LOTS against a
+        CAM changes); ``text``.
+    """
+    from lotslib.metric_registry import METRICS
+    from lotslib.stats import bootstrap_ci, paired_wilcoxon
+    from lotslib.verdicts import format_p
+
+    a = protocol[protocol["method"] == "lots"].set_index("image_id")
+    b = plateau[plateau["method"] == "lots"].set_index("image_id").reindex(a.index)
+    rows = []
+    for m in METRICS.values():
+        d = (b[m.col] - a[m.col]).to_numpy(float) * m.scale
+        lo, hi = bootstrap_ci(d)
+        t = paired_wilcoxon(b[m.col].to_numpy(float), a[m.col].to_numpy(float))
+        rows.append({"metric": m.label, "n": t["n"], "plateau − protocol": float(t["mean_diff"]) * m.scale,
+                     "95% interval": f"[{lo:.1f}, {hi:.1f}]", "p": format_p(t["p_value"], cell=True)})
+    tab = pd.DataFrame(rows).set_index("metric")
+    both = protocol["image_id"].isin(set(plateau["image_id"]))
+    verdicts = convention_verdict(protocol[both], plateau[plateau["image_id"].isin(set(protocol["image_id"]))],
+                                  [m.key for m in METRICS.values()], "protocol", "plateau stop")
+    moved = [f"{r.Index} by {r[2]:+.1f} points {r[3]}" for r in tab.itertuples() if not _covers_zero(r[3])]
+    text = ((f"On these {int(tab['n'].max())} paired images the plateau stop moves LOTS's " + "; ".join(moved) + ". ")
+            if moved else "The plateau stop moves none of LOTS's metrics beyond its 95% interval. ")
+    return {"table": tab, "verdicts": verdicts, "text": text + verdicts["text"]}
+
+
+def _covers_zero(interval: str) -> bool:
+    lo, hi = (float(v) for v in interval.strip("[]").split(","))
+    return lo <= 0 <= hi
+
+
+def recorded_conventions(rows: pd.DataFrame) -> list:
+    """The recorded study's verdicts under the other fill and the other score, from the columns
+    the study recorded in the same pass (``avg_drop[fill=mean]``, ``insertion[score=max]``...).
+
+    Parameters
+    ----------
+    rows : pandas.DataFrame
+        The recorded study's rows.
+
+    Returns
+    -------
+    list of dict
+        One :func:`convention_verdict` per convention whose columns the rows hold.
+    """
+    out = []
+    for name, cols, metrics in (("fill", {"avg_drop": "avg_drop[fill=mean]", "increase": "increase[fill=mean]"},
+                                 ["avg_drop", "avg_increase"]),
+                                ("score", {"insertion": "insertion[score=max]", "deletion": "deletion[score=max]"},
+                                 ["insertion", "deletion"])):
+        if not all(c in rows for c in cols.values()):
+            continue
+        alt = rows.copy()
+        for base, col in cols.items():
+            alt[base] = rows[col]
+        first, second = ("fill='black'", "fill='mean'") if name == "fill" else ("score='original'", "score='max'")
+        out.append(convention_verdict(rows, alt, metrics, first, second))
+    return out
+
+
+def show_recorded_extras() -> None:
+    """Show what the recorded protocol study adds: the plateau stop's effect (paired with the
+    plateau study), the verdicts under the other fill and score on its images, and its check of
+    224 against its insertion/deletion steps; each only where recorded."""
+    protocol, plateau = recorded("sample_study_protocol.csv"), recorded("sample_study.csv")
+    if protocol is None:
+        note("The protocol study is not recorded (results/sample_study_protocol.csv): the plateau stop's effect and "
+             "the conventions on the recorded images are shown once it is.")
+        return
+    if plateau is not None:
+        eff = plateau_effect(protocol, plateau)
+        table(eff["table"], "The plateau stop's effect on LOTS in the recorded studies: the paired difference, plateau "
+                            "stop minus protocol, per metric in points (95% bootstrap interval; two-sided Wilcoxon "
+                            "p-value), on the images both studies ran.")
+        note(eff["text"])
+    for conv in recorded_conventions(protocol):
+        note(conv["text"])
+    steps = recorded("sample_study_protocol_steps.csv")
+    if steps is not None:
+        note(steps_check_text(steps))
+
+
+def steps_check_text(steps: pd.DataFrame) -> str:
+    """The sentence on the recorded steps check: how far the thesis's 224 insertion/deletion
+    steps move the AUCs against the study's coarser curve, per image and on average.
+
+    Parameters
+    ----------
+    steps : pandas.DataFrame
+        ``results/sample_study_protocol_steps.csv``: ``method, image_id, insertion, deletion,
+        steps`` for both step counts.
+
+    Returns
+    -------
+    str
+    """
+    coarse, fine = (steps[steps["steps"] == s].set_index(["method", "image_id"])
+                    for s in (steps["steps"].min(), 224))
+    d = (fine[["insertion", "deletion"]] - coarse[["insertion", "deletion"]].reindex(fine.index))
+    per = d.abs().max()
+    mean = d.groupby(level="method").mean().abs().max()
+    return (f"Steps check: on {d.index.get_level_values('image_id').nunique()} images and "
+            f"{d.index.get_level_values('method').nunique()} methods, 224 insertion/deletion steps instead of "
+            f"{int(steps['steps'].min())} move an image's AUC by at most {per['insertion']:.1f} (Insertion) and "
+            f"{per['deletion']:.1f} points (Deletion), and a method's mean by at most {mean['insertion']:.1f} and "
+            f"{mean['deletion']:.1f} points.")
 
 
 #: the metrics that depend on the fill convention

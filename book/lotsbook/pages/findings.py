@@ -46,8 +46,11 @@ def study_label(rows: pd.DataFrame, meta: dict) -> str:
     str
     """
     n = int(rows["image_id"].nunique())
+    lots = meta.get("params", {}).get("lots", {})
+    sched = (f"; LOTS: the {meta['schedule']} schedule, at most {lots.get('iters')} iterations"
+             if meta.get("schedule") else "")
     return (f"the recorded study ({n} ImageNet training images, {meta.get('images', 'a labelled folder')}; "
-            f"{', '.join(dict.fromkeys(rows['model']))})")
+            f"{', '.join(dict.fromkeys(rows['model']))}{sched})")
 
 
 def build_label(ctx, rows: pd.DataFrame) -> str:
@@ -84,14 +87,20 @@ def show_findings(rows: pd.DataFrame, label: str, caption: str) -> pd.DataFrame:
 
 
 def show_recorded_findings() -> pd.DataFrame | None:
-    """Show the findings on the recorded study (``results/sample_study.csv``), or how to record it."""
-    rows = recorded("sample_study.csv")
+    """Show the findings on the recorded study chapter 4 leads with
+    (:func:`lotsbook.pages.benchmark.recorded_headline`: the protocol study where recorded),
+    or how to record it."""
+    from .benchmark import recorded_headline
+
+    stem, rows, meta = recorded_headline()
     if rows is None:
-        note("results/sample_study.csv is absent: run `python experiments/sample_study.py` to record it.")
+        note("No recorded study in results/: run `python experiments/sample_study.py --schedule protocol "
+             "--out results/sample_study_protocol.csv` to record it.")
         return None
-    label = study_label(rows, recorded_meta("sample_study.json"))
-    return show_findings(rows, label, "Findings on the recorded study. The images are ImageNet *training* images: "
-                                      "the network has seen them, so its confidence on them is optimistic.")
+    label = study_label(rows, meta)
+    return show_findings(rows, label, f"Findings on the recorded study (`results/{stem}.csv`). The images are "
+                                      "ImageNet *training* images: the network has seen them, so its confidence on "
+                                      "them is optimistic.")
 
 
 def show_build_findings(ctx, rows: pd.DataFrame) -> pd.DataFrame:

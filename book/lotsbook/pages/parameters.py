@@ -198,7 +198,7 @@ def budget_summary(verdicts: pd.DataFrame, flips: pd.DataFrame, n_min: int) -> d
     tab.index.name = "LOTS iterations"
     few = too_few(n_min)
     if few:
-        text = f"No verdict is drawn: {few} paired images."
+        text = f"No verdict is drawn: {few}, fewer than 5 paired photos."
     elif flips.empty:
         text = ("No verdict of LOTS against any CAM changes between consecutive budgets on these metrics: the budget "
                 "moves LOTS's means, but not across a significant difference.")

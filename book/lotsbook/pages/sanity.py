@@ -180,7 +180,9 @@ def show_parameters(ctx, images) -> None:
     note(f"Chapter 8's own parameters: {len(images)} photos (`sanity_images`), {ctx.sanity_steps} randomisation "
          f"steps after the original (`sanity_steps`), {ctx.focus_arrangements} Focus mosaic(s) per class with two "
          f"photos (`focus_arrangements`), {ctx.road_images} photo(s) scored with ROAD (`road_images`) and "
-         f"{ctx.location_iters} LOTS iterations per cell of the location grid (`location_iters`). Methods: "
+         f"{ctx.location_iters} LOTS iterations per cell of the location grid (`location_iters`); LOTS runs at most "
+         f"{ctx.figure_iters} iterations in the randomisation, random-logit, Focus and ROAD checks (`figure_iters`: "
+         f"every randomised model needs its own runs). Methods: "
          f"{', '.join(m.name for m in METHODS.values())}.")
 
 
