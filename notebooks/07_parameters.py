@@ -58,6 +58,13 @@ curve = page.show_budget_curve(ctx, net, photos, rows[rows["method"].isin(list(C
                                rows[rows["method"] == "lots"])
 
 # %% [markdown]
+# The same curve on the recorded 100-image study of chapter 4, read from the snapshots its
+# protocol runs stored (ImageNet *training* images; see chapter 4):
+
+# %%
+page.show_recorded_budget_curve()
+
+# %% [markdown]
 # ### In which space does α = 1/255 step?
 #
 # The thesis's Algorithm 1 clamps the image after every step but does not name the space of

@@ -11,7 +11,7 @@ from ..plots import note, show, table
 from ..results import recorded, recorded_meta
 
 __all__ = ["equivalence_frontier", "iteration_study_figure", "ALPHAS_255", "FILTER_SIZES", "SIGMAS",
-           "budget_figure", "budget_summary", "show_budget_curve", "step_space_table", "show_step_spaces", "show_early_stop", "show_recorded_early_stop", "show_equivalence",
+           "budget_figure", "budget_summary", "show_budget_curve", "budget_verdict_table", "show_recorded_budget_curve", "step_space_table", "show_step_spaces", "show_early_stop", "show_recorded_early_stop", "show_equivalence",
            "show_alpha_study", "show_filter_study", "show_budget", "show_kernels"]
 
 
@@ -235,9 +235,8 @@ def show_budget_curve(ctx, net, photos, cams: pd.DataFrame, lots_rows: pd.DataFr
     pandas.DataFrame
         The curve's rows (:func:`lotslib.studies.iteration_study`).
     """
-    from lotslib.metric_registry import METRICS
     from lotslib.params import BUDGETS
-    from lotslib.studies import BUDGET_METRICS, budget_flips, budget_verdicts, iteration_study
+    from lotslib.studies import BUDGET_METRICS, iteration_study
 
     curve = iteration_study(net, photos, iters=ctx.iters, checkpoints=BUDGETS, tau=ctx.tau, alpha=ctx.alpha,
                             filter_size=ctx.filter_size, steps=ctx.steps, cache_dir=ctx.cache_dir,
@@ -253,20 +252,65 @@ def show_budget_curve(ctx, net, photos, cams: pd.DataFrame, lots_rows: pd.DataFr
          f"**LOTS's budget curve against the CAMs (no thesis figure).** LOTS's mean over {n} photos at each budget "
          f"(black, shaded: 95% bootstrap interval) and each CAM's mean in Table 5.2 (dashed). Coherency is left out: "
          f"it needs a second LOTS run at every budget.")
+    budget_verdict_table(curve, cams, lots_rows, ctx.iters, f"Table 5.2 ({n} photos)")
+    return curve
+
+
+def budget_verdict_table(curve: pd.DataFrame, cams: pd.DataFrame, lots_rows: pd.DataFrame, iters: int,
+                         what: str) -> dict:
+    """Show the budget curve's verdicts against each CAM (:func:`budget_summary`) and the check that
+    its last point is the benchmark's LOTS row; returns the summary.
+
+    Parameters
+    ----------
+    curve : pandas.DataFrame
+        :func:`lotslib.studies.iteration_study` rows.
+    cams, lots_rows : pandas.DataFrame
+        The CAM rows and the LOTS rows of the benchmark the curve's runs come from.
+    iters : int
+        The runs' budget (the curve's last point).
+    what : str
+        The benchmark in words, for the caption.
+    """
+    from lotslib.metric_registry import METRICS
+    from lotslib.studies import BUDGET_METRICS, budget_flips, budget_verdicts
+
     verdicts = budget_verdicts(curve, cams)
     flips = budget_flips(verdicts)
     summ = budget_summary(verdicts, flips, int(verdicts["n"].min()) if len(verdicts) else 0)
-    table(summ["table"], f"LOTS at each budget against each of the {cams['method'].nunique()} CAMs of Table 5.2 "
-          f"({n} photos): paired Wilcoxon tests, Holm-corrected across the CAMs of each budget and metric; "
-          f"metrics in %.")
+    table(summ["table"], f"LOTS at each budget against each of the {cams['method'].nunique()} CAMs of {what}: "
+          f"paired Wilcoxon tests, Holm-corrected across the CAMs of each budget and metric; metrics in %.")
     note(summ["text"])
-    last = curve[curve["cap"] == ctx.iters].set_index("image_id")
+    last = curve[curve["cap"] == iters].set_index("image_id")
     ref = lots_rows.set_index("image_id").reindex(last.index)
     cols = [METRICS[m].col for m in BUDGET_METRICS]
     gap = max(float((last[c] - ref[c]).abs().max()) for c in cols)
-    note(f"Check: the curve's last point is Table 5.2's LOTS row, read from the same runs (largest difference over "
-         f"{len(last)} photos and {len(BUDGET_METRICS)} metrics: {gap:.2g} points).")
-    return curve
+    note(f"Check: the curve's last point is the benchmark's LOTS row, read from the same runs (largest difference "
+         f"over {len(last)} images and {len(BUDGET_METRICS)} metrics: {gap:.2g} points).")
+    return summ
+
+
+def show_recorded_budget_curve() -> None:
+    """Show LOTS's budget curve on the recorded protocol study
+    (``results/sample_study_protocol_budget.csv``, from the snapshots its runs stored) against
+    that study's CAM rows, or how to record it."""
+    from lotslib.method_registry import CAM_METHODS
+    from lotslib.studies import BUDGET_METRICS
+
+    curve, rows = recorded("sample_study_protocol_budget.csv"), recorded("sample_study_protocol.csv")
+    if curve is None or rows is None:
+        note("The recorded study's budget curve is absent: run `python experiments/sample_study.py --schedule "
+             "protocol --budgets 10 40 160 500 --out results/sample_study_protocol.csv`.")
+        return
+    meta = recorded_meta("sample_study_protocol.json")
+    cams = rows[rows["method"].isin(list(CAM_METHODS))]
+    n = curve["image_id"].nunique()
+    show(budget_figure(curve, cams, BUDGET_METRICS), "fig-budget-curve-recorded",
+         f"**LOTS's budget curve on the recorded study (no thesis figure).** `{meta['command']}`: LOTS's mean over "
+         f"{n} ImageNet training images at each budget (black, shaded: 95% bootstrap interval), read from the "
+         f"snapshots of its protocol runs, and each CAM's mean in that study (dashed).")
+    budget_verdict_table(curve, cams, rows[rows["method"] == "lots"], int(curve["cap"].max()),
+                         f"the recorded study ({n} images)")
 
 
 def step_space_table(curve: pd.DataFrame, metrics) -> pd.DataFrame:
