@@ -54,6 +54,7 @@ import torch
 
 from .errors import ParameterError
 from .params import DISTANCES, LotsParams, check_lots_params, check_step_space
+from .perf import follow_thread_advisor
 from .receptive_field import cam_activation
 from .tensors import check_pixels, model_device
 
@@ -651,6 +652,7 @@ def lots(
 
         bar = tqdm(total=n, desc=f"LOTS {getattr(model, 'name', '')}", unit="img")
     for s in range(0, n, bs):
+        follow_thread_advisor()  # a builder with shared cores may give this process more (or fewer) threads now
         outs.append(
             _lots_chunk(
                 model, x[s : s + bs], {k: v[s : s + bs] for k, v in rows_all.items()}, objective, iters, alphas,

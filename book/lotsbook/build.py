@@ -48,6 +48,7 @@ from lotslib.errors import LotsError, ParameterError
 from lotslib.params import FILLS, SCORES
 from .profiles import PROFILES, BookProfile, resolve_profile
 
+from .chapter import THREADS_FILE_ENV
 from .paths import DEFAULT_BOOK_ROOT, NOTEBOOKS, RESULTS, ROOT, SOURCES
 
 BOOK_DIR = "book"  # inside a book root: the executed notebooks and the book's markdown pages
@@ -422,7 +423,11 @@ def execute_chapters(chosen, params_of, root: Path, jobs: int | None = None, for
         for ch in chosen:
             times[ch.stem] = one(ch)
         return times
+    advise = "LOTS_THREADS" not in os.environ  # a user's thread count is kept as given
     os.environ.setdefault("LOTS_THREADS", str(max(1, (os.cpu_count() or 1) // jobs)))  # the kernels inherit it
+    advice = Path(root) / ".cache" / "threads"
+    if advise:
+        os.environ[THREADS_FILE_ENV] = str(advice)
     pending = start_order(chosen, costs)
     waits = _waits([c.stem for c in chosen])
     done: set = set()
@@ -436,6 +441,8 @@ def execute_chapters(chosen, params_of, root: Path, jobs: int | None = None, for
                 if waits[ch.stem] <= done:
                     pending.remove(ch)
                     running[pool.submit(one, ch)] = ch
+            if advise:
+                advise_threads(advice, len(running))
             finished, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
             for fut in finished:
                 ch = running.pop(fut)
@@ -444,9 +451,39 @@ def execute_chapters(chosen, params_of, root: Path, jobs: int | None = None, for
                     done.add(ch.stem)
                 except Exception as exc:  # noqa: BLE001 -- re-raised once the running chapters are done
                     failed = failed or exc
+    if advise:
+        os.environ.pop(THREADS_FILE_ENV, None)
     if failed is not None:
         raise failed
     return times
+
+
+def advise_threads(path: Path, running: int, cores: int | None = None) -> int:
+    """Write the torch threads each of ``running`` chapter kernels may use now: the cores
+    divided among them (at least 1). A kernel reads it between LOTS chunks
+    (:func:`lotsbook.chapter.read_thread_advice`, :func:`lotslib.perf.follow_thread_advisor`),
+    so a chapter that others wait for takes the core the finished ones left idle.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The advice file (written atomically).
+    running : int
+        Chapter kernels running now.
+    cores : int or None, optional
+        The machine's cores (default: ``os.cpu_count()``).
+
+    Returns
+    -------
+    int
+        The advised thread count.
+    """
+    from lotslib.cache import atomic_write
+
+    n = max(1, (cores or os.cpu_count() or 1) // max(1, running))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, lambda f: f.write(str(n).encode()))
+    return n
 
 
 #: calls that put something on the page; a code cell making one of them must show an output

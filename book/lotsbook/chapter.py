@@ -20,6 +20,30 @@ from .profiles import PARAM_NAMES, PROFILE_NOTES, THESIS, BookProfile
 __all__ = ["open_chapter", "ChapterContext", "setup", "open_images", "run_table", "benchmark_params"]
 
 
+#: the environment variable that names the builder's thread-advice file (:func:`read_thread_advice`)
+THREADS_FILE_ENV = "LOTSBOOK_THREADS_FILE"
+
+
+def read_thread_advice(path) -> int | None:
+    """The thread count the builder advises in ``path`` (one integer), or None if unreadable.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The file :func:`lotsbook.build.execute_chapters` rewrites whenever a chapter kernel
+        starts or finishes: the cores divided by the kernels running.
+
+    Returns
+    -------
+    int or None
+    """
+    try:
+        n = int(Path(path).read_text().strip())
+    except (OSError, ValueError):
+        return None
+    return n if n >= 1 else None
+
+
 def setup(threads: int | None = None, seed: int = 0) -> None:
     """Prepare a chapter's kernel.
 
@@ -50,6 +74,12 @@ def setup(threads: int | None = None, seed: int = 0) -> None:
     cores = os.cpu_count() or 1
     n = threads or int(os.environ.get("LOTS_THREADS", 1 if cores <= 2 else min(cores, 8)))
     torch.set_num_threads(max(1, n))
+    if threads is None and os.environ.get(THREADS_FILE_ENV):
+        # the builder says how many threads each running kernel may use now (a kernel left
+        # alone takes the idle cores); LOTS asks between chunks (lotslib.perf)
+        from lotslib.perf import set_thread_advisor
+
+        set_thread_advisor(lambda path=os.environ[THREADS_FILE_ENV]: read_thread_advice(path))
     torch.manual_seed(seed)
     np.random.seed(seed)
     random.seed(seed)
