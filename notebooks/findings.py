@@ -73,7 +73,7 @@ page.rules_note()
 # testable on it.
 
 # %%
-page.show_recorded_findings()
+recorded = page.show_recorded_findings()
 
 # %% [markdown]
 # ## On this build
@@ -86,7 +86,7 @@ page.show_recorded_findings()
 
 # %%
 rows = pd.concat([ctx.benchmark(benchmark.METHODS), ctx.benchmark(["lots", "lots_class", "lots_mean"], models=[ctx.net])])
-page.show_build_findings(ctx, rows)
+live = page.show_build_findings(ctx, rows)
 
 # %% [markdown]
 # ## Reading the verdicts

@@ -332,10 +332,11 @@ def findings_text(table: pd.DataFrame, label: str) -> str:
              TOO_FEW: "too few images"}
     lines = []
     for key, r in table.iterrows():
-        if r["tally"]:
+        what = r["claim"] if "claim" in r else key
+        if r["tally"] and set(r["tally"]) != {TOO_FEW}:
             how = ", ".join(f"{n} {words.get(w, w)}" for w, n in r["tally"].items())
             why = f" ({r['reason']})" if r["reason"] else ""
-            lines.append(f"* **{key}** — {r['verdict']}: {sum(r['tally'].values())} comparisons, {how}{why}.")
+            lines.append(f"* **{what}** — {r['verdict']}: {sum(r['tally'].values())} comparisons, {how}{why}.")
         else:
-            lines.append(f"* **{key}** — {r['verdict']}: {r['reason']}.")
+            lines.append(f"* **{what}** — {r['verdict']}: {r['reason']}.")
     return head + "\n\n" + "\n".join(lines)
