@@ -1,25 +1,48 @@
 #!/usr/bin/env python
-"""Serve a built book on 127.0.0.1 and take a full-page screenshot of every chapter with
-Debian's chromium (Playwright). Usage:
+"""Serve a built book on 127.0.0.1 and take a full-page screenshot of every page with
+Debian's chromium (Playwright).
 
-    python scripts/book_screenshots.py [_build/html] [/tmp/book-shots]
+    python scripts/book_screenshots.py --html _build/html --out /tmp/book-shots [--width 1280 1920]
 
-Prints, per page, the number of images, broken images and requests that left 127.0.0.1.
+The pages are every entry of ``book/_toc.yml`` (the root page included). Prints, per page
+and width, the HTTP status, the number of images, broken images and requests that left
+127.0.0.1. Exits 2 when the build folder is missing, and 1 when any page answered with an
+error status (a 404: a page of the table of contents that was not built), had a broken image
+or made a request outside the local server; 0 otherwise.
 """
 from __future__ import annotations
 
+import argparse
 import functools
 import http.server
 import sys
 import threading
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]
-PAGES = ["intro", "01_attack", "02_visualization", "03_targets", "04_benchmark", "05_qualitative", "06_unseen",
-         "07_parameters", "api",
-         "references", "provenance"]
+
+
+def toc_pages(toc: Path = ROOT / "book" / "_toc.yml") -> list[str]:
+    """Every page of the table of contents, as paths below the HTML root without suffix
+    (``book/intro``, ``book/01_attack``...), root first, in the book's order."""
+    import yaml
+
+    spec = yaml.safe_load(toc.read_text())
+    pages = [spec["root"]]
+
+    def walk(entries):
+        for e in entries or ():
+            if "file" in e:
+                pages.append(e["file"])
+            walk(e.get("sections"))
+
+    for part in spec.get("parts", ()):
+        walk(part.get("chapters"))
+    walk(spec.get("chapters"))
+    return pages
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
@@ -34,10 +57,20 @@ def serve(root: Path):
     return httpd
 
 
-def main(html="_build/html", out="/tmp/book-shots") -> int:
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description="Screenshot every page of a built book (see the module docstring).")
+    ap.add_argument("--html", default="_build/html", help="the built HTML folder (default _build/html)")
+    ap.add_argument("--out", default="/tmp/book-shots", help="where the PNGs go (default /tmp/book-shots)")
+    ap.add_argument("--width", type=int, nargs="+", default=[1280], help="viewport widths in px (default 1280)")
+    a = ap.parse_args(argv)
+    html, out = Path(a.html), Path(a.out)
+    pages = toc_pages()
+    if not (html / f"{pages[0]}.html").is_file():
+        print(f"error: {html} holds no built book ({pages[0]}.html is missing). Fix: build it first "
+              f"(make book, or python -m lotsbook --root DIR and pass --html DIR/_build/html).", file=sys.stderr)
+        return 2
     from playwright.sync_api import sync_playwright
 
-    html, out = Path(html), Path(out)
     out.mkdir(parents=True, exist_ok=True)
     httpd = serve(html)
     base = f"http://127.0.0.1:{httpd.server_address[1]}"
@@ -45,24 +78,26 @@ def main(html="_build/html", out="/tmp/book-shots") -> int:
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS,
                                     ignore_default_args=["--hide-scrollbars"])
-        for name in PAGES:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            outside = []
-            page.on("request", lambda r, o=outside: (
-                o.append(r.url) if not r.url.startswith((base, "data:", "blob:", "about:")) else None))
-            page.goto(f"{base}/book/{name}.html", wait_until="networkidle")
-            imgs = page.eval_on_selector_all(
-                "img", "els => els.map(e => [e.currentSrc, e.complete && e.naturalWidth > 0])")
-            broken = [s for s, ok in imgs if not ok]
-            page.screenshot(path=str(out / f"{name}.png"), full_page=True)
-            print(f"{name:18s} images {len(imgs):3d}  broken {len(broken)}  "
-                  f"external requests {len(outside)} {outside[:3]}")
-            bad += len(broken) + len(outside)
-            page.close()
+        for width in a.width:
+            for name in pages:
+                page = browser.new_page(viewport={"width": width, "height": 900})
+                outside = []
+                page.on("request", lambda r, o=outside: (
+                    o.append(r.url) if not r.url.startswith((base, "data:", "blob:", "about:")) else None))
+                resp = page.goto(f"{base}/{name}.html", wait_until="networkidle")
+                status = resp.status if resp is not None else 0
+                imgs = page.eval_on_selector_all(
+                    "img", "els => els.map(e => [e.currentSrc, e.complete && e.naturalWidth > 0])")
+                broken = [s for s, ok in imgs if not ok]
+                page.screenshot(path=str(out / f"{Path(name).name}-{width}.png"), full_page=True)
+                print(f"{name:22s} {width:5d} px  HTTP {status}  images {len(imgs):3d}  broken {len(broken)}  "
+                      f"external requests {len(outside)} {outside[:3]}")
+                bad += len(broken) + len(outside) + (status >= 400 or status == 0)
+                page.close()
         browser.close()
     httpd.shutdown()
     return 1 if bad else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(*sys.argv[1:]))
+    sys.exit(main())
