@@ -11,7 +11,7 @@ from ..plots import note, show, table
 from ..results import recorded, recorded_meta
 
 __all__ = ["equivalence_frontier", "iteration_study_figure", "ALPHAS_255", "FILTER_SIZES", "SIGMAS",
-           "budget_figure", "budget_summary", "show_budget_curve", "budget_verdict_table", "show_recorded_budget_curve", "step_space_table", "show_step_spaces", "show_early_stop", "show_recorded_early_stop", "show_equivalence",
+           "READABLE", "readable", "budget_figure", "budget_summary", "show_budget_curve", "budget_verdict_table", "show_recorded_budget_curve", "step_space_table", "show_step_spaces", "show_early_stop", "show_recorded_early_stop", "show_equivalence",
            "show_alpha_study", "show_filter_study", "show_budget", "show_kernels"]
 
 
@@ -375,6 +375,36 @@ def show_step_spaces(cams: pd.DataFrame) -> None:
     note(" ".join(text))
 
 
+#: the studies' columns as a reader reads them (metrics in %, times in ms)
+READABLE = {"iterations": "iterations", "distance": "distance to target", "seconds": "ms per map",
+            "pearson_vs_reference": "Pearson r with the chapter's α", "pearson_vs_final": "Pearson r with the last map",
+            "avg_drop": "Avg Drop (%)", "increase": "Avg Increase (%)", "insertion": "Insertion (%)",
+            "deletion": "Deletion (%)", "alpha_255": "α (× 1/255)", "filter_size": "filter size", "sigma": "σ"}
+
+
+def readable(means: pd.DataFrame) -> pd.DataFrame:
+    """A study's table of means for the page: Average Increase as a percentage (it is a share
+    of images), seconds as milliseconds, and every column and index named in words
+    (:data:`READABLE`).
+
+    Parameters
+    ----------
+    means : pandas.DataFrame
+        Means of a study's columns (``increase`` in [0,1], ``seconds`` in s).
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
+    out = means.copy()
+    if "increase" in out:
+        out["increase"] = out["increase"] * 100
+    if "seconds" in out:
+        out["seconds"] = out["seconds"] * 1000
+    out.index = out.index.rename([READABLE.get(n, n) for n in out.index.names])
+    return out.rename(columns=READABLE)
+
+
 def show_early_stop(ctx, net, images) -> pd.DataFrame:
     """Run the plateau early stop against the full run on ``images`` with backbone ``net``
     (:func:`lotslib.studies.early_stop_study` with the chapter's ``patience``, ``min_delta``,
@@ -451,7 +481,7 @@ def show_alpha_study(ctx, net, images) -> pd.DataFrame:
                      cache_dir=ctx.cache_dir)
     cols = ["iterations", "distance", "seconds", "pearson_vs_reference", "avg_drop", "insertion", "deletion"]
     table(
-        al.groupby("alpha_255")[cols].mean(),
+        readable(al.groupby("alpha_255")[cols].mean()),
         f"**Step width α (no thesis table).** Means over {len(images)} images for α = k/255 (rows: k), {ctx.figure_iters} "
         f"iterations, zero target; Pearson correlation with the map at α = {ctx.alpha * 255:g}/255.",
     )
@@ -469,7 +499,7 @@ def show_filter_study(ctx, net, images) -> pd.DataFrame:
     pp = postprocess_study(net, images, filter_sizes=FILTER_SIZES, sigmas=SIGMAS, iters=int(ctx.iters), tau=ctx.tau,
                            alpha=ctx.alpha, steps=ctx.steps, cache_dir=ctx.cache_dir)
     table(
-        pp.groupby(["filter_size", "sigma"])[["avg_drop", "increase", "insertion", "deletion", "seconds"]].mean(),
+        readable(pp.groupby(["filter_size", "sigma"])[["avg_drop", "increase", "insertion", "deletion", "seconds"]].mean()),
         f"**Filter size and σ (no thesis table).** Metrics of the LOTS map for each Gaussian filter "
         f"(σ 'default' = 0.3·((k−1)/2 − 1) + 0.8, 7.7 for k = 49), {len(images)} images, the protocol's runs ({ctx.iters} iterations).",
     )
