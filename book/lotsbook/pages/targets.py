@@ -48,17 +48,10 @@ def _generic_reason(reason: str) -> str:
 def na_summary(df: pd.DataFrame) -> pd.DataFrame:
     """The N/A rows of Table 5.1 collapsed: one line per reason (its class left out) with a count.
 
-    Parameters
-    ----------
-    df : pandas.DataFrame
-        The benchmark rows (:func:`lotslib.benchmark.run`).
-
-    Returns
-    -------
-    pandas.DataFrame
-        Index ``reason``; columns ``rows`` (how many N/A rows give it), ``images`` (distinct
-        images), ``classes`` (distinct classes, from the rows' labels or top-1) and
-        ``methods`` (their names); empty when no row is N/A.
+    ``df`` holds the benchmark rows (:func:`lotslib.benchmark.run`), N/A ones among them. The
+    result is a DataFrame with the index ``reason``; columns ``rows`` (how many N/A rows give
+    it), ``images`` (distinct images), ``classes`` (distinct classes, from the rows' labels or
+    top-1) and ``methods`` (their names); empty when no row is N/A.
     """
     from lotslib.benchmark import is_na
 
