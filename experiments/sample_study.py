@@ -172,6 +172,8 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=str(ROOT / "results" / "sample_study.csv"))
     ap.add_argument("--steps-check", type=int, default=0, metavar="K",
                     help="Insertion/Deletion of the first K images again at 224 steps (<out>_steps.csv)")
+    ap.add_argument("--finish-wall-s", type=float, metavar="S",
+                    help="the benchmark already wrote --out (in S seconds): run only the passes after it")
     ap.add_argument("--budgets", type=int, nargs="*", default=[],
                     help="LOTS budgets of the budget curve read from the stored runs (<out>_budget.csv)")
     a = ap.parse_args(argv)
@@ -210,8 +212,15 @@ def main(argv=None) -> int:
     src = data.folder(subset)
     out = Path(a.out)
     t0 = time.perf_counter()
-    wall = run_timed(benchmark_command(subset, a.model, methods, params, cache, out, a.procs, a.threads,
-                                       a.batch_size), a.threads)
+    if a.finish_wall_s is None:
+        wall = run_timed(benchmark_command(subset, a.model, methods, params, cache, out, a.procs, a.threads,
+                                           a.batch_size), a.threads)
+    else:  # the benchmark finished earlier (its rows are in --out); only the passes after it run now
+        if not out.is_file():
+            raise SystemExit(f"--finish-wall-s: {out} holds no rows of a finished benchmark; run without it.")
+        wall = a.finish_wall_s
+        meta["finished_separately"] = ("the benchmark's rows were written by an earlier run of this command "
+                                       "without --finish-wall-s, stopped after them; its wall time is given")
     df = pd.read_csv(out)
     meta.update({
         "n_images": len(src), "images": f"{folder.name}: every {len(pd.read_csv(folder / 'labels.csv')) / a.n_images:g}"

@@ -401,7 +401,7 @@ def readable(means: pd.DataFrame) -> pd.DataFrame:
         out["increase"] = out["increase"] * 100
     if "seconds" in out:
         out["seconds"] = out["seconds"] * 1000
-    out.index = out.index.rename([READABLE.get(n, n) for n in out.index.names])
+    out.index = out.index.set_names([READABLE.get(n, n) for n in out.index.names])
     return out.rename(columns=READABLE)
 
 
