@@ -17,7 +17,8 @@ from typing import Mapping
 
 from .profiles import PARAM_NAMES, PROFILE_NOTES, THESIS, BookProfile
 
-__all__ = ["open_chapter", "ChapterContext", "setup", "open_images", "run_table", "benchmark_params"]
+__all__ = ["open_chapter", "ChapterContext", "setup", "open_images", "run_table", "benchmark_params",
+           "THREADS_FILE_ENV", "read_thread_advice"]
 
 
 #: the environment variable that names the builder's thread-advice file (:func:`read_thread_advice`)
