@@ -198,20 +198,18 @@ def snapshot_budgets(params: dict) -> list:
     return [b for b in BUDGETS if b < int(p["iters"])]
 
 
-def _snapshot_record(res, k: int, j: int, seconds: float) -> dict:
-    t, st = res.trace, res.trace.snapshot_state[k]
-    return dict(x_adv=t.snapshots[k][j].detach().cpu().numpy(), distances=t.distances[j, : k + 1].numpy(),
+def _record(res, j: int, seconds: float, via: str, budget: int | None = None) -> dict:
+    """Image ``j``'s stored record: of the whole run, or (``budget``) of its snapshot there."""
+    t = res.trace
+    if budget is None:
+        x_adv, dist, st = res.x_adv[j], t.distances[j], {"iterations": t.iterations, "converged": t.converged,
+                                                          "stop_reason": t.stop_reason, "top1_after": t.top1_after}
+    else:
+        x_adv, dist, st = t.snapshots[budget][j], t.distances[j, : budget + 1], t.snapshot_state[budget]
+    return dict(x_adv=x_adv.detach().cpu().numpy(), distances=dist.numpy(),
                 iterations=np.int64(st["iterations"][j]), converged=np.bool_(st["converged"][j]),
                 stop_reason=np.str_(st["stop_reason"][j]), top1_before=np.int64(t.top1_before[j]),
-                top1_after=np.int64(st["top1_after"][j]), seconds=np.float64(seconds), via=np.str_("snapshot"))
-
-
-def _record(res, j: int, seconds: float, via: str) -> dict:
-    t = res.trace
-    return dict(x_adv=res.x_adv[j].detach().cpu().numpy(), distances=t.distances[j].numpy(),
-                iterations=np.int64(t.iterations[j]), converged=np.bool_(t.converged[j]),
-                stop_reason=np.str_(t.stop_reason[j]), top1_before=np.int64(t.top1_before[j]),
-                top1_after=np.int64(t.top1_after[j]), seconds=np.float64(seconds), via=np.str_(via))
+                top1_after=np.int64(st["top1_after"][j]), seconds=np.float64(seconds), via=np.str_(via))
 
 
 def store_results(store_dir, model, x: torch.Tensor, target, params: dict, res, via: str) -> list[str]:
@@ -241,12 +239,12 @@ def store_results(store_dir, model, x: torch.Tensor, target, params: dict, res, 
     """
     store = Path(store_dir)
     n = x.shape[0]
-    keys = [entry_key(model, x[j], t, params) for j, t in enumerate(_target_rows(target, n))]
+    rows = _target_rows(target, n)
+    keys = [entry_key(model, x[j], t, params) for j, t in enumerate(rows)]
     per = res.trace.seconds / max(n, 1)
     for j, k in enumerate(keys):
         rec = _record(res, j, per, via)
         atomic_write(store / f"{k}.npz", lambda f, r=rec: np.savez(f, **r))
-    rows = _target_rows(target, n)
     for b in snapshot_budgets(params):
         if b not in res.trace.snapshot_state:
             continue
@@ -256,7 +254,7 @@ def store_results(store_dir, model, x: torch.Tensor, target, params: dict, res, 
             if not path.is_file():  # a snapshot equals a separate run stopped there
                 steps = max(int(res.trace.iterations[j]), 1)
                 sec = per * min(int(res.trace.snapshot_state[b]["iterations"][j]), steps) / steps
-                rec = _snapshot_record(res, b, j, sec)
+                rec = _record(res, j, sec, "snapshot", budget=b)
                 atomic_write(path, lambda f, r=rec: np.savez(f, **r))
     _log(store, [{"key": k, "via": via, "passes": int(res.trace.iterations[j]), "computed": True}
                  for j, k in enumerate(keys)])

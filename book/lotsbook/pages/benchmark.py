@@ -608,26 +608,23 @@ def plateau_effect(protocol: pd.DataFrame, plateau: pd.DataFrame) -> dict:
 
     a = protocol[protocol["method"] == "lots"].set_index("image_id")
     b = plateau[plateau["method"] == "lots"].set_index("image_id").reindex(a.index)
-    rows = []
+    rows, moved = [], []
     for m in METRICS.values():
         d = (b[m.col] - a[m.col]).to_numpy(float) * m.scale
         lo, hi = bootstrap_ci(d)
         t = paired_wilcoxon(b[m.col].to_numpy(float), a[m.col].to_numpy(float))
-        rows.append({"metric": m.label, "n": t["n"], "plateau − protocol": float(t["mean_diff"]) * m.scale,
-                     "95% interval": f"[{lo:.1f}, {hi:.1f}]", "p": format_p(t["p_value"], cell=True)})
+        diff, interval = float(t["mean_diff"]) * m.scale, f"[{lo:.1f}, {hi:.1f}]"
+        rows.append({"metric": m.label, "n": t["n"], "plateau − protocol": diff, "95% interval": interval,
+                     "p": format_p(t["p_value"], cell=True)})
+        if not lo <= 0 <= hi:
+            moved.append(f"{m.label} by {diff:+.1f} points {interval}")
     tab = pd.DataFrame(rows).set_index("metric")
     both = protocol["image_id"].isin(set(plateau["image_id"]))
     verdicts = convention_verdict(protocol[both], plateau[plateau["image_id"].isin(set(protocol["image_id"]))],
                                   [m.key for m in METRICS.values()], "protocol", "plateau stop")
-    moved = [f"{r.Index} by {r[2]:+.1f} points {r[3]}" for r in tab.itertuples() if not _covers_zero(r[3])]
     text = ((f"On these {int(tab['n'].max())} paired images the plateau stop moves LOTS's " + "; ".join(moved) + ". ")
             if moved else "The plateau stop moves none of LOTS's metrics beyond its 95% interval. ")
     return {"table": tab, "verdicts": verdicts, "text": text + verdicts["text"]}
-
-
-def _covers_zero(interval: str) -> bool:
-    lo, hi = (float(v) for v in interval.strip("[]").split(","))
-    return lo <= 0 <= hi
 
 
 def recorded_conventions(rows: pd.DataFrame) -> list:
