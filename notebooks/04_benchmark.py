@@ -122,7 +122,8 @@ page.show_recorded_extras()
 # same by default (`fill="black"`). pytorch-grad-cam's `CamMultImageConfidenceChange` and
 # Poppi et al.'s code multiply the *normalized* tensor instead, so masked pixels take the
 # dataset's mean colour (`fill="mean"`). The stored maps are scored again under the second
-# convention below (`lotslib.benchmark.rescore`); Coherency explains the masked image again.
+# convention below (`lotslib.benchmark.rescore`). Coherency explains the masked image again,
+# which costs LOTS a third run per image; the caption says whether this profile does.
 
 # %%
 fill = page.show_other_fill(ctx, df)

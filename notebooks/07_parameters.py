@@ -41,7 +41,7 @@ from lotsbook.pages import parameters as page
 
 ctx = chapter.open_chapter(params, "7", n_images="study_images", table=False)
 net, images = ctx.net, ctx.images
-display(ctx.run_table(notes={k: ctx.params[k] for k in ("study_iters", "patience", "min_delta")}))
+display(ctx.run_table(notes={k: ctx.params[k] for k in ("study_iters", "patience", "min_delta", "plateau_study")}))
 
 # %% [markdown]
 # ## LOTS's budget curve
@@ -81,8 +81,9 @@ page.show_step_spaces(rows[rows["method"].isin(list(CAM_METHODS))])
 # %% [markdown]
 # ## Plateau early stop
 #
-# Both runs below are full benchmark runs (`lotslib.benchmark.run`), so all five metrics,
-# Coherency included, are measured both ways on the same images.
+# Where the profile runs it live (`plateau_study`), both runs below are full benchmark runs
+# (`lotslib.benchmark.run`), so all five metrics, Coherency included, are measured both ways on
+# the same images.
 
 # %%
 es = page.show_early_stop(ctx, net, images)

@@ -25,7 +25,8 @@ PROFILE_ALT = dict(profile="classroom", model="efficientnet_lite1", models=["eff
                    batch_size=2,
                    device="cuda", cache_dir="/tmp/c", seed=1, study_images=4, study_iters=20, patience=5,
                    min_delta=0.1, reference="/data/ref", sanity_images=4, sanity_steps=2, focus_arrangements=2,
-                   road_images=2, location_iters=4, image="/tmp/a.png", image_digest="abc")
+                   road_images=2, location_iters=4, image="/tmp/a.png", image_digest="abc",
+                   fill_coherency=True, plateau_study=True)
 
 
 def _names(cls):
@@ -96,6 +97,7 @@ def test_the_book_passes_its_lots_and_metric_settings_to_the_benchmark():
     (BookProfile, {"image_source": "web"}, r"image_source='web': choose one of"),
     (BookProfile, {"iters": 2.5}, r"iters=2.5"),
     (BookProfile, {"fill": "white"}, r"fill='white'"),
+    (BookProfile, {"plateau_study": "yes"}, r"plateau_study='yes': must be true or false"),
 ])
 def test_bad_values_are_refused_at_construction(cls, kw, message):
     with pytest.raises(ParameterError, match=message):
@@ -176,3 +178,13 @@ def test_the_repeated_default_check_can_fail():
     src = "def f(x, iters=500, tau=0.2, fill='black', alpha=1 / 255, *, steps=224):\n    pass\n"
     found = _repeated_defaults(src, {"iters": 500, "tau": 0.1, "fill": "black", "alpha": 1 / 255, "steps": 224})
     assert found == ["f(iters=500)", "f(fill='black')", "f(alpha=1 / 255)", "f(steps=224)"]  # tau 0.2 differs
+
+
+def test_the_side_studies_run_live_where_the_budget_allows():
+    """The embedded and classroom builds read the two side studies from the recorded ones;
+    the full profile and --tiny (which the book test builds) run them."""
+    for name in ("embedded", "classroom"):
+        assert not PROFILES[name].fill_coherency and not PROFILES[name].plateau_study
+    assert PROFILES["full"].fill_coherency and PROFILES["full"].plateau_study
+    tiny = resolve_profile("embedded", tiny=True)
+    assert tiny.fill_coherency and tiny.plateau_study

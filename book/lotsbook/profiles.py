@@ -76,6 +76,13 @@ class BookProfile:
     patience: int = 50
     min_delta: float = 0.02
     reference: str | None = None
+    # two side studies that re-run LOTS at the protocol's budget on top of Tables 5.1/5.2:
+    # chapter 4's other fill re-scores Coherency (a third 500-iteration LOTS run per image,
+    # 500 s of the embedded build) and chapter 7 runs the plateau stop live on study_images
+    # photos. The embedded profile reads both from the recorded studies instead, to fit its
+    # 20-minute build (results/book_time.json); the full profile and --tiny run them.
+    fill_coherency: bool = False
+    plateau_study: bool = False
     # chapter 8 (sanity checks): photos of the randomisation and random-logit tests,
     # randomisation steps after the original, Focus mosaics of the first four photos, photos
     # scored with ROAD (~8 s per photo and method on one core), and the LOTS iterations of
@@ -106,6 +113,9 @@ class BookProfile:
                 raise ParameterError(f"{name}={v!r}: must be an integer >= {0 if name == 'seed' else 1}. "
                                      f"Fix: pass a whole number (the embedded profile uses "
                                      f"{getattr(BookProfile, name)!r}).")
+        for name in ("fill_coherency", "plateau_study"):
+            if not isinstance(getattr(self, name), bool):
+                raise ParameterError(f"{name}={getattr(self, name)!r}: must be true or false.")
         for name in ("profile", "model", "device", "cache_dir"):
             if not isinstance(getattr(self, name), str) or not getattr(self, name):
                 raise ParameterError(f"{name}={getattr(self, name)!r}: must be a non-empty string.")
@@ -158,7 +168,7 @@ PROFILES: dict[str, BookProfile] = {
         profile="full", model="resnet50", models=("alexnet", "resnet50", "densenet121", "convnext_tiny"),
         compare_models=("densenet121", "convnext_tiny"), image_source="imagenet_val", n_images=1000, n_grid=15,
         n_grid_large=35, iters=LotsParams.iters, figure_iters=LotsParams.iters, steps=MetricParams.steps,
-        batch_size=16,
+        batch_size=16, fill_coherency=True, plateau_study=True,
     ),
     # A class exercise: every chapter on 3 photos with small settings. Its cold build is timed by
     # experiments/book_time.py --profile classroom (results/book_time_classroom.json, the README: under
@@ -194,7 +204,8 @@ THESIS = PROFILES["full"]
 
 #: ``--tiny``: a smoke run of every code path (tests, CI): 2 images, 5 LOTS iterations.
 TINY = dict(n_images=2, n_grid=2, n_grid_large=2, iters=5, figure_iters=3, steps=8, batch_size=2,
-            study_images=2, study_iters=10, patience=3, sanity_steps=2, road_images=1, location_iters=2)
+            study_images=2, study_iters=10, patience=3, sanity_steps=2, road_images=1, location_iters=2,
+            fill_coherency=True, plateau_study=True)
 
 
 def resolve_profile(profile: str = "embedded", tiny: bool = False, **overrides) -> BookProfile:

@@ -711,10 +711,15 @@ FILL_METRICS = ["avg_drop", "avg_increase", "coherency"]
 def show_other_fill(ctx, df: pd.DataFrame) -> dict:
     """Rescore the fill-dependent metrics with the other fill and show them in Table 5.2's layout.
 
+    Average Drop and Average Increase are re-scored on the stored maps (forward passes only).
+    Coherency explains the masked image again, which for LOTS is a third run at the
+    protocol's budget per image; it is re-scored only where the profile's ``fill_coherency``
+    is set (the full profile and ``--tiny``), and the caption says so otherwise.
+
     Parameters
     ----------
     ctx : lotsbook.chapter.ChapterContext
-        The chapter's context (``fill``, ``images``, ``device``).
+        The chapter's context (``fill``, ``fill_coherency``, ``iters``, ``images``, ``device``).
     df : pandas.DataFrame
         Benchmark rows under ``ctx.fill``.
 
@@ -724,18 +729,24 @@ def show_other_fill(ctx, df: pd.DataFrame) -> dict:
         :func:`convention_verdict` of the two fills (``table``, ``text``, ...).
     """
     from lotslib import benchmark
+    from lotslib.metric_registry import METRICS
 
     other = "mean" if ctx.fill == "black" else "black"
-    alt = benchmark.rescore(df, ctx.images, FILL_METRICS, {"fill": other}, device=ctx.device)
-    alt_table, extra = extra_rows(benchmark.table_5_2(alt, metrics=FILL_METRICS))
+    metrics = FILL_METRICS if ctx.fill_coherency else [m for m in FILL_METRICS if m != "coherency"]
+    alt = benchmark.rescore(df, ctx.images, metrics, {"fill": other}, device=ctx.device)
+    alt_table, extra = extra_rows(benchmark.table_5_2(alt, metrics=metrics))
+    skipped = "" if ctx.fill_coherency else (
+        f" Coherency is not re-scored in this profile: it would explain every masked image again, a third "
+        f"{ctx.iters}-iteration LOTS run per image (about 500 s of the embedded build); set `fill_coherency` "
+        f"(the full profile does) to add it.")
     summary_table(
         alt_table,
-        f"Table 5.2's Average Drop, Average Increase and Coherency with fill='{other}' (masked pixels "
+        f"Table 5.2's {', '.join(METRICS[m].name for m in metrics)} with fill='{other}' (masked pixels "
         f"{'set to the model mean colour: the normalized tensor times the map' if other == 'mean' else 'black'}) "
-        f"instead of fill='{ctx.fill}'; same maps, same {len(ctx.images)} images.",
+        f"instead of fill='{ctx.fill}'; same maps, same {len(ctx.images)} images.{skipped}",
         unranked=extra,
     )
-    return convention_verdict(df, alt, FILL_METRICS, f"{ctx.fill} fill", f"{other} fill")
+    return convention_verdict(df, alt, metrics, f"{ctx.fill} fill", f"{other} fill")
 
 
 def show_fill_verdict(verdict: dict) -> None:

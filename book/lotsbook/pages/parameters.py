@@ -405,14 +405,22 @@ def readable(means: pd.DataFrame) -> pd.DataFrame:
     return out.rename(columns=READABLE)
 
 
-def show_early_stop(ctx, net, images) -> pd.DataFrame:
+def show_early_stop(ctx, net, images) -> pd.DataFrame | None:
     """Run the plateau early stop against the full run on ``images`` with backbone ``net``
     (:func:`lotslib.studies.early_stop_study` with the chapter's ``patience``, ``min_delta``,
     ``study_iters``, ``tau``, ``alpha``, ``filter_size``, ``steps``: two full benchmark runs,
     all five metrics) and show its summary (:func:`lotslib.studies.early_stop_summary`) with
-    its caption. Returns the study's rows (a DataFrame)."""
+    its caption. Returns the study's rows (a DataFrame), or None where the profile's
+    ``plateau_study`` is off: then a note says the recorded studies answer it instead."""
     from lotslib.studies import early_stop_study, early_stop_summary
 
+    if not ctx.plateau_study:
+        note(f"The plateau stop is not run live in the {ctx.profile} profile: two more LOTS runs of "
+             f"{ctx.study_iters} iterations on {ctx.study_images} photos could not conclude anything from so few "
+             f"images, and they would lengthen the build. Its effect is measured on recorded studies instead: "
+             f"below, and paired with the protocol on 100 images in chapter 4. Set `plateau_study` (the full "
+             f"profile does) to run it here.")
+        return None
     es = early_stop_study(net, images, patience=ctx.patience, min_delta=ctx.min_delta, iters=ctx.study_iters,
                           tau=ctx.tau, alpha=ctx.alpha, filter_size=ctx.filter_size, steps=ctx.steps,
                           cache_dir=ctx.cache_dir, batch_size=ctx.batch_size, threads=None)
