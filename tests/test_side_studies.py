@@ -16,3 +16,22 @@ def test_the_plateau_study_is_a_note_where_the_profile_leaves_it_out(monkeypatch
     assert page.show_early_stop(ctx, net=None, images=[]) is None
     assert len(shown) == 1 and "not run live in the embedded profile" in shown[0]
     assert "200 iterations on 3 photos" in shown[0] and "`plateau_study`" in shown[0]
+
+
+def test_the_budget_summary_names_each_flip_by_the_methods_name():
+    import pandas as pd
+
+    from lotslib.studies import budget_flips
+    from lotslib.verdicts import NO_DIFFERENCE, WORSE
+
+    rows = [dict(cap=c, metric="avg_drop", method="gradcam", verdict=v, n=10, lots_mean=m)
+            for c, v, m in ((40, WORSE, 30.0), (500, NO_DIFFERENCE, 28.0))]
+    rows += [dict(cap=c, metric="avg_drop", method="hirescam", verdict=WORSE, n=10, lots_mean=m)
+             for c, m in ((40, 30.0), (500, 28.0))]
+    verdicts = pd.DataFrame(rows)
+    summ = page.budget_summary(verdicts, budget_flips(verdicts), 10)
+    assert "in 1 place(s)" in summ["text"] and "against Grad-CAM (40 → 500 iterations" in summ["text"]
+    assert "gradcam" not in summ["text"] and "HiRes-CAM" not in summ["text"]
+    assert summ["table"].loc[500, "Avg Drop ↓: against 2 CAMs"] == "0 better / 1 worse / 1 no difference"
+    few = page.budget_summary(verdicts.assign(n=4), budget_flips(verdicts), 4)
+    assert few["text"].startswith("No verdict is drawn")

@@ -183,6 +183,7 @@ def budget_summary(verdicts: pd.DataFrame, flips: pd.DataFrame, n_min: int) -> d
         ``table``: one row per budget, per metric LOTS's mean and its record against the
         methods ("better / worse / no difference" counts, or "too few images"); ``text``.
     """
+    from lotslib.method_registry import method_name
     from lotslib.metric_registry import METRICS
     from lotslib.verdicts import BETTER, NO_DIFFERENCE, WORSE, too_few
 
@@ -206,7 +207,7 @@ def budget_summary(verdicts: pd.DataFrame, flips: pd.DataFrame, n_min: int) -> d
         by = []
         for (metric, method), g in flips.groupby(["metric", "method"], sort=False):
             steps = "; ".join(f"{r.from_cap} → {r.to_cap} iterations: {r.before} → {r.after}" for r in g.itertuples())
-            by.append(f"{METRICS[metric].label} against {method} ({steps})")
+            by.append(f"{METRICS[metric].label} against {method_name(method)} ({steps})")
         text = (f"LOTS's verdict changes with the budget in {len(flips)} place(s): " + "; ".join(by) + ".")
     return {"table": tab, "text": text}
 
