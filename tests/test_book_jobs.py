@@ -87,10 +87,25 @@ def test_a_failed_chapter_stops_new_starts_lets_the_running_one_finish_and_is_ra
                               costs=COSTS)
     started = [s for k, s, _ in log if k == "start"]
     ended = [s for k, s, _ in log if k == "end"]
-    assert started[:2] == ["03_targets", "08_sanity"]
-    assert "03_targets" in ended  # the chapter running beside the failure finished
-    assert "provenance" not in started and "04_benchmark" not in started  # nothing new after the failure
+    assert started[:3] == ["03_targets", "04_benchmark", "08_sanity"]  # chapter 3 alone, then two at a time
+    assert "04_benchmark" in ended  # the chapter running beside the failure finished
+    assert "provenance" not in started  # nothing new after the failure
     assert sorted(started) == sorted(ended)
+
+
+def test_a_chapter_that_runs_alone_has_nothing_beside_it(monkeypatch, tmp_path):
+    log = _fake_run(monkeypatch)
+    book.execute_chapters(list(book.CHAPTERS), lambda ch: {}, tmp_path, jobs=2, log=lambda *a: None, costs=COSTS)
+    at = {(k, s): t for k, s, t in log}
+    assert "03_targets" in book.ALONE
+    for s in {c.stem for c in book.CHAPTERS} - {"03_targets"}:  # every other chapter before or after it
+        assert at["end", s] <= at["start", "03_targets"] or at["start", s] >= at["end", "03_targets"], s
+    # without the rule, chapter 8 runs beside chapter 3 (the rule is what keeps it out)
+    monkeypatch.setattr(book, "ALONE", frozenset())
+    log.clear()
+    book.execute_chapters(list(book.CHAPTERS), lambda ch: {}, tmp_path, jobs=2, log=lambda *a: None, costs=COSTS)
+    at = {(k, s): t for k, s, t in log}
+    assert at["start", "08_sanity"] < at["end", "03_targets"]
 
 
 def test_jobs_must_be_positive(tmp_path):
