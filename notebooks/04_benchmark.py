@@ -63,6 +63,8 @@ ctx = chapter.open_chapter(params, "4")
 images = ctx.images
 
 # %% [markdown]
+# ## LOTS against the CAMs (thesis Table 5.2)
+#
 # LOTS runs the thesis protocol here: α = 1/255, at most 500 iterations, τ = 0.1, no early
 # stop. No run reaches τ on these models (chapter 1), so LOTS's map is whatever 500
 # iterations reach; chapter 7's budget curve ({ref}`fig-budget-curve`) shows how its metrics,
