@@ -158,7 +158,7 @@ display(Markdown(score["text"]))
 page.show_table_5_3(ctx, df)
 
 # %%
-page.show_timing_paths(ctx)
+page.show_timing_paths(ctx, df)
 
 # %% [markdown]
 # ## The metrics on one image (thesis Figures A.4–A.7)
@@ -171,13 +171,22 @@ m, cls = ctx.lots_maps(net, ex, x=x), int(row["top1"])
 page.show_figure_a_4(net, ex, x, m, row)
 
 # %%
-page.show_figure_a_5(ctx, net, x, m, row)
+page.show_figure_a_5(ctx, net, x, row)
 
 # %%
 page.show_figures_a_6_a_7(ctx, df, net, ex, row)
 
 # %%
 page.show_deletion_steps(x, m)
+
+# %% [markdown]
+# ## What this shows
+#
+# The verdicts of the tests table above, counted per metric, and the price of a LOTS map;
+# computed from the same benchmark rows as Tables 5.2 and 5.3.
+
+# %%
+page.show_benchmark_summary(df)
 
 # %% [markdown]
 # ## Exercises

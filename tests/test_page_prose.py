@@ -125,3 +125,123 @@ def test_filter_shape_compares_the_best_setting_with_the_cams_only_from_five_pho
     assert "LOTS better: 2" in many and "picked after looking" in many
     pp, ids = _filter_rows(8, 39.0)  # the best setting is no lower than the CAMs: LOTS worse
     assert "LOTS worse: 2" in parameters.filter_shape(pp, _cams(ids, np.full(8, 10.0)), 49)
+
+
+# ------------------------------------------------------------------ chapters 1, 3/4, 6 and 8: "What this shows"
+def test_attack_summary_states_n_and_says_what_the_cap_means_only_from_five_photos():
+    from lotsbook.pages import attack
+
+    def text(n, reached=0):
+        return attack.attack_summary(np.full(n, 40.0), np.full(n, 10.0), [True] * reached + [False] * (n - reached),
+                                     0.1, 500, 75.0, 60.0, 5.0)
+    four, five = text(4), text(5)
+    assert "these 4 photos" in four and "from 40.00 to 10.00 (25% of its start" in four and "0 of 4 runs" in four
+    assert "too few images (n = 4)" in four and "iteration cap, not τ" not in four
+    assert "too few" not in five and "iteration cap, not τ, ends LOTS" in five
+    assert "40% of the runs stopped at τ" in text(5, reached=2)
+
+
+def _tests(n, verdicts):
+    idx = pd.MultiIndex.from_tuples([("net", metric, cam) for metric in ("Avg Drop ↓", "Coherency ↑")
+                                     for cam in ("Grad-CAM", "HiRes-CAM")], names=["model", "metric", "CAM method"])
+    return pd.DataFrame({"n": n, "verdict": verdicts}, index=idx)
+
+
+def test_tests_summary_counts_the_tables_verdicts_and_draws_none_from_four_images():
+    from lotsbook.pages.benchmark import tests_summary
+
+    few = tests_summary(_tests(4, ["too few images"] * 4))[0]
+    assert "too few images (n = 4)" in few and "no verdict" in few and "worse" not in few
+    five = tests_summary(_tests(5, ["no significant difference", "no significant difference", "LOTS worse",
+                                    "LOTS better"]))[0]
+    assert "n = 5 images" in five and "Coherency ↑: LOTS worse in 1 of 2, better in 1 of 2" in five
+    assert "no significant difference on Avg Drop ↓" in five and "too few" not in five
+
+
+def test_unseen_summary_gives_the_remaining_share_and_compares_targets_only_from_five_photos():
+    from lotsbook.pages.unseen import unseen_summary
+
+    def dist(n):
+        rows = [{"photo": f"p{i}", "target": t, "distance before": 10.0, "distance after": after,
+                 "iterations": 40, "reached τ": "no"} for i in range(n) for t, after in (("extracted", 2.0),
+                                                                                       ("zero", 5.0))]
+        return pd.DataFrame(rows).set_index(["photo", "target"])
+    two = unseen_summary(dist(2))
+    assert "extracted target 10.00 → 2.00 (20% left)" in two and "too few images (n = 2)" in two
+    five = unseen_summary(dist(5))
+    assert "too few" not in five and "smaller share on 5 of 5 photos" in five
+
+
+def test_sanity_overview_marks_each_check_below_five_as_a_description():
+    from lotsbook.pages.sanity import sanity_overview
+
+    lv = pd.Series(["changes", "same map", "changes"])
+    three = sanity_overview(["A", "B"], ["C"], lv, 3, 1, 5)
+    assert "3 photos, too few images (n = 3): a description" in three and "2 of 3 methods pass" in three
+    assert "1 mosaics, too few images (n = 1)" in three and "ROAD on 5 photos." in three
+    assert "too few" not in sanity_overview(["A"], [], lv, 5, 6, 5)
+
+
+# ------------------------------------------------------------------ chapter 4: two tables of the same quantity
+def test_coherency_note_explains_a_difference_only_when_there_is_one():
+    from lotsbook.pages.benchmark import coherency_note
+
+    same = coherency_note(79.71, 79.68, True, 4)
+    assert "79.7% here, the benchmark row's value" in same and "points" not in same
+    other = coherency_note(79.2, 79.7, False, 4)
+    assert "79.2% here against 79.7%" in other and "-0.5 points" in other and "batch of up to 4" in other
+
+
+def test_timing_gap_names_both_tables_numbers_and_their_ratio():
+    from lotsbook.pages.benchmark import timing_gap
+    from lotslib.benchmark.timing import PATHS
+
+    cut, stock = list(PATHS)
+    methods = ["Grad-CAM", "HiRes-CAM", "SmoothGrad-CAM++"]
+    paths = pd.DataFrame({("net", cut): [60.0, 40.0, 700.0], ("net", stock): [120.0, 80.0, 2000.0]}, index=methods)
+    t53 = pd.DataFrame({("this run", "net"): [30.0, 40.0, 100.0], ("thesis", "resnet50"): [1.0, 2.0, 3.0]},
+                       index=methods)
+    gap = timing_gap(paths, t53)
+    assert gap["here"] == 60.0 and gap["table"] == 30.0 and gap["ratio"] == pytest.approx(1.5)  # SmoothGrad left out
+    assert "Grad-CAM 60.0 ms here and 30.0 ms there (net)" in gap["text"]
+    assert timing_gap(paths, t53.rename(columns={"net": "other"}))["text"] == ""
+
+
+def test_cam_path_timing_times_the_map_of_a_given_top1_class(monkeypatch):
+    import lotslib.benchmark.timing as timing
+
+    seen = []
+    monkeypatch.setattr(timing, "explain_with_info", lambda method, model, x, targets=None, **kw: seen.append(targets))
+
+    class Net(torch.nn.Module):
+        name = "toy"
+
+        def forward(self, x):
+            return x.flatten(1)[:, :3]
+
+    class Images:
+        def batch(self, model):
+            return torch.eye(3).reshape(3, 3, 1, 1)
+
+    rows = timing.cam_path_timing(Net(), ["gradcam"], Images())
+    assert len(rows) == len(timing.PATHS) and all(t is not None for t in seen)  # never found inside the timed call
+    assert [int(t) for t in seen[1:4]] == [0, 1, 2]  # each image's own top-1 class
+
+
+def test_the_benchmark_summary_is_written_from_the_tests_tables_own_verdicts(monkeypatch):
+    from lotsbook.pages import benchmark
+    from lotslib.method_registry import method_name
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame([{"model": "net", "method": m, "method_name": method_name(m), "image_id": f"im{i}",
+                        "avg_drop": 20 + rng.random(), "increase": 0.0, "insertion": 50 + rng.random(),
+                        "coherency": 90.0 + rng.random() - 20 * (m == "lots"), "deletion": 40 + rng.random(),
+                        "ms_per_map": 1000.0 if m == "lots" else 20.0 + i, "flagged": False, "flag": "",
+                        "na_reason": "", "degenerate": False, "threads": 1}
+                       for m in benchmark.THESIS_METHODS for i in range(12)])
+    said = []
+    monkeypatch.setattr(benchmark, "note", said.append)
+    benchmark.show_benchmark_summary(df)
+    worse = benchmark.best_cam_tests(df).xs("Coherency ↑", level="metric")["verdict"].eq("LOTS worse").sum()
+    assert worse == 5 and "n = 12 images: Coherency ↑: LOTS worse in 5 of 5" in said[0]
+    assert "a LOTS map takes 39 times as long as one of" in said[0]  # 1000 ms ÷ a CAM map's mean 25.5 ms
