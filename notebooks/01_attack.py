@@ -86,6 +86,14 @@ page.show_perturbation(x, res.x_adv)
 # Whether the places the perturbation gathers in are the object the network recognises is
 # what the rest of the book asks. Chapter 2 turns it into an {term}`activation map` that can
 # be compared with CAM methods.
+#
+# ## What this shows
+#
+# How far LOTS gets towards the zero target on these photos, and what that does to the
+# prediction; computed from this build's runs.
+
+# %%
+page.show_attack_summary(ctx, res, pred)
 
 # %% [markdown]
 # ## Exercises

@@ -61,7 +61,17 @@ page.show_figure_5_6(net, x, xa)
 
 # %%
 m = ctx.lots_maps(net, example, x=x)
-page.show_threshold(ctx, net, x, m, top)
+kept = page.show_threshold(ctx, net, x, m, top)
+
+# %% [markdown]
+# ## What this shows
+#
+# A threshold keeps fewer pixels of the map, so one expects the confidence on
+# $x \odot \text{map}$ to fall, and the drop to grow, as $q$ rises. Whether it does on this
+# image is read from the table above; the sentence is computed from this build's numbers.
+
+# %%
+page.show_threshold_summary(kept)
 
 # %% [markdown]
 # ## Exercises

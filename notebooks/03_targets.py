@@ -69,6 +69,15 @@ page.show_target_tests(df)
 page.show_figure_5_1(ctx, net, df)
 
 # %% [markdown]
+# ## What this shows
+#
+# On how many images each target exists here, and what the paired tests above say; the
+# sentence is computed from the rows of Table 5.1.
+
+# %%
+page.show_targets_summary(df)
+
+# %% [markdown]
 # ## Exercises
 #
 # Each solution is code that runs with this chapter when the book is built, on the first

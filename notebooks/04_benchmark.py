@@ -63,6 +63,8 @@ ctx = chapter.open_chapter(params, "4")
 images = ctx.images
 
 # %% [markdown]
+# ## LOTS against the CAMs (thesis Table 5.2)
+#
 # LOTS runs the thesis protocol here: α = 1/255, at most 500 iterations, τ = 0.1, no early
 # stop. No run reaches τ on these models (chapter 1), so LOTS's map is whatever 500
 # iterations reach; chapter 7's budget curve ({ref}`fig-budget-curve`) shows how its metrics,
@@ -157,7 +159,7 @@ display(Markdown(score["text"]))
 page.show_table_5_3(ctx, df)
 
 # %%
-page.show_timing_paths(ctx)
+page.show_timing_paths(ctx, df)
 
 # %% [markdown]
 # ## The metrics on one image (thesis Figures A.4–A.7)
@@ -170,13 +172,22 @@ m, cls = ctx.lots_maps(net, ex, x=x), int(row["top1"])
 page.show_figure_a_4(net, ex, x, m, row)
 
 # %%
-page.show_figure_a_5(ctx, net, x, m, row)
+page.show_figure_a_5(ctx, net, x, row)
 
 # %%
 page.show_figures_a_6_a_7(ctx, df, net, ex, row)
 
 # %%
 page.show_deletion_steps(x, m)
+
+# %% [markdown]
+# ## What this shows
+#
+# The verdicts of the tests table above, counted per metric, and the price of a LOTS map;
+# computed from the same benchmark rows as Tables 5.2 and 5.3.
+
+# %%
+page.show_benchmark_summary(df)
 
 # %% [markdown]
 # ## Exercises

@@ -54,13 +54,26 @@ page.show_all_methods(ctx, one)
 
 # %%
 rng = np.random.default_rng(ctx.seed)
-page.show_random_grids(ctx, rng)
+overlaps = page.show_random_grids(ctx, rng)
 
 # %% [markdown]
 # ## LOTS on two backbones (thesis Figure 5.5)
 
 # %%
 page.show_model_pair(ctx, rng)
+
+# %% [markdown]
+# ## What this shows
+#
+# The grids are pictures; to say how far the two methods agree on the images they show, the
+# sentence below compares, per image, the 10% of the pixels each map rates highest: the
+# intersection over union of those two pixel sets (`lotslib.studies.top_overlap`). A high
+# value means LOTS and HiRes-CAM point at the same place; a value near the random level means
+# LOTS highlights something HiRes-CAM does not, which is what the zero target, explaining no
+# single class, allows.
+
+# %%
+page.show_overlap_summary(overlaps)
 
 # %% [markdown]
 # ## Exercises

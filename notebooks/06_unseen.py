@@ -63,6 +63,15 @@ page.show_distances(ctx, net, runs)
 # systematic test would need annotated images of objects outside ImageNet's classes.
 
 # %% [markdown]
+# ## What this shows
+#
+# How much of the distance to each target LOTS removed on these photos, computed from the
+# table above.
+
+# %%
+page.show_unseen_summary(runs)
+
+# %% [markdown]
 # ## Exercises
 #
 # Each solution is code that runs with this chapter when the book is built. Try the

@@ -39,9 +39,8 @@ from lotslib.method_registry import CAM_METHODS
 from lotsbook import chapter, results
 from lotsbook.pages import parameters as page
 
-ctx = chapter.open_chapter(params, "7", n_images="study_images", table=False)
+ctx = chapter.open_chapter(params, "7", n_images="study_images")
 net, images = ctx.net, ctx.images
-display(ctx.run_table(notes={k: ctx.params[k] for k in ("study_iters", "patience", "min_delta", "plateau_study")}))
 
 # %% [markdown]
 # ## LOTS's budget curve
@@ -123,6 +122,17 @@ al = page.show_alpha_study(ctx, net, images)
 
 # %%
 pp = page.show_filter_study(ctx, net, images)
+
+# %% [markdown]
+# ## What this shows
+#
+# Each study above changes one setting of the protocol and keeps the rest. The sentences below
+# read their tables: how far each setting moves LOTS's numbers, and where a paired test on
+# enough photos says whether the change matters against the CAMs. A study on fewer photos
+# than a verdict needs describes its numbers and draws no conclusion.
+
+# %%
+page.show_parameter_summary(curve, rows[rows["method"].isin(list(CAM_METHODS))], al, pp, ctx)
 
 # %% [markdown]
 # ## Exercises

@@ -137,10 +137,13 @@ page.show_focus_verdict(fverdict)
 page.show_location(ctx, net, images, x)
 
 # %% [markdown]
-# ## What the checks mean for LOTS
+# ## What this shows
+#
+# How many photos each check rests on, how many methods it separates, and what the checks
+# say about LOTS; the sentences are computed from the checks above.
 
 # %%
-page.show_lots_summary(cascade, logit, fverdict, scored)
+page.show_sanity_summary(images, cascade, logit, fverdict, scored)
 
 # %% [markdown]
 # A zero-target LOTS map is not a class explanation: the random-logit test and Focus show

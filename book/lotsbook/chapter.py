@@ -15,9 +15,9 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Mapping
 
-from .profiles import PARAM_NAMES, PROFILE_NOTES, THESIS, BookProfile
+from .profiles import CHAPTER_PARAMS, PARAM_LABELS, PARAM_NAMES, PROFILE_NOTES, THESIS, BookProfile
 
-__all__ = ["open_chapter", "ChapterContext", "setup", "open_images", "run_table", "benchmark_params",
+__all__ = ["open_chapter", "ChapterContext", "setup", "open_images", "run_table", "run_parameters", "benchmark_params",
            "THREADS_FILE_ENV", "read_thread_advice"]
 
 
@@ -135,15 +135,43 @@ def open_images(image_source: str = "embedded", image_path=None, ground_truth=No
     return src.head(n_images)
 
 
+def run_parameters(chapter: str) -> list[str]:
+    """The parameters a page's run table lists: those the page uses
+    (:data:`lotsbook.profiles.CHAPTER_PARAMS`), else every one of :data:`lotsbook.profiles.PARAM_NAMES`
+    but the machine's (``cache_dir``, ``device``, ``seed``, ``ground_truth``).
+
+    Parameters
+    ----------
+    chapter : str
+        The chapter's number ("1".."8") or the page's name ("own", "findings", ...).
+
+    Returns
+    -------
+    list of str
+        :class:`~lotsbook.profiles.BookProfile` field names, in the table's row order.
+    """
+    used = CHAPTER_PARAMS.get(str(chapter))
+    if used is None:
+        return [k for k in PARAM_NAMES if k not in ("cache_dir", "device", "seed", "ground_truth")]
+    return [k for k in PARAM_NAMES if k in used] + [k for k in used if k not in PARAM_NAMES]
+
+
+def _value(name: str, x) -> str:
+    """A parameter's value as the run table prints it (α as k/255, lists joined)."""
+    if name == "alpha" and isinstance(x, float):
+        return f"{x * 255:.4g}/255"
+    return f"{x:.6g}" if isinstance(x, float) else (", ".join(x) if isinstance(x, (list, tuple)) else str(x))
+
+
 def run_table(params: BookProfile, chapter: str, images=None, notes: dict | None = None):
-    """A styled table of what this chapter ran.
+    """A styled table of the parameters this chapter uses, beside the thesis's values.
 
     Parameters
     ----------
     params : lotsbook.profiles.BookProfile
         The chapter's parameters.
     chapter : str
-        The chapter's number, used in the caption.
+        The chapter's number, used in the caption and to choose the rows (:func:`run_parameters`).
     images : lotslib.data.ImageSource or None, optional
         The images the chapter ran on (default None: no images row).
     notes : dict or None, optional
@@ -153,8 +181,9 @@ def run_table(params: BookProfile, chapter: str, images=None, notes: dict | None
     Returns
     -------
     pandas.io.formats.style.Styler
-        Profile, models, images and every parameter, with the thesis's value beside each
-        (Weber 2023, 5.1) and why it differs.
+        One row per parameter the chapter uses (named in words, :data:`lotsbook.profiles.PARAM_LABELS`),
+        with the thesis's value beside each (Weber 2023, 5.1; empty for the chapter's own settings,
+        which the thesis does not have) and why it differs.
     """
     import pandas as pd
 
@@ -188,27 +217,26 @@ def run_table(params: BookProfile, chapter: str, images=None, notes: dict | None
                  "class); chapter 4 also shows 'max', the highest class probability at each step",
     }
     rows = []
-    for k in PARAM_NAMES:
-        if k in ("cache_dir", "device", "seed", "ground_truth"):
-            continue
-        v, t = getattr(params, k), getattr(thesis, k)
+    for k in run_parameters(chapter):
+        v = getattr(params, k)
         if k == "image_path" and v is None:
             continue
-        def fmt(x):
-            return f"{x:.6g}" if isinstance(x, float) else (", ".join(x) if isinstance(x, (list, tuple)) else str(x))
-
-        same = fmt(v) == fmt(t) or k in ("profile", "image_path", "batch_size")
-        note = always.get(k) or ("" if same else (notes or {}).get(k, why.get(k, "")))
-        rows.append({"parameter": k, "this run": fmt(v), "thesis": fmt(t) if k not in ("image_path",) else "",
-                     "note": note})
+        own = k not in PARAM_NAMES  # a chapter setting: the thesis has no such parameter
+        t = "" if own or k == "image_path" else _value(k, getattr(thesis, k))
+        same = own or _value(k, v) == t or k in ("profile", "image_path", "batch_size")
+        if own:
+            note = (notes or {}).get(k) or "not in the thesis: a setting of this chapter"
+        else:
+            note = always.get(k) or ("" if same else (notes or {}).get(k, why.get(k, "")))
+        rows.append({"parameter": PARAM_LABELS.get(k, k), "this run": _value(k, v), "thesis": t, "note": note})
     if images is not None:
         rows.insert(1, {"parameter": "images",
                         "this run": f"{len(images)} ({images.description}), list hash {images.fingerprint()}",
                         "thesis": "1000 (first ILSVRC2012 validation image per class)", "note": ""})
     df = pd.DataFrame(rows).set_index("parameter")
     return (
-        df.style.set_caption(f"Run parameters of chapter {chapter}: this run beside the thesis protocol "
-                             f"(Weber 2023, section 5.1)")
+        df.style.set_caption(f"Run parameters of chapter {chapter}: the parameters it uses, this run beside the "
+                             f"thesis protocol (Weber 2023, section 5.1)")
         .set_properties(**{"text-align": "left"})
         .set_table_styles([{"selector": "caption", "props": "caption-side: top; font-weight: bold; text-align: left;"}])
     )

@@ -20,7 +20,8 @@ from typing import Mapping
 from lotslib.errors import ParameterError
 from lotslib.params import LotsParams, MetricParams
 
-__all__ = ["BookProfile", "PROFILES", "TINY", "PARAM_NAMES", "THESIS", "PROFILE_NOTES", "METRIC_BATCH", "resolve_profile"]
+__all__ = ["BookProfile", "PROFILES", "TINY", "PARAM_NAMES", "THESIS", "PROFILE_NOTES", "METRIC_BATCH", "CHAPTER_PARAMS",
+           "PARAM_LABELS", "resolve_profile"]
 
 IMAGE_SOURCES = ("embedded", "folder", "imagenet_val")
 #: perturbed images per forward pass of the chapters' metrics: on a CPU twice as fast per image as 32
@@ -197,6 +198,48 @@ PROFILE_NOTES: dict[str, dict] = {
         "n_grid": "the grids show every photo of the run",
         "n_grid_large": "the grids show every photo of the run",
     },
+}
+
+_LOTS = ("iters", "figure_iters", "tau", "alpha")
+_SOURCE = ("image_source", "image_path", "n_images")
+_METRICS = ("steps", "fill", "score")
+#: the parameters each page uses, the only rows of its run table (:func:`lotsbook.chapter.run_table`), keyed by
+#: the chapter's number or name; a page not listed shows every parameter of :data:`PARAM_NAMES`. Names after
+#: :data:`PARAM_NAMES` (chapter 7's study sizes, chapter 8's checks) are chapter settings the thesis has no value for.
+CHAPTER_PARAMS: dict[str, tuple] = {
+    "1": ("profile", "model", *_SOURCE, *_LOTS, "batch_size"),
+    "2": ("profile", "compare_models", "image_source", "image_path", *_LOTS, "filter_size"),
+    "3": ("profile", "model", *_SOURCE, *_LOTS, "filter_size", *_METRICS, "batch_size"),
+    "4": ("profile", "models", *_SOURCE, *_LOTS, "filter_size", *_METRICS, "batch_size", "fill_coherency"),
+    "5": ("profile", "model", "models", "compare_models", *_SOURCE, "n_grid", "n_grid_large", *_LOTS, "filter_size",
+          "batch_size"),
+    "6": ("profile", "compare_models", *_LOTS, "filter_size", "batch_size"),
+    "7": ("profile", "model", *_SOURCE, *_LOTS, "filter_size", *_METRICS, "batch_size", "study_images", "study_iters",
+          "patience", "min_delta", "plateau_study"),
+    "8": ("profile", "model", "image_source", "image_path", *_LOTS, "filter_size", *_METRICS, "batch_size",
+          "sanity_images", "sanity_steps", "focus_arrangements", "road_images", "location_iters"),
+    "own": ("profile", "model", *_LOTS, "filter_size", *_METRICS, "batch_size"),
+}
+
+#: the run tables' row names: what each parameter is, with its unit, and its name in the code
+PARAM_LABELS: dict[str, str] = {
+    "profile": "profile", "model": "main backbone (model)", "models": "backbones of Table 5.2 (models)",
+    "compare_models": "backbones compared (compare_models)", "image_source": "image source (image_source)",
+    "image_path": "image folder (image_path)", "n_images": "images (n_images)",
+    "n_grid": "images in the small grid (n_grid)", "n_grid_large": "images in the large grid (n_grid_large)",
+    "iters": "LOTS iterations, at most (iters)", "figure_iters": "LOTS iterations of the figures (figure_iters)",
+    "tau": "LOTS stopping distance τ (tau)", "alpha": "LOTS step width α, in pixel units (alpha)",
+    "filter_size": "Gaussian blur, pixels (filter_size)", "steps": "insertion/deletion steps (steps)",
+    "fill": "masked pixels (fill)", "score": "insertion/deletion score (score)",
+    "batch_size": "images per LOTS batch (batch_size)", "study_images": "photos of the studies (study_images)",
+    "study_iters": "LOTS iterations of the early-stop study (study_iters)",
+    "patience": "early-stop patience, iterations (patience)",
+    "min_delta": "early-stop relative improvement (min_delta)", "sanity_images": "photos of the checks (sanity_images)",
+    "sanity_steps": "randomisation steps (sanity_steps)", "focus_arrangements": "Focus mosaics (focus_arrangements)",
+    "road_images": "photos scored with ROAD (road_images)",
+    "location_iters": "LOTS iterations per grid cell (location_iters)",
+    "fill_coherency": "Coherency re-scored under the other fill (fill_coherency)",
+    "plateau_study": "plateau stop run live (plateau_study)",
 }
 
 #: the thesis's protocol, for the run tables' "thesis" column

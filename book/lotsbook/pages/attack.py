@@ -14,7 +14,7 @@ import torch
 from ..plots import figure_4_1, note, short_class, show, table
 from ..results import concentration, predictions
 
-__all__ = ["perturbation_summary", "distance_figure", "show_distance", "show_predictions", "show_figure_4_1",
+__all__ = ["attack_summary", "show_attack_summary", "perturbation_summary", "distance_figure", "show_distance", "show_predictions", "show_figure_4_1",
            "show_perturbation", "show_alpha_runs", "show_bound"]
 
 
@@ -233,3 +233,56 @@ def show_bound(ctx, net, sizes) -> None:
     mean_share = (sizes["mean pixel change"] / sizes["largest pixel change"]).mean() * 100
     note(f"The largest change stays within k·α on {within} of {len(sizes)} photos and reaches {share:.0f}% of the "
          f"bound on average; the mean change over all pixels is {mean_share:.0f}% of the largest one.")
+
+
+def attack_summary(start, end, converged, tau: float, iters: int, changed: float, before: float, after: float) -> str:
+    """What the chapter's runs show, written from their numbers.
+
+    Parameters
+    ----------
+    start, end : array-like
+        ``(N,)`` distances to the target (logits, >= 0) before the first step and after the run.
+    converged : array-like
+        ``(N,)`` bool: the run reached ``tau``.
+    tau : float
+        The stopping distance.
+    iters : int
+        The iteration cap.
+    changed : float
+        The share of the images whose top-1 class changed, in % (:func:`lotsbook.results.predictions`).
+    before, after : float
+        The mean confidence in the original top-1 class before and after, in %.
+
+    Returns
+    -------
+    str
+        n; the median distance before and after (and as a share of the start); how many runs
+        reached τ; the top-1 changes and the confidence. A statement about LOTS on this model
+        (every run ended at the cap, or the share that reached τ) only from
+        :data:`lotslib.verdicts.MIN_PAIRS` photos on, else "too few images".
+    """
+    from lotslib.verdicts import too_few
+
+    start, end = np.asarray(start, dtype=float), np.asarray(end, dtype=float)
+    n, reached = len(start), int(np.asarray(converged, dtype=bool).sum())
+    fell = int((end < start).sum())
+    text = (f"On these {n} photos the median distance to the zero target falls from {np.median(start):.2f} to "
+            f"{np.median(end):.2f} ({100 * np.median(end / start):.0f}% of its start, median over the photos; it fell on "
+            f"{fell} of {n}); {reached} of {n} runs reached τ = {tau:g} within {iters} iterations. The top-1 class "
+            f"changed on {changed:.0f}% of the photos, and the mean confidence in the original top-1 class fell from "
+            f"{before:.1f}% to {after:.1f}%.")
+    few = too_few(n)
+    if few:
+        return text + f" This describes these photos only: {few}."
+    if reached == 0:
+        return text + (f" No run reached τ: on this model the iteration cap, not τ, ends LOTS, so its map is the "
+                       f"perturbation of {iters} steps (chapter 7 varies that budget).")
+    return text + f" {100 * reached / n:.0f}% of the runs stopped at τ; the others ran to the cap."
+
+
+def show_attack_summary(ctx, res, pred) -> None:
+    """Show :func:`attack_summary` of the chapter's runs ``res`` (:class:`lotslib.attack.LotsResult`)
+    and predictions ``pred`` (:func:`show_predictions`), with ``ctx``'s τ and iteration cap."""
+    tr = res.trace
+    note(attack_summary(tr.distances[:, 0].numpy(), tr.final_distance.numpy(), tr.converged.numpy(), ctx.tau,
+                        ctx.iters, pred.changed, pred.confidence_before, pred.confidence_after))

@@ -29,6 +29,7 @@ __all__ = [
     "convention_verdict",
     "time_table",
     "timing_paths_table",
+    "timing_gap",
     "benchmark_row",
     "method_curves",
     "drop_increase_figure",
@@ -38,6 +39,8 @@ __all__ = [
     "show_thesis_5_2",
     "show_ranks",
     "show_best_cam_tests",
+    "tests_summary",
+    "show_benchmark_summary",
     "show_recorded_study",
     "FILL_METRICS",
     "THESIS_METHODS",
@@ -49,6 +52,8 @@ __all__ = [
     "show_timing_paths",
     "show_figure_a_4",
     "show_figure_a_5",
+    "figure_a_5_coherency",
+    "coherency_note",
     "show_figures_a_6_a_7",
     "show_deletion_steps",
 ]
@@ -552,6 +557,67 @@ def show_best_cam_tests(df: pd.DataFrame) -> None:
           "detect with 80% power", fmt=_TEST_FMT)
 
 
+def tests_summary(tests: pd.DataFrame, against: str = "CAM methods", subject: str = "LOTS") -> list[str]:
+    """What a table of paired tests shows, one sentence per group of its first index level:
+    n, and per metric how many comparisons came out each way.
+
+    Parameters
+    ----------
+    tests : pandas.DataFrame
+        Index (group, ``metric``, ...) with columns ``n`` and ``verdict`` (the verdict words of
+        :mod:`lotslib.verdicts`, "LOTS" possibly replaced by ``subject``): :func:`best_cam_tests`,
+        or :func:`lotsbook.pages.targets.target_tests` (group = comparison, one row per metric).
+    against : str, optional
+        What the subject is compared with, for the sentence (default "CAM methods").
+    subject : str, optional
+        The compared method as the verdicts name it (default "LOTS").
+
+    Returns
+    -------
+    list of str
+        Per group: below :data:`lotslib.verdicts.MIN_PAIRS` pairs, "too few images" and no verdict;
+        else the metrics where some comparison is significant (how many of how many, which way)
+        and those where none is.
+    """
+    from lotslib.verdicts import NO_DIFFERENCE, too_few
+
+    out = []
+    for group, g in tests.groupby(level=0, sort=False):
+        n = int(g["n"].min())
+        few = too_few(n)
+        if few:
+            out.append(f"{group}: {few}, so no verdict against the {against}; the table gives the means for reading "
+                       f"only.")
+            continue
+        sig, none = [], []
+        for metric, gm in g.groupby(level=1, sort=False):
+            counts = gm["verdict"].value_counts()
+            ways = [f"{w.replace(subject + ' ', '')} in {c} of {len(gm)}" for w, c in counts.items() if w != NO_DIFFERENCE]
+            (sig.append(f"{metric}: {subject} " + ", ".join(ways)) if ways else none.append(str(metric)))
+        text = f"{group}, n = {n} images: " + ("; ".join(sig) if sig else "no significant difference on any metric")
+        if sig and none:
+            text += f"; no significant difference on {', '.join(none)}"
+        out.append(text + ".")
+    return out
+
+
+def show_benchmark_summary(df: pd.DataFrame) -> None:
+    """Show the chapter's "What this shows": :func:`tests_summary` of :func:`best_cam_tests` of the
+    benchmark rows ``df`` (the tests table's own numbers) and, per backbone, how many times as long
+    a LOTS map takes as the slowest CAM map (:func:`time_table`)."""
+    from lotslib.method_registry import method_name
+
+    lines = tests_summary(best_cam_tests(df))
+    ms = time_table(df)["this run"]
+    lots, cams = method_name("lots"), [method_name(m) for m in THESIS_METHODS if m not in ("lots", "random")]
+    for model in ms.columns:
+        slow = ms.loc[[c for c in cams if c in ms.index], model].idxmax()
+        if lots in ms.index and ms.loc[slow, model] > 0:
+            lines.append(f"Time ({model}, Table 5.3): a LOTS map takes {ms.loc[lots, model] / ms.loc[slow, model]:.0f} "
+                         f"times as long as one of {slow}, the slowest CAM method here.")
+    note("Per backbone, from the tests table above (paired Wilcoxon, Holm-corrected): " + " ".join(lines))
+
+
 #: the recorded studies, headline first: the thesis protocol, then the plateau stop
 RECORDED_STUDIES = ("sample_study_protocol", "sample_study")
 
@@ -794,29 +860,76 @@ def show_other_score(ctx, df: pd.DataFrame) -> dict:
 
 
 def show_table_5_3(ctx, df: pd.DataFrame) -> None:
-    """Show Table 5.3 (:func:`time_table`) with its caption: the machine, the threads and the iteration cap."""
+    """Show Table 5.3 (:func:`time_table`) with its caption: the machine, the threads, the iteration
+    cap and what was timed."""
     table(
         time_table(df),
         f"Table 5.3 (regenerated): milliseconds per map, averaged over the images, on this machine ({ctx.device}, "
         f"torch threads: {int(df['threads'].iloc[0])}) beside the thesis's values (its hardware is not stated). LOTS "
         f"here runs at most {ctx.iters} iterations"
         + (" as in the thesis" if ctx.iters == 500 else " instead of 500, so its time is not comparable one to one")
-        + "; the CAM times include the forward and backward pass."
+        + "; the CAM times include the forward and backward pass of the map for the image's top-1 class (found "
+        "before the clock starts), timed by the benchmark itself, one image at a time between the metrics of each "
+        "batch."
         + (f" The book ran {ctx.jobs} chapters at a time, so other work shared the machine while these times were "
            f"taken (`python -m lotsbook --jobs 1` times them alone)." if ctx.jobs > 1 else ""),
         fmt="{:.1f}",
     )
 
 
-def show_timing_paths(ctx) -> None:
-    """Show Table 5.3's CAM methods timed on both paths (:func:`timing_paths_table`)."""
+def timing_gap(paths: pd.DataFrame, t53: pd.DataFrame, method: str = "Grad-CAM") -> dict:
+    """How far the graph-cut times of :func:`timing_paths_table` lie from Table 5.3's CAM rows
+    (:func:`time_table`): the same maps, timed in two passes.
+
+    Parameters
+    ----------
+    paths : pandas.DataFrame
+        :func:`timing_paths_table` (columns (model, path)), ms per map.
+    t53 : pandas.DataFrame
+        :func:`time_table` (columns (``this run``, model)), ms per map.
+    method : str, optional
+        The method named in the sentence (default "Grad-CAM").
+
+    Returns
+    -------
+    dict
+        ``model``, ``here`` and ``table`` (``method``'s ms in the two tables), ``ratio`` (the
+        median over the CAM methods but SmoothGrad-CAM++ of this table's time ÷ Table 5.3's; >= 0)
+        and ``text``: the sentence (empty when the tables share no model or ``method``).
+    """
+    from lotslib.benchmark.timing import PATHS
+
+    cut = next(p for p, fast in PATHS.items() if fast)
+    models = [m for m in dict.fromkeys(c[0] for c in paths.columns) if ("this run", m) in t53.columns]
+    if not models or method not in paths.index or method not in t53.index:
+        return {"text": ""}
+    model = models[0]
+    here, ref = paths[(model, cut)], t53[("this run", model)].reindex(paths.index)
+    ratio = float((here / ref).drop(index=["SmoothGrad-CAM++"], errors="ignore").median())
+    a, b = float(here[method]), float(ref[method])
+    text = (f"The graph-cut column times the same maps as Table 5.3's CAM rows (top-1 class given, forward pass "
+            f"included), in a second pass after the benchmark: {method} {a:.1f} ms here and {b:.1f} ms there "
+            f"({model}); over the CAM methods this pass reads {ratio:.2f} times Table 5.3 (median). Two passes at "
+            f"different moments on a shared machine differ by that much; the ratio of the two paths, taken in the "
+            f"same pass, is the comparable number.")
+    return {"model": model, "here": a, "table": b, "ratio": ratio, "text": text}
+
+
+def show_timing_paths(ctx, df: pd.DataFrame | None = None) -> None:
+    """Show Table 5.3's CAM methods timed on both paths (:func:`timing_paths_table`); with the
+    benchmark rows ``df``, the caption compares its graph-cut times with Table 5.3's (:func:`timing_gap`)."""
     from lotslib.method_registry import CAM_METHODS
 
+    paths = timing_paths_table(ctx.cam_timing(CAM_METHODS))
+    gap = timing_gap(paths, time_table(df))["text"] if df is not None else ""
     table(
-        timing_paths_table(ctx.cam_timing(CAM_METHODS)),
-        f"Table 5.3, CAM methods on both paths: milliseconds per map (forward pass included, after a warm-up, "
-        f"{len(ctx.images)} images, {ctx.device}) with lotslib's graph cut and with stock pytorch-grad-cam's full "
-        f"backward pass — the set-up the thesis timed — and the speed-up (stock ÷ graph cut).",
+        paths,
+        f"Table 5.3, CAM methods on both paths: milliseconds per map (forward pass included, for the image's top-1 "
+        f"class found before the clock starts, after a warm-up, {len(ctx.images)} images, {ctx.device}) with "
+        f"lotslib's graph cut and with stock pytorch-grad-cam's full backward pass — the set-up the thesis timed — "
+        f"and the speed-up (stock ÷ graph cut). " + gap
+        + (f" The book ran {ctx.jobs} chapters at a time, so another chapter may have run beside either pass."
+           if ctx.jobs > 1 else ""),
         fmt="{:.2f}",
     )
 
@@ -845,26 +958,87 @@ def show_figure_a_4(net, ex, x: torch.Tensor, m: torch.Tensor, row: pd.Series) -
     )
 
 
-def show_figure_a_5(ctx, net, x: torch.Tensor, m: torch.Tensor, row: pd.Series) -> None:
-    """Show thesis Figure A.5 (coherency) of one image: LOTS's map again on its explanation map.
+def figure_a_5_coherency(ctx, net, x: torch.Tensor, row: pd.Series) -> dict:
+    """Figure A.5's numbers, from the benchmark's own run: its LOTS map of the image
+    (:func:`lotslib.benchmark.load_maps`) and the second LOTS run on that map's explanation map,
+    read from the LOTS store where the benchmark's coherency left it (:func:`lotslib.lots_store.stored_lots`;
+    run again, on this image alone, only when the store lacks it).
 
     Parameters
     ----------
     ctx : lotsbook.chapter.ChapterContext
-        The chapter's context (LOTS's parameters).
-    net, x, m, row
+        The chapter's context (its benchmark and LOTS store under ``cache_dir``, ``fill``, the
+        benchmark's LOTS parameters, :func:`lotsbook.chapter.benchmark_params`).
+    net : lotslib.models.ModelWrapper
+        The backbone.
+    x : torch.Tensor
+        The image ``(1,3,H,W)`` in [0,1].
+    row : pandas.Series
+        Its LOTS benchmark row (:func:`benchmark_row`).
+
+    Returns
+    -------
+    dict
+        ``map`` and ``again``: ``(1,H,W)`` maps in [0,1] (the benchmark's map, and LOTS's map of
+        its explanation map); ``value``: their Coherency in [0, 100]; ``read``: True when the
+        second run is the benchmark's own (read from the store), False when it was run again here.
+    """
+    from pathlib import Path
+
+    from lotslib.benchmark import load_maps
+    from lotslib.lots_store import stored_lots
+    from lotslib.metrics import masked_image, pearson_coherency
+    from lotslib.params import as_params_dict
+    from lotslib.visualize import lots_map
+
+    from ..chapter import benchmark_params
+
+    lp = as_params_dict(benchmark_params(ctx.config)["lots"])
+    m = torch.from_numpy(load_maps(row.to_frame().T, Path(ctx.cache_dir) / "benchmark")).to(x.device)
+    xe = masked_image(net, x, m, ctx.fill)
+    kw = {k: lp[k] for k in ("layer", "iters", "tau", "alpha", "distance", "patience", "min_delta", "alpha_final",
+                             "step_space")}
+    res = stored_lots(net, xe, "zero", store_dir=Path(ctx.cache_dir) / "lots", via="figure A.5",
+                      batch_size=lp["batch_size"], **kw)
+    again = lots_map(xe, res.x_adv.to(x.device), lp["filter_size"], lp["sigma"]).cpu()
+    value = float(pearson_coherency(m.cpu(), again)[0][0])
+    return {"map": m, "again": again, "value": value, "read": bool(res.trace.params["cached"])}
+
+
+def coherency_note(value: float, bench: float, read: bool, batch_size: int) -> str:
+    """The end of Figure A.5's caption: the figure's Coherency beside the benchmark row's, and
+    why they differ when they do (both in [0, 100]; ``read``: the second LOTS run came from the
+    store, :func:`figure_a_5_coherency`; ``batch_size``: the benchmark's LOTS batch)."""
+    if f"{value:.1f}" == f"{bench:.1f}":
+        return (f"{value:.1f}% here, the benchmark row's value: the figure shows the benchmark's own map and its "
+                f"second LOTS run" + (", read from the LOTS store." if read else "."))
+    why = ("the benchmark ran its second LOTS run on a batch of up to {b} explanation maps, and this one was not in "
+           "the LOTS store, so it ran again here on this image alone; on a CPU the batch changes the last bits of "
+           "each step's sums, and the normalised steps carry that into the map" if not read else
+           "the second LOTS run is the benchmark's own, so the difference is the rounding of the row")
+    return (f"{value:.1f}% here against {bench:.1f}% in the benchmark row ({value - bench:+.1f} points): "
+            + why.format(b=batch_size) + ".")
+
+
+def show_figure_a_5(ctx, net, x: torch.Tensor, row: pd.Series) -> None:
+    """Show thesis Figure A.5 (coherency) of one image: the benchmark's LOTS map, its explanation
+    map and LOTS's map of that (:func:`figure_a_5_coherency`), with the Coherency in the caption.
+
+    Parameters
+    ----------
+    ctx : lotsbook.chapter.ChapterContext
+        The chapter's context (LOTS's parameters, the caches).
+    net, x, row
         As :func:`show_figure_a_4`.
     """
-    from lotslib import metrics
-
-    coh = metrics.coherency_details("lots", net, x, m, [int(row["top1"])], iters=ctx.iters, tau=ctx.tau,
-                                    alpha=ctx.alpha, filter_size=ctx.filter_size, batch_size=ctx.batch_size)
+    coh = figure_a_5_coherency(ctx, net, x, row)
     show(
-        coherency_figure(x, m, coh.maps_again, float(coh.values[0]) / 100),
+        coherency_figure(x, coh["map"], coh["again"], coh["value"] / 100),
         "fig-a-5",
-        f"**Regenerates thesis Figure A.5 (coherency).** (a) LOTS map of the image; (b) the explanation map; (c) the "
-        f"LOTS map computed on the explanation map. Coherency is the Pearson correlation of (a) and (c), rescaled to "
-        f"[0, 100]: {float(coh.values[0]):.1f}% here (benchmark row: {row['coherency']:.1f}%).",
+        f"**Regenerates thesis Figure A.5 (coherency).** (a) LOTS map of the image (the benchmark's); (b) the "
+        f"explanation map; (c) the LOTS map computed on the explanation map. Coherency is the Pearson correlation of "
+        f"(a) and (c), rescaled to [0, 100]: "
+        + coherency_note(coh["value"], float(row["coherency"]), coh["read"], ctx.batch_size),
     )
 
 

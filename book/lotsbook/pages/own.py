@@ -18,9 +18,6 @@ import torch
 
 from lotslib.errors import ParameterError
 
-#: run-table rows that do not apply to one image (the chapters' image counts, the benchmark's backbones)
-_NOT_ON_PAGE = ("models", "compare_models", "image_source", "image_path", "n_images", "n_grid", "n_grid_large")
-
 __all__ = ["ImageReport", "explain_image", "metric_verdicts", "page_run_table", "show_image", "show_maps", "show_lots",
            "show_metrics", "show_curves"]
 
@@ -214,8 +211,8 @@ def metric_verdicts(report: ImageReport, method: str = "LOTS") -> list[str]:
 
 
 def page_run_table(ctx, images):
-    """The page's run table: :meth:`lotsbook.chapter.ChapterContext.run_table` without the rows
-    that count or choose the chapters' images and backbones (one image, one model here).
+    """The page's run table: :meth:`lotsbook.chapter.ChapterContext.run_table`, whose rows are the
+    parameters this page uses (``"own"`` in :data:`lotsbook.profiles.CHAPTER_PARAMS`: one image, one model).
 
     Parameters
     ----------
@@ -232,9 +229,7 @@ def page_run_table(ctx, images):
     notes = {"model": "the page's model: --model KEY (default: the profile's model)",
              "iters": "the profile's LOTS iterations (chapter 1 shows the distance falling; chapter 7's budget curve "
                       "shows what the budget changes)"}
-    sty = ctx.run_table(images, notes=notes)
-    rows = [r for r in _NOT_ON_PAGE if r in sty.data.index]
-    return sty.hide(rows, axis="index").set_caption(
+    return ctx.run_table(images, notes=notes).set_caption(
         "Run parameters of this page: this run beside the thesis protocol (Weber 2023, section 5.1)")
 
 

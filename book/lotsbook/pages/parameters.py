@@ -12,7 +12,8 @@ from ..results import recorded, recorded_meta
 
 __all__ = ["equivalence_frontier", "iteration_study_figure", "ALPHAS_255", "FILTER_SIZES", "SIGMAS",
            "READABLE", "readable", "budget_figure", "budget_summary", "show_budget_curve", "budget_verdict_table", "show_recorded_budget_curve", "step_space_table", "show_step_spaces", "show_early_stop", "show_recorded_early_stop", "show_equivalence",
-           "show_alpha_study", "show_filter_study", "show_budget", "show_kernels"]
+           "show_alpha_study", "show_filter_study", "show_budget", "show_kernels", "budget_shape", "alpha_shape",
+           "filter_shape", "show_parameter_summary"]
 
 
 def equivalence_frontier(decided: pd.DataFrame) -> dict:
@@ -542,3 +543,167 @@ def show_kernels(s49: float, r: dict) -> None:
     σ = ``s49`` map (``r``: kernel label -> r)."""
     note(f"Pearson r with the 49 × 49, σ = {s49:.1f} map: " + "; ".join(f"{name}: {v:.3f}" for name, v in r.items())
          + ".")
+
+
+# ------------------------------------------------------------------ "What this shows": the chapter's sentences
+def _span(means: pd.Series, unit: str = "%", fmt: str = "{:.1f}", label=str) -> str:
+    """``"from 22.0% (160) to 33.0% (20)"``: the lowest and highest of ``means`` with their index
+    labels, or ``"22.0% at every setting"`` when they are equal at the printed precision."""
+    lo, hi = means.idxmin(), means.idxmax()
+    if fmt.format(means[lo]) == fmt.format(means[hi]):
+        return f"{fmt.format(means[lo])}{unit} at every setting"
+    return f"from {fmt.format(means[lo])}{unit} ({label(lo)}) to {fmt.format(means[hi])}{unit} ({label(hi)})"
+
+
+def budget_shape(curve: pd.DataFrame, cams: pd.DataFrame) -> str:
+    """What LOTS's budget curve shows, written from its numbers.
+
+    Parameters
+    ----------
+    curve : pandas.DataFrame
+        :func:`lotslib.studies.iteration_study` rows (``image_id``, ``cap``, the metrics' columns).
+    cams : pandas.DataFrame
+        The CAMs' benchmark rows on the same photos (``method``, ``image_id``, the metrics).
+
+    Returns
+    -------
+    str
+        n; per metric of :data:`lotslib.studies.BUDGET_METRICS` the lowest and highest mean over
+        the budgets (with their budgets) and the spread in points; how many verdicts against a CAM
+        change between consecutive budgets and the record at the largest budget
+        (:func:`lotslib.studies.budget_verdicts`), or "too few images" below
+        :data:`lotslib.verdicts.MIN_PAIRS` photos.
+    """
+    from lotslib.metric_registry import METRICS
+    from lotslib.studies import BUDGET_METRICS, budget_flips, budget_verdicts
+    from lotslib.verdicts import BETTER, NO_DIFFERENCE, WORSE, too_few
+
+    n, caps = curve["image_id"].nunique(), sorted(curve["cap"].unique())
+    spans = []
+    for m in BUDGET_METRICS:
+        means = curve.groupby("cap")[METRICS[m].col].mean() * METRICS[m].scale
+        span = _span(means, label=lambda c: f"{c} iterations")
+        spans.append(f"{METRICS[m].short} {span}" + ("" if "every" in span else
+                                                     f", a spread of {means.max() - means.min():.1f} points"))
+    text = (f"Budget (n = {n} photos, the protocol's runs read at {caps[0]} to {caps[-1]} iterations): LOTS's mean "
+            + "; ".join(spans) + ".")
+    few = too_few(n)
+    if few:
+        return text + f" No verdict against the CAMs: {few}."
+    verdicts = budget_verdicts(curve, cams)
+    flips = budget_flips(verdicts)
+    last = verdicts[verdicts["cap"] == caps[-1]]
+    record = "; ".join(f"{METRICS[m].short}: {int((g['verdict'] == BETTER).sum())} better, "
+                       f"{int((g['verdict'] == WORSE).sum())} worse, "
+                       f"{int((g['verdict'] == NO_DIFFERENCE).sum())} no significant difference"
+                       for m, g in last.groupby("metric", sort=False))
+    moved = sorted({METRICS[m].short for m in flips["metric"]}) if len(flips) else []
+    text += (f" At {caps[-1]} iterations, against the {cams['method'].nunique()} CAMs (paired Wilcoxon, "
+             f"Holm-corrected): {record}.")
+    if moved:
+        text += (f" {len(flips)} verdict(s) change between consecutive budgets ({', '.join(moved)}): a comparison of "
+                 f"LOTS with a CAM on {' and '.join(moved)} depends on the budget it is read at.")
+    else:
+        text += " No verdict changes between consecutive budgets: the budget moves LOTS's means, not its verdicts."
+    return text
+
+
+def alpha_shape(al: pd.DataFrame, alpha: float) -> str:
+    """What the step-width study shows, written from its numbers.
+
+    Parameters
+    ----------
+    al : pandas.DataFrame
+        :func:`lotslib.studies.alpha_study` rows (``image_id``, ``alpha_255``, ``iterations``,
+        ``distance``, ``pearson_vs_reference``, ``avg_drop`` in %).
+    alpha : float
+        The chapter's α (pixel units), the reference.
+
+    Returns
+    -------
+    str
+        n; whether the mean distance after the budget falls as α grows (with the means at both
+        ends), the lowest mean Pearson r with the chapter's map and the range of the mean Average
+        Drop; Holm-corrected paired tests of each α's Average Drop against the chapter's α from
+        :data:`lotslib.verdicts.MIN_PAIRS` photos on, else "too few images".
+    """
+    from lotslib.verdicts import NO_DIFFERENCE, compare_each, format_p, too_few
+
+    n = al["image_id"].nunique()
+    by = al.groupby("alpha_255")
+    dist, r, drop = by["distance"].mean(), by["pearson_vs_reference"].mean(), by["avg_drop"].mean()
+    ks = list(dist.index)
+    falls = bool((dist.diff().dropna() < 0).all())
+    name = "{:g}/255".format
+    text = (f"Step width (n = {n} photos, {int(al['iterations'].max())} iterations): the mean distance to the target "
+            f"{'falls as α grows' if falls else 'does not fall steadily as α grows'}, from {dist[ks[0]]:.2f} at "
+            f"α = {name(ks[0])} to {dist[ks[-1]]:.2f} at {name(ks[-1])}; the map's mean Pearson r with the map at "
+            f"α = {name(alpha * 255)} is lowest at {name(r.idxmin())} (r = {r.min():.2f}); the mean Average Drop "
+            f"is {_span(drop, label=lambda k: name(k))}.")
+    few = too_few(n)
+    if few:
+        return text + f" Which α gives the better Average Drop is not tested: {few}."
+    wide = al.pivot_table(index="image_id", columns="alpha_255", values="avg_drop")
+    ref = min(wide.columns, key=lambda k: abs(k - alpha * 255))
+    tests = compare_each(wide[ref].to_numpy(), {k: wide[k].to_numpy() for k in wide.columns if k != ref}, False)
+    parts = [f"{name(k)}: " + ("no significant difference" if t.verdict == NO_DIFFERENCE else
+                               f"significant ({format_p(t.p_holm)})") for k, t in tests.iterrows()]
+    return text + f" Average Drop against α = {name(ref)} (paired Wilcoxon, Holm-corrected): " + "; ".join(parts) + "."
+
+
+def filter_shape(pp: pd.DataFrame, cams: pd.DataFrame, filter_size: int) -> str:
+    """What the blur study shows, written from its numbers.
+
+    Parameters
+    ----------
+    pp : pandas.DataFrame
+        :func:`lotslib.studies.postprocess_study` rows (``image_id``, ``filter_size``, ``sigma``
+        ("default" or a number as text), ``avg_drop`` in %).
+    cams : pandas.DataFrame
+        The CAMs' benchmark rows (``method``, ``method_name``, ``image_id``, ``avg_drop``); only
+        the study's photos are read.
+    filter_size : int
+        The protocol's filter size (its default σ is the reference setting).
+
+    Returns
+    -------
+    str
+        n; the mean Average Drop at the protocol's setting, the lowest and highest over the
+        settings; the setting with the lowest mean against every CAM on the same photos
+        (:func:`lotslib.verdicts.compare_each`, with the warning that the best of many settings
+        was chosen after looking) from :data:`lotslib.verdicts.MIN_PAIRS` photos on, else "too
+        few images" and no comparison.
+    """
+    from lotslib.verdicts import compare_each, too_few
+
+    n = pp["image_id"].nunique()
+    drop = pp.groupby(["filter_size", "sigma"])["avg_drop"].mean()
+
+    def name(key):
+        return f"{key[0]} × {key[0]}, σ {key[1]}"
+
+    text = (f"Blur (n = {n} photos, {len(drop)} settings of filter size and σ): the mean Average Drop of the LOTS map "
+            f"is {drop.get((filter_size, 'default'), float('nan')):.1f}% at the protocol's {filter_size} × "
+            f"{filter_size}, σ default, and {_span(drop, label=name)} over the settings, so the blur "
+            f"alone moves it by {drop.max() - drop.min():.1f} points.")
+    best = drop.idxmin()
+    few = too_few(n)
+    if few:
+        return text + (f" Whether the lowest ({name(best)}) beats the CAMs is not tested: {few}; and the best of "
+                       f"{len(drop)} settings, picked after looking, would favour LOTS even with more photos.")
+    ids = pp["image_id"].unique()
+    lots = pp[(pp["filter_size"] == best[0]) & (pp["sigma"] == best[1])].set_index("image_id")["avg_drop"].reindex(ids)
+    sub = cams[cams["image_id"].isin(ids)]
+    others = {nm: g.set_index("image_id")["avg_drop"].reindex(ids).to_numpy() for nm, g in sub.groupby("method_name")}
+    tests = compare_each(lots.to_numpy(), others, False)
+    counts = tests["verdict"].value_counts()
+    return text + (f" At its lowest ({name(best)}) against the {len(others)} CAMs on the same photos (paired Wilcoxon, "
+                   f"Holm-corrected): " + ", ".join(f"{v}: {c}" for v, c in counts.items())
+                   + f". The setting is the best of {len(drop)} picked after looking, so these tests favour LOTS.")
+
+
+def show_parameter_summary(curve: pd.DataFrame, cams: pd.DataFrame, al: pd.DataFrame, pp: pd.DataFrame, ctx) -> None:
+    """Show the chapter's "What this shows": :func:`budget_shape`, :func:`alpha_shape` and
+    :func:`filter_shape` of its studies (``ctx``: the chapter's ``alpha`` and ``filter_size``)."""
+    for text in (budget_shape(curve, cams), alpha_shape(al, ctx.alpha), filter_shape(pp, cams, ctx.filter_size)):
+        note(text)

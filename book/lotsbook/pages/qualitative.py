@@ -13,7 +13,8 @@ import torch
 from ..plots import PANEL, as_image, methods_figure, panel_grid, short_class, show, table
 
 __all__ = ["first_of_classes", "random_subset", "class_titles", "paired_grid", "model_pair_grid", "show_all_methods",
-           "show_random_grids", "show_model_pair", "show_class_maps", "show_threshold_correlation"]
+           "show_random_grids", "show_model_pair", "show_class_maps", "show_threshold_correlation",
+           "overlap_summary", "show_overlap_summary"]
 
 
 def first_of_classes(source, classes=(130, 129)):
@@ -193,7 +194,7 @@ def show_all_methods(ctx, one) -> None:
         )
 
 
-def show_random_grids(ctx, rng) -> None:
+def show_random_grids(ctx, rng) -> dict:
     """Show thesis Figures 5.3 and 5.4: HiRes-CAM above LOTS on images drawn at random.
 
     Parameters
@@ -202,12 +203,19 @@ def show_random_grids(ctx, rng) -> None:
         The chapter's context (``images``, ``n_grid``, ``n_grid_large``, the models).
     rng : numpy.random.Generator
         Draws the images (:func:`random_subset`), one draw per figure.
+
+    Returns
+    -------
+    dict
+        ``{"Figure 5.3 (model)": (N,) overlaps}``: per image shown, the overlap of the top 10%
+        of LOTS's and HiRes-CAM's maps (:func:`lotslib.studies.top_overlap`), in [0,1].
     """
     from lotslib import explain
+    from lotslib.studies import top_overlap
 
     from ..results import top1
 
-    images = ctx.images
+    images, overlaps = ctx.images, {}
     for fig_no, name, n, thesis_n, thesis_net in (("5.3", ctx.params["model"], ctx.n_grid, 15, "ResNet-50"),
                                                   ("5.4", ctx.compare_models[0], ctx.n_grid_large, 35, "DenseNet-121")):
         net, src = ctx.model(name), random_subset(images, n, rng)
@@ -215,7 +223,9 @@ def show_random_grids(ctx, rng) -> None:
         c, _ = top1(net, x)
         titles = class_titles(net, c)
         hires = explain("hirescam", net, x, targets=c, batch_size=ctx.batch_size)
-        grid = paired_grid(x, hires, ctx.lots_maps(net, src, x=x), titles, titles, f"HiRes-CAM ({net.name})",
+        lots = ctx.lots_maps(net, src, x=x)
+        overlaps[f"Figure {fig_no} ({net.name})"] = top_overlap(lots, hires)
+        grid = paired_grid(x, hires, lots, titles, titles, f"HiRes-CAM ({net.name})",
                            f"LOTS, zero target ({net.name})", ncols=5)
         caption = (f"**Regenerates thesis Figure {fig_no}** (there: {thesis_n} images on {thesis_net}). LOTS at most "
                    f"{ctx.iters} iterations. {len(src)} "
@@ -223,6 +233,56 @@ def show_random_grids(ctx, rng) -> None:
                    f"top half HiRes-CAM for the top-1 class, bottom half LOTS with the zero target; same images, same "
                    f"order, titles are the top-1 classes.")
         show(grid, f"fig-{fig_no.replace('.', '-')}", caption)
+    return overlaps
+
+
+def overlap_summary(overlaps: dict, fraction: float = 0.1) -> str:
+    """What the grids show, written from the numbers: how far LOTS's and HiRes-CAM's strongest
+    regions coincide on each figure's images.
+
+    Parameters
+    ----------
+    overlaps : dict
+        Figure label -> ``(N,)`` overlaps in [0,1] (:func:`show_random_grids`,
+        :func:`lotslib.studies.top_overlap`).
+    fraction : float, optional
+        The share of each map compared (default 0.1: the top 10%).
+
+    Returns
+    -------
+    str
+        Per figure: n, the median and range of the overlap, and the random maps' expected overlap
+        ``fraction / (2 − fraction)`` beside it; a statement about how many images lie above that
+        level only from :data:`lotslib.verdicts.MIN_PAIRS` images on.
+    """
+    import numpy as np
+
+    from lotslib.verdicts import too_few
+
+    chance = fraction / (2 - fraction)
+    out = []
+    for label, v in overlaps.items():
+        v = np.asarray(v, dtype=float)
+        v = v[np.isfinite(v)]
+        if not len(v):
+            out.append(f"{label}: no image.")
+            continue
+        text = (f"{label}, n = {len(v)}: the top {100 * fraction:.0f}% of LOTS's map and of HiRes-CAM's overlap by "
+                f"a median intersection over union of {np.median(v):.2f} (range {v.min():.2f}–{v.max():.2f}; "
+                f"1 = the same pixels, two unrelated random maps {chance:.2f})")
+        few = too_few(len(v))
+        above = int((v > chance).sum())
+        text += (f"; {few}: no general statement." if few else
+                 f"; {above} of {len(v)} images lie above the random level.")
+        out.append(text)
+    return " ".join(out)
+
+
+def show_overlap_summary(overlaps: dict) -> None:
+    """Show :func:`overlap_summary` of the grids' overlaps."""
+    from ..plots import note
+
+    note(overlap_summary(overlaps))
 
 
 def show_model_pair(ctx, rng) -> None:

@@ -24,7 +24,7 @@ from ..results import top1
 __all__ = ["randomisation_figure", "similarity_figure", "location_figure", "focus_figure", "show_parameters",
            "show_randomisation", "show_similarity", "show_randomisation_verdict", "show_random_logit", "show_road",
            "show_baseline_verdict", "show_focus", "show_focus_verdict", "show_location", "show_lots_summary",
-           "show_edge_rho", "show_marks", "show_falls"]
+           "show_edge_rho", "show_marks", "show_falls", "sanity_overview", "show_sanity_summary"]
 
 
 def location_figure(x: torch.Tensor, maps: torch.Tensor, rf_boxes: torch.Tensor, cell_boxes: torch.Tensor,
@@ -425,6 +425,53 @@ def show_lots_summary(cascade: CascadeResult, logit, fverdict: dict, scored: pd.
     from lotslib.sanity import lots_summary
 
     note(lots_summary(cascade.rows, logit.rows, fverdict["table"], scored))
+
+
+def sanity_overview(passed, failed, logit_verdicts: pd.Series, n_photos: int, n_mosaics: int, n_road: int) -> str:
+    """The lead of the chapter's "What this shows": how many photos each check rests on and how
+    many methods each check separates, pointing to the sections' own sentences.
+
+    Parameters
+    ----------
+    passed, failed : Sequence of str
+        The methods that pass / fail the randomisation test (:func:`lotslib.sanity.randomisation_verdict`).
+    logit_verdicts : pandas.Series
+        Per method the random-logit verdict ("same map", "changes", "barely changes";
+        :func:`lotslib.sanity.random_logit_verdict`).
+    n_photos, n_mosaics, n_road : int
+        The photos of the randomisation and random-logit tests, the Focus mosaics and the photos
+        scored with ROAD.
+
+    Returns
+    -------
+    str
+        The counts, with "too few images" for each check below :data:`lotslib.verdicts.MIN_PAIRS`:
+        there the counts describe these photos and are not verdicts on the methods.
+    """
+    from lotslib.verdicts import too_few
+
+    def n_of(n, what):
+        few = too_few(n)
+        return f"{n} {what}" + (f", {few}: a description, not a verdict" if few else "")
+
+    m = len(passed) + len(failed)
+    same = int((logit_verdicts == "same map").sum())
+    return (f"Model randomisation ({n_of(n_photos, 'photos')}): {len(passed)} of {m} methods pass. Random logit (same "
+            f"photos): {int((logit_verdicts == 'changes').sum())} of {len(logit_verdicts)} change their map, {same} "
+            f"return the same map. Focus rests on {n_of(n_mosaics, 'mosaics')}, ROAD on {n_of(n_road, 'photos')}. "
+            f"Each section above gives its numbers; for LOTS they come to:")
+
+
+def show_sanity_summary(images, cascade: CascadeResult, logit, fverdict: dict, scored: pd.DataFrame) -> None:
+    """Show the chapter's "What this shows": :func:`sanity_overview` of the checks, then what they
+    mean for LOTS (:func:`show_lots_summary`); ``images``: the photos of the checks."""
+    from lotslib.sanity import random_logit_verdict, randomisation_verdict
+
+    rv = randomisation_verdict(cascade.rows)
+    lv = random_logit_verdict(logit.rows)["table"]["verdict"]
+    n_road = int(scored["image_id"].nunique())
+    note(sanity_overview(rv["passed"], rv["failed"], lv, len(images), int(fverdict["n"]), n_road))
+    show_lots_summary(cascade, logit, fverdict, scored)
 
 
 def show_edge_rho(images, edge_rho: dict) -> None:

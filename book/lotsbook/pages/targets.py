@@ -10,7 +10,7 @@ import torch
 from ..plots import methods_figure, note, reference_wide, short_class, show, summary_table, table
 from ..results import lots_run_table, top1
 
-__all__ = ["na_rows", "na_summary", "single_reference", "target_sentence", "first_with_targets", "target_tests", "target_maps", "show_table_5_1", "show_na_rows",
+__all__ = ["targets_summary", "show_targets_summary", "na_rows", "na_summary", "single_reference", "target_sentence", "first_with_targets", "target_tests", "target_maps", "show_table_5_1", "show_na_rows",
            "show_thesis_5_1", "show_target_tests", "show_figure_5_1", "show_norms", "show_photo_target"]
 
 
@@ -301,6 +301,40 @@ def show_target_tests(df: pd.DataFrame) -> None:
           f"over images; {family_note(tests['n'])}; with this few images only large differences can reach p < 0.05)",
           fmt={"zero": "{:.2f}", "other": "{:.2f}", "p-value (Wilcoxon)": lambda p: format_p(p, cell=True),
                "p (Holm)": lambda p: format_p(p, cell=True), "n": "{:d}"})
+
+
+def targets_summary(df: pd.DataFrame) -> str:
+    """What the chapter's table and tests show, from the same rows: on how many images each
+    target exists, and the paired tests' outcome (:func:`target_tests`,
+    :func:`lotsbook.pages.benchmark.tests_summary`).
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Benchmark rows of ``lots``, ``lots_class`` and ``lots_mean`` on one model (``na_reason``
+        "" where the row has a value).
+
+    Returns
+    -------
+    str
+        The images with a zero, class and mean target, then per comparison n and either "too few
+        images" (below :data:`lotslib.verdicts.MIN_PAIRS`) or the verdicts per metric.
+    """
+    from lotslib.benchmark import LOTS_VARIANTS
+
+    from .benchmark import tests_summary
+
+    n_zero = int((df["method"] == "lots").sum())
+    have = {v: int(((df["method"] == v) & (df["na_reason"].fillna("") == "")).sum()) for v in LOTS_VARIANTS}
+    counts = " and ".join(f"the {v.split('_')[-1]} target on {k}" for v, k in have.items())
+    return (f"The zero target exists for every image ({n_zero}), {counts}: the others have no other reference "
+            f"image of their class (the N/A rows above). Paired tests of the zero target against the others: "
+            + " ".join(tests_summary(target_tests(df), against="other target", subject="zero target")))
+
+
+def show_targets_summary(df: pd.DataFrame) -> None:
+    """Show :func:`targets_summary` of the chapter's benchmark rows ``df``."""
+    note(targets_summary(df))
 
 
 def show_figure_5_1(ctx, net, df: pd.DataFrame) -> None:

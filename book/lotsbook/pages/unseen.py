@@ -17,7 +17,7 @@ from ..plots import note, panel_grid, short_class, show, table
 from ..results import cam_maps
 
 __all__ = ["top_k_table", "extracted_target_maps", "distance_table", "figure_5_7", "CASES", "PHOTO_IDS", "show_top_k",
-           "show_figure_5_7", "show_distances", "show_swap", "show_confidence"]
+           "show_figure_5_7", "show_distances", "show_swap", "show_confidence", "unseen_summary", "show_unseen_summary"]
 
 
 def top_k_table(model, xs: dict, k: int = 5) -> pd.DataFrame:
@@ -216,3 +216,43 @@ def show_confidence(ctx, net, used, p_unseen: torch.Tensor, p_seen: torch.Tensor
          f"{100 * float(p_unseen.min()):.0f}% to {100 * float(p_unseen.max()):.0f}%) on the {len(used)} photos of this "
          f"chapter, mean {100 * float(p_seen.mean()):.0f}% (from {100 * float(p_seen.min()):.0f}% to "
          f"{100 * float(p_seen.max()):.0f}%) on the {len(ctx.images)} ImageNet photos of this run.")
+
+
+def unseen_summary(dist: pd.DataFrame) -> str:
+    """What the distance table shows, written from its numbers: per photo, how much of the
+    distance to each target the walk removed.
+
+    Parameters
+    ----------
+    dist : pandas.DataFrame
+        :func:`distance_table`: index (``photo``, ``target``), ``distance before`` and ``distance
+        after`` (>= 0), ``iterations``, ``reached τ`` ("yes"/"no").
+
+    Returns
+    -------
+    str
+        Per photo the remaining share of each target's distance (after ÷ before, in %); n; which
+        target keeps the smaller share on how many photos only from
+        :data:`lotslib.verdicts.MIN_PAIRS` photos with both targets on, else "too few images".
+    """
+    from lotslib.verdicts import too_few
+
+    left = (dist["distance after"] / dist["distance before"]).unstack("target") * 100
+    parts = [f"{pid}: " + ", ".join(f"{t} target {dist.loc[(pid, t), 'distance before']:.2f} → "
+                                    f"{dist.loc[(pid, t), 'distance after']:.2f} ({v:.0f}% left)"
+                                    for t, v in row.dropna().items()) for pid, row in left.iterrows()]
+    reached = int((dist["reached τ"] == "yes").sum())
+    text = (f"Distance to each target, before → after ({len(left)} photos): " + "; ".join(parts)
+            + f". {reached} of {len(dist)} runs reached τ.")
+    both = left.dropna()
+    few = too_few(len(both))
+    if few or not {"extracted", "zero"} <= set(left.columns):
+        return text + f" Which target LOTS approaches further is not said: {few or 'one target missing'}."
+    k = int((both["extracted"] < both["zero"]).sum())
+    return text + (f" The extracted target keeps the smaller share on {k} of {len(both)} photos, the zero target on "
+                   f"{len(both) - k}.")
+
+
+def show_unseen_summary(runs: dict) -> None:
+    """Show :func:`unseen_summary` of the runs of :func:`show_figure_5_7`."""
+    note(unseen_summary(distance_table(runs)))

@@ -16,7 +16,7 @@ from ..results import concentration, top1
 
 __all__ = ["map_concentration", "threshold_confidence", "figure_4_2", "filter_size_figure", "threshold_figure",
            "FILTER_SIZES", "QUANTILES", "show_figure_4_2", "show_figure_5_6", "show_threshold", "show_gap",
-           "show_sigma_maps", "show_blur_drop"]
+           "show_sigma_maps", "show_blur_drop", "threshold_summary", "show_threshold_summary"]
 
 
 def map_concentration(x: torch.Tensor, x_adv: torch.Tensor, sizes) -> pd.DataFrame:
@@ -234,7 +234,7 @@ def show_figure_5_6(net, x: torch.Tensor, x_adv: torch.Tensor, sizes=FILTER_SIZE
           "How concentrated the LOTS map is for each filter size (no thesis table; a numeric reading of Figure 5.6).")
 
 
-def show_threshold(ctx, net, x: torch.Tensor, m: torch.Tensor, top: int, quantiles=QUANTILES) -> None:
+def show_threshold(ctx, net, x: torch.Tensor, m: torch.Tensor, top: int, quantiles=QUANTILES) -> pd.DataFrame:
     """Show the thresholding of thesis section 6.2 on one LOTS map: the figure
     (:func:`threshold_figure`) and the table of the model's confidence in class ``top`` on the
     thresholded explanation maps (:func:`threshold_confidence`), each with its caption.
@@ -253,6 +253,11 @@ def show_threshold(ctx, net, x: torch.Tensor, m: torch.Tensor, top: int, quantil
         The explained class (the image's top-1).
     quantiles : sequence of float, optional
         Per-image quantiles in [0,1) (default :data:`QUANTILES`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The table (:func:`threshold_confidence`), for :func:`threshold_summary`.
     """
     show(
         threshold_figure(x, m, quantiles),
@@ -267,6 +272,46 @@ def show_threshold(ctx, net, x: torch.Tensor, m: torch.Tensor, top: int, quantil
           f"{100 * float(p_orig):.1f}% on the original) on the explanation maps of the thresholded LOTS maps "
           f"(one image; the drop is the thesis's Average Drop for this image).",
           fmt={"pixels kept (%)": "{:.1f}", "confidence on x ⊙ map (%)": "{:.1f}", "drop (%)": "{:.1f}"})
+    return kept
+
+
+def threshold_summary(kept: pd.DataFrame) -> str:
+    """What the thresholding table shows, written from its numbers: whether the drop grows with
+    the threshold, and where it does not.
+
+    Parameters
+    ----------
+    kept : pandas.DataFrame
+        :func:`threshold_confidence`'s table of one image: index ``quantile q`` (ascending),
+        columns "pixels kept (%)", "confidence on x ⊙ map (%)" and "drop (%)" in [0,100].
+
+    Returns
+    -------
+    str
+        The sentences: the drop at each end, and either that it rises (never falls) as ``q`` grows
+        or each step where it falls, with the confidence that makes it fall. One image: a shape,
+        never a verdict (:data:`lotslib.verdicts.MIN_PAIRS`).
+    """
+    from lotslib.verdicts import MIN_PAIRS
+
+    q, drop = list(kept.index), kept["drop (%)"].to_numpy(dtype=float)
+    conf, share = kept["confidence on x ⊙ map (%)"].to_numpy(dtype=float), kept["pixels kept (%)"].to_numpy(dtype=float)
+    text = (f"On this one image (n = 1, fewer than the {MIN_PAIRS} a verdict needs: this describes the curve, it "
+            f"does not generalise), keeping {share[0]:.1f}% down to {share[-1]:.1f}% of the pixels (q = {q[0]} to "
+            f"{q[-1]}) takes the drop in confidence from {drop[0]:.1f}% to {drop[-1]:.1f}%.")
+    falls = [i for i in range(1, len(drop)) if drop[i] < drop[i - 1] - 0.05]
+    if not falls:
+        return text + " The drop never falls as the threshold rises: removing weaker activations only removes evidence."
+    steps = "; ".join(f"from {drop[i - 1]:.1f}% at q = {q[i - 1]} to {drop[i]:.1f}% at q = {q[i]} (confidence on "
+                      f"x ⊙ map {conf[i - 1]:.1f}% → {conf[i]:.1f}%)" for i in falls)
+    return (text + f" The curve is not monotonic: the drop falls {steps}: the activations removed there lowered "
+            "the model's confidence, so removing them raised it." + (" A drop of 0.0% means the confidence on x ⊙ map "
+            "is at least the original's (Average Drop counts no gain)." if (drop == 0).any() else ""))
+
+
+def show_threshold_summary(kept: pd.DataFrame) -> None:
+    """Show :func:`threshold_summary` of the thresholding table ``kept``."""
+    note(threshold_summary(kept))
 
 
 def show_gap(by_hand: torch.Tensor, reference: torch.Tensor) -> None:
