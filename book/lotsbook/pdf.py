@@ -4,7 +4,7 @@
 
 How it is made. The pages of ``book/_toc.yml`` (in its order, the API reference left out:
 :data:`LEFT_OUT`) are not printed one by one and merged; their article bodies are put into
-**one print document** (:func:`print_document`), which Debian's chromium prints once through
+**one print document** (:func:`print_document`), which Debian's chromium prints through
 Playwright (:func:`write_pdf`). One document is the more robust of the two ways:
 
 * the page numbers of the footer run on from the first page to the last (a merge of
@@ -41,8 +41,9 @@ from pathlib import Path
 
 from .paths import SOURCES
 
-__all__ = ["PDF_NAME", "LEFT_OUT", "CHROMIUM", "CHROMIUM_ARGS", "PRINT_CSS", "TocEntry", "PdfReport", "toc_pages",
-           "pdf_path", "page_article", "relink", "print_document", "toc_page_numbers", "write_pdf", "pdf_text"]
+__all__ = ["PDF_NAME", "LEFT_OUT", "CHROMIUM", "CHROMIUM_ARGS", "DOCUMENT", "PRINT_CSS", "TocEntry", "PdfReport",
+           "toc_pages", "pdf_path", "page_article", "relink", "print_document", "toc_page_numbers", "write_pdf",
+           "pdf_text"]
 
 #: the file name of the PDF edition, in ``_build/pdf/`` beside ``_build/html``
 PDF_NAME = "lots-book.pdf"
@@ -73,7 +74,8 @@ PRINT_CSS = """
 .bd-main .bd-content .bd-article h1:first-of-type { display: block !important; }
 html, body { background: white !important; }
 .bd-container, .bd-container__inner, .bd-page-width, .bd-main, .bd-content, .bd-article-container, .bd-article
-  { max-width: none !important; width: auto !important; margin: 0 !important; padding: 0 !important; display: block !important; }
+  { max-width: none !important; width: auto !important; margin: 0 !important; padding: 0 !important;
+    display: block !important; }
 section.pdf-chapter { break-before: page; }
 figure, table, img, .admonition, div.math, mjx-container[display="true"], .pdf-toc li
   { break-inside: avoid; }
@@ -209,8 +211,8 @@ def page_article(page_html: str) -> tuple[str, str]:
 
     Returns
     -------
-    tuple of (str, str)
-        The text of its first ``<h1>`` (without the heading's link mark) and the inner HTML of
+    tuple of str
+        ``(title, body)``: the text of its first ``<h1>`` (without the heading's link mark) and the inner HTML of
         its ``<article class="bd-article">``.
 
     Raises
@@ -285,11 +287,11 @@ def print_document(html_dir: Path | str, pages, built: str | None = None) -> tup
 
     Returns
     -------
-    tuple of (str, list)
-        The HTML (to be served as :data:`DOCUMENT` in the root page's folder) and the
-        ``(stem, title)`` of each chapter, in order. The contents link every chapter to its
-        anchor ``#pdf-<stem>``; their page numbers are empty ``.pdf-toc-page`` cells that
-        :func:`write_pdf` fills in.
+    tuple
+        ``(html, chapters)``: the HTML (to be served as :data:`DOCUMENT` in the root page's
+        folder) and the ``(stem, title)`` of each chapter, in order. The contents link every
+        chapter to its anchor ``#pdf-<stem>``; their page numbers are empty ``.pdf-toc-page``
+        cells that :func:`write_pdf` fills in.
 
     Raises
     ------
@@ -469,7 +471,7 @@ def write_pdf(html_dir: Path | str, out: Path | str | None = None, toc: Path | s
 
     n_pages = len(PdfReader(io.BytesIO(pdf)).pages)
     report = PdfReport(out, n_pages, len(pdf), time.perf_counter() - t0, passes, numbers, ready["scaled"])
-    log(f"pdf: {out.name}: {n_pages} pages, {len(pdf) / 1e6:.1f} MB, {passes} prints, {report.seconds:.0f} s")
+    log(f"pdf: {out}: {n_pages} pages, {len(pdf) / 1e6:.1f} MB, {passes} prints, {report.seconds:.0f} s")
     return report
 
 
