@@ -183,3 +183,16 @@ def test_fake_book_printed(fake_book, tmp_path):
             for a in pg.get("/Annots") or ()]
     assert not [u for u in uris if "127.0.0.1" in u]
     assert "left out" not in " ".join(pdf.pdf_text(report.path))
+
+
+def test_pdf_only_prints_a_built_root(fake_book, capsys):
+    """``python -m lotsbook --pdf-only --root DIR`` prints DIR/_build/html by DIR/_toc.yml into
+    DIR/_build/pdf/lots-book.pdf."""
+    _chromium()
+    html, toc = fake_book
+    root = toc.parent
+    assert book.main(["--pdf-only", "--root", str(root)]) == 0
+    out = root / "_build" / "pdf" / "lots-book.pdf"
+    assert out.is_file() and "timings (s): pdf" in capsys.readouterr().out
+    text = " ".join(pdf.pdf_text(out))
+    assert "Glossary of b" in text and "left out" not in text
