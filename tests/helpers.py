@@ -216,3 +216,50 @@ def truncate_file(p: Path, keep: float = 0.5) -> None:
     """Keep only the first ``keep`` fraction of a file's bytes (a damaged cache file)."""
     data = p.read_bytes()
     p.write_bytes(data[: int(len(data) * keep)])
+
+
+# ------------------------------------------------------------------ the PDF edition (lotsbook.pdf)
+
+
+def pdf_problems(report, html_dir: Path, toc: Path, captions=()) -> list[str]:
+    """What is wrong with a PDF edition (:func:`lotsbook.pdf.write_pdf`'s ``report``) of the book
+    built in ``html_dir``: every page of ``toc`` (less :data:`lotsbook.pdf.LEFT_OUT`) has its
+    title on the page the report names, these pages come in the table of contents' order, each
+    on a later page, and the contents list each title with that page number; every page's
+    footer reads ``i / n``; every string of ``captions`` is in the text; no link points to the
+    local server it was printed from. Empty when all is well."""
+    import re
+    import unicodedata
+
+    from lotsbook import pdf
+    from pypdf import PdfReader
+
+    texts = pdf.pdf_text(report.path)
+    n = len(texts)
+    out = [] if n == report.pages else [f"the report says {report.pages} pages, the PDF has {n}"]
+    out += [f"page {i}: no footer '{i} / {n}' (ends with {t[-30:]!r})" for i, t in enumerate(texts, 1)
+            if not t.endswith(f"{i} / {n}")]
+    pages = pdf.toc_pages(toc, pdf.LEFT_OUT)
+    first = [report.first_pages.get(p.stem) for p in pages]
+    if None in first:
+        return out + [f"no first page for {[p.stem for p, f in zip(pages, first) if f is None]}"]
+    contents = " ".join(texts[: first[0] - 1])
+    last = 1
+    for p, page in zip(pages, first):
+        title = pdf.page_article((html_dir / f"{p.path}.html").read_text(encoding="utf-8"))[0]
+        title = re.sub(r"\s+", " ", unicodedata.normalize("NFKC", title))
+        if page <= last:
+            out.append(f"{p.stem} starts on page {page}, not after the page before (page {last})")
+        last = page
+        if title not in texts[page - 1]:
+            out.append(f"{p.stem}: its title {title!r} is not on page {page}")
+        if not re.search(re.escape(title) + r"[ .]*" + rf"{page}\b", contents):
+            out.append(f"contents: no line '{title} ... {page}'")
+    body = " ".join(texts)
+    out += [f"caption {c!r} is not in the PDF" for c in captions if c not in body]
+    for i, pg in enumerate(PdfReader(str(report.path)).pages, 1):
+        for a in pg.get("/Annots") or ():
+            uri = (a.get_object().get("/A") or {}).get("/URI", "")
+            if "127.0.0.1" in str(uri) or "localhost" in str(uri):
+                out.append(f"page {i}: a link to the local server: {uri}")
+    return out

@@ -309,6 +309,30 @@ def test_pages_in_chromium(built):
     assert not problems, "\n".join(problems)
 
 
+#: the regenerated thesis figures and tables: their captions must be in the PDF edition too
+REGENERATED = [c for caps in EXPECTED.values() for c in caps if "Regenerates thesis" in c or "(regenerated)" in c]
+
+
+def test_pdf_edition(built):
+    """``--pdf`` of the built tiny book (lotsbook.pdf): one PDF with the pages of _toc.yml (less the
+    API reference) in order, each title on the page its contents line names, page numbers in
+    every footer, and every regenerated thesis figure and table caption in its text."""
+    if not CHROMIUM.exists():
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{CHROMIUM} is missing. Fix: `make browser` (apt-get install chromium).")
+        pytest.skip(f"{CHROMIUM} is missing")
+    from helpers import pdf_problems
+    from lotsbook import pdf
+
+    root, _ = built
+    html = root / "_build" / "html"
+    report = pdf.write_pdf(html, toc=root / "_toc.yml", log=lambda *a: None)
+    assert report.path == root / "_build" / "pdf" / "lots-book.pdf" and report.path.is_file()
+    assert len(REGENERATED) >= 15 and "api" not in report.first_pages
+    problems = pdf_problems(report, html, root / "_toc.yml", REGENERATED)
+    assert not problems, "\n".join(problems)
+
+
 # ----------------------------------------------------------------- pipeline behaviour
 FAILING = '''# %% [markdown]
 # # A chapter that fails

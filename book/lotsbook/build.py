@@ -12,6 +12,8 @@ Command line (``make book`` runs the first form)::
     python -m lotsbook --hide-solutions      # the exercises without their solutions (for a class)
     python -m lotsbook --profile classroom      # every chapter on 3 photos, small settings
     python -m lotsbook --chapters own --image photo.jpg [--model KEY]   # "Try your own image"
+    python -m lotsbook --pdf                 # build, then the PDF edition _build/pdf/lots-book.pdf
+    python -m lotsbook --pdf-only            # the PDF edition of the HTML already built (lotsbook.pdf)
 
 Chapters are executed by ``--jobs`` kernels at a time (default: 2 on a machine with two or
 more cores, each kernel with half the cores' torch threads), the costliest first, and a
@@ -750,6 +752,37 @@ def jupyter_book_build(root: Path, strict: bool = True, log=print, repository: s
     return html
 
 
+def write_book_pdf(html: Path, root: Path, log=print) -> float:
+    """Print the built HTML into the PDF edition (:func:`lotsbook.pdf.write_pdf`).
+
+    Parameters
+    ----------
+    html : pathlib.Path
+        The built ``_build/html``; the PDF goes to ``_build/pdf/lots-book.pdf`` beside it.
+    root : pathlib.Path
+        The book root, whose ``_toc.yml`` gives the pages and their order.
+    log : Callable, optional
+        Progress messages (default ``print``).
+
+    Returns
+    -------
+    float
+        The seconds it took.
+
+    Raises
+    ------
+    lotsbook.build.ChapterFailed
+        If chromium, a built page or an image is missing, or the printing fails.
+    """
+    from . import pdf
+
+    toc = Path(root) / "_toc.yml"
+    try:
+        return pdf.write_pdf(html, toc=toc if toc.is_file() else None, log=log).seconds
+    except Exception as exc:  # chromium missing, a page not built, the browser failed
+        raise ChapterFailed(f"The PDF edition could not be written: {type(exc).__name__}: {exc}") from exc
+
+
 def build(
     profile: str = "embedded",
     tiny: bool = False,
@@ -764,6 +797,7 @@ def build(
     own_image=None,
     own_model: str | None = None,
     jobs: int | None = None,
+    pdf: bool = False,
     **overrides,
 ) -> dict:
     """Execute the chapters, then build the book.
@@ -803,14 +837,17 @@ def build(
     jobs : int or None, optional
         Chapters executed at a time (:func:`execute_chapters`; default None:
         :func:`default_jobs`).
+    pdf : bool, optional
+        After the HTML, print it into the PDF edition ``_build/pdf/lots-book.pdf`` beside
+        ``_build/html`` (:func:`write_book_pdf`; default False). Ignored without ``build_html``.
     **overrides
         Chapter parameters, see :func:`lotsbook.profiles.resolve_profile`.
 
     Returns
     -------
     dict
-        Timings in seconds: ``{stem: seconds, "build": s, "total": s}`` (a chapter's time is
-        its own wall time; with ``jobs`` > 1 they overlap).
+        Timings in seconds: ``{stem: seconds, "build": s, "pdf": s, "total": s}`` (a chapter's
+        time is its own wall time; with ``jobs`` > 1 they overlap; ``"pdf"`` only with ``pdf``).
 
     Raises
     ------
@@ -847,9 +884,11 @@ def build(
                 f"Run python -m lotsbook without --chapters first."
             )
         t0 = time.perf_counter()
-        jupyter_book_build(root, strict=strict, log=log, repository=repository, hide_solutions=hide_solutions,
-                           output=output)
+        html = jupyter_book_build(root, strict=strict, log=log, repository=repository,
+                                  hide_solutions=hide_solutions, output=output)
         times["build"] = time.perf_counter() - t0
+        if pdf:
+            times["pdf"] = write_book_pdf(html, root, log)
     times["total"] = time.perf_counter() - t_all
     return times
 
@@ -911,7 +950,25 @@ def main(argv=None) -> int:
                                          "(default $LOTSBOOK_REPOSITORY; none: no buttons)")
     ap.add_argument("--hide-solutions", action="store_true",
                     help="leave the exercises' solutions out of the pages (default: closed dropdowns)")
+    ap.add_argument("--pdf", action="store_true",
+                    help="after the HTML, print the book into _build/pdf/lots-book.pdf (chromium)")
+    ap.add_argument("--pdf-only", action="store_true",
+                    help="only print the HTML already built (of --root, or _build/html) into _build/pdf/lots-book.pdf")
     a = ap.parse_args(argv)
+    if a.pdf and a.no_build:
+        print("\nlotsbook.build: --pdf prints the HTML this run builds, and --no-build builds none. "
+              "Fix: --pdf-only prints the book already built.", file=sys.stderr)
+        return 2
+    if a.pdf_only:
+        root = Path(a.root) if a.root else DEFAULT_BOOK_ROOT
+        html = (Path(a.root) if a.root else ROOT) / "_build" / "html"
+        try:
+            seconds = write_book_pdf(html, root)
+        except ChapterFailed as exc:
+            print(f"\nlotsbook.build: {exc}", file=sys.stderr)
+            return 1
+        print(f"timings (s): pdf {seconds:.0f}")
+        return 0
     overrides = dict(
         image_path=a.image_path, ground_truth=a.ground_truth, n_images=a.n_images, iters=a.iters,
         figure_iters=a.figure_iters, tau=a.tau,
@@ -936,7 +993,7 @@ def main(argv=None) -> int:
         times = build(profile=a.profile, tiny=a.tiny, chapters=a.chapters, root=a.root, build_html=not a.no_build,
                       force=a.force, strict=not a.no_strict, repository=a.repository,
                       hide_solutions=a.hide_solutions, own_image=a.image,
-                      own_model=a.own_model, jobs=a.jobs, **overrides)
+                      own_model=a.own_model, jobs=a.jobs, pdf=a.pdf, **overrides)
     except ParameterError as exc:
         print(f"\nlotsbook.build: {exc}", file=sys.stderr)
         return 2
