@@ -113,6 +113,9 @@ def test_pages_have_captions_and_figures(built):
         figs = re.findall(r"<figure[^>]*>.*?</figure>", html, flags=re.S)
         with_img = [f for f in figs if "<img" in f and "<figcaption" in f]
         assert len(with_img) >= n, f"{page}: {len(with_img)} figures with an image and a caption, expected >= {n}"
+        alts = [re.search(r'<img[^>]*\balt="([^"]*)"', f) for f in with_img]
+        paths = [m.group(1) if m else "(none)" for m in alts if not m or re.search(r"\.(png|jpe?g|svg)$", m.group(1))]
+        assert not paths, f"{page}: figures whose alt text is a file path or missing: {paths[:2]}"
 
 
 def test_pages_reference_nothing_outside(built):

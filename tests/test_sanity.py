@@ -167,7 +167,8 @@ def test_sanity_figures_render(x16):
 
     f1 = sanity_figures.randomisation_figure(x16[:2], res)
     f2 = sanity_figures.similarity_figure(res.rows)
-    assert len(f1.axes) == 2 * 3 and len(f2.axes) == 2
+    panels = [ax for ax in f1.axes if ax.get_label() != "<colorbar>"]
+    assert len(panels) == 2 * 3 and len(f1.axes) == 2 * 3 + 1 and len(f2.axes) == 2  # one jet colour bar
 
 
 def test_baseline_verdict_counts_the_metrics_lots_wins():

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import string
 from typing import Mapping, Sequence
 
@@ -21,7 +22,10 @@ from lotslib.verdicts import MIN_PAIRS
 
 __all__ = [
     "as_image",
+    "map_panel",
     "panel_grid",
+    "add_colorbars",
+    "alt_text",
     "show",
     "table",
     "styled_table",
@@ -34,9 +38,28 @@ __all__ = [
     "reference_wide",
     "summary_table",
     "rank_table",
+    "DPI",
+    "COLUMN_IN",
+    "PAD_IN",
+    "TITLE_PT",
+    "MAP_LABEL",
+    "BAR_BAND_IN",
 ]
 
 PANEL = 2.3  # inches per panel
+#: resolution of the book's PNGs (dots per inch of the figure)
+DPI = 200
+#: the white margin around a saved figure, in inches
+PAD_IN = 0.05
+#: the content column at a 1280 px window (944 CSS px, 96 a figure's inch), less the margins: no figure is designed
+#: wider than this, so none is shown shrunk below its design size
+COLUMN_IN = 944 / 96 - 2 * PAD_IN
+#: the smallest font of a panel title, in points (12 CSS px at the design size)
+TITLE_PT = 9
+#: what a colour bar under a figure's maps says
+MAP_LABEL = "map value (0 = least, 1 = most relevant)"
+#: height in inches of the band under the panels that holds the colour bars
+BAR_BAND_IN = 0.62
 
 
 def as_image(t) -> np.ndarray:
@@ -84,35 +107,131 @@ def short_class(name: str | None, n: int = 22) -> str:
     return s if len(s) <= n else s[: n - 1] + "…"
 
 
+def map_panel(x, m, title: str = "", **kw) -> dict:
+    """A panel of :func:`lotsbook.plots.panel_grid` that shows a map as a jet heat-map laid over its image.
+
+    Parameters
+    ----------
+    x : torch.Tensor
+        The image, ``(1,3,H,W)`` or ``(3,H,W)`` in [0,1].
+    m : torch.Tensor
+        Its map, ``(H,W)`` or ``(1,H,W)`` in [0,1].
+    title : str, optional
+        The panel's title (default ``""``).
+    **kw
+        Further panel keys (e.g. ``nearest``).
+
+    Returns
+    -------
+    dict
+        ``{"image": (3,H,W) overlay in [0,1], "title": title, "scale": "jet"}``: the ``scale``
+        key makes :func:`lotsbook.plots.panel_grid` draw the jet colour bar.
+    """
+    from lotslib.visualize import overlay
+
+    m = torch.as_tensor(m)
+    m = m.reshape(1, *m.shape[-2:])
+    x = x if x.dim() == 4 else x[None]
+    return {"image": overlay(x, m)[0], "title": title, "scale": "jet", **kw}
+
+
+def _scale(p: Mapping) -> str | None:
+    """The colour scale a panel's pixels encode: its ``scale`` key when given, else the colormap
+    of a ``(H,W)`` map (``cmap``, default gray), else None (a photo)."""
+    if "scale" in p:
+        return p["scale"]
+    return (p.get("cmap") or "gray") if as_image(p["image"]).ndim == 2 else None
+
+
+def add_colorbars(fig, scales: Sequence[str], band_in: float = BAR_BAND_IN, labels: Sequence[str] | None = None):
+    """Slim horizontal colour bars, side by side, in the band of height ``band_in`` inches at the
+    bottom of ``fig`` (which the caller keeps free of panels).
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure.
+    scales : Sequence of str
+        One matplotlib colormap name per bar (e.g. ``"jet"``, ``"gray"``), for maps in [0,1].
+    band_in : float, optional
+        Height of the free band at the bottom, in inches (default :data:`lotsbook.plots.BAR_BAND_IN`).
+    labels : Sequence of str or None, optional
+        One label per bar (default None: :data:`lotsbook.plots.MAP_LABEL` under each).
+
+    Returns
+    -------
+    list of matplotlib.colorbar.Colorbar
+        The bars (their axes are labelled ``"<colorbar>"``, as matplotlib labels those it makes).
+    """
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+
+    w_in, h_in = fig.get_size_inches()
+    k = len(scales)
+    width = min(3.6 / w_in, 0.9 / max(k, 1) - 0.04)
+    bars = []
+    for i, cmap in enumerate(scales):
+        centre = (i + 0.5) / k
+        cax = fig.add_axes((centre - width / 2, (band_in - 0.22) / h_in, width, 0.11 / h_in), label="<colorbar>")
+        bar = fig.colorbar(ScalarMappable(Normalize(0.0, 1.0), cmap=cmap), cax=cax, orientation="horizontal",
+                           ticks=[0.0, 0.5, 1.0])
+        bar.ax.tick_params(labelsize=TITLE_PT - 1, length=2, pad=1)
+        bar.set_label(labels[i] if labels else MAP_LABEL, fontsize=TITLE_PT)
+        bars.append(bar)
+    return bars
+
+
+def _bar_labels(panels: Sequence[Mapping], scales: Sequence[str], letters: bool) -> list[str]:
+    """One colour-bar label per scale; where a figure has several scales, each names its panels."""
+    if len(scales) < 2:
+        return [MAP_LABEL] * len(scales)
+    out = []
+    for s in scales:
+        ks = [k for k, p in enumerate(panels) if _scale(p) == s]
+        which = ", ".join(f"({string.ascii_lowercase[k]})" for k in ks) if letters else f"{s} panels"
+        out.append(f"{which}: {MAP_LABEL}")
+    return out
+
+
 def panel_grid(panels: Sequence[Mapping], ncols: int, size: float = PANEL, letters: bool = False,
-               title_size: int = 8, row_labels: Sequence[str] | None = None):
-    """Lay out panels on a grid.
+               title_size: int = TITLE_PT, row_labels: Sequence[str] | None = None):
+    """Lay out panels on a grid, with a colour bar under it for every colour scale a panel shows.
 
     Parameters
     ----------
     panels : Sequence of dict
-        One mapping per panel: ``{"image": tensor|array, "title": str, "cmap": None|"gray"|...}``.
+        One mapping per panel: ``{"image": tensor|array, "title": str, "cmap": None|"gray"|...,
+        "scale": None|"jet"|...}``. ``scale`` is the colormap of the values the panel encodes (a
+        heat-map overlay: ``"jet"``, see :func:`lotsbook.plots.map_panel`; None: a photo); a ``(H,W)`` map
+        without ``scale`` encodes its ``cmap`` (default gray).
     ncols : int
         Number of columns.
     size : float, optional
-        Size of one panel in inches (default 2.3).
+        Size of one panel in inches (default 2.3), reduced so that the grid is at most
+        :data:`lotsbook.plots.COLUMN_IN` wide.
     letters : bool, optional
         If True, prefix the titles with (a), (b), ... as the thesis's subfigures (default False).
     title_size : int, optional
-        Font size of the titles (default 8).
+        Font size of the titles in points (default :data:`lotsbook.plots.TITLE_PT`; never less).
     row_labels : list of str or None, optional
         A label per row (default None: no row labels).
 
     Returns
     -------
     matplotlib.figure.Figure
-        The figure with the panels.
+        The figure with the panels and, in a band below them, one colour bar (values 0 to 1)
+        per distinct scale, labelled with :data:`lotsbook.plots.MAP_LABEL`.
     """
     import matplotlib.pyplot as plt
 
     n = len(panels)
     nrows = max(1, -(-n // ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * size, nrows * (size + 0.25)), squeeze=False)
+    size = min(size, (COLUMN_IN - (0.25 if row_labels else 0.0)) / ncols)
+    title_size = max(title_size, TITLE_PT)
+    scales = list(dict.fromkeys(s for s in map(_scale, panels) if s))
+    band = BAR_BAND_IN if scales else 0.0
+    height = nrows * (size + 0.3) + band
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * size, height), squeeze=False)
     for k, ax in enumerate(axes.flat):
         ax.set_axis_off()
         if k >= n:
@@ -130,18 +249,63 @@ def panel_grid(panels: Sequence[Mapping], ncols: int, size: float = PANEL, lette
     if row_labels:
         for r, lab in enumerate(row_labels[:nrows]):
             axes[r, 0].text(-0.06, 0.5, lab, transform=axes[r, 0].transAxes, rotation=90, va="center", ha="right",
-                            fontsize=9)
-    fig.tight_layout(pad=0.4)
+                            fontsize=title_size)
+    fig.tight_layout(pad=0.4, rect=(0.0, band / height, 1.0, 1.0))
+    if scales:
+        add_colorbars(fig, scales, band, _bar_labels(panels, scales, letters))
     return fig
 
 
-def _png(fig, dpi: int = 110) -> bytes:
+def _png(fig, dpi: int = DPI) -> bytes:
+    """``fig`` as an RGB PNG at ``dpi`` (recorded in its pHYs chunk): matplotlib writes RGBA, and on a white
+    figure the alpha channel only costs bytes (about 15% of a page of photos)."""
+    from PIL import Image
+
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", facecolor="white")
-    return buf.getvalue()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", pad_inches=PAD_IN, facecolor="white")
+    out = io.BytesIO()
+    Image.open(buf).convert("RGB").save(out, format="png", dpi=(dpi, dpi), optimize=True)
+    return out.getvalue()
 
 
-def show(fig, name: str, caption: str, dpi: int = 110) -> None:
+#: abbreviations whose full stop ends no sentence
+_NOT_AN_END = ("et al.", "e.g.", "i.e.", "cf.", "vs.", "approx.")
+
+
+def alt_text(caption: str, n: int = 240) -> str:
+    """The alt text of a figure, derived from its caption.
+
+    Parameters
+    ----------
+    caption : str
+        The caption, in Markdown.
+    n : int, optional
+        The longest alt text (default 240 characters; longer is cut at a word, with an ellipsis).
+
+    Returns
+    -------
+    str
+        The caption's first sentence without Markdown (emphasis, code, links, roles), on one
+        line; where that sentence only names the thesis figure ("Regenerates thesis Figure 5.3
+        ..."), the next sentence too, which says what it shows.
+    """
+    t = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", caption)        # [text](url) -> text
+    t = re.sub(r"\{[\w:-]+\}`([^`]*)`", r"\1", t)                # {role}`text` -> text
+    t = re.sub(r"[*`]", "", t)
+    t = " ".join(t.replace("$", "").split())
+    protected = t
+    for a in _NOT_AN_END:
+        protected = protected.replace(a, a.replace(".", "\0"))
+    sentences = [s.replace("\0", ".") for s in re.split(r"(?<=[.!?])\s+", protected) if s]
+    out = sentences[0] if sentences else ""
+    if out.startswith("Regenerates") and len(sentences) > 1:
+        out += " " + sentences[1]
+    if len(out) > n:
+        out = out[: n - 1].rsplit(" ", 1)[0] + "…"
+    return out
+
+
+def show(fig, name: str, caption: str, dpi: int = DPI, alt: str | None = None) -> None:
     """Put ``fig`` on the page with ``caption`` (Markdown) and close it.
 
     Parameters
@@ -153,7 +317,9 @@ def show(fig, name: str, caption: str, dpi: int = 110) -> None:
     caption : str
         The caption, in Markdown.
     dpi : int, optional
-        Resolution of the PNG (default 110).
+        Resolution of the PNG (default :data:`lotsbook.plots.DPI`).
+    alt : str or None, optional
+        The image's alt text (default None: :func:`lotsbook.plots.alt_text` of the caption).
 
     Returns
     -------
@@ -163,8 +329,9 @@ def show(fig, name: str, caption: str, dpi: int = 110) -> None:
     -----
     In the book build (``LOTSBOOK=1``, set by :mod:`lotsbook.build`) the PNG is glued with
     myst-nb and a ``{glue:figure}`` directive renders it as ``<figure>`` with a real
-    ``<figcaption>`` and the anchor ``name``; in plain Jupyter the image and the caption
-    are simply displayed.
+    ``<figcaption>``, the anchor ``name``, the alt text and the figure's design width (its
+    inches at 96 CSS px each, so a high-resolution PNG is not shown larger than designed);
+    in plain Jupyter the image and the caption are simply displayed.
     """
     import matplotlib.pyplot as plt
     from IPython.display import Image, Markdown, display
@@ -172,14 +339,30 @@ def show(fig, name: str, caption: str, dpi: int = 110) -> None:
     png = _png(fig, dpi)
     plt.close(fig)
     if os.environ.get("LOTSBOOK") == "1":
-        from myst_nb import glue
-
-        glue(name, Image(data=png, format="png"), display=False)
-        caption = " ".join(caption.split())  # one paragraph, no stray directive syntax
-        display(Markdown(f"```{{glue:figure}} {name}\n:name: {name}\n:figwidth: 100%\n\n{caption}\n```"))
+        display(Markdown(_glue_figure(name, png, caption, dpi, alt)))
     else:
         display(Image(data=png, format="png"))
         display(Markdown(caption))
+
+
+def _glue_figure(name: str, png: bytes, caption: str, dpi: int, alt: str | None) -> str:
+    """Glue ``png`` under ``name`` and return the ``{glue:figure}`` directive that shows it."""
+    from IPython.display import Image
+    from myst_nb import glue
+
+    glue(name, Image(data=png, format="png"), display=False)
+    width = round(_png_size(png)[0] / dpi * 96)
+    alt = " ".join((alt or alt_text(caption)).split())
+    caption = " ".join(caption.split())  # one paragraph, no stray directive syntax
+    options = f":name: {name}\n:figwidth: 100%\n:width: {width}px\n:alt: {alt}"
+    return f"```{{glue:figure}} {name}\n{options}\n\n{caption}\n```"
+
+
+def _png_size(png: bytes) -> tuple[int, int]:
+    """``(width, height)`` in pixels of a PNG, from its header."""
+    import struct
+
+    return struct.unpack(">II", png[16:24])
 
 
 def _auto_format(v) -> str:
@@ -365,16 +548,10 @@ def methods_figure(x, maps: Mapping[str, torch.Tensor], titles: Mapping[str, str
     Returns
     -------
     matplotlib.figure.Figure
-        The image panel and one panel per method.
+        The image panel and one panel per method, the jet colour bar under them.
     """
-    from lotslib.visualize import overlay
-
     panels = [{"image": x[0], "title": first_title}]
-    for name, m in maps.items():
-        m = torch.as_tensor(m)
-        if m.dim() == 3:
-            m = m[0]
-        panels.append({"image": overlay(x, m[None])[0], "title": (titles or {}).get(name, name)})
+    panels += [map_panel(x, m, (titles or {}).get(name, name)) for name, m in maps.items()]
     return panel_grid(panels, ncols, size=2.4, letters=True)
 
 
@@ -400,11 +577,11 @@ def curves_figure(curves: Mapping[str, np.ndarray], kind: str, x_img=None, maps=
     Returns
     -------
     matplotlib.figure.Figure
-        One curve per method, AUC in the legend.
+        One curve per method, AUC in the legend (to the right of the axes).
     """
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6.2, 3.4))
+    fig, ax = plt.subplots(figsize=(8.4, 3.4))
     for name, c in curves.items():
         c = np.asarray(c, dtype=float)
         frac = np.linspace(0, 1, len(c))
@@ -415,7 +592,8 @@ def curves_figure(curves: Mapping[str, np.ndarray], kind: str, x_img=None, maps=
     ax.set_ylabel("probability of the top-1 class")
     ax.set_ylim(-0.02, 1.02)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, frameon=False, loc="upper right" if kind == "deletion" else "lower right")
+    # beside the axes, never over the curves
+    ax.legend(fontsize=8, frameon=False, loc="center left", bbox_to_anchor=(1.02, 0.5))
     ax.set_title(kind.capitalize())
     fig.tight_layout()
     return fig
@@ -481,7 +659,8 @@ def summary_table(wide, caption: str, thesis=None, digits: int = 2, group: str =
         key = (lab, "ours") if with_thesis else lab
         cols[key] = [("–" if pd.isna(a) else
                       f"{a:.{digits}f}<br><span class='ci'>n = {int(k)}: too few for an interval</span>"
-                      if k < MIN_PAIRS else f"{a:.{digits}f}<br><span class='ci'>[{b:.{digits}f}, {c:.{digits}f}]</span>")
+                      if k < MIN_PAIRS else
+                      f"{a:.{digits}f}<br><span class='ci'>[{b:.{digits}f}, {c:.{digits}f}]</span>")
                      for a, b, c, k in zip(m, lo, hi, n)]
         few |= (n < MIN_PAIRS).to_numpy()
         how = direction(lab)

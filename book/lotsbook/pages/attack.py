@@ -85,7 +85,7 @@ def distance_figure(distances, tau: float, labels: Sequence[str] | None = None, 
     -------
     matplotlib.figure.Figure
         The figure, with tau and the share of images whose distance is below tau at each
-        iteration.
+        iteration; the legend (at most 8 images) under the left axes.
     """
     import matplotlib.pyplot as plt
 
@@ -103,8 +103,8 @@ def distance_figure(distances, tau: float, labels: Sequence[str] | None = None, 
     ax.set_xlabel("iteration k")
     ax.set_ylabel("‖F(x_k) − F_t‖ (logits)")
     ax.set_title(title or "Distance to the target")
-    if labels and n <= 8:
-        ax.legend(fontsize=7, ncol=2, frameon=False)
+    if labels and n <= 8:  # under the axes, never over the lines
+        ax.legend(fontsize=8, ncol=3, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.22))
     ax.grid(alpha=0.3, which="both")
     share = (d <= tau).mean(0) * 100
     ax2.plot(it, share, color="crimson", lw=2)

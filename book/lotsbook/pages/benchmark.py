@@ -13,7 +13,7 @@ import torch
 
 from lotslib.verdicts import family_note, format_p
 
-from ..plots import (curves_figure, direction, note, panel_grid, rank_table, reference_wide, short_class, show,
+from ..plots import (curves_figure, direction, map_panel, note, panel_grid, rank_table, reference_wide, short_class, show,
                      summary_table, table)
 from ..results import recorded, recorded_meta
 
@@ -417,9 +417,9 @@ def drop_increase_figure(x, m, class_name: str, p_before: float, p_after: float,
     -------
     matplotlib.figure.Figure
         Original (confidence), activation map, heat-map, explanation map x ⊙ map (confidence
-        on it).
+        on it); a colour bar for the map (inferno) and one for the heat-map (jet).
     """
-    from lotslib.visualize import explanation_map, overlay
+    from lotslib.visualize import explanation_map
 
     m = torch.as_tensor(m)
     if m.dim() == 2:
@@ -427,7 +427,7 @@ def drop_increase_figure(x, m, class_name: str, p_before: float, p_after: float,
     panels = [
         {"image": x[0], "title": f"original: {100 * p_before:.1f}% {short_class(class_name)}"},
         {"image": m[0], "title": f"{method} activation map", "cmap": "inferno"},
-        {"image": overlay(x, m)[0], "title": "heat-map"},
+        map_panel(x, m, "heat-map"),
         {"image": explanation_map(x, m)[0], "title": f"explanation map: {100 * p_after:.1f}%"},
     ]
     return panel_grid(panels, 4, size=2.4, letters=True)
@@ -454,15 +454,15 @@ def coherency_figure(x, m_orig, m_expl, score: float, method: str = "LOTS"):
     matplotlib.figure.Figure
         Three panels.
     """
-    from lotslib.visualize import explanation_map, overlay
+    from lotslib.visualize import explanation_map
 
     m_orig = torch.as_tensor(m_orig).reshape(1, *torch.as_tensor(m_orig).shape[-2:])
     m_expl = torch.as_tensor(m_expl).reshape(1, *torch.as_tensor(m_expl).shape[-2:])
     e = explanation_map(x, m_orig)
     panels = [
-        {"image": overlay(x, m_orig)[0], "title": f"{method} map of the original"},
+        map_panel(x, m_orig, f"{method} map of the original"),
         {"image": e[0], "title": "explanation map (input)"},
-        {"image": overlay(e, m_expl)[0], "title": f"{method} map of (b): coherency {100 * score:.1f}%"},
+        map_panel(e, m_expl, f"{method} map of (b): coherency {100 * score:.1f}%"),
     ]
     return panel_grid(panels, 3, size=2.6, letters=True)
 

@@ -87,11 +87,12 @@ def iteration_study_figure(df, chosen: int | None = None):
     Returns
     -------
     matplotlib.figure.Figure
-        Map Pearson vs the longest run, distance to the target, Deletion/Insertion AUC.
+        Map Pearson vs the longest run, distance to the target, Deletion/Insertion AUC (its
+        legend under the axes).
     """
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 3, figsize=(11, 3.2))
+    fig, axes = plt.subplots(1, 3, figsize=(9.6, 3.4))
     for ax, col, label in ((axes[0], "pearson_vs_final", "Pearson r with the final map"),
                            (axes[1], "distance", "distance to the target")):
         for _, g in df.groupby("image_id"):
@@ -103,7 +104,7 @@ def iteration_study_figure(df, chosen: int | None = None):
         mean = df.groupby("cap")[col].mean()
         axes[2].plot(mean.index, mean.values, color=color, lw=2, marker="o", ms=3, label=col)
     axes[2].set_ylabel("AUC (%)")
-    axes[2].legend(fontsize=8, frameon=False)
+    axes[2].legend(fontsize=8, frameon=False, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.25))
     axes[1].set_yscale("log")
     for ax in axes:
         ax.set_xscale("log")
@@ -138,15 +139,20 @@ def budget_figure(curve: pd.DataFrame, others: pd.DataFrame, metrics, chosen: in
     Returns
     -------
     matplotlib.figure.Figure
+        One panel per metric, two a row, the legend to the right of the panels.
     """
     import matplotlib.pyplot as plt
 
     from lotslib.metric_registry import METRICS
     from lotslib.stats import mean_ci
 
-    fig, axes = plt.subplots(1, len(metrics), figsize=(3.2 * len(metrics) + 1.6, 3.2), squeeze=False)
+    ncols = min(2, len(metrics))  # two panels a row: with the legend beside them, as wide as the page
+    nrows = -(-len(metrics) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.6 * ncols, 2.9 * nrows + 0.3), squeeze=False)
     colors = plt.get_cmap("tab10")
-    for ax, m in zip(axes[0], metrics):
+    for ax in axes.flat[len(metrics):]:
+        ax.set_axis_off()
+    for ax, m in zip(axes.flat, metrics):
         met = METRICS[m]
         caps = sorted(curve["cap"].unique())
         stats = [mean_ci(curve.loc[curve["cap"] == c, met.col], scale=met.scale) for c in caps]

@@ -10,7 +10,7 @@ from typing import Sequence
 
 import torch
 
-from ..plots import PANEL, as_image, methods_figure, panel_grid, short_class, show, table
+from ..plots import BAR_BAND_IN, COLUMN_IN, TITLE_PT, add_colorbars, as_image, methods_figure, short_class, show, table
 
 __all__ = ["first_of_classes", "random_subset", "class_titles", "paired_grid", "model_pair_grid", "show_all_methods",
            "show_random_grids", "show_model_pair", "show_class_maps", "show_threshold_correlation",
@@ -80,27 +80,28 @@ def class_titles(model, classes, n: int = 16) -> list[str]:
 
 
 def paired_grid(x, maps_a, maps_b, titles_a: Sequence[str], titles_b: Sequence[str], label_a: str, label_b: str,
-                ncols: int = 5, x_b=None):
-    """Thesis Figures 5.3-5.5: the same images twice, with two sets of maps.
+                ncols: int = 3, x_b=None):
+    """Thesis Figures 5.3-5.5: each image's two maps side by side, image after image.
 
     Parameters
     ----------
     x : torch.Tensor
         The images, ``(N,3,H,W)`` float in [0,1].
     maps_a : torch.Tensor
-        The maps of the top half, ``(N,H,W)`` in [0,1].
+        The maps of the left column of each pair, ``(N,H,W)`` in [0,1].
     maps_b : torch.Tensor
-        The maps of the bottom half, ``(N,H,W)`` in [0,1].
+        The maps of the right column of each pair, ``(N,H,W)`` in [0,1].
     titles_a : list of str
-        A title per image of the top half.
+        A title per image, over its left panel.
     titles_b : list of str
-        A title per image of the bottom half.
+        A title per image, over its right panel (where it equals ``titles_a``, one title is
+        centred over the pair).
     label_a : str
-        The label of the top half.
+        The heading of every left column (e.g. the method).
     label_b : str
-        The label of the bottom half.
+        The heading of every right column.
     ncols : int, optional
-        Number of columns (default 5).
+        Images (pairs of panels) per row (default 3: six panels, as wide as the page).
     x_b : torch.Tensor or None, optional
         The images as the second model saw them, ``(N,3,H,W)`` in [0,1], if different
         (default None: ``x``).
@@ -108,35 +109,52 @@ def paired_grid(x, maps_a, maps_b, titles_a: Sequence[str], titles_b: Sequence[s
     Returns
     -------
     matplotlib.figure.Figure
-        Top half with ``maps_a``, bottom half with ``maps_b``.
+        One pair of heat-map panels per image (``maps_a`` left, ``maps_b`` right, jet over the
+        image), ``ncols`` pairs a row with a gap between pairs, the columns' headings on top and
+        the jet colour bar below.
     """
+    import textwrap
+
     import matplotlib.pyplot as plt
 
     from lotslib.visualize import overlay
 
     x_b = x if x_b is None else x_b
     n = len(x)
-    ncols = min(ncols, n)
-    rows = -(-n // ncols)
-    size = 2.0
-    fig = plt.figure(figsize=(ncols * size, 2 * rows * (size + 0.25) + 0.6))
-    sub = fig.subfigures(2, 1, hspace=0.02)
-    halves = ((x, maps_a, titles_a, label_a), (x_b, maps_b, titles_b, label_b))
-    for half, (xs, maps, titles, label) in enumerate(halves):
-        sub[half].suptitle(label, fontsize=10, fontweight="bold")
-        axes = sub[half].subplots(rows, ncols, squeeze=False)
-        ov = overlay(xs, torch.as_tensor(maps))
-        for k, ax in enumerate(axes.flat):
+    per = max(1, min(ncols, n))
+    rows = -(-n // per)
+    gap, pad, title_h = 0.25, 0.05, 0.26  # inches: between pairs, at the sides, the images' titles
+    size = min(2.2, (COLUMN_IN - (per - 1) * gap - 2 * pad) / (2 * per))
+    width = 2 * per * size + (per - 1) * gap + 2 * pad
+    chars = max(8, int(size * 72 / (0.6 * TITLE_PT)))  # about what fits over one panel
+    headings = [textwrap.fill(label, chars) for label in (label_a, label_b)]
+    head = 0.05 + 0.18 * max(h.count("\n") + 1 for h in headings)
+    height = head + rows * (title_h + size) + BAR_BAND_IN
+    fig = plt.figure(figsize=(width, height))
+    overlays = (overlay(x, torch.as_tensor(maps_a)), overlay(x_b, torch.as_tensor(maps_b)))
+    for i in range(n):
+        r, c = divmod(i, per)
+        left, top = pad + c * (2 * size + gap), head + r * (title_h + size) + title_h  # inches from the top left
+        for j, ov in enumerate(overlays):
+            ax = fig.add_axes(((left + j * size) / width, 1 - (top + size) / height, size / width, size / height))
+            ax.imshow(as_image(ov[i]))
             ax.set_axis_off()
-            if k < n:
-                ax.imshow(as_image(ov[k]))
-                ax.set_title(titles[k], fontsize=7)
+            if r == 0:
+                fig.text((left + (j + 0.5) * size) / width, 1 - 0.02 / height, headings[j], ha="center", va="top",
+                         fontsize=TITLE_PT, fontweight="bold")
+        y = 1 - (top - 0.05) / height
+        if titles_a[i] == titles_b[i]:
+            fig.text((left + size) / width, y, titles_a[i], ha="center", va="bottom", fontsize=TITLE_PT)
+        else:
+            for j, t in enumerate((titles_a[i], titles_b[i])):
+                fig.text((left + (j + 0.5) * size) / width, y, t, ha="center", va="bottom", fontsize=TITLE_PT)
+    add_colorbars(fig, ["jet"])
     return fig
 
 
 def model_pair_grid(x_a, maps_a, x_b, maps_b, titles_a: Sequence[str], titles_b: Sequence[str], label_a: str,
-                    label_b: str, ncols: int = 5):
-    """Thesis Figure 5.5: the same images explained on two models, as :func:`paired_grid`.
+                    label_b: str, ncols: int = 3):
+    """Thesis Figure 5.5: the same images explained on two models, side by side as :func:`paired_grid`.
 
     Parameters
     ----------
@@ -149,7 +167,7 @@ def model_pair_grid(x_a, maps_a, x_b, maps_b, titles_a: Sequence[str], titles_b:
     label_a, label_b : str
         The halves' headings.
     ncols : int
-        Panels per row.
+        Images (pairs of panels) per row.
 
     Returns
     -------
@@ -195,7 +213,7 @@ def show_all_methods(ctx, one) -> None:
 
 
 def show_random_grids(ctx, rng) -> dict:
-    """Show thesis Figures 5.3 and 5.4: HiRes-CAM above LOTS on images drawn at random.
+    """Show thesis Figures 5.3 and 5.4: HiRes-CAM beside LOTS on each image, images drawn at random.
 
     Parameters
     ----------
@@ -225,13 +243,12 @@ def show_random_grids(ctx, rng) -> dict:
         hires = explain("hirescam", net, x, targets=c, batch_size=ctx.batch_size)
         lots = ctx.lots_maps(net, src, x=x)
         overlaps[f"Figure {fig_no} ({net.name})"] = top_overlap(lots, hires)
-        grid = paired_grid(x, hires, lots, titles, titles, f"HiRes-CAM ({net.name})",
-                           f"LOTS, zero target ({net.name})", ncols=5)
+        grid = paired_grid(x, hires, lots, titles, titles, "HiRes-CAM", "LOTS, zero target")
         caption = (f"**Regenerates thesis Figure {fig_no}** (there: {thesis_n} images on {thesis_net}). LOTS at most "
                    f"{ctx.iters} iterations. {len(src)} "
                    f"images drawn at random (seed {ctx.seed}) from the {len(images)} images of this run, on {net.name}: "
-                   f"top half HiRes-CAM for the top-1 class, bottom half LOTS with the zero target; same images, same "
-                   f"order, titles are the top-1 classes.")
+                   f"for each image HiRes-CAM for the top-1 class (left) beside LOTS with the zero target (right), "
+                   f"titles are the top-1 classes.")
         show(grid, f"fig-{fig_no.replace('.', '-')}", caption)
     return overlaps
 
@@ -310,7 +327,7 @@ def show_model_pair(ctx, rng) -> None:
         f"**Regenerates thesis Figure 5.5** (there: 35 images, DenseNet-121 against ConvNeXt Tiny). The same {len(src)} "
         f"images with LOTS (zero target, at most {ctx.figure_iters} iterations on both backbones: the second one has no "
         f"protocol run, and at this budget {a.name}'s maps are snapshots of its {ctx.iters}-iteration runs) on "
-        f"{a.name} (top) and {b.name} (bottom); titles are each model's top-1 class — "
+        f"{a.name} (left of each pair) and {b.name} (right); titles are each model's top-1 class — "
         f"they agree on {same:.0f}% of the images."
         + (f" {b.name}'s maps were resized to {a.name}'s input size." if xa.shape != xb.shape else ""),
     )

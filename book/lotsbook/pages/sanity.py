@@ -18,7 +18,7 @@ from lotslib.method_registry import ALL_METHODS
 from lotslib.sanity import CascadeResult, randomisation_summary
 from lotslib.visualize import overlay
 
-from ..plots import note, panel_grid, short_class, show, summary_table, table
+from ..plots import BAR_BAND_IN, add_colorbars, map_panel, note, panel_grid, short_class, show, summary_table, table
 from ..results import top1
 
 __all__ = ["randomisation_figure", "similarity_figure", "location_figure", "focus_figure", "show_parameters",
@@ -46,14 +46,15 @@ def location_figure(x: torch.Tensor, maps: torch.Tensor, rf_boxes: torch.Tensor,
     Returns
     -------
     matplotlib.figure.Figure
-        A ``gh x gw`` grid of panels in the cells' layout.
+        A ``gh x gw`` grid of panels in the cells' layout, the jet colour bar below.
     """
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
 
 
     gh, gw = maps.shape[:2]
-    fig, axes = plt.subplots(gh, gw, figsize=(gw * size, gh * size), squeeze=False)
+    height = gh * size + BAR_BAND_IN
+    fig, axes = plt.subplots(gh, gw, figsize=(gw * size, height), squeeze=False)
     for i in range(gh):
         for j in range(gw):
             ax = axes[i, j]
@@ -62,7 +63,8 @@ def location_figure(x: torch.Tensor, maps: torch.Tensor, rf_boxes: torch.Tensor,
                 t, le, bo, r = [int(v) for v in b]
                 ax.add_patch(Rectangle((le - 0.5, t - 0.5), r - le, bo - t, fill=False, lw=0.9, **style))
             ax.set_axis_off()
-    fig.subplots_adjust(wspace=0.04, hspace=0.04, left=0, right=1, top=1, bottom=0)
+    fig.subplots_adjust(wspace=0.04, hspace=0.04, left=0, right=1, top=1, bottom=BAR_BAND_IN / height)
+    add_colorbars(fig, ["jet"])
     return fig
 
 
@@ -86,7 +88,8 @@ def randomisation_figure(x: torch.Tensor, result: CascadeResult, image: int = 0,
     Returns
     -------
     matplotlib.figure.Figure
-        The maps laid over the image (jet), titled with the step's deepest randomised unit.
+        The maps laid over the image (jet, its colour bar below), titled with the step's deepest
+        randomised unit.
     """
 
     methods = list(methods or result.maps[0])
@@ -94,10 +97,9 @@ def randomisation_figure(x: torch.Tensor, result: CascadeResult, image: int = 0,
     panels = []
     for m in methods:
         for s in steps:
-            panels.append({"image": overlay(x[image : image + 1].cpu(), result.maps[s][m][image][None])[0],
-                           "title": result.labels[s] if m == methods[0] else ""})
-    return panel_grid(panels, len(steps), size=size, title_size=7,
-                      row_labels=[ALL_METHODS[m].name for m in methods])
+            panels.append(map_panel(x[image : image + 1].cpu(), result.maps[s][m][image],
+                                    result.labels[s] if m == methods[0] else ""))
+    return panel_grid(panels, len(steps), size=size, row_labels=[ALL_METHODS[m].name for m in methods])
 
 
 def similarity_figure(rows: pd.DataFrame):
@@ -118,7 +120,7 @@ def similarity_figure(rows: pd.DataFrame):
 
     s = randomisation_summary(rows).reset_index()
     labels = list(dict.fromkeys(s.sort_values("step")["label"]))
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharex=True)
+    fig, axes = plt.subplots(1, 2, figsize=(7.8, 3.6), sharex=True)
     styles = ["-", "--", "-.", ":"]
     for k, (name, d) in enumerate(s.groupby("method_name", sort=False)):
         d = d.sort_values("step")
@@ -156,7 +158,7 @@ def focus_figure(result: FocusResult, pair: int = 0, methods: Sequence[str] | No
     Returns
     -------
     matplotlib.figure.Figure
-        The mosaic, then each method's map laid over it.
+        The mosaic, then each method's map laid over it (jet, its colour bar below).
     """
 
     r = result.rows
@@ -164,10 +166,10 @@ def focus_figure(result: FocusResult, pair: int = 0, methods: Sequence[str] | No
     k, c = int(row["mosaic"]), int(row["class"])
     x = result.mosaics.x[k : k + 1]
     name = short_class(class_names[c], 18) if class_names is not None else f"class {c}"
-    panels = [{"image": x[0], "title": f"mosaic; explained: {name} ({row['quadrants']})"}]
+    panels = [{"image": x[0], "title": f"mosaic; explained:\n{name} ({row['quadrants']})"}]
     for m in list(methods or result.maps):
         f = float(r[(r["method"] == m) & (r["pair"] == pair)]["focus"].iloc[0])
-        panels.append({"image": overlay(x, result.maps[m][pair][None])[0], "title": f"{ALL_METHODS[m].name}: {f:.0f}%"})
+        panels.append(map_panel(x, result.maps[m][pair], f"{ALL_METHODS[m].name}: {f:.0f}%"))
     return panel_grid(panels, ncols, size=2.0)
 
 

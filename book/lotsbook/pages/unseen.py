@@ -13,7 +13,7 @@ import torch
 
 from lotslib.params import LotsParams
 
-from ..plots import note, panel_grid, short_class, show, table
+from ..plots import map_panel, note, panel_grid, short_class, show, table
 from ..results import cam_maps
 
 __all__ = ["top_k_table", "extracted_target_maps", "distance_table", "figure_5_7", "CASES", "PHOTO_IDS", "show_top_k",
@@ -107,17 +107,14 @@ def distance_table(runs: dict) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index(["photo", "target"])
 
 
-def figure_5_7(x, x_target, maps: Mapping[str, torch.Tensor], title: str, target_title: str, ncols: int = 5):
-    """Thesis Figure 5.7: (a) the image, (b) the image whose features are the LOTS target,
-    then each method's heat-map on (a)."""
-    from lotslib.visualize import overlay
-
+def figure_5_7(x, x_target, maps: Mapping[str, torch.Tensor], title: str, target_title: str, ncols: int = 3):
+    """Thesis Figure 5.7: (a) the image ``(1,3,H,W)``, (b) the image whose features are the
+    LOTS target ``(1,3,H,W)``, then each method's heat-map (maps ``(H,W)`` or ``(1,H,W)``, all
+    in [0,1]) on (a); ``ncols`` panels a row (default 3: the nine panels of two photos and
+    seven maps fill a 3 × 3 grid, 2.6 inches a panel, titles at 10 pt), the jet colour bar below."""
     panels = [{"image": x[0], "title": title}, {"image": x_target[0], "title": target_title}]
-    for name, m in maps.items():
-        m = torch.as_tensor(m)
-        m = m if m.dim() == 3 else m[None]
-        panels.append({"image": overlay(x, m)[0], "title": name})
-    return panel_grid(panels, ncols, size=2.4, letters=True)
+    panels += [map_panel(x, m, name) for name, m in maps.items()]
+    return panel_grid(panels, ncols, size=2.6, letters=True, title_size=10)
 
 
 #: the chapter's objects without an ImageNet class: (photo, target photo, photo's title, target's title),
@@ -196,11 +193,9 @@ def show_swap(ctx, net, xs: dict, swap_maps: dict, there, back, r: float) -> Non
     sentence with the distances before and after of both runs (``there``: left → right,
     ``back``: right → left) and the Pearson ``r`` (in [-1,1], :func:`lotslib.studies.map_correlation`)
     of the two maps, pixel by pixel; ``net``'s name and ``ctx.figure_iters`` go into the caption."""
-    from lotslib.visualize import overlay
-
     left, right = swap_maps
-    show(panel_grid([{"image": overlay(xs[v], swap_maps[v])[0], "title": f"{v}, target: the other view"}
-                     for v in (left, right)], 2), "fig-ex-unseen-swap",
+    show(panel_grid([map_panel(xs[v], swap_maps[v], f"{v}, target: the other view") for v in (left, right)], 2),
+         "fig-ex-unseen-swap",
          f"LOTS with the other view's logits as the target, in both directions ({net.name}, at most {ctx.figure_iters} "
          f"iterations).")
     note(f"Distance before the first step: {float(there.trace.distances[0, 0]):.2f} (left → right) and "

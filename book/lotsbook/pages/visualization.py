@@ -11,7 +11,7 @@ import torch
 
 from lotslib.params import LotsParams
 
-from ..plots import methods_figure, note, panel_grid, short_class, show, table
+from ..plots import map_panel, methods_figure, note, panel_grid, short_class, show, table
 from ..results import concentration, top1
 
 __all__ = ["map_concentration", "threshold_confidence", "figure_4_2", "filter_size_figure", "threshold_figure",
@@ -97,9 +97,9 @@ def figure_4_2(x, x_adv, filter_size: int = LotsParams.filter_size):
     Returns
     -------
     matplotlib.figure.Figure
-        The eight panels.
+        The eight panels; a gray colour bar for (e), (f) and a jet one for (h).
     """
-    from lotslib.visualize import explanation_map, gaussian_blur, lots_map, minmax, overlay, to_gray
+    from lotslib.visualize import explanation_map, gaussian_blur, lots_map, minmax, to_gray
 
     g0, g1 = to_gray(x), to_gray(x_adv)
     pert = minmax((g1 - g0).abs())
@@ -108,12 +108,12 @@ def figure_4_2(x, x_adv, filter_size: int = LotsParams.filter_size):
     panels = [
         {"image": x[0], "title": "original"},
         {"image": x_adv[0], "title": "adversarial (LOTS)"},
-        {"image": g0[0], "title": "original, grayscale"},
-        {"image": g1[0], "title": "adversarial, grayscale"},
+        {"image": g0[0], "title": "original, grayscale", "scale": None},  # photos, not maps
+        {"image": g1[0], "title": "adversarial, grayscale", "scale": None},
         {"image": pert[0], "title": "|difference|, min-max"},
         {"image": blurred[0], "title": f"Gaussian blur {filter_size}×{filter_size}"},
         {"image": explanation_map(x, amap)[0], "title": "explanation map x ⊙ map"},
-        {"image": overlay(x, amap)[0], "title": "activation heat-map"},
+        map_panel(x, amap, "activation heat-map"),
     ]
     return panel_grid(panels, 4, size=2.4, letters=True)
 
@@ -133,12 +133,11 @@ def filter_size_figure(x, x_adv, sizes=(49, 25, 13, 7, 3, 1)):
     matplotlib.figure.Figure
         One panel per filter size.
     """
-    from lotslib.visualize import lots_map, overlay
+    from lotslib.visualize import lots_map
 
     panels = [{"image": x[0], "title": "original"}]
     for s in sizes:
-        title = f"filter {s}×{s}" + (" (no blur)" if s == 1 else "")
-        panels.append({"image": overlay(x, lots_map(x, x_adv, s))[0], "title": title})
+        panels.append(map_panel(x, lots_map(x, x_adv, s), f"filter {s}×{s}" + (" (no blur)" if s == 1 else "")))
     panels.append({"image": lots_map(x, x_adv, sizes[-1])[0], "title": f"raw map, filter {sizes[-1]}",
                    "cmap": "inferno"})
     return panel_grid(panels, 4, size=2.4, letters=True)
@@ -162,13 +161,12 @@ def threshold_figure(x, m, quantiles=(0.0, 0.5, 0.8, 0.9)):
         Per panel, only the activations above the quantile ``q`` of the map are kept (q = 0 is
         the unthresholded map).
     """
-    from lotslib.visualize import explanation_map, overlay, threshold_map
+    from lotslib.visualize import explanation_map, threshold_map
 
     panels = []
     for q in quantiles:
         mq = m if q == 0 else threshold_map(m, q)
-        lab = "no threshold" if q == 0 else f"keep top {100 - 100 * q:.0f}%"
-        panels.append({"image": overlay(x, mq)[0], "title": lab})
+        panels.append(map_panel(x, mq, "no threshold" if q == 0 else f"keep top {100 - 100 * q:.0f}%"))
     for q in quantiles:
         mq = m if q == 0 else threshold_map(m, q)
         panels.append({"image": explanation_map(x, mq)[0], "title": "explanation map"})
