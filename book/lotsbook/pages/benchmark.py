@@ -52,7 +52,7 @@ __all__ = [
     "show_timing_paths",
     "show_figure_a_4",
     "show_figure_a_5",
-    "figure_a_5_coherency",
+    "coherency_maps_a_5",
     "coherency_note",
     "show_figures_a_6_a_7",
     "show_deletion_steps",
@@ -958,7 +958,7 @@ def show_figure_a_4(net, ex, x: torch.Tensor, m: torch.Tensor, row: pd.Series) -
     )
 
 
-def figure_a_5_coherency(ctx, net, x: torch.Tensor, row: pd.Series) -> dict:
+def coherency_maps_a_5(ctx, net, x: torch.Tensor, row: pd.Series) -> dict:
     """Figure A.5's numbers, from the benchmark's own run: its LOTS map of the image
     (:func:`lotslib.benchmark.load_maps`) and the second LOTS run on that map's explanation map,
     read from the LOTS store where the benchmark's coherency left it (:func:`lotslib.lots_store.stored_lots`;
@@ -1008,7 +1008,7 @@ def figure_a_5_coherency(ctx, net, x: torch.Tensor, row: pd.Series) -> dict:
 def coherency_note(value: float, bench: float, read: bool, batch_size: int) -> str:
     """The end of Figure A.5's caption: the figure's Coherency beside the benchmark row's, and
     why they differ when they do (both in [0, 100]; ``read``: the second LOTS run came from the
-    store, :func:`figure_a_5_coherency`; ``batch_size``: the benchmark's LOTS batch)."""
+    store, :func:`coherency_maps_a_5`; ``batch_size``: the benchmark's LOTS batch)."""
     if f"{value:.1f}" == f"{bench:.1f}":
         return (f"{value:.1f}% here, the benchmark row's value: the figure shows the benchmark's own map and its "
                 f"second LOTS run" + (", read from the LOTS store." if read else "."))
@@ -1022,7 +1022,7 @@ def coherency_note(value: float, bench: float, read: bool, batch_size: int) -> s
 
 def show_figure_a_5(ctx, net, x: torch.Tensor, row: pd.Series) -> None:
     """Show thesis Figure A.5 (coherency) of one image: the benchmark's LOTS map, its explanation
-    map and LOTS's map of that (:func:`figure_a_5_coherency`), with the Coherency in the caption.
+    map and LOTS's map of that (:func:`coherency_maps_a_5`), with the Coherency in the caption.
 
     Parameters
     ----------
@@ -1031,7 +1031,7 @@ def show_figure_a_5(ctx, net, x: torch.Tensor, row: pd.Series) -> None:
     net, x, row
         As :func:`show_figure_a_4`.
     """
-    coh = figure_a_5_coherency(ctx, net, x, row)
+    coh = coherency_maps_a_5(ctx, net, x, row)
     show(
         coherency_figure(x, coh["map"], coh["again"], coh["value"] / 100),
         "fig-a-5",
