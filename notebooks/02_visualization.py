@@ -76,14 +76,19 @@ page.show_threshold_summary(kept)
 # %% [markdown]
 # ## Exercises
 #
-# Each solution is code that runs with this chapter when the book is built, on the same
-# image and LOTS run as above. Try the exercise first, then open the solution.
+# Each solution runs on its own, with the public `lotslib` API only: its first lines load
+# the embedded EfficientNet-Lite0 and photos (`lotslib.models.exercise_kit`), so it runs in a
+# plain notebook too. In the book it runs when the chapter is built, with the figures' LOTS
+# budget, so its numbers are those of this build.
+# The three solutions start from the same LOTS run of the first photo, so you can compare
+# their maps. Try the exercise first, then open
+# the solution.
 #
 # ```{exercise} Algorithm 2 by hand
 # :label: ex-map-by-hand
 # :nonumber:
 #
-# Rebuild the LOTS map of this chapter's image from the steps of Algorithm 2 with the
+# Rebuild the LOTS map of the first photo from the steps of Algorithm 2 with the
 # functions of `lotslib.visualize` (`to_gray`, `minmax`, `gaussian_blur`) and check that
 # it equals `lotslib.visualize.lots_map`. Which step would you drop to get the unblurred
 # map of Figure 5.6 (h)?
@@ -97,12 +102,20 @@ page.show_threshold_summary(kept)
 # Dropping the blur (filter size 1) gives the unblurred map.
 
 # %% tags=["show-input"]
+from lotslib import lots
 from lotslib import visualize as vis
+from lotslib.models import exercise_kit
 
-by_hand = vis.minmax(vis.gaussian_blur(vis.minmax((vis.to_gray(xa) - vis.to_gray(x)).abs()), ctx.filter_size))
-page.show_gap(by_hand, vis.lots_map(x, xa, ctx.filter_size))
+kit = exercise_kit(1)
+x_adv = lots(kit.net, kit.x, iters=kit.iters, tau=kit.tau, alpha=kit.alpha).x_adv
+by_hand = vis.minmax(vis.gaussian_blur(vis.minmax((vis.to_gray(x_adv) - vis.to_gray(kit.x)).abs()), kit.filter_size))
+print(f"Largest difference from lots_map: {float((by_hand - vis.lots_map(kit.x, x_adv, kit.filter_size)).abs().max()):.1e}")
 
 # %% [markdown]
+# The difference is zero up to float rounding: `lotslib.visualize.lots_map` is these steps.
+# With filter size 1 the blur leaves the map as it is, so the two normalisations give the
+# unblurred map of Figure 5.6 (h).
+#
 # ```{solution-end}
 # ```
 #
@@ -112,8 +125,8 @@ page.show_gap(by_hand, vis.lots_map(x, xa, ctx.filter_size))
 #
 # The blur has two parameters: the filter size $k$ and the standard deviation $\sigma$
 # (by default tied to $k$: 7.7 for $k = 49$). Keep $k$ and set $\sigma$ to 2 and to 20.
-# Predict which map puts half of its mass on the fewest pixels, then check with
-# `lotsbook.results.concentration`.
+# Predict which map puts half of its mass on the fewest pixels, then check: sort each map's
+# values and count the pixels that hold half of its sum.
 # ```
 #
 # ```{solution-start} ex-map-sigma
@@ -121,10 +134,18 @@ page.show_gap(by_hand, vis.lots_map(x, xa, ctx.filter_size))
 # ```
 
 # %% tags=["show-input"]
-sigma_maps = {f"σ = {s or vis.default_sigma(ctx.filter_size):.1f}": vis.lots_map(x, xa, ctx.filter_size, sigma=s)[0]
-              for s in (2.0, None, 20.0)}
-half = {k: 100 * results.concentration(v) for k, v in sigma_maps.items()}
-page.show_sigma_maps(ctx, example, x, sigma_maps, half)
+import torch
+from torchvision.transforms.functional import to_pil_image
+from lotslib import lots
+from lotslib import visualize as vis
+from lotslib.models import exercise_kit
+
+kit = exercise_kit(1)
+x_adv = lots(kit.net, kit.x, iters=kit.iters, tau=kit.tau, alpha=kit.alpha).x_adv
+sigma_maps = {s: vis.lots_map(kit.x, x_adv, kit.filter_size, sigma=s) for s in (2.0, vis.default_sigma(kit.filter_size), 20.0)}
+for s, m in sigma_maps.items():  # the share of the pixels that holds half of the map's mass
+    print(f"σ = {s:.1f}: {100 * float((m.flatten().sort(descending=True).values.cumsum(0) < m.sum() / 2).float().mean()):.1f}%")
+to_pil_image(torch.cat(list(vis.overlay(kit.x.expand(3, -1, -1, -1), torch.cat(list(sigma_maps.values())))), 2))
 
 # %% [markdown]
 # A small $\sigma$ averages each pixel with few neighbours, so the map keeps the perturbation's
@@ -141,7 +162,7 @@ page.show_sigma_maps(ctx, example, x, sigma_maps, half)
 #
 # The {term}`Average Drop` of one image is the relative loss of confidence when the network
 # sees only $x \odot \text{map}$. Predict whether a smaller filter (13 or 3 instead of 49)
-# raises or lowers this drop for this chapter's image, then compute it with
+# raises or lowers this drop for the first photo, then compute it with
 # `lotslib.metrics.confidence_change`.
 # ```
 #
@@ -150,11 +171,14 @@ page.show_sigma_maps(ctx, example, x, sigma_maps, half)
 # ```
 
 # %% tags=["show-input"]
-from lotslib import metrics
+from lotslib import lots, metrics
+from lotslib import visualize as vis
+from lotslib.models import exercise_kit
 
-blur_drop = {k: float(metrics.confidence_change(net, x, vis.lots_map(x, xa, k), [top], batch_size=1).drop[0])
-             for k in (ctx.filter_size, 13, 3)}
-page.show_blur_drop(net, top, blur_drop)
+kit = exercise_kit(1)
+x_adv, top = lots(kit.net, kit.x, iters=kit.iters, tau=kit.tau, alpha=kit.alpha).x_adv, kit.net(kit.x).argmax(1)
+for k in (kit.filter_size, 13, 3):
+    print(f"{k} × {k}: drop {float(metrics.confidence_change(kit.net, kit.x, vis.lots_map(kit.x, x_adv, k), top).drop[0]):.1f}%")
 
 # %% [markdown]
 # With less blur the map stays close to the scattered perturbation: the explanation map

@@ -80,8 +80,11 @@ page.show_targets_summary(df)
 # %% [markdown]
 # ## Exercises
 #
-# Each solution is code that runs with this chapter when the book is built, on the first
-# two photos of this run. Try the exercise first, then open the solution.
+# Each solution runs on its own, with the public `lotslib` API only: its first lines load
+# the embedded EfficientNet-Lite0 and photos (`lotslib.models.exercise_kit`), so it runs in a
+# plain notebook too. In the book it runs when the chapter is built, with the figures' LOTS
+# budget, so its numbers are those of this build. Try the exercise first, then open
+# the solution.
 #
 # ```{exercise} The distance to the zero target by hand
 # :label: ex-target-zero
@@ -100,13 +103,15 @@ page.show_targets_summary(df)
 
 # %% tags=["show-input"]
 import torch
+from lotslib import lots
+from lotslib.models import exercise_kit
 
-pair = ctx.open_images(2)
-xp = pair.batch(net).to(ctx.device)
+kit = exercise_kit(2)
 with torch.no_grad():
-    norms = net(xp).norm(dim=1)
-zero_run = ctx.lots(net, pair, x=xp)
-page.show_norms(pair, norms, zero_run)
+    norms = kit.net(kit.x).norm(dim=1)
+first = lots(kit.net, kit.x, iters=1).trace.distances[:, 0]  # the distance before the first step
+for i, n, d in zip(kit.photos.ids, norms, first):
+    print(f"{i}: norm of the logits {float(n):.3f}, first distance of the trace {float(d):.3f}")
 
 # %% [markdown]
 # ```{solution-end}
@@ -126,11 +131,17 @@ page.show_norms(pair, norms, zero_run)
 # ```
 
 # %% tags=["show-input"]
+from lotslib import lots
+from lotslib.models import exercise_kit
 from lotslib.targets import image_target
 
-other = pair.ids[1]
-to_other = ctx.lots(net, pair.head(1), image_target(net, xp[1:2], key=other), f"image:{other}", x=xp[:1])
-page.show_photo_target(ctx, net, pair, xp, to_other)
+kit = exercise_kit(2)
+targets = {"zero": "zero", "second photo": image_target(kit.net, kit.x[1:2])}
+for name, t in targets.items():
+    r = lots(kit.net, kit.x[:1], t, iters=kit.iters, tau=kit.tau, alpha=kit.alpha)
+    print(f"target {name}: distance {float(r.trace.distances[0, 0]):.2f} before, {float(r.trace.final_distance[0]):.2f} after;"
+          f" top-1 after LOTS: {kit.net.categories[int(kit.net(r.x_adv).argmax())]}")
+print(f"The second photo's top-1 class: {kit.net.categories[int(kit.net(kit.x[1:2]).argmax())]}")
 
 # %% [markdown]
 # Both targets are points of the same 1000-dimensional logit space, and the "distance

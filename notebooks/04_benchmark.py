@@ -192,18 +192,21 @@ page.show_benchmark_summary(df)
 # %% [markdown]
 # ## Exercises
 #
-# Each solution is code that runs with this chapter when the book is built. Try the
-# exercise first, then open the solution.
+# Each solution runs on its own, with the public `lotslib` API only: its first lines load
+# the embedded EfficientNet-Lite0 and photos (`lotslib.models.exercise_kit`), so it runs in a
+# plain notebook too. In the book it runs when the chapter is built, with the figures' LOTS
+# budget, so its numbers are those of this build. Try the exercise first, then open
+# the solution.
 #
 # ```{exercise} Average Drop by hand
 # :label: ex-bench-drop
 # :nonumber:
 #
-# Compute the drop of the image of Figure A.4 yourself: $Y$, the probability of its top-1
+# Compute the drop of one photo yourself: $Y$, the probability of its top-1
 # class on the image, and $O$, on the explanation map that the benchmark shows the network
-# (`lotslib.metrics.masked_image` with this run's fill), both with
+# (`lotslib.metrics.masked_image`), both with
 # `lotslib.metrics.class_probs`; then $\max(0, Y - O)/Y \times 100$. Compare it with
-# `lotslib.metrics.drop` and with the benchmark's row for this image.
+# `lotslib.metrics.drop` and `lotslib.metrics.confidence_change`.
 # ```
 #
 # ```{solution-start} ex-bench-drop
@@ -211,14 +214,19 @@ page.show_benchmark_summary(df)
 # ```
 
 # %% tags=["show-input"]
-y, o = (float(metrics.class_probs(net, t, [cls])[0]) for t in (x, metrics.masked_image(net, x, m, ctx.fill)))
-plots.note(f"Y = {y:.4f} and O = {o:.4f}, so the drop is max(0, Y − O) / Y × 100 = {max(0.0, y - o) / y * 100:.2f}%; "
-           f"`lotslib.metrics.drop` gives {float(metrics.drop([y], [o])[0]):.2f}% and the benchmark's row "
-           f"{row['avg_drop']:.2f}%. Average Drop is the mean of this number over the images.")
+from lotslib import explain, metrics
+from lotslib.models import exercise_kit
+
+kit = exercise_kit(1)
+m, top = explain("lots", kit.net, kit.x, iters=kit.iters), kit.net(kit.x).argmax(1)
+y, o = (float(metrics.class_probs(kit.net, t, top)[0]) for t in (kit.x, metrics.masked_image(kit.net, kit.x, m)))
+print(f"Y = {y:.4f}, O = {o:.4f}: max(0, Y − O) / Y × 100 = {max(0.0, y - o) / y * 100:.2f}%; "
+      f"lotslib.metrics.drop: {float(metrics.drop([y], [o])[0]):.2f}%; "
+      f"confidence_change: {float(metrics.confidence_change(kit.net, kit.x, m, top).drop[0]):.2f}%")
 
 # %% [markdown]
-# The benchmark computes the LOTS map in its own run, so a difference in the last digits
-# is the difference between two runs' maps; a large one would be a bug.
+# All three read the same map, so they must agree to the last digit; the benchmark's Average
+# Drop is the mean of this number over its images.
 #
 # ```{solution-end}
 # ```
@@ -227,8 +235,7 @@ plots.note(f"Y = {y:.4f} and O = {o:.4f}, so the drop is max(0, Y − O) / Y × 
 # :label: ex-bench-disagree
 # :nonumber:
 #
-# Compute the LOTS map and the Grad-CAM map (top-1 class) of every image of this chapter
-# on the first backbone, and their Pearson correlation per image (`lotslib.studies.map_correlation`).
+# Compute the LOTS map and the Grad-CAM map (top-1 class) of the first four photos, and their Pearson correlation per image (`lotslib.studies.map_correlation`).
 # Show the image where they disagree most. Looking at it, why do the two methods disagree
 # there?
 # ```
@@ -238,18 +245,18 @@ plots.note(f"Y = {y:.4f} and O = {o:.4f}, so the drop is max(0, Y − O) / Y × 
 # ```
 
 # %% tags=["show-input"]
+import torch
+from torchvision.transforms.functional import to_pil_image
 from lotslib import explain, studies
+from lotslib.models import exercise_kit
+from lotslib.visualize import overlay
 
-xs = images.batch(net).to(ctx.device)
-lots_all, gradcam_all = ctx.lots_maps(net, images, x=xs), explain("gradcam", net, xs, batch_size=ctx.batch_size)
+kit = exercise_kit(4)
+lots_all, gradcam_all = explain("lots", kit.net, kit.x, iters=kit.iters), explain("gradcam", kit.net, kit.x)
 r = studies.map_correlation(lots_all, gradcam_all)
 k = int(r.argmin())
-plots.show(
-    plots.methods_figure(xs[k:k + 1], {"LOTS": lots_all[k], "Grad-CAM": gradcam_all[k]}, first_title=images[k].id),
-    "fig-ex-bench-disagree",
-    f"The image where the LOTS and Grad-CAM maps of {net.name} correlate least (Pearson r = {r[k]:.2f}; over the "
-    f"{len(r)} images r runs from {r.min():.2f} to {r.max():.2f}, mean {r.mean():.2f}).",
-)
+print(f"Pearson r per image: {r.round(2)}; least on {kit.photos.ids[k]} (left: LOTS, right: Grad-CAM)")
+to_pil_image(torch.cat([overlay(kit.x[k], lots_all[k])[0], overlay(kit.x[k], gradcam_all[k])[0]], 2))
 
 # %% [markdown]
 # The two maps answer different questions. Grad-CAM weights the last convolutional layer's
@@ -257,7 +264,7 @@ plots.show(
 # resolution of that layer (a few cells per side, upsampled). LOTS with the zero target
 # changes every pixel that moves *any* logit, including other objects, background texture
 # and edges that raise competing classes, blurred at pixel level. They disagree most where
-# the network reacts to much more than the top-1 object: check the figure for a second
+# the network reacts to much more than the top-1 object: check the photo for a second
 # object, a busy background, or a small object Grad-CAM's coarse grid cannot follow.
 #
 # ```{solution-end}

@@ -78,15 +78,19 @@ page.show_overlap_summary(overlaps)
 # %% [markdown]
 # ## Exercises
 #
-# Each solution is code that runs with this chapter when the book is built, on one or two
-# photos and the profile's main backbone. Try the exercise first, then open the solution.
+# Each solution runs on its own, with the public `lotslib` API only: its first lines load
+# the embedded EfficientNet-Lite0 and photos (`lotslib.models.exercise_kit`), so it runs in a
+# plain notebook too. In the book it runs when the chapter is built, with the figures' LOTS
+# budget, so its numbers are those of this build.
+# The maps are laid over the photo side by side, in the order the solution lists them. Try the exercise first, then open
+# the solution.
 #
 # ```{exercise} Does the map follow the class?
 # :label: ex-qual-class
 # :nonumber:
 #
 # HiRes-CAM explains the class you ask for; LOTS with the zero target asks for none. For
-# the image of Figure 5.2, compute HiRes-CAM for the top-1 and for the top-2 class, and the
+# the first photo, compute HiRes-CAM for the top-1 and for the top-2 class, and the
 # LOTS map. Predict which two of the three maps correlate most, then compute the Pearson
 # correlations (`lotslib.studies.map_correlation`).
 # ```
@@ -97,20 +101,19 @@ page.show_overlap_summary(overlaps)
 
 # %% tags=["show-input"]
 import torch
+from torchvision.transforms.functional import to_pil_image
+from lotslib import explain, studies
+from lotslib.models import exercise_kit
+from lotslib.visualize import overlay
 
-from lotslib import studies
-
-net = ctx.net
-x1 = one.batch(net).to(ctx.device)
-with torch.no_grad():
-    top2 = net(x1)[0].topk(2).indices.tolist()
-class_maps = {f"HiRes-CAM: {plots.short_class(net.categories[c], 14)}": explain("hirescam", net, x1, targets=[c])
-              for c in top2}
-class_maps["LOTS"] = ctx.lots_maps(net, one, x=x1)
+kit = exercise_kit(1)
+top2 = kit.net(kit.x)[0].topk(2).indices.tolist()
+class_maps = {f"HiRes-CAM {kit.net.categories[c]}": explain("hirescam", kit.net, kit.x, targets=[c]) for c in top2}
+class_maps["LOTS"] = explain("lots", kit.net, kit.x, iters=kit.iters)
 (n1, h1), (n2, h2), (_, lm) = class_maps.items()
-page.show_class_maps(net, one, x1, class_maps)
-plots.note(f"Pearson r between the two HiRes-CAM maps: {studies.map_correlation(h1, h2)[0]:.2f}; between LOTS and "
-           f"{n1}: {studies.map_correlation(lm, h1)[0]:.2f}; between LOTS and {n2}: {studies.map_correlation(lm, h2)[0]:.2f}.")
+print(f"r between the HiRes-CAM maps: {studies.map_correlation(h1, h2)[0]:.2f}; between LOTS and {n1}: "
+      f"{studies.map_correlation(lm, h1)[0]:.2f}; between LOTS and {n2}: {studies.map_correlation(lm, h2)[0]:.2f}")
+to_pil_image(torch.cat(list(overlay(kit.x.expand(3, -1, -1, -1), torch.cat(list(class_maps.values())))), 2))
 
 # %% [markdown]
 # The LOTS map is the same whichever class one asks about: the zero target removes the
@@ -128,7 +131,7 @@ plots.note(f"Pearson r between the two HiRes-CAM maps: {studies.map_correlation(
 # The thesis suggests removing the weak, scattered activations of LOTS maps (its section
 # 6.2; chapter 2 shows `lotslib.visualize.threshold_map`). Predict: does keeping only the
 # top 20% of the LOTS map make it correlate better with HiRes-CAM? Check on the first two
-# photos of this run.
+# photos.
 # ```
 #
 # ```{solution-start} ex-qual-threshold
@@ -136,14 +139,15 @@ plots.note(f"Pearson r between the two HiRes-CAM maps: {studies.map_correlation(
 # ```
 
 # %% tags=["show-input"]
+import pandas as pd
+from lotslib import explain, studies
+from lotslib.models import exercise_kit
 from lotslib.visualize import threshold_map
 
-few = images.head(2)
-xf = few.batch(net).to(ctx.device)
-lots_few, hires_few = ctx.lots_maps(net, few, x=xf), explain("hirescam", net, xf, batch_size=ctx.batch_size)
-kept_r = {"LOTS": studies.map_correlation(lots_few, hires_few),
-          "LOTS, top 20% kept": studies.map_correlation(threshold_map(lots_few, 0.8), hires_few)}
-page.show_threshold_correlation(net, few, kept_r)
+kit = exercise_kit(2)
+lots_few, hires_few = explain("lots", kit.net, kit.x, iters=kit.iters), explain("hirescam", kit.net, kit.x)
+pd.DataFrame({"LOTS": studies.map_correlation(lots_few, hires_few),
+              "LOTS, top 20% kept": studies.map_correlation(threshold_map(lots_few, 0.8), hires_few)}, index=kit.photos.ids)
 
 # %% [markdown]
 # Thresholding zeroes about 80% of the pixels, so the map turns into a few islands; Pearson's $r$

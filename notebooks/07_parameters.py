@@ -137,8 +137,11 @@ page.show_parameter_summary(curve, rows[rows["method"].isin(list(CAM_METHODS))],
 # %% [markdown]
 # ## Exercises
 #
-# Each solution is code that runs with this chapter when the book is built, on the first
-# photo of this chapter. Try the exercise first, then open the solution.
+# Each solution runs on its own, with the public `lotslib` API only: its first lines load
+# the embedded EfficientNet-Lite0 and photos (`lotslib.models.exercise_kit`), so it runs in a
+# plain notebook too. In the book it runs when the chapter is built, with the figures' LOTS
+# budget, so its numbers are those of this build. Try the exercise first, then open
+# the solution.
 #
 # ```{exercise} The same budget, spent differently
 # :label: ex-params-budget
@@ -147,8 +150,7 @@ page.show_parameter_summary(curve, rows[rows["method"].isin(list(CAM_METHODS))],
 # After $k$ steps of width $\alpha$ no pixel has moved by more than $k\alpha$. Predict:
 # does LOTS with half the iteration cap and twice the step width give the same map as the
 # chapter's setting, for half the forward and backward passes? Check on the first photo:
-# the runs side by side (`lotsbook.results.lots_run_table`) and the Pearson correlation of
-# their maps.
+# the runs side by side and the Pearson correlation of their maps.
 # ```
 #
 # ```{solution-start} ex-params-budget
@@ -156,17 +158,18 @@ page.show_parameter_summary(curve, rows[rows["method"].isin(list(CAM_METHODS))],
 # ```
 
 # %% tags=["show-input"]
-from lotslib import lots
-from lotslib.visualize import default_sigma, lots_map
+import pandas as pd
+from lotslib import lots, studies
+from lotslib.models import exercise_kit
+from lotslib.visualize import lots_map
 
-one = images.head(1)
-x1 = one.batch(net).to(ctx.device)
-k = ctx.figure_iters
-full, half = ctx.lots(net, one, x=x1, iters=k), lots(net, x1, iters=max(1, k // 2), tau=ctx.tau, alpha=2 * ctx.alpha)
-m_full, m_half = (lots_map(x1, r.x_adv.to(ctx.device), ctx.filter_size) for r in (full, half))
-runs = results.lots_run_table(x1, {f"at most {k} steps of α": full, f"at most {max(1, k // 2)} steps of 2α": half},
-                              one.ids)
-page.show_budget(net, one, runs, studies.map_correlation(m_full, m_half)[0])
+kit = exercise_kit(1)
+k = kit.iters
+full, half = (lots(kit.net, kit.x, iters=n, tau=kit.tau, alpha=a) for n, a in ((k, kit.alpha), (max(1, k // 2), 2 * kit.alpha)))
+print(f"Pearson r of the two maps: {studies.map_correlation(*(lots_map(kit.x, r.x_adv) for r in (full, half)))[0]:.3f}")
+pd.DataFrame({name: {"iterations": int(r.trace.iterations[0]), "distance after": float(r.trace.final_distance[0]),
+                     "largest pixel change (1/255)": float((r.x_adv - kit.x).abs().max() * 255)}
+              for name, r in ((f"at most {k} steps of α", full), (f"at most {max(1, k // 2)} steps of 2α", half))}).T
 
 # %% [markdown]
 # Twice the step width follows the gradient of the starting point further before it looks
@@ -192,11 +195,17 @@ page.show_budget(net, one, runs, studies.map_correlation(m_full, m_half)[0])
 # ```
 
 # %% tags=["show-input"]
+from lotslib import lots, studies
+from lotslib.models import exercise_kit
+from lotslib.visualize import default_sigma, lots_map
+
+kit = exercise_kit(1)
+x_adv = lots(kit.net, kit.x, iters=kit.iters, tau=kit.tau, alpha=kit.alpha).x_adv
 s49, s25 = default_sigma(49), default_sigma(25)
-ref = lots_map(x1, full.x_adv.to(ctx.device), 49)
-kernels = {f"25 × 25, σ = {s49:.1f}": (25, s49), f"49 × 49, σ = {s25:.1f}": (49, s25)}
-page.show_kernels(s49, {name: studies.map_correlation(ref, lots_map(x1, full.x_adv.to(ctx.device), k, sigma=s))[0]
-                        for name, (k, s) in kernels.items()})
+ref = lots_map(kit.x, x_adv, 49)
+for k, s in ((25, s49), (49, s25)):
+    print(f"{k} × {k}, σ = {s:.1f}: Pearson r with the 49 × 49, σ = {s49:.1f} map: "
+          f"{studies.map_correlation(ref, lots_map(kit.x, x_adv, k, sigma=s))[0]:.3f}")
 
 # %% [markdown]
 # $\sigma$ sets how far the blur spreads; the filter size only cuts the Gaussian off. A

@@ -155,8 +155,11 @@ page.show_sanity_summary(images, cascade, logit, fverdict, scored)
 #
 # ## Exercises
 #
-# Each solution is code that runs with this chapter when the book is built. Try the
-# exercise first, then open the solution.
+# Each solution runs on its own, with the public `lotslib` API only: its first lines load
+# the embedded EfficientNet-Lite0 and photos (`lotslib.models.exercise_kit`), so it runs in a
+# plain notebook too. In the book it runs when the chapter is built, with the figures' LOTS
+# budget, so its numbers are those of this build. Try the exercise first, then open
+# the solution.
 #
 # ```{exercise} Which map is closest to the photo's edges?
 # :label: ex-sanity-edges
@@ -172,8 +175,15 @@ page.show_sanity_summary(images, cascade, logit, fverdict, scored)
 # ```
 
 # %% tags=["show-input"]
-edge_rho = {benchmark.METHODS[m].name: float(sanity.map_similarity(base[m], base["edge"])[0].mean()) for m in methods}
-page.show_edge_rho(images, edge_rho)
+import pandas as pd
+from lotslib import ALL_METHODS, sanity
+from lotslib.models import exercise_kit
+
+kit = exercise_kit(2)
+keys = ["random", "gradcam", "gradcampp", "smoothgradcampp", "layercam", "hirescam", "lots"]
+maps, _ = sanity.explain_all(kit.net, kit.x, keys + ["edge"], kit.net(kit.x).argmax(1), {"lots": {"iters": kit.iters}})
+pd.Series({ALL_METHODS[m].name: float(sanity.map_similarity(maps[m], maps["edge"])[0].mean()) for m in keys},
+          name="Spearman ρ with the edge map").sort_values(ascending=False)
 
 # %% [markdown]
 # The higher a method's correlation, the more of its map is the photo's own structure. The
@@ -188,7 +198,8 @@ page.show_edge_rho(images, edge_rho)
 #
 # The randomisation test above passes a method when its mean |ρ| with the original maps is
 # at most 0.5 once every block is randomised. Which verdicts change with a stricter mark of
-# 0.3, and with a looser one of 0.7? Use `lotslib.sanity.randomisation_verdict`.
+# 0.3, and with a looser one of 0.7? Use `lotslib.sanity.randomisation_verdict` on a cascade of your own (four methods
+# are enough).
 # ```
 #
 # ```{solution-start} ex-sanity-threshold
@@ -196,8 +207,14 @@ page.show_edge_rho(images, edge_rho)
 # ```
 
 # %% tags=["show-input"]
-marks = {t: sanity.randomisation_verdict(cascade.rows, threshold=t)["table"]["passes"] for t in (0.3, 0.5, 0.7)}
-page.show_marks(marks)
+import pandas as pd
+from lotslib import sanity
+from lotslib.models import exercise_kit
+
+kit = exercise_kit(2)
+rows = sanity.cascading_randomisation(kit.net, kit.x, ["gradcam", "hirescam", "lots", "edge"], steps=2,
+                                      params={"lots": {"iters": kit.iters}}).rows
+pd.DataFrame({f"passes at {t:g}": sanity.randomisation_verdict(rows, threshold=t)["table"]["passes"] for t in (0.3, 0.5, 0.7)})
 
 # %% [markdown]
 # A method whose verdict flips between marks sits close to the line on these few photos;
@@ -210,7 +227,7 @@ page.show_marks(marks)
 # :label: ex-sanity-steps
 # :nonumber:
 #
-# From `cascade.rows`, find for each method the randomisation step with the largest fall
+# From a cascade of your own (`lotslib.sanity.cascading_randomisation`), find for each method the randomisation step with the largest fall
 # in mean Spearman correlation. Predict first: does Grad-CAM lose most of its map when only
 # the classifier is randomised?
 # ```
@@ -220,9 +237,16 @@ page.show_marks(marks)
 # ```
 
 # %% tags=["show-input"]
+from lotslib import sanity
+from lotslib.models import exercise_kit
+
+kit = exercise_kit(2)
+cascade = sanity.cascading_randomisation(kit.net, kit.x, ["gradcam", "hirescam", "lots", "edge"], steps=2,
+                                         params={"lots": {"iters": kit.iters}})
 curve = sanity.randomisation_summary(cascade.rows)["spearman"].unstack("step")
-fall = -curve.diff(axis=1).iloc[:, 1:]
-page.show_falls(cascade, fall)
+fall = -curve.diff(axis=1).iloc[:, 1:]  # the fall in mean ρ after each step
+print(fall.round(2))
+print({m: cascade.labels[int(s)] for m, s in fall.idxmax(axis=1).items()})
 
 # %% [markdown]
 # The CAM methods weight the CAM layer's channels by the gradient of the class logit, and

@@ -56,6 +56,7 @@ EXPECTED = {
             "Insertion curves of", "Deletion curves of"],
     "api": ["API reference", "method_registry", "metric_registry", "lotsbook.pages"],
     "glossary": ["Glossary", "Average Drop", "explanation map"],
+    "teachers": ["For teachers", "A 90-minute lesson", "Learning goals", "Where LOTS and Grad-CAM disagree"],
     "references": ["Rozsa", "Selvaraju", "Chattopadhyay", "Omeiza", "Jiang", "Draelos", "Petsiuk", "Poppi",
                    "Gildenblat", "Weber"],
     "provenance": ["Package versions", "Weight files and their SHA-256 hashes", "Image lists", "Build machine"],

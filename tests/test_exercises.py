@@ -99,14 +99,18 @@ Text after the exercise.
 """
 
 
-def _sphinx_build(tmp_path: Path, **overrides) -> str:
+def _sphinx_build(tmp_path: Path, pages: dict | None = None, **overrides) -> str:
+    """Build :data:`PAGE` as index.md (and ``pages``: name -> Markdown) with the book's
+    exercise extension; the HTML of index."""
     from sphinx.application import Sphinx
     from sphinx.util.docutils import docutils_namespace
 
     src = tmp_path / "src"
     src.mkdir(parents=True, exist_ok=True)
     (src / "conf.py").write_text("")
-    (src / "index.md").write_text(PAGE)
+    (src / "index.md").write_text(PAGE + "".join(f"\n```{{toctree}}\n{name}\n```\n" for name in pages or {}))
+    for name, text in (pages or {}).items():
+        (src / f"{name}.md").write_text(text)
     warnings = tmp_path / "warnings.txt"
     sys.path.insert(0, str(EXT))
     try:
@@ -133,3 +137,14 @@ def test_solutions_are_dropdowns_and_can_be_hidden(tmp_path):
     assert 'class="exercise admonition"' in hidden and "Predict it." in hidden
     assert "forty-two" not in hidden and "solution" not in re.sub(r"<script.*?</script>", "", hidden, flags=re.S)
     assert "Text after the exercise." in hidden
+
+
+def test_a_reference_to_an_exercise_links_to_its_anchor(tmp_path):
+    """The teachers' page links each exercise as ``{ref}`title <label>```: Sphinx resolves
+    the exercise's label to its anchor on the chapter's page (a wrong label warns, and the
+    book's -W build fails on it)."""
+    _sphinx_build(tmp_path, pages={"teachers": "# Teachers\n\n- {ref}`Try it <ex-one>`\n"})
+    html = (tmp_path / "html" / "teachers.html").read_text()
+    assert re.search(r'<a class="reference internal" href="index\.html#ex-one">.*?Try it', html, flags=re.S), html
+    with pytest.raises(AssertionError, match="undefined label"):
+        _sphinx_build(tmp_path / "bad", pages={"teachers": "# Teachers\n\n- {ref}`Try it <ex-none>`\n"})

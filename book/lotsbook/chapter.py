@@ -422,9 +422,19 @@ def open_chapter(params: dict | None, number: str, n_images: int | str | None = 
     Returns
     -------
     ChapterContext
+
+    Notes
+    -----
+    Sets ``$LOTS_EXERCISE_ITERS`` (:data:`lotslib.models.EXERCISE_ITERS_ENV`) to the profile's
+    ``figure_iters``: the exercises' solutions, which run on their own
+    (:func:`lotslib.models.exercise_kit`), then spend the figures' LOTS budget.
     """
     p = params if isinstance(params, BookProfile) else BookProfile.from_dict(params)
     setup(seed=p.seed)
+    from lotslib.models import EXERCISE_ITERS_ENV
+
+    # the exercises' solutions run on their own (lotslib.models.exercise_kit), at the figures' LOTS budget
+    os.environ[EXERCISE_ITERS_ENV] = str(p.figure_iters)
     n = getattr(p, n_images or "n_images") if n_images is None or isinstance(n_images, str) else n_images
     images = open_images(p.image_source, p.image_path, p.ground_truth, n)
     ctx = ChapterContext(str(number), p, images)
