@@ -101,7 +101,8 @@ def lots_compute(model, x: torch.Tensor, targets: torch.Tensor, params: dict) ->
         store_results(store, model, x, target, kw, res, via="benchmark")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # zero perturbations are reported by explain as degenerate maps
-        maps = lots_map(x, res.x_adv, params["filter_size"], params["sigma"]).cpu()
+        maps = lots_map(x, res.x_adv, params["filter_size"], params["sigma"],
+                        unclamped=params.get("step_space") == "normalized").cpu()
     return MethodOutput(maps, trace=res.trace, x_adv=res.x_adv)
 
 

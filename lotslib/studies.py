@@ -148,10 +148,10 @@ def top_overlap(a, b, fraction: float = 0.1) -> np.ndarray:
     return (inter / (2 * k - inter)).numpy()
 
 
-def _maps(x, x_adv, filter_size=LotsParams.filter_size, sigma=None):
+def _maps(x, x_adv, filter_size=LotsParams.filter_size, sigma=None, unclamped=False):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ZeroPerturbationWarning)
-        return lots_map(x, x_adv, filter_size, sigma)
+        return lots_map(x, x_adv, filter_size, sigma, unclamped=unclamped)
 
 
 def _metrics(model, x, maps, classes, steps, batch_size=8) -> dict[str, np.ndarray]:
@@ -243,11 +243,12 @@ def iteration_study(model, images, iters: int = LotsParams.iters, checkpoints=BU
         cls = _top1(model, x)
         res = run_at(iters, x)  # first: its snapshots answer the shorter caps
         per_step = res.trace.seconds / max(1, int(res.trace.iterations.sum()))
-        final = _maps(x, res.x_adv.to(x.device), filter_size)
+        free = step_space == "normalized"  # an unclamped walk may leave [0,1]
+        final = _maps(x, res.x_adv.to(x.device), filter_size, unclamped=free)
         rows = []
         for k in checkpoints:
             rk = res if k == iters else run_at(k, x)
-            m = _maps(x, rk.x_adv.to(x.device), filter_size)
+            m = _maps(x, rk.x_adv.to(x.device), filter_size, unclamped=free)
             met = _metrics(model, x, m, cls, steps)
             r = map_correlation(m, final)
             for i, iid in enumerate(images.ids):

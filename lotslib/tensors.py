@@ -139,7 +139,7 @@ def pil_to_array(img: Image.Image, where: str) -> np.ndarray:
     return np.clip(arr, 0.0, 1.0)
 
 
-def check_pixels(x, name: str = "x") -> torch.Tensor:
+def check_pixels(x, name: str = "x", bounded: bool = True) -> torch.Tensor:
     """Validate a batch of pixels: a float tensor ``(N,3,H,W)``, finite, within [0,1].
 
     Parameters
@@ -148,6 +148,9 @@ def check_pixels(x, name: str = "x") -> torch.Tensor:
         The batch to check: ``(N,3,H,W)`` float pixels in [0,1], ``N >= 1``.
     name : str
         The argument's name, for the error message. Default ``"x"``.
+    bounded : bool
+        Check the range [0,1] (default True). False only for the output of an unclamped LOTS
+        walk (``step_space="normalized"``), whose pixels may leave [0,1] by design.
 
     Returns
     -------
@@ -183,7 +186,7 @@ def check_pixels(x, name: str = "x") -> torch.Tensor:
             f"{name} contains NaN or inf (samples {bad}). Fix: clean the input; pixels must be finite in [0,1]."
         )
     lo, hi = float(x.min()), float(x.max())
-    if lo < 0.0 or hi > 1.0:
+    if bounded and (lo < 0.0 or hi > 1.0):
         raise InputRangeError(
             f"{name} has values in [{lo:.4g}, {hi:.4g}], outside [0,1]. lotslib takes raw pixels in [0,1] and "
             f"normalizes inside the model wrapper. Fix: pass un-normalized pixels (e.g. x / 255, not (x-mean)/std)."

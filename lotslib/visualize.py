@@ -164,7 +164,8 @@ def gaussian_blur(m: torch.Tensor, filter_size: int = LotsParams.filter_size,
 
 
 def lots_map(
-    x: torch.Tensor, x_adv: torch.Tensor, filter_size: int = LotsParams.filter_size, sigma: float | None = None
+    x: torch.Tensor, x_adv: torch.Tensor, filter_size: int = LotsParams.filter_size, sigma: float | None = None,
+    unclamped: bool = False,
 ) -> torch.Tensor:
     """Algorithm 2: ``(N,3,H,W)`` original and adversarial pixels in [0,1] -> ``(N,H,W)`` map in [0,1].
 
@@ -183,6 +184,9 @@ def lots_map(
         Blur kernel size, a positive odd integer. Default 49 (the thesis).
     sigma : float or None
         Blur standard deviation; None (the default) = :func:`default_sigma`.
+    unclamped : bool
+        ``x_adv`` comes from an unclamped walk (``step_space="normalized"``) and may leave
+        [0,1]; its range is not checked (default False: it is).
 
     Returns
     -------
@@ -198,7 +202,7 @@ def lots_map(
     """
     check_filter(filter_size, sigma)
     check_pixels(x, "x")
-    check_pixels(x_adv, "x_adv")
+    check_pixels(x_adv, "x_adv", bounded=not unclamped)
     if x.shape != x_adv.shape:
         raise ParameterError(
             f"x {tuple(x.shape)} and x_adv {tuple(x_adv.shape)} differ in shape. "

@@ -40,7 +40,7 @@ EXPECTED = {
                      "Table 5.3 (regenerated)", "Regenerates thesis Figure A.4", "Regenerates thesis Figure A.5",
                      "Regenerates thesis Figure A.6",
                      "Regenerates thesis Figure A.7", "LOTS against every CAM method",
-                     "Average Increase and Coherency with fill=", "Insertion and Deletion with score=",
+                     "Average Drop, Average Increase", "Insertion and Deletion with score=",
                      "verdict of LOTS against", "CAM methods on both paths"],
     "05_qualitative": ["Regenerates thesis Figure 5.2", "Regenerates thesis Figure A.1",
                        "Regenerates thesis Figure 5.3", "Regenerates thesis Figure 5.4",

@@ -146,3 +146,19 @@ def test_budget_verdicts_flip_where_the_numbers_do():
     curve, cams = _rows({10: 60.0, 500: 10.0}, 30.0, n=4)
     v = budget_verdicts(curve, cams, metrics=("avg_drop",))
     assert set(v["verdict"]) == {TOO_FEW} and budget_flips(v).empty
+
+
+def test_an_unclamped_walk_leaves_the_pixel_range_and_still_gets_a_map():
+    """A normalized-space walk is not clamped (FAME's reading), so its image may leave [0,1]:
+    lots_map maps it when told so, and refuses such an image otherwise."""
+    from lotslib.errors import InputRangeError
+    from lotslib.visualize import lots_map
+
+    m, x = _Normed(), _images(2)
+    t = torch.randn(5, generator=torch.Generator().manual_seed(7)) * 50
+    nrm = lots(m, x, target=t, iters=30, tau=0.0, alpha=0.5, step_space="normalized")
+    assert float(nrm.x_adv.min()) < 0 or float(nrm.x_adv.max()) > 1  # it left the range
+    with pytest.raises(InputRangeError, match="outside"):
+        lots_map(x, nrm.x_adv, filter_size=3)
+    maps = lots_map(x, nrm.x_adv, filter_size=3, unclamped=True)
+    assert maps.shape == (2, *x.shape[2:]) and float(maps.min()) == 0.0 and float(maps.max()) == 1.0
