@@ -15,7 +15,7 @@ from ..plots import figure_4_1, note, short_class, show, table
 from ..results import concentration, predictions
 
 __all__ = ["attack_summary", "show_attack_summary", "perturbation_summary", "distance_figure", "show_distance", "show_predictions", "show_figure_4_1",
-           "show_perturbation", "show_alpha_runs", "show_bound"]
+           "show_perturbation"]
 
 
 def perturbation_summary(x: torch.Tensor, x_adv: torch.Tensor) -> dict:
@@ -203,36 +203,6 @@ def show_figure_4_1(ctx, net, x: torch.Tensor, res, pred, k: int = 3) -> None:
         f"the LOTS perturbation (adversarial − original) ×10, shifted by 128 and clamped; right: the adversarial "
         f"image with its new top-1 class. {net.name}, zero target, at most {ctx.iters} iterations, α = {ctx.alpha:.4g}.",
     )
-
-
-def show_alpha_runs(ctx, net, image_id: str, alpha_runs) -> None:
-    """Show the exercise's two LOTS runs on photo ``image_id`` with step widths α and 4 α
-    (``alpha_runs``: :func:`lotsbook.results.lots_run_table` of the two runs, α first; pixel
-    changes in units of 1/255), with ``net``'s name and ``ctx.figure_iters`` in the caption, and the
-    sentence that compares them: distance after the run, iterations, ratio of the largest
-    pixel changes."""
-    table(alpha_runs, f"LOTS on {image_id} with two step widths, at most {ctx.figure_iters} iterations, zero target, "
-          f"{net.name}; pixel changes in units of 1/255.")
-    small, large = alpha_runs.iloc[0], alpha_runs.iloc[1]
-    note(f"With 4 α the distance after the run is {large['distance after']:.2f} instead of "
-         f"{small['distance after']:.2f} (iterations taken: {large['iterations']} with 4 α, {small['iterations']} with "
-         f"α), and the largest pixel change is {large['largest pixel change'] / small['largest pixel change']:.1f} "
-         f"times as large.")
-
-
-def show_bound(ctx, net, sizes) -> None:
-    """Show each run's largest pixel change beside its bound k·α (``sizes``:
-    :func:`lotsbook.results.lots_run_table` of the runs with a column ``bound k·α``; pixel
-    changes in units of 1/255; ``net``'s name and ``ctx.iters`` go into the caption), and the
-    sentence on how many runs stay within the bound and how close they come (mean share of
-    the bound, in %)."""
-    table(sizes, f"The largest pixel change of each LOTS run of this chapter beside its bound k·α (units of 1/255, "
-          f"{net.name}, at most {ctx.iters} iterations).")
-    within = int((sizes["largest pixel change"] <= sizes["bound k·α"] + 1e-3).sum())
-    share = (sizes["largest pixel change"] / sizes["bound k·α"]).mean() * 100
-    mean_share = (sizes["mean pixel change"] / sizes["largest pixel change"]).mean() * 100
-    note(f"The largest change stays within k·α on {within} of {len(sizes)} photos and reaches {share:.0f}% of the "
-         f"bound on average; the mean change over all pixels is {mean_share:.0f}% of the largest one.")
 
 
 def attack_summary(start, end, converged, tau: float, iters: int, changed: float, before: float, after: float) -> str:

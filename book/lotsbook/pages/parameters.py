@@ -12,7 +12,7 @@ from ..results import recorded, recorded_meta
 
 __all__ = ["equivalence_frontier", "iteration_study_figure", "ALPHAS_255", "FILTER_SIZES", "SIGMAS",
            "READABLE", "readable", "budget_figure", "budget_summary", "show_budget_curve", "budget_verdict_table", "show_recorded_budget_curve", "step_space_table", "show_step_spaces", "show_early_stop", "show_recorded_early_stop", "show_equivalence",
-           "show_alpha_study", "show_filter_study", "show_budget", "show_kernels", "budget_shape", "alpha_shape",
+           "show_alpha_study", "show_filter_study", "budget_shape", "alpha_shape",
            "filter_shape", "show_parameter_summary"]
 
 
@@ -520,35 +520,6 @@ def show_filter_study(ctx, net, images) -> pd.DataFrame:
         f"(σ 'default' = 0.3·((k−1)/2 − 1) + 0.8, 7.7 for k = 49), {len(images)} images, the protocol's runs ({ctx.iters} iterations).",
     )
     return pp
-
-
-def show_budget(net, one, runs: pd.DataFrame, r: float) -> None:
-    """Show the exercise's two LOTS schedules with the same bound k·α side by side, and the
-    Pearson r (in [-1,1]) of their maps.
-
-    Parameters
-    ----------
-    net : lotslib.models.ModelWrapper
-        The backbone.
-    one : lotslib.data.ImageSource
-        The one photo.
-    runs : pandas.DataFrame
-        :func:`lotsbook.results.lots_run_table` of the runs (at most ``iters`` steps of α, and
-        half as many of 2α); pixel changes in 1/255.
-    r : float
-        The Pearson correlation of their maps.
-    """
-    table(runs,
-          f"Two LOTS schedules with the same bound k·α on {one[0].id} ({net.name}, zero target); pixel changes in "
-          f"units of 1/255.")
-    note(f"Pearson r of the two maps: {r:.3f}.")
-
-
-def show_kernels(s49: float, r: dict) -> None:
-    """Show the sentence giving each kernel's Pearson r (in [-1,1]) with the 49 × 49,
-    σ = ``s49`` map (``r``: kernel label -> r)."""
-    note(f"Pearson r with the 49 × 49, σ = {s49:.1f} map: " + "; ".join(f"{name}: {v:.3f}" for name, v in r.items())
-         + ".")
 
 
 # ------------------------------------------------------------------ "What this shows": the chapter's sentences

@@ -13,7 +13,7 @@ import torch
 from ..plots import BAR_BAND_IN, COLUMN_IN, TITLE_PT, add_colorbars, as_image, methods_figure, short_class, show, table
 
 __all__ = ["first_of_classes", "random_subset", "class_titles", "paired_grid", "model_pair_grid", "show_all_methods",
-           "show_random_grids", "show_model_pair", "show_class_maps", "show_threshold_correlation",
+           "show_random_grids", "show_model_pair",
            "overlap_summary", "show_overlap_summary"]
 
 
@@ -333,39 +333,3 @@ def show_model_pair(ctx, rng) -> None:
     )
 
 
-def show_class_maps(net, one, x: torch.Tensor, class_maps: dict) -> None:
-    """Show the exercise's figure: HiRes-CAM for the top-1 and the top-2 class and the LOTS map
-    of one image, with its caption.
-
-    Parameters
-    ----------
-    net : lotslib.models.ModelWrapper
-        The backbone.
-    one : lotslib.data.ImageSource
-        The one image.
-    x : torch.Tensor
-        Its pixels ``(1,3,H,W)`` in [0,1].
-    class_maps : dict
-        Panel title -> map ``(1,H,W)`` or ``(H,W)`` in [0,1]: the two HiRes-CAM maps, then LOTS.
-    """
-    show(methods_figure(x, class_maps, first_title=one[0].id), "fig-ex-qual-class",
-         f"HiRes-CAM for the top-1 and the top-2 class of {net.name}, and LOTS (zero target), on {one[0].id}.")
-
-
-def show_threshold_correlation(net, few, kept_r: dict) -> None:
-    """Show the exercise's table: per image, the Pearson correlation (in [-1,1]) of the LOTS map
-    with HiRes-CAM before and after thresholding.
-
-    Parameters
-    ----------
-    net : lotslib.models.ModelWrapper
-        The backbone.
-    few : lotslib.data.ImageSource
-        The images (their ids index the rows).
-    kept_r : dict
-        Column label -> ``(N,)`` correlations, one per image.
-    """
-    import pandas as pd
-
-    table(pd.DataFrame(kept_r, index=pd.Index(few.ids, name="image")),
-          f"Pearson correlation of the LOTS map with HiRes-CAM (top-1 class, {net.name}), before and after thresholding.")

@@ -23,8 +23,7 @@ from ..results import top1
 
 __all__ = ["randomisation_figure", "similarity_figure", "location_figure", "focus_figure", "show_parameters",
            "show_randomisation", "show_similarity", "show_randomisation_verdict", "show_random_logit", "show_road",
-           "show_baseline_verdict", "show_focus", "show_focus_verdict", "show_location", "show_lots_summary",
-           "show_edge_rho", "show_marks", "show_falls", "sanity_overview", "show_sanity_summary"]
+           "show_baseline_verdict", "show_focus", "show_focus_verdict", "show_location", "show_lots_summary", "sanity_overview", "show_sanity_summary"]
 
 
 def location_figure(x: torch.Tensor, maps: torch.Tensor, rf_boxes: torch.Tensor, cell_boxes: torch.Tensor,
@@ -476,39 +475,3 @@ def show_sanity_summary(images, cascade: CascadeResult, logit, fverdict: dict, s
     show_lots_summary(cascade, logit, fverdict, scored)
 
 
-def show_edge_rho(images, edge_rho: dict) -> None:
-    """Show the exercise's table: each method's mean Spearman ρ (in [-1,1]) with the Sobel edge
-    map (``edge_rho``: method name -> ρ), highest first, with its caption."""
-    table(pd.DataFrame({"ρ with the edge map": edge_rho}).sort_values("ρ with the edge map", ascending=False),
-          f"Mean Spearman correlation with the Sobel edge map, {len(images)} photos, trained model", fmt="{:.2f}")
-
-
-def show_marks(marks: dict) -> None:
-    """Show the exercise's table: pass or fail of the randomisation test per method at each
-    pass mark (``marks``: mark -> boolean Series per method)."""
-    table(pd.DataFrame({f"passes at {t:g}": v for t, v in marks.items()}),
-          "Pass or fail of the randomisation test at three pass marks (mean |ρ| after randomising every block)")
-
-
-def show_falls(cascade: CascadeResult, fall: pd.DataFrame) -> None:
-    """Show the exercise's table of the step after which each method's mean Spearman ρ with its
-    original map falls most, and the sentence naming the methods that lose most when only the
-    classifier is re-initialised.
-
-    Parameters
-    ----------
-    cascade : lotslib.sanity.CascadeResult
-        The cascade (its step labels).
-    fall : pandas.DataFrame
-        Index method; one column per randomisation step after the first: the fall in mean ρ
-        from the step before (positive: the similarity fell).
-    """
-    falls = fall.max(axis=1) > 0  # the edge map never falls
-    table(pd.DataFrame({"largest fall after": [cascade.labels[int(c)] if f else "never (no fall)"
-                                               for c, f in zip(fall.idxmax(axis=1), falls)],
-                        "fall in ρ": fall.max(axis=1).clip(lower=0) + 0.0}, index=fall.index),
-          "The step after which each method's mean Spearman correlation with its original map falls most",
-          fmt={"fall in ρ": "{:.2f}"})
-    at_logits = (fall.idxmax(axis=1) == fall.columns[0]) & falls
-    note(f"{int(at_logits.sum())} of {len(fall)} methods lose most of their similarity when only the classifier "
-         f"({cascade.labels[1]}) is re-initialised: {', '.join(at_logits[at_logits].index) or 'none'}.")

@@ -11,7 +11,7 @@ from ..plots import methods_figure, note, reference_wide, short_class, show, sum
 from ..results import lots_run_table, top1
 
 __all__ = ["targets_summary", "show_targets_summary", "na_rows", "na_summary", "single_reference", "target_sentence", "first_with_targets", "target_tests", "target_maps", "show_table_5_1", "show_na_rows",
-           "show_thesis_5_1", "show_target_tests", "show_figure_5_1", "show_norms", "show_photo_target"]
+           "show_thesis_5_1", "show_target_tests", "show_figure_5_1"]
 
 
 def na_rows(df: pd.DataFrame) -> pd.DataFrame:
@@ -374,37 +374,3 @@ def _one_reference(df: pd.DataFrame, image_id: str) -> bool:
     return single_reference(df[df["image_id"] == image_id]) > 0
 
 
-def show_norms(pair, norms: torch.Tensor, zero_run) -> None:
-    """Show the sentence pairing each photo's logit norm ``(N,)`` with the first distance of
-    its LOTS trace towards the zero target (``zero_run.trace.distances[:, 0]``)."""
-    note("Norm of the logits and the trace's first distance: " + "; ".join(
-        f"{i}: {float(n):.3f} and {float(d):.3f}" for i, n, d in zip(pair.ids, norms, zero_run.trace.distances[:, 0]))
-        + ".")
-
-
-def show_photo_target(ctx, net, pair, xp: torch.Tensor, to_other) -> None:
-    """Show the first photo's LOTS runs towards the zero target and towards the second
-    photo's logits (:func:`lotsbook.results.lots_run_table`), and the sentence on whether the
-    adversarial takes the second photo's top-1 class.
-
-    Parameters
-    ----------
-    ctx : lotsbook.chapter.ChapterContext
-        The chapter (cached LOTS runs, ``iters``, device).
-    net : lotslib.models.ModelWrapper
-        The backbone.
-    pair : lotslib.data.ImageSource
-        The two photos.
-    xp : torch.Tensor
-        Their pixels ``(2,3,H,W)`` in [0,1].
-    to_other : lotslib.attack.LotsResult
-        The first photo's run towards the second photo's logits.
-    """
-    other = pair.ids[1]
-    table(lots_run_table(xp[:1], {"zero target": ctx.lots(net, pair.head(1), x=xp[:1]),
-                                  f"logits of {other}": to_other}, pair.ids[:1]),
-          f"LOTS on {pair[0].id} towards two targets, {net.name}, at most {ctx.iters} iterations.")
-    (c_t, _), (c_a, p_a) = top1(net, xp[1:2]), top1(net, to_other.x_adv.to(ctx.device))
-    note(f"After LOTS, {net.name} classifies the first photo as *{short_class(net.categories[int(c_a)])}* "
-         f"({100 * float(p_a):.0f}%); the target photo is a *{short_class(net.categories[int(c_t)])}*: "
-         f"{'the same' if int(c_a) == int(c_t) else 'a different'} class.")

@@ -17,7 +17,7 @@ from ..plots import map_panel, note, panel_grid, short_class, show, table
 from ..results import cam_maps
 
 __all__ = ["top_k_table", "extracted_target_maps", "distance_table", "figure_5_7", "CASES", "PHOTO_IDS", "show_top_k",
-           "show_figure_5_7", "show_distances", "show_swap", "show_confidence", "unseen_summary", "show_unseen_summary"]
+           "show_figure_5_7", "show_distances", "unseen_summary", "show_unseen_summary"]
 
 
 def top_k_table(model, xs: dict, k: int = 5) -> pd.DataFrame:
@@ -184,33 +184,6 @@ def show_distances(ctx, net, runs: dict) -> None:
           f"Distance of the logits to each LOTS target before and after the attack ({net.name}, at most {ctx.figure_iters} "
           f"iterations, τ = {ctx.tau:g})",
           fmt={"distance before": "{:.2f}", "distance after": "{:.2f}", "iterations": "{:d}", "reached τ": "{}"})
-
-
-def show_swap(ctx, net, xs: dict, swap_maps: dict, there, back, r: float) -> None:
-    """Show the exercise's two LOTS maps, each view of the motorcycle moved towards the other
-    view's logits, as heat-maps over the photos ``xs`` (id -> ``(1,3,H,W)`` in [0,1];
-    ``swap_maps``: left id -> map, right id -> map, ``(1,H,W)`` in [0,1], left first), and the
-    sentence with the distances before and after of both runs (``there``: left → right,
-    ``back``: right → left) and the Pearson ``r`` (in [-1,1], :func:`lotslib.studies.map_correlation`)
-    of the two maps, pixel by pixel; ``net``'s name and ``ctx.figure_iters`` go into the caption."""
-    left, right = swap_maps
-    show(panel_grid([map_panel(xs[v], swap_maps[v], f"{v}, target: the other view") for v in (left, right)], 2),
-         "fig-ex-unseen-swap",
-         f"LOTS with the other view's logits as the target, in both directions ({net.name}, at most {ctx.figure_iters} "
-         f"iterations).")
-    note(f"Distance before the first step: {float(there.trace.distances[0, 0]):.2f} (left → right) and "
-         f"{float(back.trace.distances[0, 0]):.2f} (right → left); after the runs {float(there.trace.final_distance[0]):.2f} "
-         f"and {float(back.trace.final_distance[0]):.2f}. Pearson r of the two maps, pixel by pixel: "
-         f"{r:.2f}.")
-
-
-def show_confidence(ctx, net, used, p_unseen: torch.Tensor, p_seen: torch.Tensor) -> None:
-    """Show the sentence comparing the top-1 probabilities (in [0,1]; mean, min, max) of the
-    chapter's ``used`` photos (``p_unseen``) with those of the run's ImageNet photos (``p_seen``)."""
-    note(f"Top-1 probability of {net.name}: mean {100 * float(p_unseen.mean()):.0f}% (from "
-         f"{100 * float(p_unseen.min()):.0f}% to {100 * float(p_unseen.max()):.0f}%) on the {len(used)} photos of this "
-         f"chapter, mean {100 * float(p_seen.mean()):.0f}% (from {100 * float(p_seen.min()):.0f}% to "
-         f"{100 * float(p_seen.max()):.0f}%) on the {len(ctx.images)} ImageNet photos of this run.")
 
 
 def unseen_summary(dist: pd.DataFrame) -> str:

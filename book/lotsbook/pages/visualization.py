@@ -15,8 +15,7 @@ from ..plots import map_panel, methods_figure, note, panel_grid, short_class, sh
 from ..results import concentration, top1
 
 __all__ = ["map_concentration", "threshold_confidence", "figure_4_2", "filter_size_figure", "threshold_figure",
-           "FILTER_SIZES", "QUANTILES", "show_figure_4_2", "show_figure_5_6", "show_threshold", "show_gap",
-           "show_sigma_maps", "show_blur_drop", "threshold_summary", "show_threshold_summary"]
+           "FILTER_SIZES", "QUANTILES", "show_figure_4_2", "show_figure_5_6", "show_threshold", "threshold_summary", "show_threshold_summary"]
 
 
 def map_concentration(x: torch.Tensor, x_adv: torch.Tensor, sizes) -> pd.DataFrame:
@@ -312,30 +311,3 @@ def show_threshold_summary(kept: pd.DataFrame) -> None:
     note(threshold_summary(kept))
 
 
-def show_gap(by_hand: torch.Tensor, reference: torch.Tensor) -> None:
-    """Show the largest absolute difference between two maps in [0,1] of the same shape (a
-    map built step by step and :func:`lotslib.visualize.lots_map`)."""
-    gap = float((by_hand - reference).abs().max())
-    note(f"Largest difference between the map built step by step and `lots_map`: {gap:.1e} (the maps are in [0, 1]).")
-
-
-def show_sigma_maps(ctx, example, x: torch.Tensor, sigma_maps: dict, half: dict) -> None:
-    """Show the exercise's LOTS maps of the one image ``x`` (``(1,3,H,W)`` in [0,1], record
-    ``example``) with several σ of the ``ctx.filter_size`` Gaussian blur (``sigma_maps``:
-    label ``"σ = …"`` -> map ``(H,W)`` in [0,1]), and the sentence giving each map's
-    concentration (``half``: the same labels -> the share of the pixels, in %, that hold half
-    of the map's mass, :func:`lotsbook.results.concentration` × 100) and the most concentrated one."""
-    show(
-        methods_figure(x, sigma_maps, first_title="original"),
-        "fig-ex-map-sigma",
-        f"The LOTS map of {example[0].id} with a {ctx.filter_size} × {ctx.filter_size} filter and three values of σ.",
-    )
-    note("Share of the pixels that hold half of the map's mass: " + ", ".join(f"{k}: {v:.1f}%" for k, v in half.items())
-         + f". The most concentrated map is the one with {min(half, key=half.get)}.")
-
-
-def show_blur_drop(net, top: int, blur_drop: dict) -> None:
-    """Show the sentence listing the drop in confidence (in %) in class ``top`` on x ⊙ map per
-    filter size (``blur_drop``: size -> drop)."""
-    note(f"Drop in the confidence in *{short_class(net.categories[top])}* on x ⊙ map, per filter size: "
-         + ", ".join(f"{k} × {k}: {v:.1f}%" for k, v in blur_drop.items()) + ".")
