@@ -35,3 +35,14 @@ def test_the_budget_summary_names_each_flip_by_the_methods_name():
     assert summ["table"].loc[500, "Avg Drop ↓: against 2 CAMs"] == "0 better / 1 worse / 1 no difference"
     few = page.budget_summary(verdicts.assign(n=4), budget_flips(verdicts), 4)
     assert few["text"].startswith("No verdict is drawn")
+
+
+def test_a_table_caption_shows_a_recorded_commands_placeholders():
+    """Table captions are HTML: the '<scratch>' of a recorded command must be escaped, not
+    swallowed as a tag (it was: the caption read '--cache-dir /book')."""
+    import pandas as pd
+
+    from lotsbook.plots import styled_table
+
+    html = styled_table(pd.DataFrame({"a": [1.0]}), "`run --cache-dir <scratch>/book` & **more**").to_html()
+    assert "--cache-dir &lt;scratch&gt;/book` &amp; more" in html

