@@ -245,3 +245,9 @@ def test_the_benchmark_summary_is_written_from_the_tests_tables_own_verdicts(mon
     worse = benchmark.best_cam_tests(df).xs("Coherency ↑", level="metric")["verdict"].eq("LOTS worse").sum()
     assert worse == 5 and "n = 12 images: Coherency ↑: LOTS worse in 5 of 5" in said[0]
     assert "a LOTS map takes 39 times as long as one of" in said[0]  # 1000 ms ÷ a CAM map's mean 25.5 ms
+
+
+def test_a_run_table_has_one_header_row_headed_parameter():
+    html = run_table(BookProfile(), "2").to_html()
+    head = html[html.index("<thead>"):html.index("</thead>")]
+    assert head.count("<tr>") == 1 and ">parameter</th>" in head

@@ -234,6 +234,7 @@ def run_table(params: BookProfile, chapter: str, images=None, notes: dict | None
                         "this run": f"{len(images)} ({images.description}), list hash {images.fingerprint()}",
                         "thesis": "1000 (first ILSVRC2012 validation image per class)", "note": ""})
     df = pd.DataFrame(rows).set_index("parameter")
+    df.index.name, df.columns.name = None, "parameter"  # the name heads the row labels, no empty row under it
     return (
         df.style.set_caption(f"Run parameters of chapter {chapter}: the parameters it uses, this run beside the "
                              f"thesis protocol (Weber 2023, section 5.1)")

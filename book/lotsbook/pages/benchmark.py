@@ -774,6 +774,11 @@ def steps_check_text(steps: pd.DataFrame) -> str:
 FILL_METRICS = ["avg_drop", "avg_increase", "coherency"]
 
 
+def _and(words) -> str:
+    """``"a, b and c"``."""
+    return ", ".join(words[:-1]) + " and " + words[-1] if len(words) > 1 else "".join(words)
+
+
 def show_other_fill(ctx, df: pd.DataFrame) -> dict:
     """Rescore the fill-dependent metrics with the other fill and show them in Table 5.2's layout.
 
@@ -807,7 +812,7 @@ def show_other_fill(ctx, df: pd.DataFrame) -> dict:
         f"(the full profile does) to add it.")
     summary_table(
         alt_table,
-        f"Table 5.2's {', '.join(METRICS[m].name for m in metrics)} with fill='{other}' (masked pixels "
+        f"Table 5.2's {_and([METRICS[m].name for m in metrics])} with fill='{other}' (masked pixels "
         f"{'set to the model mean colour: the normalized tensor times the map' if other == 'mean' else 'black'}) "
         f"instead of fill='{ctx.fill}'; same maps, same {len(ctx.images)} images.{skipped}",
         unranked=extra,
