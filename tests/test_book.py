@@ -488,3 +488,24 @@ def test_chapter_sentences_follow_their_inputs(built, tmp_path):
     assert len(a) == len(b) == 1, (a, b)
     nums = [re.findall(r"\d+(?:\.\d+)?", s) for s in (a[0], b[0])]
     assert nums[0] != nums[1], (a, b)
+
+
+#: an absolute path of a machine: a home, a scratch or system folder, the checkout
+MACHINE_PATH = re.compile(r"(?<![\w.~-])/(?:work|tmp|home|root|check|mnt|scratch|usr|opt|var|srv)/[\w./-]*")
+
+
+def test_no_rendered_page_shows_a_machine_path(built):
+    """Every built page's visible text (scripts and styles aside) names no absolute path of the
+    machine that built it: recorded commands go through lotsbook.paths.shown."""
+    root, _ = built
+    pages = sorted((root / "_build" / "html").rglob("*.html"))
+    assert len(pages) > 10
+    found = {}
+    for page in pages:
+        html = re.sub(r"<script.*?</script>|<style.*?</style>", "", page.read_text(encoding="utf-8"), flags=re.S)
+        text = _text(html).replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+        hits = set(MACHINE_PATH.findall(text)) | ({str(root)} if str(root) in text else set())
+        if hits:
+            found[page.name] = sorted(hits)[:5]
+    assert not found, f"machine paths on rendered pages: {found}"
+    assert MACHINE_PATH.findall("cache in /tmp/book_x/.cache") == ["/tmp/book_x/.cache"]  # the check can fail
