@@ -18,6 +18,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 TIMING = re.compile(r"(millisecond|ms per map|time per map|seconds|wall|Build machine|run time| s\b)", re.I)
+#: a column header or row label that holds a time (skipped with --ignore-timing in any table)
+TIMING_CELL = re.compile(r"(\bseconds\b|\bms\b|ms per map|time per map|wall time)", re.I)
 
 
 class _Cells(HTMLParser):
@@ -27,7 +29,9 @@ class _Cells(HTMLParser):
 
     def handle_starttag(self, tag, attrs):
         if tag == "table":
-            self.tables.append({"caption": "", "cells": []})
+            self.tables.append({"caption": "", "cells": [], "rows": []})
+        elif tag == "tr" and self.tables:
+            self.tables[-1]["rows"].append([])
         elif tag in ("td", "th") and self.tables:
             self._cell = []
         elif tag == "caption":
@@ -35,7 +39,10 @@ class _Cells(HTMLParser):
 
     def handle_endtag(self, tag):
         if tag in ("td", "th") and self._cell is not None and self.tables:
-            self.tables[-1]["cells"].append(" ".join("".join(self._cell).split()))
+            text = " ".join("".join(self._cell).split())
+            self.tables[-1]["cells"].append(text)
+            if self.tables[-1]["rows"]:
+                self.tables[-1]["rows"][-1].append(text)
             self._cell = None
         elif tag == "caption" and self._cell is not None and self.tables:
             self.tables[-1]["caption"] = " ".join("".join(self._cell).split())
@@ -60,6 +67,17 @@ def extract(nb_path: Path) -> list[dict]:
             elif "text/markdown" in data:
                 out.append({"kind": "markdown", "caption": "".join(data["text/markdown"]), "cells": []})
     return out
+
+
+def untimed(table: dict) -> list:
+    """A table's cells without its timing columns and rows: a column whose header (any cell of the
+    first row) names a time, and a row whose label (first cell) does, as in chapter 7's studies."""
+    rows = table.get("rows") or [table["cells"]]
+    width = len(rows[0])
+    cols = {j for j, c in enumerate(rows[0]) if TIMING_CELL.search(c)}
+    # a row under a spanning row label has fewer cells: its cells align with the header's right end
+    return [c for r in rows if not (r and TIMING_CELL.search(r[0]))
+            for j, c in enumerate(r) if j + width - len(r) not in cols]
 
 
 def _keyed(outputs: list[dict]) -> dict:
@@ -94,13 +112,14 @@ def main(argv=None) -> int:
             x, y = ta[k], tb[k]
             if a.ignore_timing and TIMING.search(x["caption"]):
                 continue
-            compared += len(x["cells"]) + 1
+            cx, cy = (untimed(x), untimed(y)) if a.ignore_timing else (x["cells"], y["cells"])
+            compared += len(cx) + 1
             if x["caption"] != y["caption"]:
                 print(f"{nb.name}: caption differs:\n  A: {x['caption'][:400]}\n  B: {y['caption'][:400]}")
                 bad += 1
-            diffs = [(i, u, v) for i, (u, v) in enumerate(zip(x["cells"], y["cells"])) if u != v]
-            if len(x["cells"]) != len(y["cells"]) or diffs:
-                print(f"{nb.name}: table {x['caption'][:80]!r}: {len(x['cells'])} vs {len(y['cells'])} cells, "
+            diffs = [(i, u, v) for i, (u, v) in enumerate(zip(cx, cy)) if u != v]
+            if len(cx) != len(cy) or diffs:
+                print(f"{nb.name}: table {x['caption'][:80]!r}: {len(cx)} vs {len(cy)} cells, "
                       f"{len(diffs)} differ, e.g. {diffs[:4]}")
                 bad += 1
     print(f"compared {compared} values; {bad} differences")
