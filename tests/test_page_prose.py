@@ -178,7 +178,7 @@ def test_sanity_overview_marks_each_check_below_five_as_a_description():
     lv = pd.Series(["changes", "same map", "changes"])
     three = sanity_overview(["A", "B"], ["C"], lv, 3, 1, 5)
     assert "3 photos, too few images (n = 3): a description" in three and "2 of 3 methods pass" in three
-    assert "1 mosaics, too few images (n = 1)" in three and "ROAD on 5 photos." in three
+    assert "1 mosaic, too few images (n = 1)" in three and "ROAD on 5 photos." in three
     assert "too few" not in sanity_overview(["A"], [], lv, 5, 6, 5)
 
 

@@ -453,13 +453,14 @@ def sanity_overview(passed, failed, logit_verdicts: pd.Series, n_photos: int, n_
 
     def n_of(n, what):
         few = too_few(n)
-        return f"{n} {what}" + (f", {few}: a description, not a verdict" if few else "")
+        word = what if n != 1 else what[:-1]  # "1 photo", "2 photos"
+        return f"{n} {word}" + (f", {few}: a description, not a verdict" if few else "")
 
     m = len(passed) + len(failed)
     same = int((logit_verdicts == "same map").sum())
     return (f"Model randomisation ({n_of(n_photos, 'photos')}): {len(passed)} of {m} methods pass. Random logit (same "
             f"photos): {int((logit_verdicts == 'changes').sum())} of {len(logit_verdicts)} change their map, {same} "
-            f"return the same map. Focus rests on {n_of(n_mosaics, 'mosaics')}, ROAD on {n_of(n_road, 'photos')}. "
+            f"return the same map. Focus rests on {n_of(n_mosaics, 'mosaics')}; ROAD on {n_of(n_road, 'photos')}. "
             f"Each section above gives its numbers; for LOTS they come to:")
 
 
