@@ -437,8 +437,14 @@ def main(argv=None) -> int:
         decode); 2 for an error (nothing computed when it is found by the checks before the
         model loads); 130 when interrupted (Ctrl-C), the finished files kept.
     """
+    from .errors import ParameterError
     from .perf import default_threads
 
+    try:
+        threads = default_threads()  # $LOTS_THREADS is checked here, before anything runs
+    except ParameterError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     lots_defaults = _LOTS_DEFAULTS
     ap = argparse.ArgumentParser(prog="lots", description="LOTS and CAM explanations for your own images.")
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -461,7 +467,7 @@ def main(argv=None) -> int:
                         "random weights")
     e.add_argument("--cam-layer", default=None, help="the layer the CAM methods explain, by module name "
                                                       "(default: the model's last convolutional block)")
-    e.add_argument("--threads", type=int, default=default_threads(),
+    e.add_argument("--threads", type=int, default=threads,
                    help="torch threads ($LOTS_THREADS, else 1 on a machine with <= 2 cores, where two busy processes' "
                         "OpenMP threads oversubscribe the cores and slow LOTS down many times over, else up to 8)")
     e.add_argument("--force", action="store_true", help="recompute maps that already exist with the same settings")

@@ -137,13 +137,24 @@ def default_threads() -> int:
     -------
     int
         The thread count (>= 1).
+
+    Raises
+    ------
+    lotslib.errors.ParameterError
+        ``$LOTS_THREADS`` is set but is not a whole number >= 1.
     """
     env = os.environ.get("LOTS_THREADS", "").strip()
     if env:
         try:
-            return max(1, int(env))
+            n = int(env)
         except ValueError:
-            pass
+            n = 0
+        if n < 1:
+            from .errors import ParameterError
+
+            raise ParameterError(f"LOTS_THREADS={env!r}: must be a whole number >= 1 (torch threads per process). "
+                                 f"Fix: export LOTS_THREADS=1, or unset it for lotslib's default.")
+        return n
     cores = os.cpu_count() or 1
     return 1 if cores <= 2 else min(cores, 8)
 

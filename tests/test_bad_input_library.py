@@ -3,6 +3,7 @@ documented, checkpoint errors that list keys, timm weights offline, CAM targets 
 against the model, a bare nn.Module, wrap's warnings; and the one call from a photo to a map."""
 from __future__ import annotations
 
+import re
 import struct
 import time
 import zlib
@@ -260,3 +261,18 @@ def test_the_library_picks_threads_like_the_cli_unless_the_user_chose(monkeypatc
         assert perf.default_threads() == 8
     finally:
         torch.set_num_threads(old)
+
+
+@pytest.mark.parametrize("value", ["two", "0", "-1", "1.5"])
+def test_a_bad_lots_threads_is_refused_by_name(monkeypatch, value):
+    """$LOTS_THREADS that is not a whole number >= 1 is an error naming the variable and the fix,
+    in the library and in the command line (exit 2, no traceback); it used to be ignored."""
+    from lotslib import cli, perf
+    from lotslib.errors import ParameterError
+
+    monkeypatch.setenv("LOTS_THREADS", value)
+    with pytest.raises(ParameterError, match=rf"LOTS_THREADS='{re.escape(value)}': must be a whole number >= 1"):
+        perf.default_threads()
+    assert cli.main(["models"]) == 2
+    monkeypatch.setenv("LOTS_THREADS", " 2 ")
+    assert perf.default_threads() == 2

@@ -72,8 +72,9 @@ def setup(threads: int | None = None, seed: int = 0) -> None:
 
     # One thread by default on a small machine: with two OpenMP threads on two shared cores a
     # busy neighbour process makes every barrier spin, and LOTS runs 10-50x slower.
-    cores = os.cpu_count() or 1
-    n = threads or int(os.environ.get("LOTS_THREADS", 1 if cores <= 2 else min(cores, 8)))
+    from lotslib.perf import default_threads
+
+    n = threads or default_threads()  # $LOTS_THREADS (checked), else 1 on <= 2 cores
     torch.set_num_threads(max(1, n))
     if threads is None and os.environ.get(THREADS_FILE_ENV):
         # the builder says how many threads each running kernel may use now (a kernel left
