@@ -659,4 +659,3 @@ def imagenet_val(root, ground_truth=None) -> ImageSource:
                     raise DatasetError(f"{gt}: class index {lab} for {p.name} is outside 0..999.")
                 items.append(_file_item(p, p.stem, lab, cats[lab]))
     return ImageSource(items, f"imagenet_val:{root}")
-

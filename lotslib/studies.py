@@ -131,7 +131,7 @@ def top_overlap(a, b, fraction: float = 0.1) -> np.ndarray:
     lotslib.errors.ParameterError
         ``fraction`` outside (0, 1].
     """
-    a, b = (torch.as_tensor(np.asarray(m) if not torch.is_tensor(m) else m).detach().float().cpu() for m in (a, b))
+    a, b = (torch.as_tensor(m).detach().float().cpu() for m in (a, b))
     if a.shape != b.shape or a.dim() != 3:
         raise InputRangeError(f"maps of shapes {tuple(a.shape)} and {tuple(b.shape)}: expected two (N,H,W) stacks "
                               f"of the same shape.")

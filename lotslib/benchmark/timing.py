@@ -24,7 +24,7 @@ import torch
 
 from ..cache import cache_key, cached_frame
 from ..cams import CamCompute, requires_grad
-from ..explanation import explain_with_info
+from ..explanation import _targets, explain_with_info
 from ..method_registry import get_method
 from ..params import as_params_dict
 from ..stats import mean_ci
@@ -73,8 +73,7 @@ def cam_path_timing(model, methods, images, params: dict | None = None, cache_di
 
     def compute():
         x_all = images.batch(model).to(device)
-        with torch.no_grad():  # the explained classes, untimed: the benchmark's maps are made for given classes
-            top1 = torch.cat([model(x_all[s : s + 32]).argmax(1).cpu() for s in range(0, len(x_all), 32)])
+        top1 = _targets(model, x_all, None)  # the explained classes, untimed, as the benchmark gives them
         rows = []
         for m in cams:
             p = {k: v for k, v in params.get(m, {}).items() if k != "batch_size"}
