@@ -1050,7 +1050,12 @@ def exercise_kit(n_images: int = 2, ids: Sequence[str] | None = None, model: str
     from .data import embedded
     from .errors import ParameterError
 
-    iters = int(os.environ.get(EXERCISE_ITERS_ENV) or iters)
+    env = os.environ.get(EXERCISE_ITERS_ENV, "").strip()
+    try:
+        iters = int(env or iters)
+    except ValueError:
+        raise ParameterError(f"${EXERCISE_ITERS_ENV}={env!r}: must be a whole number >= 1. Fix: e.g. "
+                             f"export {EXERCISE_ITERS_ENV}=40, or unset it.") from None
     if iters < 1 or (ids is None and not 1 <= int(n_images) <= 20):
         raise ParameterError(f"exercise_kit: iters={iters} and n_images={n_images} must be positive "
                              f"(n_images at most 20); check ${EXERCISE_ITERS_ENV}.")

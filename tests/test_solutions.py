@@ -165,6 +165,9 @@ def test_exercise_kit_reads_the_iteration_cap_from_the_environment(monkeypatch):
     assert kit.iters == 3 and kit.photos.ids == ["chelsea"] and kit.x.shape == (1, 3, 224, 224)
     assert 0.0 <= float(kit.x.min()) and float(kit.x.max()) <= 1.0
     assert (kit.alpha, kit.tau, kit.filter_size) == (1 / 255, 0.1, 49)
+    monkeypatch.setenv(EXERCISE_ITERS_ENV, "forty")  # a bad value is named, not a ValueError traceback
+    with pytest.raises(ParameterError, match=r"LOTS_EXERCISE_ITERS='forty': must be a whole number"):
+        exercise_kit(1)
     monkeypatch.delenv(EXERCISE_ITERS_ENV)
     with pytest.raises(ParameterError, match="n_images"):
         exercise_kit(0)

@@ -90,10 +90,10 @@ AFTER = {"04_benchmark": ("03_targets",), "01_attack": ("03_targets",), "02_visu
 
 #: chapters that run alone, with every core, when chapters run in parallel: chapter 3 pays the
 #: thesis protocol (19 x (500 + 500) LOTS passes in the embedded profile) that chapters 1, 2, 4,
-#: 5 and the findings wait for. One kernel with two threads takes a LOTS pass in about 30 ms
-#: where one thread beside another kernel takes about 55 ms, so the chapters that wait for it
-#: start ~40% sooner; the chapters that could have run beside it (6, 8, own) run beside
-#: chapters 4 and 7 instead, which leave a core free anyway.
+#: 5 and the findings wait for. Alone with two threads it took 862 s (41 ms a LOTS pass) where
+#: one thread beside other chapters took 1195 s (57 ms; results/book_time.json, before and
+#: after), so the chapters that wait for it start ~28% sooner; the chapters that could have
+#: run beside it (6, 8, own) run beside chapters 4 and 7 instead, which leave a core free anyway.
 ALONE = frozenset({"03_targets"})
 
 
