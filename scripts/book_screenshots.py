@@ -13,48 +13,16 @@ or made a request outside the local server; 0 otherwise.
 from __future__ import annotations
 
 import argparse
-import functools
-import http.server
 import sys
-import threading
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
+from lotsbook import pdf  # the book's table-of-contents reader, browser flags and local server
 
 
-def toc_pages(toc: Path = ROOT / "book" / "_toc.yml") -> list[str]:
-    """Every page of the table of contents, as paths below the HTML root without suffix
-    (``book/intro``, ``book/01_attack``...), root first, in the book's order."""
-    import yaml
-
-    spec = yaml.safe_load(toc.read_text())
-    pages = [spec["root"]]
-
-    def walk(entries):
-        for e in entries or ():
-            if "file" in e:
-                pages.append(e["file"])
-            walk(e.get("sections"))
-
-    for part in spec.get("parts", ()):
-        walk(part.get("chapters"))
-    walk(spec.get("chapters"))
-    return pages
-
-
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):  # no access log on stderr
-        pass
-
-
-def serve(root: Path):
-    handler = functools.partial(_Quiet, directory=str(root))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    return httpd
+def toc_pages() -> list[str]:
+    """Every page of the book's table of contents (:func:`lotsbook.pdf.toc_pages`), as paths
+    below the HTML root without suffix (``book/intro``, ``book/01_attack``...), in order."""
+    return [p.path for p in pdf.toc_pages()]
 
 
 def main(argv=None) -> int:
@@ -72,11 +40,11 @@ def main(argv=None) -> int:
     from playwright.sync_api import sync_playwright
 
     out.mkdir(parents=True, exist_ok=True)
-    httpd = serve(html)
+    httpd = pdf.serve(html)
     base = f"http://127.0.0.1:{httpd.server_address[1]}"
     bad = 0
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS,
+        browser = p.chromium.launch(executable_path=str(pdf.CHROMIUM), headless=True, args=pdf.CHROMIUM_ARGS,
                                     ignore_default_args=["--hide-scrollbars"])
         for width in a.width:
             for name in pages:

@@ -221,6 +221,22 @@ def truncate_file(p: Path, keep: float = 0.5) -> None:
 # ------------------------------------------------------------------ the PDF edition (lotsbook.pdf)
 
 
+def require_chromium() -> None:
+    """Skip the calling test when Debian's chromium is missing, or fail it under ``CI=true``."""
+    import os
+
+    import pytest
+
+    from lotsbook.pdf import CHROMIUM
+
+    if not CHROMIUM.exists():
+        msg = (f"{CHROMIUM} is missing, so nothing can be checked in a browser. "
+               f"Fix: `make browser` (apt-get install chromium).")
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(msg)
+        pytest.skip(msg)
+
+
 def pdf_problems(report, html_dir: Path, toc: Path, captions=()) -> list[str]:
     """What is wrong with a PDF edition (:func:`lotsbook.pdf.write_pdf`'s ``report``) of the book
     built in ``html_dir``: every page of ``toc`` (less :data:`lotsbook.pdf.LEFT_OUT`) has its

@@ -9,24 +9,20 @@ Set ``LOTS_BOOK_SHOTS=/some/dir`` to keep a full-page screenshot of every page.
 """
 from __future__ import annotations
 
-import functools
-import http.server
 import json
 import os
 import re
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
+from helpers import require_chromium
 from lotsbook import build as book
+from lotsbook.pdf import CHROMIUM, CHROMIUM_ARGS, serve
 from lotsbook.profiles import PARAM_NAMES, PROFILES, resolve_profile
 from lotslib.errors import ParameterError
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 
 #: page -> captions (figure and table) that must be on it
 EXPECTED = {
@@ -222,16 +218,6 @@ def _exercise_problems(page, page_name: str) -> list[str]:
 
 
 # ----------------------------------------------------------------- the browser
-def _serve(directory: Path):
-    class Quiet(http.server.SimpleHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(directory)))
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    return httpd
-
-
 #: table header cells that lie beyond the visible page (or their clipping container) while that
 #: container draws no scrollbar: [text, right edge, visible right edge]
 CLIPPED_HEADERS = """
@@ -257,17 +243,12 @@ CLIPPED_HEADERS = """
 
 
 def test_pages_in_chromium(built):
-    if not CHROMIUM.exists():
-        msg = (f"{CHROMIUM} is missing, so the built book cannot be checked in a browser. "
-               f"Fix: `make browser` (apt-get install chromium).")
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(msg)
-        pytest.skip(msg)
+    require_chromium()
     from playwright.sync_api import sync_playwright
 
     root, _ = built
     shots = os.environ.get("LOTS_BOOK_SHOTS")
-    httpd = _serve(root / "_build" / "html")
+    httpd = serve(root / "_build" / "html")
     base = f"http://127.0.0.1:{httpd.server_address[1]}"
     problems = []
     try:
@@ -321,10 +302,7 @@ def test_pdf_edition(built):
     """``--pdf`` of the built tiny book (lotsbook.pdf): one PDF with the pages of _toc.yml (less the
     API reference) in order, each title on the page its contents line names, page numbers in
     every footer, and every regenerated thesis figure and table caption in its text."""
-    if not CHROMIUM.exists():
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{CHROMIUM} is missing. Fix: `make browser` (apt-get install chromium).")
-        pytest.skip(f"{CHROMIUM} is missing")
+    require_chromium()
     from helpers import pdf_problems
     from lotsbook import pdf
 

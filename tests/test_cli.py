@@ -67,14 +67,7 @@ def test_cli_takes_a_local_checkpoint_and_a_cam_layer(tmp_path, capsys):
 def test_cli_full_size_overlay_and_report(tmp_path, capsys):
     """--report writes index.html (every image x method, top-1, LOTS stop); the full-size overlay
     has the photo's own size; the report opens in chromium with every image loaded."""
-    import functools
-    import http.server
-    import os
-    import threading
-    from pathlib import Path
-
-    import pytest
-
+    from helpers import require_chromium
     from lotslib.data import photo
 
     imgs = tmp_path / "imgs"
@@ -90,20 +83,15 @@ def test_cli_full_size_overlay_and_report(tmp_path, capsys):
         assert full.size == (src.shape[1], src.shape[0])
     page = (out / "index.html").read_text()
     assert page.count("<img") == 4 and "top-1: espresso" in page and "LOTS stop: max_iters, 2 steps" in page
-    chromium = Path("/usr/bin/chromium")
-    if not chromium.exists():
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("chromium is missing for the report's browser check. Fix: make browser")
-        pytest.skip("chromium missing")
+    require_chromium()
     from playwright.sync_api import sync_playwright
 
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(out))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    from lotsbook.pdf import CHROMIUM, CHROMIUM_ARGS, serve
+
+    httpd = serve(out)
     try:
         with sync_playwright() as p:
-            b = p.chromium.launch(executable_path=str(chromium), headless=True,
-                                  args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+            b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
             pg = b.new_page()
             pg.goto(f"http://127.0.0.1:{httpd.server_address[1]}/index.html", wait_until="networkidle")
             loaded = pg.eval_on_selector_all("img", "els => els.map(e => e.complete && e.naturalWidth > 0)")

@@ -8,13 +8,12 @@ checked by ``test_pdf_edition`` in tests/test_book.py on the tiny book built the
 """
 from __future__ import annotations
 
-import os
 import re
 
 import pytest
 import yaml
 
-from helpers import pdf_problems
+from helpers import pdf_problems, require_chromium
 from lotsbook import build as book
 from lotsbook import pdf
 from lotsbook.paths import SOURCES
@@ -151,18 +150,10 @@ def test_pdf_path_and_command_line(tmp_path):
     assert not (tmp_path / "_build" / "pdf").exists()
 
 
-def _chromium():
-    if not pdf.CHROMIUM.exists():
-        msg = f"{pdf.CHROMIUM} is missing. Fix: `make browser` (apt-get install chromium)."
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(msg)
-        pytest.skip(msg)
-
-
 def test_fake_book_printed(fake_book, tmp_path):
     """The printed fake book: contents with the right page numbers, each chapter on a new page,
     footers ``i / n``, the wide table scaled, links kept inside the PDF."""
-    _chromium()
+    require_chromium()
     from pypdf import PdfReader
 
     html, toc = fake_book
@@ -188,7 +179,7 @@ def test_fake_book_printed(fake_book, tmp_path):
 def test_pdf_only_prints_a_built_root(fake_book, capsys):
     """``python -m lotsbook --pdf-only --root DIR`` prints DIR/_build/html by DIR/_toc.yml into
     DIR/_build/pdf/lots-book.pdf."""
-    _chromium()
+    require_chromium()
     html, toc = fake_book
     root = toc.parent
     assert book.main(["--pdf-only", "--root", str(root)]) == 0

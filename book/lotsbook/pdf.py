@@ -42,7 +42,7 @@ from pathlib import Path
 from .paths import SOURCES
 
 __all__ = ["PDF_NAME", "LEFT_OUT", "CHROMIUM", "CHROMIUM_ARGS", "DOCUMENT", "PRINT_CSS", "TocEntry", "PdfReport",
-           "toc_pages", "pdf_path", "page_article", "relink", "print_document", "toc_page_numbers", "write_pdf",
+           "toc_pages", "pdf_path", "page_article", "relink", "print_document", "serve", "toc_page_numbers", "write_pdf",
            "pdf_text"]
 
 #: the file name of the PDF edition, in ``_build/pdf/`` beside ``_build/html``
@@ -341,25 +341,28 @@ def print_document(html_dir: Path | str, pages, built: str | None = None) -> tup
     return doc, chapters
 
 
-def _serve(html_dir: Path, doc_url: str, document: str):
-    """Serve ``html_dir`` on 127.0.0.1, with ``document`` at ``doc_url``; the server."""
-    payload = document.encode("utf-8")
+def serve(directory: Path, extra: dict | None = None):
+    """Serve ``directory`` on 127.0.0.1 (a free port, a daemon thread, no access log), and each
+    ``{url path: HTML text}`` of ``extra`` from memory; returns the server (``shutdown()`` it).
+    The print document, the screenshot tool and the book's browser tests use it."""
+    payloads = {k: v.encode("utf-8") for k, v in (extra or {}).items()}
 
     class Handler(http.server.SimpleHTTPRequestHandler):
         def do_GET(self):  # noqa: N802 (the handler's API)
-            if self.path.split("?")[0] == doc_url:
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html; charset=utf-8")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+            payload = payloads.get(self.path.split("?")[0])
+            if payload is None:
+                super().do_GET()
                 return
-            super().do_GET()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
 
         def log_message(self, *args):
             pass
 
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(html_dir)))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(directory)))
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     return httpd
 
@@ -431,7 +434,7 @@ def write_pdf(html_dir: Path | str, out: Path | str | None = None, toc: Path | s
     stems = [s for s, _ in chapters]
     folder = posixpath.dirname(pages[0].path)
     doc_url = "/" + posixpath.join(folder, DOCUMENT)
-    httpd = _serve(html_dir, doc_url, document)
+    httpd = serve(html_dir, {doc_url: document})
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
