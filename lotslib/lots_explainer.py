@@ -27,7 +27,7 @@ import torch
 
 from .errors import ParameterError
 from .attack import lots
-from .lots_store import active_store, snapshot_budgets, store_results
+from .lots_store import RUN_KEYS, active_store, snapshot_budgets, store_results
 from .method_registry import TABLE_METHODS, TABLE_TARGETS, Method, MethodOutput, register_method
 from .params import LotsParams, defaults_of
 from .visualize import lots_map
@@ -91,8 +91,7 @@ def lots_compute(model, x: torch.Tensor, targets: torch.Tensor, params: dict) ->
             "this LOTS variant needs its feature target: lotslib.benchmark.run builds it from a reference set; "
             "with lotslib.explain pass target=features (D,) or (N,D) from lotslib.targets."
         )
-    kw = {k: params[k] for k in ("layer", "iters", "tau", "alpha", "distance", "patience", "min_delta", "alpha_final",
-                                 "step_space")}
+    kw = {k: params[k] for k in RUN_KEYS}
     store = active_store()
     # with a store, the run keeps snapshots at the shorter budgets: the store answers them later
     res = lots(model, x, target=target, batch_size=params["batch_size"],

@@ -52,12 +52,15 @@ from .params import BUDGETS, LotsParams
 from .paths import cache_root
 
 __all__ = ["sharing", "active_store", "entry_key", "stored_lots", "cached_lots", "store_results", "record_passes",
-           "ledger", "pass_counts", "snapshot_budgets"]
+           "ledger", "pass_counts", "snapshot_budgets", "RUN_KEYS"]
 
 _ACTIVE: list[Path | None] = []
 #: the LOTS parameters that change a result (beside the model, image and target)
 _PARAM_DEFAULTS = {"layer": "logits", "iters": 500, "tau": 0.1, "alpha": 1 / 255, "distance": "euclidean",
                    "patience": None, "min_delta": 1e-3, "alpha_final": None, "step_space": "pixel"}
+#: the LOTS parameters that define a run and its store key, in the order of
+#: :func:`lotslib.attack.lots`'s keywords: a caller that passes these reads the store's runs
+RUN_KEYS = tuple(_PARAM_DEFAULTS)
 
 
 @contextmanager
