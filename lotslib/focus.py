@@ -387,7 +387,7 @@ def focus_verdict(rows: pd.DataFrame) -> dict:
         with the highest mean Focus (None from fewer than :data:`lotslib.verdicts.MIN_PAIRS`
         mosaics); ``n``: the mosaics; ``text``: the sentences for the page, with their n.
     """
-    from .verdicts import too_few
+    from .verdicts import and_list, too_few
 
     if not len(rows):
         table = pd.DataFrame(columns=["Focus %", "chance %", "Focus on the mosaic's top-1 class %", "class-blind",
@@ -422,7 +422,7 @@ def focus_verdict(rows: pd.DataFrame) -> dict:
                  f"({specific['Focus %'].min():.1f}%). ")
     if len(blind):
         values = ", ".join(f"{v:.1f}%" for v in blind["Focus %"])
-        text += (f"{_names(blind.index)} give{'s' if len(blind) == 1 else ''} one map per mosaic whatever the class "
+        text += (f"{and_list(blind.index)} give{'s' if len(blind) == 1 else ''} one map per mosaic whatever the class "
                  f"({values}): for them Focus says where the map puts its mass, not which class it explains"
                  + (", and their mean over a mosaic's classes is the chance level by construction." if chance <= 25
                     else "."))
@@ -440,10 +440,5 @@ def focus_verdict(rows: pd.DataFrame) -> dict:
         text += (f" Class-logit LOTS, which descends the explained class's logit, reaches "
                  f"{specific.loc[ALL_METHODS['lots_logit'].name, 'Focus %']:.1f}%.")
     return {"table": table, "best": best, "n": int(n_mos), "text": text}
-
-
-def _names(names) -> str:
-    names = list(names)
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
 

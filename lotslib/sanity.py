@@ -47,7 +47,7 @@ from .errors import ParameterError
 from .explanation import explain_with_info
 from .method_registry import ALL_METHODS, get_method, method_name
 from .tensors import check_pixels, is_int, model_device
-from .verdicts import too_few
+from .verdicts import and_list, too_few
 
 __all__ = [
     "CHAPTER_KEYS",
@@ -477,12 +477,6 @@ def randomisation_summary(rows: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _fmt_list(items: list[str]) -> str:
-    if not items:
-        return "none"
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
-
-
 def _photos(rows: pd.DataFrame) -> str:
     """``"3 photos"`` / ``"1 photo"``: the distinct images of a test's rows."""
     n = rows["image"].nunique()
@@ -545,8 +539,8 @@ def randomisation_verdict(rows: pd.DataFrame, threshold: float = 0.5) -> dict:
     text = (f"With {'every unit' if label == 'all' else 'the units down to ' + label} re-initialised, "
             f"{len(passed)} of {len(table)} methods pass on these {photos} (mean |ρ| with the original maps "
             f"at most {threshold:g}, and no constant map: a constant map fails, its ρ is undefined): "
-            f"{_fmt_list(passed)}. "
-            f"{len(failed)} fail{'s' if len(failed) == 1 else ''}: {_fmt_list(failed)}."
+            f"{and_list(passed)}. "
+            f"{len(failed)} fail{'s' if len(failed) == 1 else ''}: {and_list(failed)}."
             + (f" These are measurements on {photos}, {few}: no general verdict on a method is drawn from them."
                if few else ""))
     if "lots" in set(rows["method"]):
@@ -705,7 +699,7 @@ def random_logit_verdict(rows: pd.DataFrame, changed_below: float = 0.9) -> dict
                     "largest pixel difference": d["max_abs_diff"].max(), "verdict": verdict})
     table = pd.DataFrame(out).set_index("method")
     def says(group: str, verb: str) -> str:  # "Grad-CAM (SSIM 0.4) changes" / "A and B change"
-        return f"{_fmt_list(groups[group])} {verb}{'s' if len(groups[group]) == 1 else ''}"
+        return f"{and_list(groups[group])} {verb}{'s' if len(groups[group]) == 1 else ''}"
 
     text = " ".join([f"Explaining a random other class instead of the top-1 class on {_photos(rows)}:",
                      f"{says('changes', 'change')} the map (mean SSIM below {changed_below:g});",
@@ -895,10 +889,10 @@ def baseline_verdict(rows: pd.DataFrame, metrics: Sequence[str], method: str = "
                 f"{vals}.")
         return {"table": table.drop(columns="name"), "better": None, "n": n, "text": text}
     text = (f"On the {n} photos scored here, {a_name} has the better mean than the image-only {b_name} map on "
-            f"{len(wins)} of {len(table)} metrics" + (f" ({_fmt_list(list(wins['name']))})" if len(wins) else ""))
+            f"{len(wins)} of {len(table)} metrics" + (f" ({and_list(list(wins['name']))})" if len(wins) else ""))
     if len(losses):
         lost = [f"{r['name']} ({r[b_name]:.1f} vs {r[a_name]:.1f})" for _, r in losses.iterrows()]
-        text += f"; the edge map, which never looks at the network, is as good or better on {_fmt_list(lost)}"
+        text += f"; the edge map, which never looks at the network, is as good or better on {and_list(lost)}"
     text += "."
     return {"table": table.drop(columns="name"), "better": len(wins), "n": n, "text": text}
 

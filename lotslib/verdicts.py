@@ -22,7 +22,7 @@ from .errors import ParameterError
 from .stats import paired_wilcoxon
 
 __all__ = ["MIN_PAIRS", "ALPHA", "BETTER", "WORSE", "NO_DIFFERENCE", "TOO_FEW", "too_few", "holm", "verdict_word",
-           "holm_verdicts", "compare_each", "verdict_changed", "family_note", "format_p", "yes_no"]
+           "holm_verdicts", "compare_each", "verdict_changed", "family_note", "format_p", "yes_no", "and_list"]
 
 MIN_PAIRS = 5  #: the fewest paired images a verdict, a bold "best" or a rank is drawn from
 ALPHA = 0.05  #: the significance level of the (Holm-corrected) verdicts
@@ -228,3 +228,11 @@ def format_p(p: float, cell: bool = False) -> str:
 def yes_no(flag) -> str:
     """A boolean as a word: ``"yes"`` or ``"no"``."""
     return "yes" if bool(flag) else "no"
+
+
+def and_list(items) -> str:
+    """Words as a sentence lists them: ``"a"``, ``"a and b"``, ``"a, b and c"``; ``"none"`` for none."""
+    items = [str(i) for i in items]
+    if not items:
+        return "none"
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]

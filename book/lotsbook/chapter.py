@@ -246,13 +246,11 @@ def run_table(params: BookProfile, chapter: str, images=None, notes: dict | None
 
 def _recorded_build() -> str:
     """``" (its last recorded cold build: N min)"`` from ``results/book_time.json``, or ``""``."""
-    import json
-
-    from .paths import RESULTS
+    from .results import recorded_meta
 
     try:
-        return f" (its last recorded cold build: {float(json.loads((RESULTS / 'book_time.json').read_text())['cold_s']) / 60:.0f} min)"
-    except (OSError, ValueError, KeyError, TypeError):
+        return f" (its last recorded cold build: {float(recorded_meta('book_time.json')['cold_s']) / 60:.0f} min)"
+    except (KeyError, TypeError, ValueError):  # not recorded, or not a number
         return ""
 
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
 from lotslib.verdicts import BETTER, NO_DIFFERENCE, TOO_FEW, WORSE, family_note, format_p, holm_verdicts, too_few

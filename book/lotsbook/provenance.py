@@ -3,7 +3,6 @@ lists, the machine, the date and the state of the repository. Used by the book's
 provenance page; every function returns plain data (lists of dicts)."""
 from __future__ import annotations
 
-import hashlib
 import importlib
 import importlib.metadata as md
 import json

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pandas as pd
 import torch
 
-from lotslib.verdicts import family_note, format_p
+from lotslib.verdicts import and_list, family_note, format_p
 
 from ..plots import (curves_figure, direction, map_panel, note, panel_grid, rank_table, reference_wide, short_class, show,
                      summary_table, table)
@@ -774,11 +774,6 @@ def steps_check_text(steps: pd.DataFrame) -> str:
 FILL_METRICS = ["avg_drop", "avg_increase", "coherency"]
 
 
-def _and(words) -> str:
-    """``"a, b and c"``."""
-    return ", ".join(words[:-1]) + " and " + words[-1] if len(words) > 1 else "".join(words)
-
-
 def show_other_fill(ctx, df: pd.DataFrame) -> dict:
     """Rescore the fill-dependent metrics with the other fill and show them in Table 5.2's layout.
 
@@ -812,7 +807,7 @@ def show_other_fill(ctx, df: pd.DataFrame) -> dict:
         f"(the full profile does) to add it.")
     summary_table(
         alt_table,
-        f"Table 5.2's {_and([METRICS[m].name for m in metrics])} with fill='{other}' (masked pixels "
+        f"Table 5.2's {and_list(METRICS[m].name for m in metrics)} with fill='{other}' (masked pixels "
         f"{'set to the model mean colour: the normalized tensor times the map' if other == 'mean' else 'black'}) "
         f"instead of fill='{ctx.fill}'; same maps, same {len(ctx.images)} images.{skipped}",
         unranked=extra,
@@ -991,7 +986,7 @@ def coherency_maps_a_5(ctx, net, x: torch.Tensor, row: pd.Series) -> dict:
     from pathlib import Path
 
     from lotslib.benchmark import load_maps
-    from lotslib.lots_store import stored_lots
+    from lotslib.lots_store import RUN_KEYS, stored_lots
     from lotslib.metrics import masked_image, pearson_coherency
     from lotslib.params import as_params_dict
     from lotslib.visualize import lots_map
@@ -1001,11 +996,11 @@ def coherency_maps_a_5(ctx, net, x: torch.Tensor, row: pd.Series) -> dict:
     lp = as_params_dict(benchmark_params(ctx.config)["lots"])
     m = torch.from_numpy(load_maps(row.to_frame().T, Path(ctx.cache_dir) / "benchmark")).to(x.device)
     xe = masked_image(net, x, m, ctx.fill)
-    kw = {k: lp[k] for k in ("layer", "iters", "tau", "alpha", "distance", "patience", "min_delta", "alpha_final",
-                             "step_space")}
+    kw = {k: lp[k] for k in RUN_KEYS}
     res = stored_lots(net, xe, "zero", store_dir=Path(ctx.cache_dir) / "lots", via="figure A.5",
                       batch_size=lp["batch_size"], **kw)
-    again = lots_map(xe, res.x_adv.to(x.device), lp["filter_size"], lp["sigma"]).cpu()
+    again = lots_map(xe, res.x_adv.to(x.device), lp["filter_size"], lp["sigma"],
+                     unclamped=lp["step_space"] == "normalized").cpu()
     value = float(pearson_coherency(m.cpu(), again)[0][0])
     return {"map": m, "again": again, "value": value, "read": bool(res.trace.params["cached"])}
 
@@ -1040,9 +1035,9 @@ def show_figure_a_5(ctx, net, x: torch.Tensor, row: pd.Series) -> None:
     show(
         coherency_figure(x, coh["map"], coh["again"], coh["value"] / 100),
         "fig-a-5",
-        f"**Regenerates thesis Figure A.5 (coherency).** (a) LOTS map of the image (the benchmark's); (b) the "
-        f"explanation map; (c) the LOTS map computed on the explanation map. Coherency is the Pearson correlation of "
-        f"(a) and (c), rescaled to [0, 100]: "
+        "**Regenerates thesis Figure A.5 (coherency).** (a) LOTS map of the image (the benchmark's); (b) the "
+        "explanation map; (c) the LOTS map computed on the explanation map. Coherency is the Pearson correlation of "
+        "(a) and (c), rescaled to [0, 100]: "
         + coherency_note(coh["value"], float(row["coherency"]), coh["read"], ctx.batch_size),
     )
 

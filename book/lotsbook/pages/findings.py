@@ -9,7 +9,6 @@ from __future__ import annotations
 import pandas as pd
 
 from ..plots import note, table
-from ..results import recorded, recorded_meta
 
 __all__ = ["rules_note", "study_label", "build_label", "show_findings", "show_recorded_findings",
            "show_build_findings"]

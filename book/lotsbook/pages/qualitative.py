@@ -10,7 +10,7 @@ from typing import Sequence
 
 import torch
 
-from ..plots import BAR_BAND_IN, COLUMN_IN, TITLE_PT, add_colorbars, as_image, methods_figure, short_class, show, table
+from ..plots import BAR_BAND_IN, COLUMN_IN, TITLE_PT, add_colorbars, as_image, methods_figure, short_class, show
 
 __all__ = ["first_of_classes", "random_subset", "class_titles", "paired_grid", "model_pair_grid", "show_all_methods",
            "show_random_grids", "show_model_pair",

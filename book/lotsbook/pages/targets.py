@@ -8,7 +8,7 @@ import pandas as pd
 import torch
 
 from ..plots import methods_figure, note, reference_wide, short_class, show, summary_table, table
-from ..results import lots_run_table, top1
+from ..results import top1
 
 __all__ = ["targets_summary", "show_targets_summary", "na_rows", "na_summary", "single_reference", "target_sentence", "first_with_targets", "target_tests", "target_maps", "show_table_5_1", "show_na_rows",
            "show_thesis_5_1", "show_target_tests", "show_figure_5_1"]
@@ -320,12 +320,12 @@ def targets_summary(df: pd.DataFrame) -> str:
         The images with a zero, class and mean target, then per comparison n and either "too few
         images" (below :data:`lotslib.verdicts.MIN_PAIRS`) or the verdicts per metric.
     """
-    from lotslib.benchmark import LOTS_VARIANTS
+    from lotslib.benchmark import LOTS_VARIANTS, is_na
 
     from .benchmark import tests_summary
 
     n_zero = int((df["method"] == "lots").sum())
-    have = {v: int(((df["method"] == v) & (df["na_reason"].fillna("") == "")).sum()) for v in LOTS_VARIANTS}
+    have = {v: int(((df["method"] == v) & ~is_na(df)).sum()) for v in LOTS_VARIANTS}
     counts = " and ".join(f"the {v.split('_')[-1]} target on {k}" for v, k in have.items())
     return (f"The zero target exists for every image ({n_zero}), {counts}: the others have no other reference "
             f"image of their class (the N/A rows above). Paired tests of the zero target against the others: "

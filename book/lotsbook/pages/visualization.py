@@ -11,7 +11,7 @@ import torch
 
 from lotslib.params import LotsParams
 
-from ..plots import map_panel, methods_figure, note, panel_grid, short_class, show, table
+from ..plots import map_panel, note, panel_grid, short_class, show, table
 from ..results import concentration, top1
 
 __all__ = ["map_concentration", "threshold_confidence", "figure_4_2", "filter_size_figure", "threshold_figure",
