@@ -16,7 +16,11 @@ metrics; :data:`lotslib.studies.EQUIVALENCE_MARGINS` says why), i.e. its 90 % in
 the mean difference lies inside the margin. The pick is the candidate with the fewest mean
 passes that meets the bar (:func:`lotslib.studies.equivalence_table`).
 
-    python experiments/lots_equivalence.py --n-images 20 --threads 2 --out results/lots_equivalence.csv
+    python experiments/lots_equivalence.py --n-images 20 --procs 2 --out results/lots_equivalence.csv
+
+``--procs 2`` computes every benchmark as two one-thread processes sharing the cache
+(``lotslib.benchmark.run(..., procs=2)``), one image per batch, so each LOTS walk is the one
+the book computes (its float rounding does not depend on the process count).
 
 Prints the frontier (passes vs Pearson vs metrics shown equivalent) and writes one row per
 candidate to ``--out``, one row per candidate and image beside it (``<out>_images.csv``,
@@ -79,9 +83,11 @@ def images_path(out) -> Path:
     return out.with_name(out.stem + "_images.csv")
 
 
-def _run(model, images, lots_params, steps, cache_dir, batch_size):
-    return B.run([model], ["lots"], images, params={"lots": lots_params, "metrics": {"steps": steps, "batch_size": 8}},
-                 cache_dir=cache_dir, batch_size=batch_size, timing="per_batch", progress=False)
+def _run(model, images, lots_params, steps, cache_dir, batch_size, procs=1, threads=1):
+    return B.run([model], ["lots"], images, params={"lots": {**lots_params, "batch_size": batch_size},
+                                                    "metrics": {"steps": steps, "batch_size": 8}},
+                 cache_dir=cache_dir, batch_size=batch_size, timing="per_batch", progress=False, procs=procs,
+                 threads=threads)
 
 
 def main(argv=None) -> int:
@@ -89,8 +95,9 @@ def main(argv=None) -> int:
     ap.add_argument("--n-images", type=int, default=20, help="the first N embedded ImageNet photos (foolbox: 20)")
     ap.add_argument("--model", default="efficientnet_lite0")
     ap.add_argument("--steps", type=int, default=56, help="insertion/deletion steps (thesis: 224)")
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--batch-size", type=int, default=4)
+    ap.add_argument("--threads", type=int, default=1, help="torch threads per process")
+    ap.add_argument("--procs", type=int, default=1, help="processes per benchmark (lotslib.benchmark.run's procs)")
+    ap.add_argument("--batch-size", type=int, default=1, help="images per batch (1: each walk alone, as the book)")
     ap.add_argument("--cache-dir", default=".cache/equivalence")
     ap.add_argument("--only", nargs="*", help="run only these candidates (names)")
     ap.add_argument("--out", default=str(ROOT / "results" / "lots_equivalence.csv"))
@@ -100,7 +107,7 @@ def main(argv=None) -> int:
     model = load_model(a.model)
     images = embedded("imagenet").head(a.n_images)
     t0 = time.perf_counter()
-    ref = _run(model, images, _capped(PROTOCOL, a.max_iters), a.steps, a.cache_dir, a.batch_size)
+    ref = _run(model, images, _capped(PROTOCOL, a.max_iters), a.steps, a.cache_dir, a.batch_size, a.procs, a.threads)
     ref_maps = B.load_maps(ref)
     print(f"protocol: {len(ref)} images, mean passes {ref['lots_iters'].mean():.1f}, "
           f"{time.perf_counter() - t0:.0f} s", flush=True)
@@ -108,7 +115,8 @@ def main(argv=None) -> int:
     names = [n for n in CANDIDATES if not a.only or n in a.only]
     for name in names:
         t1 = time.perf_counter()
-        df = _run(model, images, _capped(CANDIDATES[name], a.max_iters), a.steps, a.cache_dir, a.batch_size)
+        df = _run(model, images, _capped(CANDIDATES[name], a.max_iters), a.steps, a.cache_dir, a.batch_size, a.procs,
+                  a.threads)
         if list(df["image_id"]) != list(ref["image_id"]):
             raise RuntimeError(f"{name}: the benchmark returned the images in another order than the protocol's")
         r = pearson(B.load_maps(df), ref_maps)[0]
@@ -138,6 +146,7 @@ def main(argv=None) -> int:
     meta = {"command": "python experiments/" + Path(__file__).name + " " + shlex.join(argv or sys.argv[1:]),
             "protocol": PROTOCOL, "tau": 0.1, "images": images.description, "image_list_hash": images.fingerprint(),
             "model": a.model, "weights": weights_fingerprint(model), "steps": a.steps, "threads": a.threads,
+            "procs": a.procs, "batch_size": a.batch_size,
             "protocol_mean_passes": float(ref["lots_iters"].mean()), "bar": {"median": MEDIAN_BAR, "p10": P10_BAR},
             "equivalence": {"test": "two one-sided paired t-tests (lotslib.stats.tost)", "alpha": EQUIVALENCE_ALPHA,
                             "margins": EQUIVALENCE_MARGINS},

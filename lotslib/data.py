@@ -35,6 +35,7 @@ import importlib.util
 import re
 import warnings
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
@@ -364,8 +365,9 @@ def _digest(path: Path) -> str:
 
 
 def _file_item(path: Path, id: str, label, name) -> _Item:
-    # the digest is computed lazily: listing a 50,000-image folder reads no image bytes
-    return _Item(id, label, name, str(path), lambda p=path: load_image(p), lambda p=path: _digest(p))
+    # the digest is computed lazily: listing a 50,000-image folder reads no image bytes;
+    # partials, not lambdas, so that a source pickles (lotslib.benchmark.run's worker processes)
+    return _Item(id, label, name, str(path), partial(load_image, path), partial(_digest, path))
 
 
 # ------------------------------------------------------------------ sources
@@ -390,18 +392,20 @@ def _foolbox_items(categories: list[str]) -> list[_Item]:
     return items
 
 
+def _skimage_photo(name: str) -> torch.Tensor:
+    """scikit-image's photo ``name`` as ``(3,H,W)`` pixels in [0,1]."""
+    import skimage.data as skd
+
+    if name.startswith("motorcycle_"):
+        left, right, _disp = skd.stereo_motorcycle()
+        arr = left if name.endswith("left") else right
+    else:
+        arr = getattr(skd, name)()
+    return to_tensor(arr)
+
+
 def _skimage_loader(name: str):
-    def load():
-        import skimage.data as skd
-
-        if name.startswith("motorcycle_"):
-            left, right, _disp = skd.stereo_motorcycle()
-            arr = left if name.endswith("left") else right
-        else:
-            arr = getattr(skd, name)()
-        return to_tensor(arr)
-
-    return load
+    return partial(_skimage_photo, name)  # picklable, as _file_item's loaders
 
 
 PHOTOS = ("chelsea", "coffee", "rocket", "astronaut", "motorcycle_left", "motorcycle_right", "grace_hopper")

@@ -31,6 +31,15 @@ build reports the LOTS passes it computed and the ones it read instead. Appends 
 book and a benchmark) can share a store; the result files are written atomically
 (:func:`lotslib.cache.atomic_write`).
 
+**How a run was computed is recorded, not keyed.** A 500-step run's float rounding depends on
+the images computed beside it (the batch) and on torch's thread count: the same photo's
+walk differs after 30 steps between a batch of 1 and of 4, and between 1 and 2 threads,
+and 500 steps carry that into the metrics (chapter 3's LOTS Average Drop moved by about a
+point). Each entry records its ``chunk`` (images per batch) and ``threads``; a caller that
+needs bit-identical results computes every run alike. The book computes every run one image
+at a time on one thread (``batch_size=1``; :mod:`lotsbook.build`), so a run does not
+depend on which chapter asked first, on ``--jobs`` or on the build's timing.
+
 The store is active where :func:`sharing` says so (:func:`lotsbook.chapter.open_chapter`
 opens it in ``<cache_dir>/lots`` for the kernel's lifetime; :func:`lotslib.benchmark.run`
 uses ``<its cache dir>/lots`` when none is active).
@@ -212,7 +221,8 @@ def _record(res, j: int, seconds: float, via: str, budget: int | None = None) ->
     return dict(x_adv=x_adv.detach().cpu().numpy(), distances=dist.numpy(),
                 iterations=np.int64(st["iterations"][j]), converged=np.bool_(st["converged"][j]),
                 stop_reason=np.str_(st["stop_reason"][j]), top1_before=np.int64(t.top1_before[j]),
-                top1_after=np.int64(st["top1_after"][j]), seconds=np.float64(seconds), via=np.str_(via))
+                top1_after=np.int64(st["top1_after"][j]), seconds=np.float64(seconds), via=np.str_(via),
+                chunk=np.int64(t.params.get("chunk", -1)), threads=np.int64(t.params.get("threads", -1)))
 
 
 def store_results(store_dir, model, x: torch.Tensor, target, params: dict, res, via: str) -> list[str]:

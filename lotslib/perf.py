@@ -19,15 +19,11 @@
 * torch threads (:func:`default_threads`, applied by :func:`use_default_threads`): torch
   starts one OpenMP thread per core; on a machine with two cores two busy processes then
   oversubscribe them and LOTS slows down many times over (measured on this project's machine).
-  The ``lots`` command, the book and the library choose alike: ``$LOTS_THREADS``, else 1 thread
-  on a machine with <= 2 cores, else up to 8. The library applies it on the first
+  The ``lots`` command and the library choose alike: ``$LOTS_THREADS``, else 1 thread
+  on a machine with <= 2 cores, else up to 8 (the book's builder sets one thread per chapter
+  kernel: a LOTS walk's float rounding depends on the thread count, :mod:`lotslib.lots_store`). The library applies it on the first
   :func:`lotslib.models.load_model`, :func:`lotslib.models.wrap` or :func:`lotslib.explanation.explain` call, once, and
   only where the process has not set its own count (``torch.set_num_threads`` before that call).
-* a thread advisor (:func:`set_thread_advisor`): a program that runs several processes on
-  shared cores (the book's builder runs two chapter kernels) may register a callable that
-  says how many threads a process should use *now*; :func:`lotslib.attack.lots` asks it
-  between chunks (:func:`follow_thread_advisor`), so a long LOTS computation that is left
-  alone on the machine takes the idle core instead of leaving it unused.
 * bf16 autocast and ``torch.compile`` are not used: on CPU float32 is kept (bf16 autocast
   measured 6-25x slower, compile 0.56-1.12x). ``experiments/gpu_protocol.py --channels-last
   --amp`` measures channels-last and bf16 autocast on a GPU (speed-up and result change).
@@ -39,49 +35,11 @@ import ctypes.util
 import os
 import sys
 
-__all__ = ["tune_malloc", "malloc_tuned", "default_threads", "set_threads", "use_default_threads",
-           "set_thread_advisor", "follow_thread_advisor"]
+__all__ = ["tune_malloc", "malloc_tuned", "default_threads", "set_threads", "use_default_threads"]
 
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_MAX = -4
-_state = {"tuned": None, "threads_decided": False, "threads_set": None, "advisor": None}
-
-
-def set_thread_advisor(advisor) -> None:
-    """Register ``advisor() -> int or None``: the torch thread count to use from now on.
-
-    Parameters
-    ----------
-    advisor : Callable or None
-        Called without arguments between chunks of long computations
-        (:func:`follow_thread_advisor`); an integer >= 1 sets torch's thread count, None (or
-        an exception inside it) leaves it. None unregisters.
-    """
-    _state["advisor"] = advisor
-
-
-def follow_thread_advisor() -> int | None:
-    """Apply the registered advisor's thread count (:func:`set_thread_advisor`), if any.
-
-    Returns
-    -------
-    int or None
-        The thread count set, or None where no advisor is registered or it gave no count.
-    """
-    fn = _state["advisor"]
-    if fn is None:
-        return None
-    try:
-        n = fn()
-    except Exception:  # noqa: BLE001 -- advice only: a failing advisor changes nothing
-        return None
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        return None
-    import torch
-
-    if torch.get_num_threads() != n:
-        torch.set_num_threads(n)
-    return n
+_state = {"tuned": None, "threads_decided": False, "threads_set": None}
 
 
 def malloc_tuned() -> bool:

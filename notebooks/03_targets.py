@@ -50,7 +50,7 @@ ctx = chapter.open_chapter(params, "3")
 net, images = ctx.net, ctx.images
 
 # %%
-df = ctx.benchmark(["lots", "lots_class", "lots_mean"], models=[net])
+df = ctx.benchmark(["lots", "lots_class", "lots_mean"], models=[net], all_cores=True)
 page.show_table_5_1(ctx, net, df)
 
 # %%

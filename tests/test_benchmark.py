@@ -169,6 +169,8 @@ class Bomb(TinyNet):
         {"batch_size": 0},
         {"shard": (2, 2)},
         {"timing": "sometimes"},
+        {"procs": 0},
+        {"procs": 2, "shard": (0, 2)},
     ],
 )
 def test_bad_parameters_raise_before_compute(kw, images, tmp_path):
@@ -185,6 +187,25 @@ def test_shards_partition_the_images(images, tmp_path):
     assert list(a["image_id"]) == images.ids[0:5:2] and list(b["image_id"]) == images.ids[1:5:2]
     whole = _run(images[:5], tmp_path, methods=["gradcam"])
     assert whole.attrs["computed"] == []
+
+
+def test_procs_spread_the_rows_and_give_those_of_one_process(images, tmp_path):
+    """Two spawned processes compute the shards into one cache; with one image per batch their
+    rows equal one process's bit for bit (the LOTS walks included), and the store records that
+    every walk was computed alone on one thread."""
+    from lotslib.lots_store import ledger
+
+    one = _run(images[:5], tmp_path / "one", batch_size=1, threads=1)
+    two = _run(images[:5], tmp_path / "two", batch_size=1, procs=2)
+    assert sorted(two.attrs["computed"]) == sorted(one.attrs["computed"]) and len(one.attrs["computed"]) == 15
+    cols = [c for c in METRIC_COLS if c in one.columns] + ["image_id", "method"]
+    pd.testing.assert_frame_equal(one[cols], two[cols])
+    assert (two["threads"] == 1).all()
+    walks = list((tmp_path / "two" / "lots").glob("*.npz"))
+    assert walks and all(int(np.load(f)["chunk"]) == 1 and int(np.load(f)["threads"]) == 1 for f in walks)
+    assert ledger(tmp_path / "two" / "lots")["computed"].sum() == ledger(tmp_path / "one" / "lots")["computed"].sum()
+    again = _run(images[:5], tmp_path / "two", batch_size=1, procs=2)
+    assert again.attrs["computed"] == []  # a rerun reads every row
 
 
 def test_per_image_and_per_batch_timing_give_the_same_rows(images, tmp_path):

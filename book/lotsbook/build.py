@@ -16,7 +16,7 @@ Command line (``make book`` runs the first form)::
     python -m lotsbook --pdf-only            # the PDF edition of the HTML already built (lotsbook.pdf)
 
 Chapters are executed by ``--jobs`` kernels at a time (default: 2 on a machine with two or
-more cores, each kernel with half the cores' torch threads), the costliest first, and a
+more cores, each kernel with one torch thread, so that no number depends on ``--jobs``), the costliest first, and a
 chapter that reads another's results waits for it (:data:`AFTER`); ``--jobs 1`` runs them
 one after another in book order. A chapter that fails stops the run with the notebook
 and the failing cell named; its partially executed notebook stays in ``book/`` for
@@ -50,7 +50,6 @@ from lotslib.errors import LotsError, ParameterError
 from lotslib.params import FILLS, SCORES
 from .profiles import PROFILES, BookProfile, resolve_profile
 
-from .chapter import THREADS_FILE_ENV
 from .paths import DEFAULT_BOOK_ROOT, NOTEBOOKS, RESULTS, ROOT, SOURCES
 
 BOOK_DIR = "book"  # inside a book root: the executed notebooks and the book's markdown pages
@@ -90,10 +89,10 @@ AFTER = {"04_benchmark": ("03_targets",), "01_attack": ("03_targets",), "02_visu
 
 #: chapters that run alone, with every core, when chapters run in parallel: chapter 3 pays the
 #: thesis protocol (19 x (500 + 500) LOTS passes in the embedded profile) that chapters 1, 2, 4,
-#: 5 and the findings wait for. Alone with two threads it took 862 s (41 ms a LOTS pass) where
-#: one thread beside other chapters took 1195 s (57 ms; results/book_time.json, before and
-#: after), so the chapters that wait for it start ~28% sooner; the chapters that could have
-#: run beside it (6, 8, own) run beside chapters 4 and 7 instead, which leave a core free anyway.
+#: 5 and the findings wait for. Its benchmark runs as one-thread processes, one per core
+#: (:meth:`lotsbook.chapter.ChapterContext.benchmark` with ``all_cores=True``): one thread spends
+#: about 30% less CPU time per LOTS pass than two (results/book_time.json), and one thread per
+#: process keeps every number independent of the thread count.
 ALONE = frozenset({"03_targets"})
 
 
@@ -399,8 +398,8 @@ def execute_chapters(chosen, params_of, root: Path, jobs: int | None = None, for
         Kernels at a time (default None: :func:`default_jobs`). With 1, the chapters run in
         book order. With more, they start in :func:`start_order`, a chapter of
         :data:`AFTER` once those it waits for are done, a chapter of :data:`ALONE` with
-        nothing beside it, and every kernel gets
-        ``cores // jobs`` torch threads unless ``$LOTS_THREADS`` says otherwise.
+        nothing beside it. Every kernel gets one torch thread unless ``$LOTS_THREADS`` says
+        otherwise (a chapter of :data:`ALONE` uses the other cores with worker processes).
     force : bool, optional
         Re-execute up-to-date chapters (default False).
     log : Callable, optional
@@ -424,6 +423,9 @@ def execute_chapters(chosen, params_of, root: Path, jobs: int | None = None, for
         raise ParameterError(f"--jobs {jobs}: give 1 or more chapters at a time.")
     times: dict = {}
     os.environ["LOTSBOOK_JOBS"] = str(jobs)  # the kernels inherit it: chapter 4's timing captions say so
+    # one torch thread per kernel whatever --jobs says, so that no number depends on it (a LOTS walk's
+    # float rounding depends on the thread count; lotslib.lots_store); a user's $LOTS_THREADS is kept
+    os.environ.setdefault("LOTS_THREADS", "1")
 
     def one(ch):
         t0 = time.perf_counter()
@@ -434,11 +436,6 @@ def execute_chapters(chosen, params_of, root: Path, jobs: int | None = None, for
         for ch in chosen:
             times[ch.stem] = one(ch)
         return times
-    advise = "LOTS_THREADS" not in os.environ  # a user's thread count is kept as given
-    os.environ.setdefault("LOTS_THREADS", str(max(1, (os.cpu_count() or 1) // jobs)))  # the kernels inherit it
-    advice = Path(root) / ".cache" / "threads"
-    if advise:
-        os.environ[THREADS_FILE_ENV] = str(advice)
     pending = start_order(chosen, costs)
     waits = _waits([c.stem for c in chosen])
     done: set = set()
@@ -454,8 +451,6 @@ def execute_chapters(chosen, params_of, root: Path, jobs: int | None = None, for
                 if waits[ch.stem] <= done:
                     pending.remove(ch)
                     running[pool.submit(one, ch)] = ch
-            if advise:
-                advise_threads(advice, len(running))
             finished, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
             for fut in finished:
                 ch = running.pop(fut)
@@ -464,39 +459,9 @@ def execute_chapters(chosen, params_of, root: Path, jobs: int | None = None, for
                     done.add(ch.stem)
                 except Exception as exc:  # noqa: BLE001 -- re-raised once the running chapters are done
                     failed = failed or exc
-    if advise:
-        os.environ.pop(THREADS_FILE_ENV, None)
     if failed is not None:
         raise failed
     return times
-
-
-def advise_threads(path: Path, running: int, cores: int | None = None) -> int:
-    """Write the torch threads each of ``running`` chapter kernels may use now: the cores
-    divided among them (at least 1). A kernel reads it between LOTS chunks
-    (:func:`lotsbook.chapter.read_thread_advice`, :func:`lotslib.perf.follow_thread_advisor`),
-    so a chapter that others wait for takes the core the finished ones left idle.
-
-    Parameters
-    ----------
-    path : pathlib.Path
-        The advice file (written atomically).
-    running : int
-        Chapter kernels running now.
-    cores : int or None, optional
-        The machine's cores (default: ``os.cpu_count()``).
-
-    Returns
-    -------
-    int
-        The advised thread count.
-    """
-    from lotslib.cache import atomic_write
-
-    n = max(1, (cores or os.cpu_count() or 1) // max(1, running))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, lambda f: f.write(str(n).encode()))
-    return n
 
 
 #: calls that put something on the page; a code cell making one of them must show an output

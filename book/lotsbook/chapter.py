@@ -18,31 +18,7 @@ from typing import Mapping
 from .profiles import CHAPTER_PARAMS, PARAM_LABELS, PARAM_NAMES, PROFILE_NOTES, THESIS, BookProfile
 
 __all__ = ["open_chapter", "ChapterContext", "setup", "open_images", "run_table", "run_parameters", "benchmark_params",
-           "THREADS_FILE_ENV", "read_thread_advice"]
-
-
-#: the environment variable that names the builder's thread-advice file (:func:`read_thread_advice`)
-THREADS_FILE_ENV = "LOTSBOOK_THREADS_FILE"
-
-
-def read_thread_advice(path) -> int | None:
-    """The thread count the builder advises in ``path`` (one integer), or None if unreadable.
-
-    Parameters
-    ----------
-    path : str or pathlib.Path
-        The file :func:`lotsbook.build.execute_chapters` rewrites whenever a chapter kernel
-        starts or finishes: the cores divided by the kernels running.
-
-    Returns
-    -------
-    int or None
-    """
-    try:
-        n = int(Path(path).read_text().strip())
-    except (OSError, ValueError):
-        return None
-    return n if n >= 1 else None
+]
 
 
 def setup(threads: int | None = None, seed: int = 0) -> None:
@@ -76,12 +52,6 @@ def setup(threads: int | None = None, seed: int = 0) -> None:
 
     n = threads or default_threads()  # $LOTS_THREADS (checked), else 1 on <= 2 cores
     torch.set_num_threads(max(1, n))
-    if threads is None and os.environ.get(THREADS_FILE_ENV):
-        # the builder says how many threads each running kernel may use now (a kernel left
-        # alone takes the idle cores); LOTS asks between chunks (lotslib.perf)
-        from lotslib.perf import set_thread_advisor
-
-        set_thread_advisor(lambda path=os.environ[THREADS_FILE_ENV]: read_thread_advice(path))
     torch.manual_seed(seed)
     np.random.seed(seed)
     random.seed(seed)
@@ -206,7 +176,6 @@ def run_table(params: BookProfile, chapter: str, images=None, notes: dict | None
         "image_source": "the ILSVRC2012 validation set is not redistributable; foolbox ships 20 ImageNet photos",
         "n_grid": "fewer images: each needs a LOTS run per backbone",
         "n_grid_large": "fewer images: each needs a LOTS run per backbone",
-        "batch_size": "memory/speed only; results do not depend on it",
         "profile": "",
         **PROFILE_NOTES.get(params.profile, {}),  # the classroom profile's reasons
     }
@@ -216,6 +185,11 @@ def run_table(params: BookProfile, chapter: str, images=None, notes: dict | None
                 "chapter 4 also shows 'mean' (the normalized tensor times the map, pytorch-grad-cam's convention)",
         "score": "Insertion/Deletion track the original image's top-1 class at every step (the evidence for that "
                  "class); chapter 4 also shows 'max', the highest class probability at each step",
+        "batch_size": "a LOTS walk's float rounding depends on the images batched with it and on the thread count, "
+                      "and 500 steps carry that into the metrics; "
+                      + ("every walk is computed one image at a time on one torch thread, so no number depends on "
+                         "which chapter computed it first" if params.batch_size == 1 else
+                         "batches are faster on a GPU, but a walk's numbers then depend on its batch"),
     }
     rows = []
     for k in run_parameters(chapter):
@@ -399,14 +373,20 @@ class ChapterContext:
                   for m in (models or self.models)]
         return pd.concat(frames, ignore_index=True)
 
-    def benchmark(self, methods, models=None, images=None, **kw):
+    def benchmark(self, methods, models=None, images=None, all_cores: bool = False, **kw):
         """:func:`lotslib.benchmark.run` with the chapter's parameters (:func:`benchmark_params`),
         its cache folder, batch size and reference set; ``models`` default to the chapter's
-        ``models``. Its LOTS runs go into the chapter's LOTS store (:mod:`lotslib.lots_store`)."""
+        ``models``. Its LOTS runs go into the chapter's LOTS store (:mod:`lotslib.lots_store`).
+        ``all_cores=True`` (a chapter of :data:`lotsbook.build.ALONE`) spreads it over one process
+        per ``torch threads`` share of the machine's cores (``procs`` of :func:`lotslib.benchmark.run`);
+        with the book's one image per batch the rows are the same as one process's."""
+        import torch
         from lotslib.benchmark import run
         from lotslib.lots_store import sharing
 
         kw.setdefault("reference", self.reference_set())
+        if all_cores:
+            kw.setdefault("procs", max(1, (os.cpu_count() or 1) // torch.get_num_threads()))
         with sharing(Path(self.cache_dir) / "lots"):  # its LOTS runs serve the chapters' maps
             return run(list(models or self.models), list(methods), self.images if images is None else images,
                        params=benchmark_params(self.config), cache_dir=Path(self.cache_dir) / "benchmark",

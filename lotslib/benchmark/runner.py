@@ -43,6 +43,7 @@ def run(
     threads: int | None = None,
     timing: str = "per_image",
     callback: Callable[[str, str, list[str]], None] | None = None,
+    procs: int = 1,
 ) -> pd.DataFrame:
     """Benchmark ``methods`` on ``models`` over ``images`` -> tidy DataFrame (module docstring).
 
@@ -82,13 +83,22 @@ def run(
         ``explain`` call per batch, its time split evenly; faster on a GPU).
     callback : Callable or None, optional
         ``callback(model, method, ids)`` is called after each computed batch has been saved
-        (default None).
+        (default None; with ``procs > 1`` only for the batches of this process's shard).
+    procs : int, optional
+        Processes that compute the rows (default 1). With ``k > 1``, ``k - 1`` worker
+        processes (multiprocessing's *spawn*) compute the shards ``(i, k)``, ``i = 1..k-1``, into
+        the cache while this process computes ``(0, k)``; the table is then read back from the
+        cache. Each process uses ``threads`` torch threads (default 1 there), and the open LOTS
+        store (:func:`lotslib.lots_store.active_store`) is shared. The models and images must
+        pickle (registry models and lotslib's sources do). With ``batch_size=1`` every process
+        computes the same batches as one process would, so the rows do not depend on ``procs``.
 
     Returns
     -------
     pandas.DataFrame
         The tidy rows. Its ``attrs`` hold ``cache_dir``, ``computed`` (the
-        ``"model/method/image_id"`` rows computed by this call, the rest came from the cache)
+        ``"model/method/image_id"`` rows computed by this call or its worker processes, the
+        rest came from the cache)
         and ``damaged`` (cache files that could not be read back: moved aside to
         ``*.corrupt``, reported with a :class:`~lotslib.errors.CorruptCacheWarning`, their rows
         recomputed).
@@ -123,6 +133,10 @@ def run(
         raise ParameterError(f"timing={timing!r}: choose 'per_image' or 'per_batch'.")
     if threads is not None and (not isinstance(threads, int) or threads < 1):
         raise ParameterError(f"threads={threads!r}: must be a positive integer or None.")
+    if not (isinstance(procs, (int, np.integer)) and not isinstance(procs, bool) and procs >= 1):
+        raise ParameterError(f"procs={procs!r}: must be a positive integer (processes computing the rows).")
+    if procs > 1 and shard is not None:
+        raise ParameterError(f"procs={procs} and shard={shard!r}: give one of them (procs splits the images itself).")
     if isinstance(models, (str, torch.nn.Module)):
         models = [models]
     ids = images.ids
@@ -134,6 +148,11 @@ def run(
 
         cache_dir = tempfile.mkdtemp(prefix="lotslib-bench-")
     cache_dir = Path(cache_dir)
+    if procs > 1:
+        return _run_spread(int(procs), dict(
+            models=models, methods=methods, images=images, params=params, cache_dir=cache_dir,
+            batch_size=batch_size, device=device, progress=progress, reference=reference, threads=threads,
+            timing=timing, callback=callback))
     dev = torch.device(device)
     loaded = [load_model(m, device=dev) if isinstance(m, str) else m.to(dev) for m in models]
     for m in loaded:
@@ -215,3 +234,45 @@ def run(
     df.attrs["computed"] = computed
     df.attrs["damaged"] = damaged
     return df
+
+
+def _run_spread(procs: int, kw: dict) -> pd.DataFrame:
+    """:func:`run` split over ``procs`` processes that share ``kw["cache_dir"]`` (its ``procs``)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    part = {**kw, "progress": False, "callback": None, "threads": kw["threads"] or 1}
+    store = active_store()
+    computed: list[str] = []
+    damaged: list[str] = []
+    with ProcessPoolExecutor(procs - 1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(_shard_worker, part, (i, procs), store) for i in range(1, procs)]
+        try:
+            mine = run(**{**part, "callback": kw["callback"]}, shard=(0, procs))
+            computed += mine.attrs["computed"]
+            damaged += mine.attrs["damaged"]
+        finally:
+            errors = []
+            for f in futures:  # every shard finishes (its rows are saved) before an error is raised
+                try:
+                    c, d = f.result()
+                    computed += c
+                    damaged += d
+                except Exception as exc:  # noqa: BLE001 -- re-raised below, after the others finished
+                    errors.append(exc)
+    if errors:
+        raise errors[0]
+    df = run(**{**kw, "progress": False, "callback": None})  # every row is in the cache now
+    df.attrs["computed"] = computed + df.attrs["computed"]
+    df.attrs["damaged"] = damaged + df.attrs["damaged"]
+    return df
+
+
+def _shard_worker(kw: dict, shard: tuple[int, int], store) -> tuple[list[str], list[str]]:
+    """One worker process of :func:`_run_spread`: its shard's rows into the shared cache."""
+    from ..perf import tune_malloc
+
+    tune_malloc()  # as load_model does in the parent: the models arrive already loaded
+    with sharing(store) if store is not None else nullcontext():
+        df = run(**kw, shard=shard)
+    return list(df.attrs["computed"]), list(df.attrs["damaged"])
