@@ -23,7 +23,8 @@
   on a machine with <= 2 cores, else up to 8 (the book's builder sets one thread per chapter
   kernel: a LOTS walk's float rounding depends on the thread count, :mod:`lotslib.lots_store`).
   The library applies it on the first :func:`lotslib.models.load_model`,
-  :func:`lotslib.models.wrap` or :func:`lotslib.explanation.explain` call, once, and only where the process has not set its own count (``torch.set_num_threads`` before that call).
+  :func:`lotslib.models.wrap` or :func:`lotslib.explanation.explain` call, once, and only where
+  the process has not set its own count (``torch.set_num_threads`` before that call).
 * bf16 autocast and ``torch.compile`` are not used: on CPU float32 is kept (bf16 autocast
   measured 6-25x slower, compile 0.56-1.12x). ``experiments/gpu_protocol.py --channels-last
   --amp`` measures channels-last and bf16 autocast on a GPU (speed-up and result change).
