@@ -54,6 +54,7 @@ __all__ = [
     "method_params",
     "explain_all",
     "randomisation_units",
+    "location_text",
     "cascade_schedule",
     "randomise_top",
     "map_similarity",
@@ -930,12 +931,28 @@ def location_verdict(maps: torch.Tensor, rf_boxes: torch.Tensor, cell_boxes: tor
                          "mass in cell area %": 100 * float(cell_in[i, j]),
                          "cell area %": 100 * (cb[2] - cb[0]) * (cb[3] - cb[1]) / area})
     t = pd.DataFrame(rows).set_index(["row", "column"])
+    return {"table": t, "text": location_text(t)}
+
+
+def location_text(table: pd.DataFrame) -> str:
+    """The sentences of :func:`location_verdict` from its ``table`` (one row per cell).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The columns ``mass in receptive field %``, ``receptive field area %``, ``mass in cell
+        area %`` and ``cell area %``, one row per cell.
+
+    Returns
+    -------
+    str
+    """
+    t = table
     above = int((t["mass in cell area %"] > t["cell area %"]).sum())
-    text = (f"Over the {len(t)} cells, the receptive field covers {t['receptive field area %'].mean():.0f}% of the "
+    return (f"Over the {len(t)} cells, the receptive field covers {t['receptive field area %'].mean():.0f}% of the "
             f"photo on average and holds {t['mass in receptive field %'].mean():.0f}% of the cell's LOTS map; the "
             f"pixels the CAMs stretch a cell over cover {t['cell area %'].mean():.1f}% of the photo and hold "
             f"{t['mass in cell area %'].mean():.1f}% of its map (more than their area on {above} of {len(t)} cells).")
-    return {"table": t, "text": text}
 
 
 def lots_summary(cascade_rows: pd.DataFrame, logit_rows: pd.DataFrame, focus_table: pd.DataFrame | None = None,

@@ -83,15 +83,15 @@ def run(
         ``explain`` call per batch, its time split evenly; faster on a GPU).
     callback : Callable or None, optional
         ``callback(model, method, ids)`` is called after each computed batch has been saved
-        (default None; with ``procs > 1`` only for the batches of this process's shard).
+        (default None; not called with ``procs > 1``).
     procs : int, optional
-        Processes that compute the rows (default 1). With ``k > 1``, ``k - 1`` worker
-        processes (multiprocessing's *spawn*) compute the shards ``(i, k)``, ``i = 1..k-1``, into
-        the cache while this process computes ``(0, k)``; the table is then read back from the
-        cache. Each process uses ``threads`` torch threads (default 1 there), and the open LOTS
-        store (:func:`lotslib.lots_store.active_store`) is shared. The models and images must
-        pickle (registry models and lotslib's sources do). With ``batch_size=1`` every process
-        computes the same batches as one process would, so the rows do not depend on ``procs``.
+        Processes that compute the rows (default 1). With ``k > 1``, ``k`` worker processes
+        (multiprocessing's *spawn*) take (method, image) items from a queue and compute each
+        into the cache; the table is then read back from it. Each process uses ``threads``
+        torch threads (default 1 there), and the open LOTS store
+        (:func:`lotslib.lots_store.active_store`) is shared. The models and images must pickle
+        (registry models and lotslib's sources do). Each image is computed alone, so with
+        ``batch_size=1`` the rows are those of one process, whatever ``k``.
 
     Returns
     -------
@@ -237,29 +237,31 @@ def run(
 
 
 def _run_spread(procs: int, kw: dict) -> pd.DataFrame:
-    """:func:`run` split over ``procs`` processes that share ``kw["cache_dir"]`` (its ``procs``)."""
+    """:func:`run` over ``procs`` worker processes that share ``kw["cache_dir"]`` (its ``procs``).
+
+    The work is a queue of (method, image) items, in the order of ``methods`` and the images,
+    that the workers take as they come free (a static split by image leaves a process idle
+    where a method has work for few images: chapter 3's class target has one). Each item is
+    :func:`run` on that one image; the table is then read back from the cache.
+    """
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     part = {**kw, "progress": False, "callback": None, "threads": kw["threads"] or 1}
-    store = active_store()
+    images = part.pop("images")
+    items = [(method, pos) for method in kw["methods"] for pos in range(len(images))]
     computed: list[str] = []
     damaged: list[str] = []
-    with ProcessPoolExecutor(procs - 1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [pool.submit(_shard_worker, part, (i, procs), store) for i in range(1, procs)]
-        try:
-            mine = run(**{**part, "callback": kw["callback"]}, shard=(0, procs))
-            computed += mine.attrs["computed"]
-            damaged += mine.attrs["damaged"]
-        finally:
-            errors = []
-            for f in futures:  # every shard finishes (its rows are saved) before an error is raised
-                try:
-                    c, d = f.result()
-                    computed += c
-                    damaged += d
-                except Exception as exc:  # noqa: BLE001 -- re-raised below, after the others finished
-                    errors.append(exc)
+    errors = []
+    with ProcessPoolExecutor(procs, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker,
+                             initargs=(part, images, active_store())) as pool:
+        for f in [pool.submit(_run_item, method, pos) for method, pos in items]:
+            try:  # every item finishes (its row is saved) before an error is raised
+                c, d = f.result()
+                computed += c
+                damaged += d
+            except Exception as exc:  # noqa: BLE001 -- re-raised below, after the others finished
+                errors.append(exc)
     if errors:
         raise errors[0]
     df = run(**{**kw, "progress": False, "callback": None})  # every row is in the cache now
@@ -268,11 +270,20 @@ def _run_spread(procs: int, kw: dict) -> pd.DataFrame:
     return df
 
 
-def _shard_worker(kw: dict, shard: tuple[int, int], store) -> tuple[list[str], list[str]]:
-    """One worker process of :func:`_run_spread`: its shard's rows into the shared cache."""
+_WORKER: dict = {}
+
+
+def _init_worker(part: dict, images, store) -> None:
+    """A worker process of :func:`_run_spread`: keep the run's arguments (sent once)."""
     from ..perf import tune_malloc
 
     tune_malloc()  # as load_model does in the parent: the models arrive already loaded
-    with sharing(store) if store is not None else nullcontext():
-        df = run(**kw, shard=shard)
+    _WORKER.update(part=part, images=images, store=store)
+
+
+def _run_item(method: str, pos: int) -> tuple[list[str], list[str]]:
+    """One queue item of :func:`_run_spread`: ``method`` on image ``pos``, its row into the cache."""
+    w = _WORKER
+    with sharing(w["store"]) if w["store"] is not None else nullcontext():
+        df = run(**{**w["part"], "methods": [method]}, images=w["images"][pos : pos + 1])
     return list(df.attrs["computed"]), list(df.attrs["damaged"])

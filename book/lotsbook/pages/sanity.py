@@ -8,6 +8,7 @@ runs the chapter's studies of them and draws their results. Pixels ``(N,3,H,W)``
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Sequence
 
 import pandas as pd
@@ -23,7 +24,8 @@ from ..results import top1
 
 __all__ = ["randomisation_figure", "similarity_figure", "location_figure", "focus_figure", "show_parameters",
            "show_randomisation", "show_similarity", "show_randomisation_verdict", "show_random_logit", "show_road",
-           "show_baseline_verdict", "show_focus", "show_focus_verdict", "show_location", "show_lots_summary", "sanity_overview", "show_sanity_summary"]
+           "show_baseline_verdict", "show_focus", "show_focus_verdict", "show_location", "show_lots_summary", "sanity_overview", "show_sanity_summary",
+           "show_road_table", "CheckRows", "RECORDED_CHECKS", "recorded_checks", "show_recorded_checks"]
 
 
 def location_figure(x: torch.Tensor, maps: torch.Tensor, rf_boxes: torch.Tensor, cell_boxes: torch.Tensor,
@@ -227,12 +229,17 @@ def show_similarity(images, cascade: CascadeResult) -> None:
     )
 
 
-def show_randomisation_verdict(cascade: CascadeResult) -> None:
+def _rows(result) -> pd.DataFrame:
+    """A check's rows: a result's ``rows``, or rows already (the recorded study's)."""
+    return result.rows if hasattr(result, "rows") else result
+
+
+def show_randomisation_verdict(cascade) -> None:
     """Show the randomisation test's verdict (:func:`lotslib.sanity.randomisation_verdict` of
-    ``cascade.rows``): its sentences, then its table per method with the caption."""
+    ``cascade.rows``, or of recorded rows): its sentences, then its table per method with the caption."""
     from lotslib.sanity import randomisation_verdict
 
-    verdict = randomisation_verdict(cascade.rows)
+    verdict = randomisation_verdict(_rows(cascade))
     note(verdict["text"])
     table(verdict["table"], "Randomisation test per method: mean over the photos of |ρ|, ρ and SSIM with the "
           "trained model's maps after the first step (logits only) and with every block randomised, and the rank "
@@ -242,13 +249,15 @@ def show_randomisation_verdict(cascade: CascadeResult) -> None:
 
 def show_random_logit(images, logit) -> None:
     """Show the random-logit test's verdict (:func:`lotslib.sanity.random_logit_verdict` of
-    ``logit.rows``, from :func:`lotslib.sanity.random_logit_test`): its sentences, then its
-    table (Spearman, SSIM, largest pixel difference, verdict per method) with the caption."""
+    ``logit.rows``, from :func:`lotslib.sanity.random_logit_test`, or of recorded rows): its
+    sentences, then its table (Spearman, SSIM, largest pixel difference, verdict per method)
+    with the caption; ``images``: the photos, or their number."""
     from lotslib.sanity import random_logit_verdict
 
-    logit_verdict = random_logit_verdict(logit.rows)
+    logit_verdict = random_logit_verdict(_rows(logit))
+    n = images if isinstance(images, int) else len(images)
     note(logit_verdict["text"])
-    table(logit_verdict["table"], f"Random-logit test on {len(images)} photos: mean Spearman and SSIM between the "
+    table(logit_verdict["table"], f"Random-logit test on {n} photos: mean Spearman and SSIM between the "
           f"maps for the top-1 class and for a random other class, the largest pixel difference between them, and "
           f"the verdict ('same map': not one pixel changed)", fmt={"Spearman": "{:.3f}", "SSIM": "{:.3f}",
                                                                  "largest pixel difference": "{:.3g}"})
@@ -283,26 +292,33 @@ def show_road(ctx, net, images, x: torch.Tensor, base: dict, classes) -> tuple[p
     keys : list of str
         The metric keys scored.
     """
-    from lotslib.benchmark import METHODS, table_5_2
-    from lotslib.metric_registry import ROAD_METRICS, ROAD_PERCENTILES, register_metric
+    from lotslib.benchmark import METHODS
     from lotslib.sanity import score_maps
 
-    for m in ROAD_METRICS:  # opt in: registered, ROAD gets its columns in Table 5.2's layout
-        register_metric(m, replace=True)
-    keys = ["avg_drop", "avg_increase", "insertion", "deletion"] + [m.key for m in ROAD_METRICS]
+    keys = _road_keys()
     k = min(ctx.road_images, len(images))
     scored = score_maps(net, x[:k], {m: base[m][:k] for m in METHODS}, classes[:k], keys,
                         metric_params={"steps": ctx.steps, "batch_size": 8, "fill": ctx.fill, "score": ctx.score},
                         image_ids=images.ids[:k])
+    show_road_table(scored, keys, net.name)
+    return scored, keys
+
+
+def show_road_table(scored: pd.DataFrame, keys, model_name: str) -> None:
+    """Show scored maps (:func:`lotslib.sanity.score_maps` rows with ROAD) in Table 5.2's layout
+    (means and 95 % bootstrap intervals, in %) with the caption."""
+    from lotslib.benchmark import table_5_2
+    from lotslib.metric_registry import ROAD_PERCENTILES
+
+    k = int(scored["image_id"].nunique())
     summary_table(
-        table_5_2(scored, metrics=keys),
-        f"Table 5.2's layout with the ROAD columns, {net.name}, n = {k} photo(s): mean and 95% bootstrap interval, best "
-        f"per metric in bold where a best can be named. ROAD (Rong et al. 2022) through pytorch-grad-cam's ROADMostRelevantFirst / "
-        f"ROADLeastRelevantFirst at the percentiles of their ...Average classes, "
+        table_5_2(scored, metrics=list(keys)),
+        f"Table 5.2's layout with the ROAD columns, {model_name}, n = {k} photo(s): mean and 95% bootstrap interval, "
+        f"best per metric in bold where a best can be named. ROAD (Rong et al. 2022) through pytorch-grad-cam's "
+        f"ROADMostRelevantFirst / ROADLeastRelevantFirst at the percentiles of their ...Average classes, "
         f"{', '.join(str(p) for p in ROAD_PERCENTILES)} (10% to 90% of the pixels removed); the change "
         f"of the class probability in percentage points; combined = (LeRF − MoRF) / 2.",
     )
-    return scored, keys
 
 
 def show_baseline_verdict(scored: pd.DataFrame, keys) -> None:
@@ -420,12 +436,93 @@ def show_location(ctx, net, images, x: torch.Tensor) -> None:
     note(where["text"])
 
 
-def show_lots_summary(cascade: CascadeResult, logit, fverdict: dict, scored: pd.DataFrame) -> None:
+def show_lots_summary(cascade, logit, fverdict: dict, scored: pd.DataFrame) -> None:
     """Show what the checks mean for LOTS (:func:`lotslib.sanity.lots_summary` of the
-    randomisation and random-logit rows, the Focus table and the scored maps)."""
+    randomisation and random-logit rows (or results), the Focus table and the scored maps)."""
     from lotslib.sanity import lots_summary
 
-    note(lots_summary(cascade.rows, logit.rows, fverdict["table"], scored))
+    note(lots_summary(_rows(cascade), _rows(logit), fverdict["table"], scored))
+
+
+#: the checks of the recorded study, each in ``results/sanity_study_<check>.csv``
+RECORDED_CHECKS = ("randomisation", "random_logit", "road", "focus", "location")
+
+
+@dataclass
+class CheckRows:
+    """The rows of chapter 8's checks recorded at full size by ``experiments/sanity_study.py``
+    (one attribute per :data:`RECORDED_CHECKS`, None where absent) and the two parts' sidecars."""
+
+    randomisation: pd.DataFrame | None = None
+    random_logit: pd.DataFrame | None = None
+    road: pd.DataFrame | None = None
+    focus: pd.DataFrame | None = None
+    location: pd.DataFrame | None = None
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def complete(self) -> bool:
+        """Every check that bears on a verdict is present (randomisation, random logit, ROAD, Focus)."""
+        return all(getattr(self, c) is not None for c in ("randomisation", "random_logit", "road", "focus"))
+
+
+def recorded_checks() -> CheckRows | None:
+    """The recorded study's rows (:class:`CheckRows`), or None where none of its files exists."""
+    from ..results import recorded, recorded_meta
+
+    rows = {c: recorded(f"sanity_study_{c}.csv") for c in RECORDED_CHECKS}
+    if all(v is None for v in rows.values()):
+        return None
+    return CheckRows(**rows, meta={part: recorded_meta(f"sanity_study_{part}.json") for part in ("road", "checks")})
+
+
+def _road_keys() -> list:
+    """Register the opt-in ROAD metrics; the metric keys of the ROAD table."""
+    from lotslib.metric_registry import ROAD_METRICS, register_metric
+
+    for m in ROAD_METRICS:  # opt in: registered, ROAD gets its columns in Table 5.2's layout
+        register_metric(m, replace=True)
+    return ["avg_drop", "avg_increase", "insertion", "deletion"] + [m.key for m in ROAD_METRICS]
+
+
+def show_recorded_checks(rec: CheckRows | None) -> None:
+    """Show the checks at full size from the recorded study (:func:`recorded_checks`): each
+    check's verdict and table as the live sections show them, from the recorded rows, with
+    the commands that recorded them; or a note on how to record them."""
+    from lotslib.focus import focus_verdict
+    from lotslib.sanity import location_text
+    from lotslib.verdicts import and_list
+
+    if rec is None:
+        note("The recorded study at full size (`results/sanity_study_*.csv`) is absent: run "
+             "`python experiments/sanity_study.py`.")
+        return
+    commands = "; ".join(f"`{m.get('command', '(not recorded)')}`" for m in rec.meta.values())
+    model = next((m["model"] for m in rec.meta.values() if "model" in m), "the main backbone")
+    checks, road = rec.meta.get("checks", {}), rec.meta.get("road", {})
+    sizes = [f"{checks['photos']} photos in the randomisation ({checks['randomisation_steps']} steps: every block) "
+             f"and random-logit tests" if "photos" in checks else "",
+             f"{road['road_photos']} photos scored with ROAD" if "road_photos" in road else "",
+             f"{checks['mosaics']} Focus mosaics" if "mosaics" in checks else "",
+             f"{checks['location_iters']} LOTS iterations per cell of the location grid" if "location_iters" in checks
+             else "",
+             f"LOTS at {checks.get('lots_iters', road.get('lots_iters'))} iterations elsewhere"]
+    note(f"**The same checks at full size (recorded, {model}):** {and_list([z for z in sizes if z])}. Recorded "
+         f"once by {commands} (`results/sanity_study_*.csv`); the book reads the rows and derives every verdict "
+         f"below from them.")
+    if rec.randomisation is not None:
+        show_randomisation_verdict(rec.randomisation)
+    if rec.random_logit is not None:
+        show_random_logit(int(rec.random_logit["image"].nunique()), rec.random_logit)
+    if rec.road is not None:
+        keys = _road_keys()
+        show_road_table(rec.road, keys, model)
+        show_baseline_verdict(rec.road, keys)
+    if rec.focus is not None:
+        show_focus_verdict(focus_verdict(rec.focus))
+    if rec.location is not None:
+        iters = rec.meta.get("checks", {}).get("location_iters", "?")
+        note(f"Location grid, {iters} LOTS iterations per cell: " + location_text(rec.location))
 
 
 def sanity_overview(passed, failed, logit_verdicts: pd.Series, n_photos: int, n_mosaics: int, n_road: int) -> str:
@@ -464,15 +561,25 @@ def sanity_overview(passed, failed, logit_verdicts: pd.Series, n_photos: int, n_
             f"Each section above gives its numbers; for LOTS they come to:")
 
 
-def show_sanity_summary(images, cascade: CascadeResult, logit, fverdict: dict, scored: pd.DataFrame) -> None:
+def show_sanity_summary(images, cascade: CascadeResult, logit, fverdict: dict, scored: pd.DataFrame,
+                        recorded: CheckRows | None = None) -> None:
     """Show the chapter's "What this shows": :func:`sanity_overview` of the checks, then what they
-    mean for LOTS (:func:`show_lots_summary`); ``images``: the photos of the checks."""
+    mean for LOTS (:func:`show_lots_summary`); ``images``: the photos of the checks. Where the
+    recorded study at full size is complete (``recorded``, :func:`recorded_checks`), it is
+    summarised instead of this build's small run, and the lead says so."""
+    from lotslib.focus import focus_verdict
     from lotslib.sanity import random_logit_verdict, randomisation_verdict
 
-    rv = randomisation_verdict(cascade.rows)
-    lv = random_logit_verdict(logit.rows)["table"]["verdict"]
+    n_photos = len(images)
+    if recorded is not None and recorded.complete:
+        cascade, logit, scored = recorded.randomisation, recorded.random_logit, recorded.road
+        fverdict = focus_verdict(recorded.focus)
+        n_photos = int(cascade["image"].nunique())
+        note("From the recorded study at full size (the section above), not this build's small run:")
+    rv = randomisation_verdict(_rows(cascade))
+    lv = random_logit_verdict(_rows(logit))["table"]["verdict"]
     n_road = int(scored["image_id"].nunique())
-    note(sanity_overview(rv["passed"], rv["failed"], lv, len(images), int(fverdict["n"]), n_road))
+    note(sanity_overview(rv["passed"], rv["failed"], lv, n_photos, int(fverdict["n"]), n_road))
     show_lots_summary(cascade, logit, fverdict, scored)
 
 
