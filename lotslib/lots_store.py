@@ -61,7 +61,7 @@ from .params import BUDGETS, LotsParams
 from .paths import cache_root
 
 __all__ = ["sharing", "active_store", "entry_key", "stored_lots", "cached_lots", "store_results", "record_passes",
-           "ledger", "pass_counts", "snapshot_budgets", "RUN_KEYS"]
+           "ledger", "pass_counts", "snapshot_budgets", "RUN_KEYS", "computed_how"]
 
 _ACTIVE: list[Path | None] = []
 #: the LOTS parameters that change a result (beside the model, image and target)
@@ -478,3 +478,31 @@ def pass_counts(store_dir) -> dict:
     return {"computed": int(comp["passes"].sum()), "read": int(read["passes"].sum()),
             "read_from_benchmark": int(read.loc[read["producer"] == "benchmark", "passes"].sum()),
             "runs_computed": len(comp), "runs_read": len(read)}
+
+
+def computed_how(store_dir):
+    """How the store's runs were computed: the entries per (``chunk``, ``threads``).
+
+    Parameters
+    ----------
+    store_dir : str or pathlib.Path
+        The store's folder.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``chunk`` (images per batch), ``threads`` (torch threads) and ``entries``
+        (stored runs and snapshots), one row per pair; -1 where an entry predates the record.
+        Empty where the store holds nothing.
+    """
+    import pandas as pd
+
+    how = []
+    for f in sorted(Path(store_dir).glob("*.npz")):
+        try:
+            with np.load(f) as z:  # reads only the two small members
+                how.append((int(z["chunk"]) if "chunk" in z else -1, int(z["threads"]) if "threads" in z else -1))
+        except (OSError, ValueError, KeyError):
+            continue  # a damaged entry: read_npz moves it aside when a run asks for it
+    df = pd.DataFrame(how, columns=["chunk", "threads"])
+    return df.value_counts().rename("entries").reset_index().sort_values(["chunk", "threads"], ignore_index=True)

@@ -48,6 +48,17 @@ page.show_build(ctx.profile)
 page.show_chapter_runs(Path("book"))
 
 # %% [markdown]
+# ## How the LOTS runs were computed
+#
+# A 500-step LOTS walk amplifies float rounding: the same photo's walk ends elsewhere when it
+# is computed in a batch with other photos, or on another number of threads, and the metrics
+# follow. The book therefore computes every walk alone on one thread, whichever chapter asks
+# first; the LOTS store records how each of its runs was computed.
+
+# %%
+page.show_lots_walks(ctx.cache_dir)
+
+# %% [markdown]
 # ## Packages and weights
 #
 # The versions of the packages the book imports, and for every backbone the book used its

@@ -111,3 +111,25 @@ def test_a_chapter_that_runs_alone_has_nothing_beside_it(monkeypatch, tmp_path):
 def test_jobs_must_be_positive(tmp_path):
     with pytest.raises(ParameterError, match="--jobs 0"):
         book.execute_chapters(list(book.CHAPTERS), lambda ch: {}, tmp_path, jobs=0, log=lambda *a: None)
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_every_kernel_gets_one_thread_whatever_the_jobs_and_a_users_count_is_kept(monkeypatch, tmp_path, jobs):
+    """A LOTS walk's float rounding depends on the thread count, so the kernels' count must not
+    follow --jobs (nor the build's timing): one thread, unless $LOTS_THREADS says otherwise."""
+    import os
+
+    seen = []
+    _fake_run(monkeypatch)
+    inner = book.execute_chapter
+    monkeypatch.setattr(book, "execute_chapter",
+                        lambda ch, *a, **k: (seen.append(os.environ.get("LOTS_THREADS")), inner(ch, *a, **k))[1])
+    monkeypatch.setenv("LOTS_THREADS", "placeholder")  # recorded, so that the test's changes are undone
+    monkeypatch.delenv("LOTS_THREADS")
+    chosen = [c for c in book.CHAPTERS if c.stem in ("03_targets", "06_unseen", "08_sanity")]
+    book.execute_chapters(chosen, lambda ch: {}, tmp_path, jobs=jobs, log=lambda *a: None, costs=COSTS)
+    assert seen == ["1"] * 3
+    monkeypatch.setenv("LOTS_THREADS", "3")
+    seen.clear()
+    book.execute_chapters(chosen, lambda ch: {}, tmp_path, jobs=jobs, log=lambda *a: None, costs=COSTS)
+    assert seen == ["3"] * 3

@@ -37,6 +37,31 @@ def test_second_request_reads_the_stored_run_and_the_ledger_counts_passes(tmp_pa
     assert counts["read_from_benchmark"] == 0
 
 
+def test_the_store_records_how_each_run_was_computed(tmp_path):
+    """Each entry keeps its images per batch and torch threads (a walk's rounding depends on
+    both); computed_how counts them, -1 for an entry from before the record."""
+    images = bench_images().head(3)
+    net = tinyrel()
+    x = images.batch(net)
+    old = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        S.stored_lots(net, x[:2], store_dir=tmp_path, iters=4, batch_size=1)  # 2 runs + snapshots, alone
+        torch.set_num_threads(2)
+        S.stored_lots(net, x[2:], store_dir=tmp_path, iters=3, batch_size=None)  # 1 run, a batch of 1, 2 threads
+    finally:
+        torch.set_num_threads(old)
+    how = S.computed_how(tmp_path).set_index(["chunk", "threads"])["entries"]
+    n_first = len(list(tmp_path.glob("*.npz"))) - 1 - len(S.snapshot_budgets({"iters": 3}))
+    assert how[(1, 1)] == n_first and how[(1, 2)] == 1 + len(S.snapshot_budgets({"iters": 3}))
+    legacy = next(tmp_path.glob("*.npz"))
+    with np.load(legacy) as z:
+        rec = {k: z[k] for k in z.files if k not in ("chunk", "threads")}
+    np.savez(legacy, **rec)  # as written before the record existed
+    assert S.computed_how(tmp_path).set_index(["chunk", "threads"])["entries"][(-1, -1)] == 1
+    assert len(S.computed_how(tmp_path / "empty")) == 0
+
+
 def test_the_chapters_read_the_benchmarks_lots_runs(tmp_path):
     """A benchmark run inside ``sharing`` stores its LOTS runs; cached_lots with the same
     parameters reads them (producer "benchmark") and gets the benchmark's perturbation."""

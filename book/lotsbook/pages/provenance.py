@@ -13,8 +13,8 @@ from .. import provenance
 from ..plots import note, table
 from ..results import recorded
 
-__all__ = ["build_info", "chapter_runs_table", "image_lists", "show_build", "show_chapter_runs", "show_packages",
-           "show_weights", "show_images", "show_reference", "show_build_times"]
+__all__ = ["build_info", "chapter_runs_table", "image_lists", "show_build", "show_chapter_runs", "show_lots_walks",
+           "show_packages", "show_weights", "show_images", "show_reference", "show_build_times"]
 
 
 def build_info(profile: str) -> pd.DataFrame:
@@ -92,6 +92,30 @@ def show_build(profile: str) -> None:
         The profile the book was built with.
     """
     table(build_info(profile), "Build machine, date and repository state")
+
+
+def show_lots_walks(cache_dir) -> None:
+    """Show how the book's LOTS runs were computed (:func:`lotslib.lots_store.computed_how` of
+    ``<cache_dir>/lots``): entries per images-per-batch and torch threads, with a sentence
+    saying whether every run was computed one image at a time on one thread.
+
+    Parameters
+    ----------
+    cache_dir : str or pathlib.Path
+        The book's cache folder (the profile's ``cache_dir``).
+    """
+    from lotslib.lots_store import computed_how
+
+    how = computed_how(Path(cache_dir) / "lots")
+    if not len(how):
+        note("The LOTS store holds no run yet.")
+        return
+    alone = int(how.loc[(how["chunk"] == 1) & (how["threads"] == 1), "entries"].sum())
+    total = int(how["entries"].sum())
+    table(how.rename(columns={"chunk": "images per batch", "threads": "torch threads"}),
+          f"How the LOTS store's {total} entries (runs and their snapshots) were computed: {alone} of {total} one "
+          f"image at a time on one torch thread. A 500-step walk's float rounding depends on both (lotslib.lots_store), "
+          f"so only runs computed alike give the same numbers; -1: not recorded (an entry from before the record).")
 
 
 def show_chapter_runs(book_dir) -> None:
