@@ -23,7 +23,7 @@ thirds of it); each writes its own files, so the two can run side by side::
 
 Writes ``results/sanity_study_<check>.csv`` (the rows of each check, from which chapter 8
 derives every verdict again) and ``results/sanity_study_<part>.json`` (the command, sizes,
-image-list hash, weights hash, packages and wall time).
+image-list hash, weights hash, packages and wall time; ``--part all`` writes both).
 """
 from __future__ import annotations
 
@@ -135,8 +135,11 @@ def main(argv=None) -> int:
         meta.update(location_iters=a.location_iters, location_photo=images.ids[0])
         print(f"location grid: {a.location_iters} iterations per cell, {time.perf_counter() - t0:.0f} s", flush=True)
     meta.update(packages=provenance.package_versions(), seconds=round(time.perf_counter() - t0, 1))
-    # no absolute path of this machine in the record (lotsbook.paths.shown)
-    (out_dir / f"sanity_study_{a.part}.json").write_text(shown(json.dumps(meta, indent=1, default=str)))
+    # one sidecar per part run (chapter 8 reads sanity_study_road.json and _checks.json); no absolute
+    # path of this machine in the record (lotsbook.paths.shown)
+    for part, its in PARTS.items():
+        if set(its) & set(checks):
+            (out_dir / f"sanity_study_{part}.json").write_text(shown(json.dumps(meta, indent=1, default=str)))
     return 0
 
 

@@ -102,8 +102,8 @@ class LotsTrace:
         (feature objective: ``layer``, ``tau``, ``distance``); and how it was computed:
         ``chunk`` (images per batch) and ``threads`` (torch threads). A run's float rounding
         depends on both (measured: 30 steps of one photo differ by up to 0.007 in a pixel
-        between a batch of 1 and of 4, and between 1 and 2 threads), so the book computes
-        every run one image at a time on one thread.
+        between a batch of 1 and of 4, and between 1 and 2 threads), so the book's build
+        computes every run one image at a time on one thread.
     snapshots : dict
         ``{k: (N,3,H,W) tensor}``: the images after k steps, for the ``snapshots`` asked of
         :func:`lots` (empty otherwise).

@@ -36,9 +36,11 @@ the images computed beside it (the batch) and on torch's thread count: the same 
 walk differs after 30 steps between a batch of 1 and of 4, and between 1 and 2 threads,
 and 500 steps carry that into the metrics (chapter 3's LOTS Average Drop moved by about a
 point). Each entry records its ``chunk`` (images per batch) and ``threads``; a caller that
-needs bit-identical results computes every run alike. The book computes every run one image
-at a time on one thread (``batch_size=1``; :mod:`lotsbook.build`), so a run does not
-depend on which chapter asked first, on ``--jobs`` or on the build's timing.
+needs bit-identical results computes every run alike. The book's embedded and classroom
+profiles compute every run one image at a time (``batch_size=1``), and its builder gives every
+chapter kernel one torch thread (:mod:`lotsbook.build`), so a run does not depend on which
+chapter asked first, on ``--jobs`` or on the build's timing (the provenance page counts the
+entries by how they were computed, :func:`computed_how`).
 
 The store is active where :func:`sharing` says so (:func:`lotsbook.chapter.open_chapter`
 opens it in ``<cache_dir>/lots`` for the kernel's lifetime; :func:`lotslib.benchmark.run`

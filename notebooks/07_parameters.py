@@ -99,8 +99,9 @@ page.show_recorded_early_stop()
 # ## A cheaper schedule with the protocol's maps?
 #
 # `experiments/lots_equivalence.py` runs the thesis protocol (α = 1/255, 500 iterations,
-# τ = 0.1) and cheaper candidates — fewer iterations with a larger α, a geometrically
-# decaying α, the plateau stop, and combinations — on 20 embedded photos with all five
+# τ = 0.1) and cheaper candidates — the book's former 40 iterations of 1/255, fewer
+# iterations with a larger α, a geometrically decaying α, the plateau stop, and
+# combinations — on 20 embedded photos with all five
 # metrics, and asks which one reproduces the protocol's maps (median Pearson ≥ 0.95, 10th
 # percentile ≥ 0.90) and metrics with the fewest forward+backward passes. "Reproduces a
 # metric" means *shown equivalent*: two one-sided tests, each at 5%, put the 90% interval

@@ -149,7 +149,7 @@ page.show_location(ctx, net, images, x)
 # those rows each time the book is built.
 
 # %%
-recorded = page.recorded_checks()
+recorded = page.recorded_checks(ctx)
 page.show_recorded_checks(recorded)
 
 # %% [markdown]

@@ -151,6 +151,17 @@ def test_constant_image_rows_are_flagged_not_nan(tmp_path):
     assert not noise["degenerate"].any()
 
 
+class FailsOn(TinyNet):
+    """Raises on the image whose pixel mean is ``bad`` (module level: a spawned worker unpickles it)."""
+
+    bad = -1.0
+
+    def forward(self, x):
+        if (x.flatten(1).mean(1) - self.bad).abs().min() < 1e-6:
+            raise RuntimeError("boom on one image")
+        return super().forward(x)
+
+
 class Bomb(TinyNet):
     def forward(self, x):
         raise AssertionError("computed before validating parameters")
@@ -206,6 +217,23 @@ def test_procs_spread_the_rows_and_give_those_of_one_process(images, tmp_path):
     assert ledger(tmp_path / "two" / "lots")["computed"].sum() == ledger(tmp_path / "one" / "lots")["computed"].sum()
     again = _run(images[:5], tmp_path / "two", batch_size=1, procs=2)
     assert again.attrs["computed"] == []  # a rerun reads every row
+    wide = _run(images[:5], tmp_path / "wide", batch_size=2, procs=3)  # workers compute each image alone
+    pd.testing.assert_frame_equal(one[cols], wide[cols])
+    assert (wide["batch_size"] == 1).all()
+
+
+def test_an_error_in_a_worker_is_raised_after_the_other_items_saved_their_rows(images, tmp_path):
+    """A worker's exception reaches the caller (its type and message), and the items that
+    succeeded keep their rows in the cache: a rerun computes only the failed ones."""
+    net = FailsOn()
+    net.bad = float(images[2:3].batch(net).mean())  # the third image's pixel mean
+    args = dict(models=[net], methods=["gradcam"], images=images[:4], cache_dir=tmp_path, progress=False,
+                batch_size=1, procs=2)
+    with pytest.raises(RuntimeError, match="boom on one image"):
+        B.run(**args)
+    net.bad = -1.0  # mended: only the failed image is computed again
+    again = B.run(**{**args, "procs": 1})
+    assert again.attrs["computed"] == [f"tinynet/gradcam/{images.ids[2]}"]
 
 
 def test_per_image_and_per_batch_timing_give_the_same_rows(images, tmp_path):

@@ -120,3 +120,10 @@ def test_the_recorded_study_reads_and_the_script_lists_the_new_candidates():
     src = (ROOT / "experiments" / "lots_equivalence.py").read_text()
     for name in ('"40 x 1/255"', '"plateau (patience 50, 2%)": PLATEAU'):
         assert name in src
+    # the per-image rows give the recorded decisions again, exactly, for every candidate listed
+    rows = pd.read_csv(ROOT / "results" / "lots_equivalence_images.csv")
+    exact = equivalence_table(rows).set_index("candidate")
+    assert set(exact.index) >= {"40 x 1/255", "plateau (patience 50, 2%)"} and (exact["n"] == 20).all()
+    rec = summary.set_index("candidate").loc[exact.index]
+    for col in ("meets_bar", "n_equivalent", "picked", "on_frontier"):
+        assert (rec[col] == exact[col]).all(), col

@@ -187,8 +187,8 @@ def run_table(params: BookProfile, chapter: str, images=None, notes: dict | None
                  "class); chapter 4 also shows 'max', the highest class probability at each step",
         "batch_size": "a LOTS walk's float rounding depends on the images batched with it and on the thread count, "
                       "and 500 steps carry that into the metrics; "
-                      + ("every walk is computed one image at a time on one torch thread, so no number depends on "
-                         "which chapter computed it first" if params.batch_size == 1 else
+                      + ("every walk is computed one image at a time, so no number depends on which chapter "
+                         "computed it first" if params.batch_size == 1 else
                          "batches are faster on a GPU, but a walk's numbers then depend on its batch"),
     }
     rows = []
@@ -377,16 +377,22 @@ class ChapterContext:
         """:func:`lotslib.benchmark.run` with the chapter's parameters (:func:`benchmark_params`),
         its cache folder, batch size and reference set; ``models`` default to the chapter's
         ``models``. Its LOTS runs go into the chapter's LOTS store (:mod:`lotslib.lots_store`).
-        ``all_cores=True`` (a chapter of :data:`lotsbook.build.ALONE`) spreads it over one process
-        per ``torch threads`` share of the machine's cores (``procs`` of :func:`lotslib.benchmark.run`);
-        with the book's one image per batch the rows are the same as one process's."""
+        ``all_cores=True`` (a chapter of :data:`lotsbook.build.ALONE`) spreads it on a CPU over
+        one process per ``torch threads`` share of the cores this process may use (``procs`` of
+        :func:`lotslib.benchmark.run`, each with the kernel's thread count); with the book's one
+        image per batch the rows are the same as one process's."""
         import torch
         from lotslib.benchmark import run
         from lotslib.lots_store import sharing
 
         kw.setdefault("reference", self.reference_set())
-        if all_cores:
-            kw.setdefault("procs", max(1, (os.cpu_count() or 1) // torch.get_num_threads()))
+        if all_cores and torch.device(self.device).type == "cpu":
+            try:
+                cores = len(os.sched_getaffinity(0))  # a container's CPU limit, not the host's cores
+            except AttributeError:
+                cores = os.cpu_count() or 1
+            kw.setdefault("threads", torch.get_num_threads())
+            kw.setdefault("procs", max(1, cores // kw["threads"]))
         with sharing(Path(self.cache_dir) / "lots"):  # its LOTS runs serve the chapters' maps
             return run(list(models or self.models), list(methods), self.images if images is None else images,
                        params=benchmark_params(self.config), cache_dir=Path(self.cache_dir) / "benchmark",

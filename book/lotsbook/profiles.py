@@ -69,6 +69,7 @@ class BookProfile:
     score: str = _table(MetricParams.score)
     # one image per LOTS batch: a walk's float rounding depends on its batch (lotslib.lots_store), so
     # every walk is computed alone and gives the same numbers whichever chapter computes it first
+    # (with the builder's one thread per kernel); the full profile batches 16 for a GPU
     batch_size: int = _table(1)
     device: str = _table("cpu")
     cache_dir: str = _table(".cache/book")

@@ -51,7 +51,8 @@ module                 what it holds
 ``store``              the result store: parts written atomically, resumed, damaged parts
                        moved aside (the policy of :func:`lotslib.cache.quarantine`)
 ``scoring``            one batch: explain, score with every metric, lay out the rows
-``runner``             :func:`run`: models x methods x images, cached and shardable
+``runner``             :func:`run`: models x methods x images, cached, shardable, spread over
+                       processes (``procs``)
 ``rescoring``          the stored maps scored again under other metric conventions
 ``tables``             Tables 5.1-5.3 with bootstrap intervals, the paired Wilcoxon test
 ``timing``             Table 5.3's two CAM paths (graph cut, stock pytorch-grad-cam)
@@ -64,7 +65,9 @@ parameter that affects its rows: model weights fingerprint, method parameters, m
 parameters, device, timing, the reference list's fingerprint (LOTS class/mean only) and a
 format version (:mod:`lotslib.benchmark.store`). A killed run resumes where it stopped. The
 per-image random seeds (Random-CAM, SmoothGrad-CAM++) are derived from the image id, so a map
-does not depend on the batch it ran in.
+does not depend on the batch it ran in. A LOTS map does, in float rounding (a 500-step walk
+amplifies it; :mod:`lotslib.lots_store`): with ``batch_size=1`` every row is computed alone, and
+then neither ``shard`` nor ``procs`` changes a number.
 """
 from ..method_registry import ALL_METHODS, CAM_METHODS, METHODS, TABLE_METHODS, TABLE_TARGETS, TABLE_TIMING
 from ..metric_registry import METRICS

@@ -68,7 +68,7 @@ def run(
         ``(i, k)``: only the images at positions ``p`` with ``p % k == i`` (several processes
         can share one cache); default None: all images.
     progress : bool, optional
-        Show progress (default True).
+        Show progress (default True; not with ``procs > 1``).
     reference : lotslib.data.ImageSource or str or None, optional
         The labelled reference set of the LOTS class/mean targets: an image source or a
         folder (:func:`lotslib.targets.open_reference`); default None:
@@ -90,8 +90,9 @@ def run(
         into the cache; the table is then read back from it. Each process uses ``threads``
         torch threads (default 1 there), and the open LOTS store
         (:func:`lotslib.lots_store.active_store`) is shared. The models and images must pickle
-        (registry models and lotslib's sources do). Each image is computed alone, so with
-        ``batch_size=1`` the rows are those of one process, whatever ``k``.
+        (registry models and lotslib's sources do). Each image is computed alone (its rows
+        record ``batch_size`` 1), so they are those of one process with ``batch_size=1`` and
+        the same ``threads``, whatever ``k``.
 
     Returns
     -------
@@ -239,29 +240,39 @@ def run(
 def _run_spread(procs: int, kw: dict) -> pd.DataFrame:
     """:func:`run` over ``procs`` worker processes that share ``kw["cache_dir"]`` (its ``procs``).
 
-    The work is a queue of (method, image) items, in the order of ``methods`` and the images,
-    that the workers take as they come free (a static split by image leaves a process idle
-    where a method has work for few images: chapter 3's class target has one). Each item is
-    :func:`run` on that one image; the table is then read back from the cache.
+    The work is a queue of (method, image range) items, in the order of ``methods`` and the
+    images, that the workers take as they come free (a static split by image leaves a process
+    idle where a method has work for few images: chapter 3's class target has one). A range
+    is one image up to ``16 * procs`` images per method, longer beyond (fewer, longer items
+    for a large set). Each item is :func:`run` on its images, each computed alone
+    (``batch_size=1``); the table is then read back from the cache. An interruption (an
+    exception in this process, e.g. ``KeyboardInterrupt``) cancels the items not started.
     """
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    part = {**kw, "progress": False, "callback": None, "threads": kw["threads"] or 1}
+    part = {**kw, "progress": False, "callback": None, "threads": kw["threads"] or 1, "batch_size": 1}
     images = part.pop("images")
-    items = [(method, pos) for method in kw["methods"] for pos in range(len(images))]
+    n = len(images)
+    width = max(1, n // (16 * procs))
+    items = [(method, s, min(s + width, n)) for method in kw["methods"] for s in range(0, n, width)]
     computed: list[str] = []
     damaged: list[str] = []
     errors = []
-    with ProcessPoolExecutor(procs, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker,
-                             initargs=(part, images, active_store())) as pool:
-        for f in [pool.submit(_run_item, method, pos) for method, pos in items]:
-            try:  # every item finishes (its row is saved) before an error is raised
+    pool = ProcessPoolExecutor(procs, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker,
+                               initargs=(part, images, active_store()))
+    try:
+        for f in [pool.submit(_run_item, *item) for item in items]:
+            try:  # every item finishes (its rows are saved) before an error is raised
                 c, d = f.result()
                 computed += c
                 damaged += d
             except Exception as exc:  # noqa: BLE001 -- re-raised below, after the others finished
                 errors.append(exc)
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)  # the running items finish and keep their rows
+        raise
+    pool.shutdown(wait=True)
     if errors:
         raise errors[0]
     df = run(**{**kw, "progress": False, "callback": None})  # every row is in the cache now
@@ -281,9 +292,9 @@ def _init_worker(part: dict, images, store) -> None:
     _WORKER.update(part=part, images=images, store=store)
 
 
-def _run_item(method: str, pos: int) -> tuple[list[str], list[str]]:
-    """One queue item of :func:`_run_spread`: ``method`` on image ``pos``, its row into the cache."""
+def _run_item(method: str, start: int, stop: int) -> tuple[list[str], list[str]]:
+    """One queue item of :func:`_run_spread`: ``method`` on images ``start:stop``, rows into the cache."""
     w = _WORKER
     with sharing(w["store"]) if w["store"] is not None else nullcontext():
-        df = run(**{**w["part"], "methods": [method]}, images=w["images"][pos : pos + 1])
+        df = run(**{**w["part"], "methods": [method]}, images=w["images"][start:stop])
     return list(df.attrs["computed"]), list(df.attrs["damaged"])

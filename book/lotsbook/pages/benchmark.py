@@ -873,8 +873,8 @@ def show_table_5_3(ctx, df: pd.DataFrame) -> None:
         "batch."
         + (f" The book ran {ctx.jobs} chapters at a time, so other work shared the machine while these times were "
            f"taken (`python -m lotsbook --jobs 1` times the CAMs alone)." if ctx.jobs > 1 else "")
-        + " LOTS's rows come from chapter 3, whose benchmark runs as one single-thread process per core, side by "
-          "side, so its time per map includes that sharing.",
+        + (" In the book's build, LOTS's rows come from chapter 3, whose benchmark runs as one process per core, "
+           "side by side, so its time per map includes that sharing." if ctx.jobs > 1 else ""),
         fmt="{:.1f}",
     )
 

@@ -466,14 +466,21 @@ class CheckRows:
         return all(getattr(self, c) is not None for c in ("randomisation", "random_logit", "road", "focus"))
 
 
-def recorded_checks() -> CheckRows | None:
-    """The recorded study's rows (:class:`CheckRows`), or None where none of its files exists."""
+def recorded_checks(ctx=None) -> CheckRows | None:
+    """The recorded study's rows (:class:`CheckRows`), or None where none of its files exists or,
+    given the chapter ``ctx``, where they do not describe its set-up (the embedded photos and
+    the chapter's model: the study records those; another profile's chapter shows its own run)."""
     from ..results import recorded, recorded_meta
 
     rows = {c: recorded(f"sanity_study_{c}.csv") for c in RECORDED_CHECKS}
     if all(v is None for v in rows.values()):
         return None
-    return CheckRows(**rows, meta={part: recorded_meta(f"sanity_study_{part}.json") for part in ("road", "checks")})
+    meta = {part: recorded_meta(f"sanity_study_{part}.json") for part in ("road", "checks")}
+    if ctx is not None:
+        models = {m.get("model") for m in meta.values()} - {None}
+        if ctx.image_source != "embedded" or models != {ctx.model}:
+            return None
+    return CheckRows(**rows, meta=meta)
 
 
 def _road_keys() -> list:
@@ -494,8 +501,8 @@ def show_recorded_checks(rec: CheckRows | None) -> None:
     from lotslib.verdicts import and_list
 
     if rec is None:
-        note("The recorded study at full size (`results/sanity_study_*.csv`) is absent: run "
-             "`python experiments/sanity_study.py`.")
+        note("No recorded study at full size applies to this run: `results/sanity_study_*.csv` "
+             "(`python experiments/sanity_study.py`) records the embedded photos with the embedded profile's model.")
         return
     commands = "; ".join(f"`{m.get('command', '(not recorded)')}`" for m in rec.meta.values())
     model = next((m["model"] for m in rec.meta.values() if "model" in m), "the main backbone")
@@ -506,7 +513,8 @@ def show_recorded_checks(rec: CheckRows | None) -> None:
              f"{checks['mosaics']} Focus mosaics" if "mosaics" in checks else "",
              f"{checks['location_iters']} LOTS iterations per cell of the location grid" if "location_iters" in checks
              else "",
-             f"LOTS at {checks.get('lots_iters', road.get('lots_iters'))} iterations elsewhere"]
+             f"LOTS at {checks.get('lots_iters', road.get('lots_iters'))} iterations elsewhere"
+             if "lots_iters" in checks or "lots_iters" in road else ""]
     note(f"**The same checks at full size (recorded, {model}):** {and_list([z for z in sizes if z])}. Recorded "
          f"once by {commands} (`results/sanity_study_*.csv`); the book reads the rows and derives every verdict "
          f"below from them.")
