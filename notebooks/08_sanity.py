@@ -94,10 +94,11 @@ page.show_random_logit(images, logit)
 #
 # The maps on the trained model are scored with the chapter's metrics and with ROAD, which
 # is opt-in in lotslib (`metric_registry.ROAD_METRICS`): it solves a sparse imputation system
-# per image and removal percentile, about 5 s per photo and method on one core, so the book's
-# benchmark (chapter 4) leaves it out and this table scores only the first `road_images`
-# photos. Coherency is left out here: it would run every method, LOTS included, again on
-# the explanation map.
+# per image and removal percentile, several seconds per photo and method on one core, so
+# the book's benchmark (chapter 4) leaves it out and this table scores only the first
+# `road_images` photos (none in the embedded profile: the recorded study below scores them
+# all). Coherency is left out here: it would run every method, LOTS included, again on the
+# explanation map.
 
 # %%
 scored, keys = page.show_road(ctx, net, images, x, base, classes)

@@ -32,3 +32,21 @@ def test_the_summary_uses_the_recorded_study_only_where_it_is_complete(monkeypat
     said.clear()
     page.show_sanity_summary([0, 1, 2], **live, recorded=replace(rec, road=None))  # incomplete: the live run
     assert not said[0].startswith("From the recorded study") and "Model randomisation (3 photos" in said[0]
+
+
+def test_road_left_out_live_says_so_and_the_summary_counts_no_photo(monkeypatch):
+    """road_images = 0 (the embedded profile): no live ROAD, a sentence instead of the table, and
+    a summary on the small run says ROAD rests on 0 photos (too few)."""
+    from types import SimpleNamespace
+
+    rec = page.recorded_checks()
+    said = []
+    monkeypatch.setattr(page, "note", lambda text, *a, **k: said.append(text))
+    scored, keys = page.show_road(SimpleNamespace(road_images=0), None, [], None, {}, None)
+    assert scored is None and "`road_images` = 0" in said[-1] and "road" in keys
+    page.show_baseline_verdict(None, keys)
+    assert "recorded study" in said[-1]
+    said.clear()
+    page.show_sanity_summary([0, 1, 2], rec.randomisation, rec.random_logit, focus_verdict(rec.focus), None,
+                             recorded=replace(rec, road=None))
+    assert "ROAD on 0 photos" in said[0]

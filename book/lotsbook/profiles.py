@@ -89,12 +89,13 @@ class BookProfile:
     plateau_study: bool = False
     # chapter 8 (sanity checks): photos of the randomisation and random-logit tests,
     # randomisation steps after the original, Focus mosaics of the first four photos, photos
-    # scored with ROAD (~8 s per photo and method on one core), and the LOTS iterations of
-    # each cell of the 7 x 7 location grid (49 runs): about 3 minutes on 2 cores
+    # scored with ROAD (~7 s per photo and method on one core; 0: none live, the recorded
+    # study at full size scores all 19, results/sanity_study_road.csv), and the LOTS
+    # iterations of each cell of the 7 x 7 location grid (49 runs): about 2 minutes on one core
     sanity_images: int = 3
     sanity_steps: int = 3
     focus_arrangements: int = 1
-    road_images: int = 1
+    road_images: int = 0
     location_iters: int = 3
     # the "Try your own image" page
     image: str | None = None
@@ -113,8 +114,9 @@ class BookProfile:
                   "sanity_images", "sanity_steps", "focus_arrangements", "road_images", "location_iters")
         for name in counts:
             v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < (0 if name == "seed" else 1):
-                raise ParameterError(f"{name}={v!r}: must be an integer >= {0 if name == 'seed' else 1}. "
+            least = 0 if name in ("seed", "road_images") else 1
+            if isinstance(v, bool) or not isinstance(v, int) or v < least:
+                raise ParameterError(f"{name}={v!r}: must be an integer >= {least}. "
                                      f"Fix: pass a whole number (the embedded profile uses "
                                      f"{getattr(BookProfile, name)!r}).")
         for name in ("fill_coherency", "plateau_study"):

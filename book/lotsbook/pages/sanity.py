@@ -287,8 +287,8 @@ def show_road(ctx, net, images, x: torch.Tensor, base: dict, classes) -> tuple[p
 
     Returns
     -------
-    scored : pandas.DataFrame
-        One row per (method, photo), the benchmark's layout.
+    scored : pandas.DataFrame or None
+        One row per (method, photo), the benchmark's layout; None with ``road_images`` 0.
     keys : list of str
         The metric keys scored.
     """
@@ -296,6 +296,11 @@ def show_road(ctx, net, images, x: torch.Tensor, base: dict, classes) -> tuple[p
     from lotslib.sanity import score_maps
 
     keys = _road_keys()
+    if ctx.road_images == 0:
+        note("ROAD is not run live in this profile (`road_images` = 0): it solves an imputation for every removal "
+             "step, map and photo, about a minute per photo for the nine methods. The section *The same checks at "
+             "full size* below scores every photo from the recorded study; `--road-images N` runs it here.")
+        return None, keys
     k = min(ctx.road_images, len(images))
     scored = score_maps(net, x[:k], {m: base[m][:k] for m in METHODS}, classes[:k], keys,
                         metric_params={"steps": ctx.steps, "batch_size": 8, "fill": ctx.fill, "score": ctx.score},
@@ -321,11 +326,14 @@ def show_road_table(scored: pd.DataFrame, keys, model_name: str) -> None:
     )
 
 
-def show_baseline_verdict(scored: pd.DataFrame, keys) -> None:
+def show_baseline_verdict(scored: pd.DataFrame | None, keys) -> None:
     """Show the sentences of :func:`lotslib.sanity.baseline_verdict` (what the edge map earns)
-    and :func:`lotslib.sanity.road_verdict` on the scored maps."""
+    and :func:`lotslib.sanity.road_verdict` on the scored maps (None: none scored live)."""
     from lotslib.sanity import baseline_verdict, road_verdict
 
+    if scored is None:
+        note("No map was scored live, so the edge baseline and ROAD are judged below, on the recorded study.")
+        return
     note(baseline_verdict(scored, keys)["text"] + " " + road_verdict(scored)["text"])
 
 
@@ -436,7 +444,7 @@ def show_location(ctx, net, images, x: torch.Tensor) -> None:
     note(where["text"])
 
 
-def show_lots_summary(cascade, logit, fverdict: dict, scored: pd.DataFrame) -> None:
+def show_lots_summary(cascade, logit, fverdict: dict, scored: pd.DataFrame | None) -> None:
     """Show what the checks mean for LOTS (:func:`lotslib.sanity.lots_summary` of the
     randomisation and random-logit rows (or results), the Focus table and the scored maps)."""
     from lotslib.sanity import lots_summary
@@ -569,7 +577,7 @@ def sanity_overview(passed, failed, logit_verdicts: pd.Series, n_photos: int, n_
             f"Each section above gives its numbers; for LOTS they come to:")
 
 
-def show_sanity_summary(images, cascade: CascadeResult, logit, fverdict: dict, scored: pd.DataFrame,
+def show_sanity_summary(images, cascade: CascadeResult, logit, fverdict: dict, scored: pd.DataFrame | None,
                         recorded: CheckRows | None = None) -> None:
     """Show the chapter's "What this shows": :func:`sanity_overview` of the checks, then what they
     mean for LOTS (:func:`show_lots_summary`); ``images``: the photos of the checks. Where the
@@ -586,7 +594,7 @@ def show_sanity_summary(images, cascade: CascadeResult, logit, fverdict: dict, s
         note("From the recorded study at full size (the section above), not this build's small run:")
     rv = randomisation_verdict(_rows(cascade))
     lv = random_logit_verdict(_rows(logit))["table"]["verdict"]
-    n_road = int(scored["image_id"].nunique())
+    n_road = 0 if scored is None else int(scored["image_id"].nunique())
     note(sanity_overview(rv["passed"], rv["failed"], lv, n_photos, int(fverdict["n"]), n_road))
     show_lots_summary(cascade, logit, fverdict, scored)
 
