@@ -225,7 +225,8 @@ def thesis_support(claim: Claim) -> str:
             higher = _metric(key)[2]
             for o in _others(claim, set(vals.index)):
                 total += 1
-                hits += bool(vals["lots"] != vals[o] and ((vals["lots"] > vals[o]) == higher) == (claim.expected == BETTER))
+                hits += bool(vals["lots"] != vals[o]
+                             and ((vals["lots"] > vals[o]) == higher) == (claim.expected == BETTER))
         if total:
             parts.append(f"{hits} of {total} on {model}")
     what = "metric–target pairs" if claim.against == "targets" else "CAM methods"

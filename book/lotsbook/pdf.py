@@ -42,8 +42,8 @@ from pathlib import Path
 from .paths import SOURCES
 
 __all__ = ["PDF_NAME", "LEFT_OUT", "CHROMIUM", "CHROMIUM_ARGS", "DOCUMENT", "PRINT_CSS", "TocEntry", "PdfReport",
-           "toc_pages", "pdf_path", "page_article", "relink", "print_document", "serve", "toc_page_numbers", "write_pdf",
-           "pdf_text"]
+           "toc_pages", "pdf_path", "page_article", "relink", "print_document", "serve", "toc_page_numbers",
+           "write_pdf", "pdf_text"]
 
 #: the file name of the PDF edition, in ``_build/pdf/`` beside ``_build/html``
 PDF_NAME = "lots-book.pdf"

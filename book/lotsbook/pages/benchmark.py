@@ -1,6 +1,6 @@
 """Chapter 4, "LOTS against six CAM methods" (``notebooks/04_benchmark.py``): the tests of
-LOTS against every CAM method (Holm-corrected, :mod:`lotslib.verdicts`), the recorded larger study, the conventions' verdicts,
-Table 5.3 (time per map) and the figures of the metrics (Average Drop/Increase, Coherency,
+LOTS against every CAM method (Holm-corrected, :mod:`lotslib.verdicts`), the recorded larger study, the conventions'
+verdicts, Table 5.3 (time per map) and the figures of the metrics (Average Drop/Increase, Coherency,
 the deletion strip).
 
 The benchmark itself is :mod:`lotslib.benchmark`; Table 5.2's layout is
@@ -13,8 +13,8 @@ import torch
 
 from lotslib.verdicts import and_list, family_note, format_p
 
-from ..plots import (curves_figure, direction, map_panel, note, panel_grid, rank_table, reference_wide, short_class, show,
-                     summary_table, table)
+from ..plots import (curves_figure, direction, map_panel, note, panel_grid, rank_table, reference_wide, short_class,
+                     show, summary_table, table)
 from ..results import recorded, recorded_meta
 
 __all__ = [
@@ -177,9 +177,11 @@ def _clauses(group: pd.DataFrame) -> list[str]:
     tie = g[g["verdict"] == NO_DIFFERENCE]
     if len(tie):
         lo, hi = (f"{v:.1f}" for v in (tie["detectable difference"].min(), tie["detectable difference"].max()))
-        listed = ", ".join(f"{c} ({m:.1f}, {format_p(p)})" for c, m, p in zip(tie["cam"], tie["cam_mean"], tie["p (Holm)"]))
+        listed = ", ".join(f"{c} ({m:.1f}, {format_p(p)})"
+                           for c, m, p in zip(tie["cam"], tie["cam_mean"], tie["p (Holm)"]))
         out.append(f"LOTS ({g['LOTS'].iloc[0]:.1f}) and {listed} do not differ significantly; {tie['n'].min()} pairs "
-                   f"would have detected a mean difference of {lo if lo == hi else lo + '–' + hi} points with 80 % power")
+                   f"would have detected a mean difference of {lo if lo == hi else lo + '–' + hi} "
+                   f"points with 80 % power")
     few = g[~g["verdict"].isin([BETTER, WORSE, NO_DIFFERENCE])]
     if len(few):
         out.append(f"{', '.join(few['cam'])}: {too_few(few['n'].min())}, no verdict")
@@ -318,7 +320,8 @@ def time_table(df: pd.DataFrame) -> pd.DataFrame:
 
     ms = table_5_3(df).xs("mean", axis=1, level="stat")
     ref = reference_tables()
-    ref53 = ref[ref["table"] == TABLE_TIMING].pivot_table(index="method", columns="model", values="value", aggfunc="first")
+    ref53 = ref[ref["table"] == TABLE_TIMING].pivot_table(index="method", columns="model", values="value",
+                                                          aggfunc="first")
     ref53.index = ref53.index.map(method_name)
     ref53 = ref53.reindex(index=ms.index, columns=[c for c in MODELS_ORDER if c in ref53.columns])
     return pd.concat({"this run": ms, "thesis": ref53}, axis=1)
@@ -592,7 +595,8 @@ def tests_summary(tests: pd.DataFrame, against: str = "CAM methods", subject: st
         sig, none = [], []
         for metric, gm in g.groupby(level=1, sort=False):
             counts = gm["verdict"].value_counts()
-            ways = [f"{w.replace(subject + ' ', '')} in {c} of {len(gm)}" for w, c in counts.items() if w != NO_DIFFERENCE]
+            ways = [f"{w.replace(subject + ' ', '')} in {c} of {len(gm)}"
+                    for w, c in counts.items() if w != NO_DIFFERENCE]
             (sig.append(f"{metric}: {subject} " + ", ".join(ways)) if ways else none.append(str(metric)))
         text = f"{group}, n = {n} images: " + ("; ".join(sig) if sig else "no significant difference on any metric")
         if sig and none:
@@ -644,11 +648,12 @@ def show_recorded_study() -> None:
     shown, extra = extra_rows(rec["table"])
     summary_table(shown, f"Recorded study (`{meta['command']}`): Table 5.2's layout on {rec['n']} "
                                 "ImageNet training images (seen in training: accuracy on them is optimistic); "
-                                "mean and 95% bootstrap interval in %, best mean of the thesis's methods in bold.", unranked=extra)
+                                "mean and 95% bootstrap interval in %, best mean of the thesis's methods in bold.",
+                  unranked=extra)
     table(rec["tests"], "Recorded study: LOTS against every CAM method per metric (two-sided Wilcoxon "
-                        f"signed-rank test over images; {family_note(rec['tests']['n'])}), with the smallest mean difference "
-                        "in points that these pairs detect with 80% power (paired, from the spread of the "
-                        "differences).", fmt=_TEST_FMT)
+                        f"signed-rank test over images; {family_note(rec['tests']['n'])}), with the smallest mean "
+                        "difference in points that these pairs detect with 80% power (paired, from the spread of "
+                        "the differences).", fmt=_TEST_FMT)
     note(rec["text"])
 
 

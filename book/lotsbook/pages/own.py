@@ -277,8 +277,8 @@ def show_maps(ctx, source, rep: ImageReport) -> None:
         methods_figure(rep.x, rep.maps, first_title=f"{top1} {100 * rep.probability:.1f}%"),
         "fig-own-maps",
         f"**All methods on {source[0].name}, as in thesis Figure 5.2.** {net.name}: (a) the image with its top-1 class "
-        f"*{top1}* ({100 * rep.probability:.1f}%); then each method's heat-map: {rep.legend()}. The CAM methods explain "
-        f"the top-1 class; LOTS uses the zero target, at most {ctx.iters} iterations, {ctx.filter_size} × "
+        f"*{top1}* ({100 * rep.probability:.1f}%); then each method's heat-map: {rep.legend()}. The CAM methods "
+        f"explain the top-1 class; LOTS uses the zero target, at most {ctx.iters} iterations, {ctx.filter_size} × "
         f"{ctx.filter_size} blur."
         + (f" All-zero maps (a constant map): {', '.join(rep.degenerate)}." if rep.degenerate else ""),
     )
@@ -308,9 +308,9 @@ def show_lots(ctx, source, rep: ImageReport) -> None:
     show(
         figure_4_1(rep.x, rep.lots.x_adv, pred.titles_before, pred.titles_after),
         "fig-own-lots",
-        f"**The LOTS perturbation of {source[0].name}, as in thesis Figure 4.1.** Left: the image with its top-1 class; "
-        f"middle: adversarial − original, ×10, shifted by 128; right: the adversarial image with its top-1 class "
-        f"({net.name}, zero target, {int(rep.lots.trace.iterations[0])} iterations, stop: "
+        f"**The LOTS perturbation of {source[0].name}, as in thesis Figure 4.1.** Left: the image with its top-1 "
+        f"class; middle: adversarial − original, ×10, shifted by 128; right: the adversarial image with its top-1 "
+        f"class ({net.name}, zero target, {int(rep.lots.trace.iterations[0])} iterations, stop: "
         f"{rep.lots.trace.stop_reason[0]}).",
     )
 
@@ -348,7 +348,7 @@ def show_curves(ctx, source, rep: ImageReport) -> None:
             curves_figure(rep.curves[kind], kind),
             f"fig-own-{kind}",
             f"**{kind.capitalize()} curves of {source[0].name}, as in thesis Figure "
-            f"A.{7 if kind == 'insertion' else 6}.** Probability of the top-1 class *{top1}* ({net.name}) as pixels are "
-            f"{'restored from a blurred copy' if kind == 'insertion' else 'replaced by a blurred copy'} in the order of "
-            f"each method's map, {ctx.steps} steps.",
+            f"A.{7 if kind == 'insertion' else 6}.** Probability of the top-1 class *{top1}* ({net.name}) "
+            f"as pixels are {'restored from a blurred copy' if kind == 'insertion' else 'replaced by a blurred copy'} "
+            f"in the order of each method's map, {ctx.steps} steps.",
         )

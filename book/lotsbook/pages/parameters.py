@@ -11,7 +11,9 @@ from ..plots import note, show, table
 from ..results import recorded, recorded_meta
 
 __all__ = ["equivalence_frontier", "iteration_study_figure", "ALPHAS_255", "FILTER_SIZES", "SIGMAS",
-           "READABLE", "readable", "budget_figure", "budget_summary", "show_budget_curve", "budget_verdict_table", "show_recorded_budget_curve", "step_space_table", "show_step_spaces", "show_early_stop", "show_recorded_early_stop", "show_equivalence",
+           "READABLE", "readable", "budget_figure", "budget_summary", "show_budget_curve", "budget_verdict_table",
+           "show_recorded_budget_curve", "step_space_table", "show_step_spaces", "show_early_stop",
+           "show_recorded_early_stop", "show_equivalence",
            "show_alpha_study", "show_filter_study", "budget_shape", "alpha_shape",
            "filter_shape", "show_parameter_summary"]
 
@@ -436,9 +438,9 @@ def show_early_stop(ctx, net, images) -> pd.DataFrame | None:
     table(
         early_stop_summary(es),
         f"**Plateau early stop (no thesis table).** {net.name}, {len(images)} images, at most {ctx.study_iters} "
-        f"iterations, patience {ctx.patience}, min_delta {ctx.min_delta}: iterations and time (full ÷ early in the last "
-        f"column), the Pearson correlation of the early-stopped map with the full run's map (mean; minimum in the last "
-        f"column), and each metric both ways with the paired Wilcoxon p-value.",
+        f"iterations, patience {ctx.patience}, min_delta {ctx.min_delta}: iterations and time (full ÷ early in the "
+        f"last column), the Pearson correlation of the early-stopped map with the full run's map (mean; minimum in "
+        f"the last column), and each metric both ways with the paired Wilcoxon p-value.",
     )
     return es
 
@@ -499,8 +501,8 @@ def show_alpha_study(ctx, net, images) -> pd.DataFrame:
     cols = ["iterations", "distance", "seconds", "pearson_vs_reference", "avg_drop", "insertion", "deletion"]
     table(
         readable(al.groupby("alpha_255")[cols].mean()),
-        f"**Step width α (no thesis table).** Means over {len(images)} images for α = k/255 (rows: k), {ctx.figure_iters} "
-        f"iterations, zero target; Pearson correlation with the map at α = {ctx.alpha * 255:g}/255.",
+        f"**Step width α (no thesis table).** Means over {len(images)} images for α = k/255 (rows: k), "
+        f"{ctx.figure_iters} iterations, zero target; Pearson correlation with the map at α = {ctx.alpha * 255:g}/255.",
     )
     return al
 
@@ -516,9 +518,11 @@ def show_filter_study(ctx, net, images) -> pd.DataFrame:
     pp = postprocess_study(net, images, filter_sizes=FILTER_SIZES, sigmas=SIGMAS, iters=int(ctx.iters), tau=ctx.tau,
                            alpha=ctx.alpha, steps=ctx.steps, cache_dir=ctx.cache_dir)
     table(
-        readable(pp.groupby(["filter_size", "sigma"])[["avg_drop", "increase", "insertion", "deletion", "seconds"]].mean()),
+        readable(pp.groupby(["filter_size", "sigma"])[["avg_drop", "increase", "insertion", "deletion",
+                                                        "seconds"]].mean()),
         f"**Filter size and σ (no thesis table).** Metrics of the LOTS map for each Gaussian filter "
-        f"(σ 'default' = 0.3·((k−1)/2 − 1) + 0.8, 7.7 for k = 49), {len(images)} images, the protocol's runs ({ctx.iters} iterations).",
+        f"(σ 'default' = 0.3·((k−1)/2 − 1) + 0.8, 7.7 for k = 49), {len(images)} images, "
+        f"the protocol's runs ({ctx.iters} iterations).",
     )
     return pp
 

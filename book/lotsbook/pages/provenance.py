@@ -114,8 +114,9 @@ def show_lots_walks(cache_dir) -> None:
     total = int(how["entries"].sum())
     table(how.rename(columns={"chunk": "images per batch", "threads": "torch threads"}),
           f"How the LOTS store's {total} entries (runs and their snapshots) were computed: {alone} of {total} one "
-          f"image at a time on one torch thread. A 500-step walk's float rounding depends on both (lotslib.lots_store), "
-          f"so only runs computed alike give the same numbers; -1: not recorded (an entry from before the record).")
+          f"image at a time on one torch thread. A 500-step walk's float rounding depends on both "
+          f"(lotslib.lots_store), so only runs computed alike give the same numbers; -1: not recorded (an entry "
+          f"from before the record).")
 
 
 def show_chapter_runs(book_dir) -> None:

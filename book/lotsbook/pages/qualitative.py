@@ -196,7 +196,8 @@ def show_all_methods(ctx, one) -> None:
     """
     from ..results import cam_maps, top1
 
-    thesis_fig = {0: ("5.2", "AlexNet"), 1: ("A.1", "ResNet-50"), 2: ("A.2", "DenseNet-121"), 3: ("A.3", "ConvNeXt Tiny")}
+    thesis_fig = {0: ("5.2", "AlexNet"), 1: ("A.1", "ResNet-50"), 2: ("A.2", "DenseNet-121"),
+                  3: ("A.3", "ConvNeXt Tiny")}
     for k, net in enumerate(map(ctx.model, ctx.backbones)):
         x = one.batch(net).to(ctx.device)
         c, p = top1(net, x)
@@ -246,9 +247,9 @@ def show_random_grids(ctx, rng) -> dict:
         grid = paired_grid(x, hires, lots, titles, titles, "HiRes-CAM", "LOTS, zero target")
         caption = (f"**Regenerates thesis Figure {fig_no}** (there: {thesis_n} images on {thesis_net}). LOTS at most "
                    f"{ctx.iters} iterations. {len(src)} "
-                   f"images drawn at random (seed {ctx.seed}) from the {len(images)} images of this run, on {net.name}: "
-                   f"for each image HiRes-CAM for the top-1 class (left) beside LOTS with the zero target (right), "
-                   f"titles are the top-1 classes.")
+                   f"images drawn at random (seed {ctx.seed}) from the {len(images)} images of this run, "
+                   f"on {net.name}: for each image HiRes-CAM for the top-1 class (left) beside LOTS with the zero "
+                   f"target (right), titles are the top-1 classes.")
         show(grid, f"fig-{fig_no.replace('.', '-')}", caption)
     return overlaps
 
@@ -324,11 +325,11 @@ def show_model_pair(ctx, rng) -> None:
                         ctx.lots_maps(b, src, x=xb, iters=ctx.figure_iters), class_titles(a, ca),
                         class_titles(b, cb), f"LOTS on {a.name}", f"LOTS on {b.name}"),
         "fig-5-5",
-        f"**Regenerates thesis Figure 5.5** (there: 35 images, DenseNet-121 against ConvNeXt Tiny). The same {len(src)} "
-        f"images with LOTS (zero target, at most {ctx.figure_iters} iterations on both backbones: the second one has no "
-        f"protocol run, and at this budget {a.name}'s maps are snapshots of its {ctx.iters}-iteration runs) on "
-        f"{a.name} (left of each pair) and {b.name} (right); titles are each model's top-1 class — "
-        f"they agree on {same:.0f}% of the images."
+        f"**Regenerates thesis Figure 5.5** (there: 35 images, DenseNet-121 against ConvNeXt Tiny). "
+        f"The same {len(src)} images with LOTS (zero target, at most {ctx.figure_iters} iterations on both backbones: "
+        f"the second one has no protocol run, and at this budget {a.name}'s maps are snapshots of its "
+        f"{ctx.iters}-iteration runs) on {a.name} (left of each pair) and {b.name} (right); titles are each model's "
+        f"top-1 class — they agree on {same:.0f}% of the images."
         + (f" {b.name}'s maps were resized to {a.name}'s input size." if xa.shape != xb.shape else ""),
     )
 

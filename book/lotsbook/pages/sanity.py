@@ -24,7 +24,8 @@ from ..results import top1
 
 __all__ = ["randomisation_figure", "similarity_figure", "location_figure", "focus_figure", "show_parameters",
            "show_randomisation", "show_similarity", "show_randomisation_verdict", "show_random_logit", "show_road",
-           "show_baseline_verdict", "show_focus", "show_focus_verdict", "show_location", "show_lots_summary", "sanity_overview", "show_sanity_summary",
+           "show_baseline_verdict", "show_focus", "show_focus_verdict", "show_location", "show_lots_summary",
+           "sanity_overview", "show_sanity_summary",
            "show_road_table", "CheckRows", "RECORDED_CHECKS", "recorded_checks", "show_recorded_checks"]
 
 
@@ -222,10 +223,10 @@ def show_similarity(images, cascade: CascadeResult) -> None:
     show(
         similarity_figure(cascade.rows),
         "fig-8-similarity",
-        f"**Similarity to the original map as the network is randomised.** Mean over {len(images)} photos of Spearman's "
-        f"rank correlation (left) and SSIM (right) between each method's map at a step and its map on the trained "
-        f"model. A method that explains the model falls towards 0; the Sobel edge map, which never sees the model, "
-        f"stays at 1.",
+        f"**Similarity to the original map as the network is randomised.** Mean over {len(images)} photos "
+        f"of Spearman's rank correlation (left) and SSIM (right) between each method's map at a step and its map "
+        f"on the trained model. A method that explains the model falls towards 0; the Sobel edge map, which never "
+        f"sees the model, stays at 1.",
     )
 
 
@@ -437,9 +438,9 @@ def show_location(ctx, net, images, x: torch.Tensor) -> None:
         location_figure(x0, grid, rf, cells),
         "fig-8-location",
         f"**LOTS maps of the {grid.shape[0]} × {grid.shape[1]} cells of the last convolutional block, {net.name}, "
-        f"{images[0].id}** ({ctx.location_iters} iterations per cell, {ctx.filter_size} × {ctx.filter_size} blur), laid "
-        f"out as the cells are. Dashed white: the cell's theoretical receptive field; black: the pixels a CAM stretches "
-        f"the cell over.",
+        f"{images[0].id}** ({ctx.location_iters} iterations per cell, {ctx.filter_size} × {ctx.filter_size} blur), "
+        f"laid out as the cells are. Dashed white: the cell's theoretical receptive field; black: the pixels a CAM "
+        f"stretches the cell over.",
     )
     note(where["text"])
 

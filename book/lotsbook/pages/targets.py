@@ -10,7 +10,8 @@ import torch
 from ..plots import methods_figure, note, reference_wide, short_class, show, summary_table, table
 from ..results import top1
 
-__all__ = ["targets_summary", "show_targets_summary", "na_rows", "na_summary", "single_reference", "target_sentence", "first_with_targets", "target_tests", "target_maps", "show_table_5_1", "show_na_rows",
+__all__ = ["targets_summary", "show_targets_summary", "na_rows", "na_summary", "single_reference", "target_sentence",
+           "first_with_targets", "target_tests", "target_maps", "show_table_5_1", "show_na_rows",
            "show_thesis_5_1", "show_target_tests", "show_figure_5_1"]
 
 
@@ -126,7 +127,8 @@ def target_tests(df: pd.DataFrame) -> pd.DataFrame:
     -------
     pandas.DataFrame
         Index (``comparison``, ``metric``: the table label); columns ``zero`` and ``other``
-        (the metric's mean in %, both over the same ``n`` images: those with the other target), ``p-value (Wilcoxon)`` in [0,1], ``n`` (pairs),
+        (the metric's mean in %, both over the same ``n`` images: those with the other target),
+        ``p-value (Wilcoxon)`` in [0,1], ``n`` (pairs),
         ``p (Holm)`` (Holm-corrected across the comparisons with at least 5 pairs) and
         ``verdict`` (:func:`lotslib.verdicts.verdict_word`, "zero target better/worse", "no
         significant difference" or "too few images").
@@ -283,8 +285,8 @@ def show_thesis_5_1(net) -> None:
 
     if net.name != "resnet50":
         table(reference_wide(TABLE_TARGETS),
-              "Thesis values of Table 5.1 (Weber 2023; ResNet-50, ImageNet 1k v2 weights, 1000 validation images), in %. "
-              "Missing cells were not recoverable from the thesis's text.", fmt="{:.2f}")
+              "Thesis values of Table 5.1 (Weber 2023; ResNet-50, ImageNet 1k v2 weights, 1000 validation images), "
+              "in %. Missing cells were not recoverable from the thesis's text.", fmt="{:.2f}")
     else:
         note("The thesis's ResNet-50 values are beside ours in Table 5.1 above.")
 

@@ -170,9 +170,9 @@ def show_figure_5_7(ctx, net, photos, xs: dict) -> dict:
             f"{title.split(',')[0].split(' (')[0]}. "
             f"{net.name}, LOTS at most {ctx.figure_iters} iterations (these photos are outside the protocol's runs): "
             f"(a) the photo ({pid}); (b) the photo whose features are the extracted target ({tid}); (c) LOTS "
-            f"with the extracted target; (d) LOTS with the zero target; (e)–(i) Grad-CAM, Grad-CAM++, SmoothGrad-CAM++, "
-            f"Layer-CAM and HiRes-CAM for the network's top-1 class, *{short_class(net.categories[int(c)])}*, the nearest "
-            f"of ImageNet's 1000 classes.",
+            f"with the extracted target; (d) LOTS with the zero target; (e)–(i) Grad-CAM, Grad-CAM++, "
+            f"SmoothGrad-CAM++, Layer-CAM and HiRes-CAM for the network's top-1 class, "
+            f"*{short_class(net.categories[int(c)])}*, the nearest of ImageNet's 1000 classes.",
         )
     return runs
 
@@ -181,8 +181,8 @@ def show_distances(ctx, net, runs: dict) -> None:
     """Show the distance of the logits to each LOTS target before and after the attack
     (:func:`distance_table` of ``runs``, as returned by :func:`show_figure_5_7`) with its caption."""
     table(distance_table(runs),
-          f"Distance of the logits to each LOTS target before and after the attack ({net.name}, at most {ctx.figure_iters} "
-          f"iterations, τ = {ctx.tau:g})",
+          f"Distance of the logits to each LOTS target before and after the attack ({net.name}, "
+          f"at most {ctx.figure_iters} iterations, τ = {ctx.tau:g})",
           fmt={"distance before": "{:.2f}", "distance after": "{:.2f}", "iterations": "{:d}", "reached τ": "{}"})
 
 

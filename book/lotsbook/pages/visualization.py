@@ -15,7 +15,8 @@ from ..plots import map_panel, note, panel_grid, short_class, show, table
 from ..results import concentration, top1
 
 __all__ = ["map_concentration", "threshold_confidence", "figure_4_2", "filter_size_figure", "threshold_figure",
-           "FILTER_SIZES", "QUANTILES", "show_figure_4_2", "show_figure_5_6", "show_threshold", "threshold_summary", "show_threshold_summary"]
+           "FILTER_SIZES", "QUANTILES", "show_figure_4_2", "show_figure_5_6", "show_threshold", "threshold_summary",
+           "show_threshold_summary"]
 
 
 def map_concentration(x: torch.Tensor, x_adv: torch.Tensor, sizes) -> pd.DataFrame:
@@ -224,8 +225,8 @@ def show_figure_5_6(net, x: torch.Tensor, x_adv: torch.Tensor, sizes=FILTER_SIZE
         filter_size_figure(x, x_adv, sizes),
         "fig-5-6",
         f"**Regenerates thesis Figure 5.6.** The LOTS activation map of the same image as a heat-map for Gaussian "
-        f"filter sizes {', '.join(map(str, sizes))} (panels b–g; 1 means no blur) and, in (h), the unblurred map itself. "
-        f"The thesis shows this on DenseNet-121; here {net.name}.",
+        f"filter sizes {', '.join(map(str, sizes))} (panels b–g; 1 means no blur) and, in (h), the unblurred map "
+        f"itself. The thesis shows this on DenseNet-121; here {net.name}.",
     )
     table(map_concentration(x, x_adv, sizes),
           "How concentrated the LOTS map is for each filter size (no thesis table; a numeric reading of Figure 5.6).")
