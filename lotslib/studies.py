@@ -437,8 +437,10 @@ def early_stop_summary(df: pd.DataFrame) -> pd.DataFrame:
 
 def alpha_study(model, images, alphas=(0.5 / 255, 1 / 255, 2 / 255, 4 / 255), iters: int = 100,
                 tau: float = LotsParams.tau, filter_size: int = LotsParams.filter_size, steps: int = 56,
-                reference_alpha: float = LotsParams.alpha, cache_dir=None) -> pd.DataFrame:
-    """LOTS (zero target, ``iters`` steps) for each step width alpha.
+                reference_alpha: float = LotsParams.alpha, cache_dir=None,
+                batch_size: int | None = LotsParams.batch_size) -> pd.DataFrame:
+    """LOTS (zero target, ``iters`` steps) for each step width alpha; ``batch_size``: images per
+    LOTS batch (None: all at once; 1: each walk alone, as the book computes them).
 
     The LOTS results are cached per image (:func:`lotslib.lots_store.cached_lots`), the table
     under a key of every parameter, the model weights and the image list.
@@ -479,7 +481,8 @@ def alpha_study(model, images, alphas=(0.5 / 255, 1 / 255, 2 / 255, 4 / 255), it
         cls = _top1(model, x)
         maps, results = {}, {}
         for a in alphas:
-            res = cached_lots(model, images, iters=iters, tau=tau, alpha=a, cache_dir=cache_dir, x=x)
+            res = cached_lots(model, images, iters=iters, tau=tau, alpha=a, cache_dir=cache_dir, x=x,
+                              batch_size=batch_size)
             results[a], maps[a] = res, _maps(x, res.x_adv, filter_size)
         rows = []
         for a in alphas:
@@ -494,14 +497,15 @@ def alpha_study(model, images, alphas=(0.5 / 255, 1 / 255, 2 / 255, 4 / 255), it
         return pd.DataFrame(rows)
 
     key = _key(model, images, study="alpha", alphas=alphas, iters=iters, tau=tau, filter_size=filter_size, steps=steps,
-               reference_alpha=reference_alpha)
+               reference_alpha=reference_alpha, batch_size=batch_size)
     return cached_frame(cache_dir, "study-alpha", key, compute)
 
 
 def postprocess_study(model, images, filter_sizes=(49, 25, 13, 7, 3, 1), sigmas=(None,), iters: int = 100,
                       tau: float = LotsParams.tau, alpha: float = LotsParams.alpha, steps: int = 56,
-                      cache_dir=None) -> pd.DataFrame:
-    """Algorithm 2's Gaussian filter (size, sigma; None = the size's default) on one set of LOTS results.
+                      cache_dir=None, batch_size: int | None = LotsParams.batch_size) -> pd.DataFrame:
+    """Algorithm 2's Gaussian filter (size, sigma; None = the size's default) on one set of LOTS results
+    (``batch_size``: images per LOTS batch, as in :func:`alpha_study`).
 
     Parameters
     ----------
@@ -533,7 +537,8 @@ def postprocess_study(model, images, filter_sizes=(49, 25, 13, 7, 3, 1), sigmas=
         x = images.batch(model)
         _check_steps(steps, x)
         cls = _top1(model, x)
-        res = cached_lots(model, images, iters=iters, tau=tau, alpha=alpha, cache_dir=cache_dir, x=x)
+        res = cached_lots(model, images, iters=iters, tau=tau, alpha=alpha, cache_dir=cache_dir, x=x,
+                          batch_size=batch_size)
         rows = []
         for fs in filter_sizes:
             for sg in sigmas:
@@ -548,7 +553,7 @@ def postprocess_study(model, images, filter_sizes=(49, 25, 13, 7, 3, 1), sigmas=
         return pd.DataFrame(rows)
 
     key = _key(model, images, study="postprocess", filter_sizes=list(filter_sizes), sigmas=list(sigmas), iters=iters,
-               tau=tau, alpha=alpha, steps=steps)
+               tau=tau, alpha=alpha, steps=steps, batch_size=batch_size)
     return cached_frame(cache_dir, "study-postprocess", key, compute)
 
 

@@ -50,3 +50,15 @@ def test_road_left_out_live_says_so_and_the_summary_counts_no_photo(monkeypatch)
     page.show_sanity_summary([0, 1, 2], rec.randomisation, rec.random_logit, focus_verdict(rec.focus), None,
                              recorded=replace(rec, road=None))
     assert "ROAD on 0 photos" in said[0]
+
+
+def test_the_recorded_study_applies_to_the_embedded_set_up_only():
+    from types import SimpleNamespace
+
+    from lotsbook.profiles import PROFILES
+
+    for name, applies in (("embedded", True), ("classroom", True), ("full", False)):
+        ctx = SimpleNamespace(config=PROFILES[name])
+        assert (page.recorded_checks(ctx) is not None) == applies, name
+    other = SimpleNamespace(config=PROFILES["embedded"].replace(model="efficientnet_lite2"))
+    assert page.recorded_checks(other) is None

@@ -497,7 +497,7 @@ def show_alpha_study(ctx, net, images) -> pd.DataFrame:
     a = ALPHAS_255
     al = alpha_study(net, images, alphas=(a[0] / 255, ctx.alpha, a[1] / 255, a[2] / 255), iters=int(ctx.figure_iters),
                      tau=ctx.tau, filter_size=ctx.filter_size, steps=ctx.steps, reference_alpha=ctx.alpha,
-                     cache_dir=ctx.cache_dir)
+                     cache_dir=ctx.cache_dir, batch_size=ctx.batch_size)
     cols = ["iterations", "distance", "seconds", "pearson_vs_reference", "avg_drop", "insertion", "deletion"]
     table(
         readable(al.groupby("alpha_255")[cols].mean()),
@@ -516,7 +516,7 @@ def show_filter_study(ctx, net, images) -> pd.DataFrame:
     from lotslib.studies import postprocess_study
 
     pp = postprocess_study(net, images, filter_sizes=FILTER_SIZES, sigmas=SIGMAS, iters=int(ctx.iters), tau=ctx.tau,
-                           alpha=ctx.alpha, steps=ctx.steps, cache_dir=ctx.cache_dir)
+                           alpha=ctx.alpha, steps=ctx.steps, cache_dir=ctx.cache_dir, batch_size=ctx.batch_size)
     table(
         readable(pp.groupby(["filter_size", "sigma"])[["avg_drop", "increase", "insertion", "deletion",
                                                         "seconds"]].mean()),

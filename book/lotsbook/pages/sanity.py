@@ -487,7 +487,7 @@ def recorded_checks(ctx=None) -> CheckRows | None:
     meta = {part: recorded_meta(f"sanity_study_{part}.json") for part in ("road", "checks")}
     if ctx is not None:
         models = {m.get("model") for m in meta.values()} - {None}
-        if ctx.image_source != "embedded" or models != {ctx.model}:
+        if ctx.config.image_source != "embedded" or models != {ctx.config.model}:
             return None
     return CheckRows(**rows, meta=meta)
 
