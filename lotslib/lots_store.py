@@ -488,7 +488,7 @@ def computed_how(store_dir):
     Parameters
     ----------
     store_dir : str or pathlib.Path
-        The store's folder.
+        The LOTS store's folder; only two small members of each ``*.npz`` entry are read.
 
     Returns
     -------
