@@ -40,15 +40,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "book"))
 
-from lotslib import benchmark, lots_variants, receptive_field, sanity  # noqa: E402
+from lotslib import benchmark, sanity  # noqa: E402
 from lotslib.focus import focus_study  # noqa: E402
-from lotslib.metric_registry import ROAD_METRICS, register_metric  # noqa: E402
 from lotslib.models import load_model, weights_fingerprint  # noqa: E402
 from lotslib.perf import set_threads  # noqa: E402
 
 #: the checks and the files their rows go to (``results/sanity_study_<name>.csv``)
 PARTS = {"road": ("road",), "checks": ("randomisation", "random_logit", "focus", "location")}
-ROAD_KEYS = ["avg_drop", "avg_increase", "insertion", "deletion"] + [m.key for m in ROAD_METRICS]
 
 
 def out_path(out_dir: Path, check: str) -> Path:
@@ -93,9 +91,7 @@ def main(argv=None) -> int:
     if "road" in checks:
         k = min(a.road_photos, len(images))
         base, _ = sanity.explain_all(net, x[:k], methods, classes[:k], mp)
-        for m in ROAD_METRICS:
-            register_metric(m, replace=True)
-        scored = sanity.score_maps(net, x[:k], base, classes[:k], ROAD_KEYS, metric_params=metric_params,
+        scored = sanity.score_maps(net, x[:k], base, classes[:k], sanity.road_keys(), metric_params=metric_params,
                                    image_ids=images.ids[:k])
         scored.to_csv(out_path(out_dir, "road"), index=False)
         meta["road_photos"] = k
@@ -125,11 +121,8 @@ def main(argv=None) -> int:
         print(f"Focus: {meta['mosaics']} mosaics, {time.perf_counter() - t0:.0f} s", flush=True)
     if "location" in checks:
         x0 = x[:1]
-        grid = lots_variants.location_maps(net, x0, grid=7, iters=a.location_iters, filter_size=prof.filter_size,
-                                           batch_size=1)
-        rf = lots_variants.location_boxes(net, x0, grid=7)
-        h, w = receptive_field.feature_map_size(net, x0.shape[-1])
-        cells = receptive_field.cell_boxes(receptive_field.grid_cells(h, w, 7), (h, w), tuple(x0.shape[-2:]))
+        grid, rf, cells = sanity.location_grid(net, x0, grid=7, iters=a.location_iters,
+                                               filter_size=prof.filter_size, batch_size=1)
         sanity.location_verdict(grid, rf, cells)["table"].reset_index().to_csv(out_path(out_dir, "location"),
                                                                                index=False)
         meta.update(location_iters=a.location_iters, location_photo=images.ids[0])

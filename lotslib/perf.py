@@ -36,7 +36,7 @@ import ctypes.util
 import os
 import sys
 
-__all__ = ["tune_malloc", "malloc_tuned", "default_threads", "set_threads", "use_default_threads"]
+__all__ = ["tune_malloc", "malloc_tuned", "default_threads", "set_threads", "use_default_threads", "usable_cores"]
 
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_MAX = -4
@@ -157,12 +157,24 @@ def use_default_threads() -> int | None:
     return n
 
 
+def usable_cores() -> int:
+    """The cores this process may run on: its CPU affinity (a container's limit, not the host's
+    cores), else ``os.cpu_count()``.
+
+    Returns
+    -------
+    int
+        At least 1.
+    """
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 def _torch_start_threads() -> int:
     """The intra-op thread count torch starts with: ``$OMP_NUM_THREADS``, else the cores it sees."""
     env = os.environ.get("OMP_NUM_THREADS", "").strip()
     if env.isdigit() and int(env) > 0:
         return int(env)
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
+    return usable_cores()

@@ -55,6 +55,8 @@ __all__ = [
     "explain_all",
     "randomisation_units",
     "location_text",
+    "location_grid",
+    "road_keys",
     "cascade_schedule",
     "randomise_top",
     "map_similarity",
@@ -896,6 +898,54 @@ def baseline_verdict(rows: pd.DataFrame, metrics: Sequence[str], method: str = "
         text += f"; the edge map, which never looks at the network, is as good or better on {and_list(lost)}"
     text += "."
     return {"table": table.drop(columns="name"), "better": len(wins), "n": n, "text": text}
+
+
+def road_keys() -> list[str]:
+    """Register the opt-in ROAD metrics (:data:`lotslib.metric_registry.ROAD_METRICS`) and return
+    the metric keys of chapter 8's ROAD table: Average Drop/Increase, Insertion, Deletion, then
+    ROAD's (for :func:`score_maps`).
+
+    Returns
+    -------
+    list of str
+    """
+    from .metric_registry import ROAD_METRICS, register_metric
+
+    for m in ROAD_METRICS:  # opt in: registered, ROAD gets its columns in Table 5.2's layout
+        register_metric(m, replace=True)
+    return ["avg_drop", "avg_increase", "insertion", "deletion"] + [m.key for m in ROAD_METRICS]
+
+
+def location_grid(model, x0: torch.Tensor, grid: int = 7, **params) -> tuple:
+    """LOTS on every cell of a ``grid`` x ``grid`` grid over the last convolutional block of one
+    photo, with the boxes :func:`location_verdict` compares its maps against.
+
+    Parameters
+    ----------
+    model : lotslib.models.ModelWrapper
+        The classifier.
+    x0 : torch.Tensor
+        ``(1,3,H,W)`` one photo, pixels in [0,1].
+    grid : int
+        Cells per side (default 7).
+    **params
+        LOTS parameters of :func:`lotslib.lots_variants.location_maps` (``iters``,
+        ``filter_size``, ``batch_size``...).
+
+    Returns
+    -------
+    maps : torch.Tensor
+        ``(grid, grid, H, W)`` maps in [0,1].
+    rf_boxes, cell_boxes : torch.Tensor
+        ``(grid, grid, 4)``: each cell's receptive field and the pixels a CAM stretches it over.
+    """
+    from . import lots_variants, receptive_field
+
+    maps = lots_variants.location_maps(model, x0, grid=grid, **params)
+    rf = lots_variants.location_boxes(model, x0, grid=grid)
+    h, w = receptive_field.feature_map_size(model, x0.shape[-1])
+    cells = receptive_field.cell_boxes(receptive_field.grid_cells(h, w, grid), (h, w), tuple(x0.shape[-2:]))
+    return maps, rf, cells
 
 
 def location_verdict(maps: torch.Tensor, rf_boxes: torch.Tensor, cell_boxes: torch.Tensor) -> dict:

@@ -2,8 +2,21 @@
 sizes issue 20 asks for, and the chapter's summary reads it only where it is complete."""
 from dataclasses import replace
 
+import pytest
+
+from lotslib import metric_registry as MR
 from lotslib.focus import focus_verdict
 from lotsbook.pages import sanity as page
+
+
+@pytest.fixture(autouse=True)
+def road_registered_only_inside():
+    """The chapter's ROAD table registers the opt-in ROAD metrics; undo it, so that no other test
+    sees them (ROAD stays opt-in)."""
+    before = set(MR.METRICS)
+    yield
+    for key in set(MR.METRICS) - before:
+        MR.unregister_metric(key)
 
 
 def test_the_recorded_study_has_the_sizes_a_verdict_needs():

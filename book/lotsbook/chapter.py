@@ -387,12 +387,10 @@ class ChapterContext:
 
         kw.setdefault("reference", self.reference_set())
         if all_cores and torch.device(self.device).type == "cpu":
-            try:
-                cores = len(os.sched_getaffinity(0))  # a container's CPU limit, not the host's cores
-            except AttributeError:
-                cores = os.cpu_count() or 1
+            from lotslib.perf import usable_cores
+
             kw.setdefault("threads", torch.get_num_threads())
-            kw.setdefault("procs", max(1, cores // kw["threads"]))
+            kw.setdefault("procs", max(1, usable_cores() // kw["threads"]))
         with sharing(Path(self.cache_dir) / "lots"):  # its LOTS runs serve the chapters' maps
             return run(list(models or self.models), list(methods), self.images if images is None else images,
                        params=benchmark_params(self.config), cache_dir=Path(self.cache_dir) / "benchmark",

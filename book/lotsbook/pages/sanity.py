@@ -294,9 +294,9 @@ def show_road(ctx, net, images, x: torch.Tensor, base: dict, classes) -> tuple[p
         The metric keys scored.
     """
     from lotslib.benchmark import METHODS
-    from lotslib.sanity import score_maps
+    from lotslib.sanity import road_keys, score_maps
 
-    keys = _road_keys()
+    keys = road_keys()
     if ctx.road_images == 0:
         note("ROAD is not run live in this profile (`road_images` = 0): it solves an imputation for every removal "
              "step, map and photo, about a minute per photo for the nine methods. The section *The same checks at "
@@ -424,15 +424,11 @@ def show_location(ctx, net, images, x: torch.Tensor) -> None:
     x : torch.Tensor
         Their pixels ``(N,3,H,W)`` in [0,1]; only the first is used.
     """
-    from lotslib import lots_variants, receptive_field
-    from lotslib.sanity import location_verdict
+    from lotslib.sanity import location_grid, location_verdict
 
     x0 = x[:1]
-    grid = lots_variants.location_maps(net, x0, grid=7, iters=ctx.location_iters, filter_size=ctx.filter_size,
-                                      batch_size=ctx.batch_size)
-    rf = lots_variants.location_boxes(net, x0, grid=7)
-    h, w = receptive_field.feature_map_size(net, x0.shape[-1])
-    cells = receptive_field.cell_boxes(receptive_field.grid_cells(h, w, 7), (h, w), tuple(x0.shape[-2:]))
+    grid, rf, cells = location_grid(net, x0, grid=7, iters=ctx.location_iters, filter_size=ctx.filter_size,
+                                    batch_size=ctx.batch_size)
     where = location_verdict(grid, rf, cells)
     show(
         location_figure(x0, grid, rf, cells),
@@ -492,21 +488,12 @@ def recorded_checks(ctx=None) -> CheckRows | None:
     return CheckRows(**rows, meta=meta)
 
 
-def _road_keys() -> list:
-    """Register the opt-in ROAD metrics; the metric keys of the ROAD table."""
-    from lotslib.metric_registry import ROAD_METRICS, register_metric
-
-    for m in ROAD_METRICS:  # opt in: registered, ROAD gets its columns in Table 5.2's layout
-        register_metric(m, replace=True)
-    return ["avg_drop", "avg_increase", "insertion", "deletion"] + [m.key for m in ROAD_METRICS]
-
-
 def show_recorded_checks(rec: CheckRows | None) -> None:
     """Show the checks at full size from the recorded study (:func:`recorded_checks`): each
     check's verdict and table as the live sections show them, from the recorded rows, with
     the commands that recorded them; or a note on how to record them."""
     from lotslib.focus import focus_verdict
-    from lotslib.sanity import location_text
+    from lotslib.sanity import location_text, road_keys
     from lotslib.verdicts import and_list
 
     if rec is None:
@@ -532,7 +519,7 @@ def show_recorded_checks(rec: CheckRows | None) -> None:
     if rec.random_logit is not None:
         show_random_logit(int(rec.random_logit["image"].nunique()), rec.random_logit)
     if rec.road is not None:
-        keys = _road_keys()
+        keys = road_keys()
         show_road_table(rec.road, keys, model)
         show_baseline_verdict(rec.road, keys)
     if rec.focus is not None:
